@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything ringdb needs to build, test and benchmark on Debian 12 (bookworm).
+# Safe to re-run; returns at once when every package is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  g++ clang clang-format       # compilers (clang for the -Wthread-safety build), formatter
+  meson ninja-build pkg-config cmake  # build; cmake lets meson find doctest's config
+  liburing-dev libnuma-dev libboost-dev
+  doctest-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  case "$p" in \#*) continue ;; esac
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=()
+[ "$(id -u)" -ne 0 ] && SUDO=(sudo)
+"${SUDO[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}"

@@ -1,0 +1,113 @@
+// Mutex: a futex-based exclusive latch that makes no system call when uncontended.
+//
+// Design (after the "ideal" lock of Berkeley DB's mutex README, which a futex makes real):
+//   lock:   one CAS 0 -> kLocked. On failure, test-and-test-and-set with bounded
+//           exponential backoff (sync/spin.h), then register as a sleeper and park on the
+//           futex until the lock word changes.
+//   unlock: one atomic AND clears kLocked; only if the word shows sleepers does it make the
+//           FUTEX_WAKE system call, for exactly one of them.
+// Woken sleepers compete with newcomers (barging): throughput over strict FIFO. A sleeper
+// that loses parks again; with the holder's critical sections finite, everyone progresses
+// in practice, but there is no FIFO guarantee. Use PriorityRwLatch where order matters.
+//
+// State word (32 bits):
+//   bit 0       kLocked
+//   bits 1..31  number of threads registered to sleep (registered before they park, so
+//               unlock never misses one; a sleeper deregisters when it wakes)
+//
+// Memory order: acquiring CASes use acquire, unlock uses release, so a critical section
+// happens-before the next. Sleeper registration is relaxed-then-futex: the futex syscall
+// compares the whole word, so a sleeper whose view is stale returns at once and retries.
+//
+// Process sharing: with Sharing::kProcessShared the object may be placed (by placement new)
+// in memory mapped by several processes; it holds no pointers in that mode. A process that
+// dies holding it leaves it held: the daemon never shares a Mutex with an untrusted client.
+//
+// Not recursive. Thread safety: this is the synchronisation; see the annotations.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "sync/futex.h"
+#include "sync/thread_annotations.h"
+
+namespace ringdb::sync {
+
+class LatchStats;
+
+class CAPABILITY("mutex") Mutex {
+ public:
+  Mutex() = default;
+  explicit Mutex(Sharing sharing) : sharing_(sharing) {}
+  // A process-private mutex that records into `stats` (may be nullptr: no statistics).
+  explicit Mutex(LatchStats* stats) : stats_(stats) {}
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  void lock() ACQUIRE() {
+    uint32_t expected = 0;
+    if (state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) [[likely]] {
+      if (stats_ != nullptr) [[unlikely]]
+        on_acquired_uncontended();
+      return;
+    }
+    lock_slow();
+  }
+
+  bool try_lock() TRY_ACQUIRE(true) {
+    uint32_t s = state_.load(std::memory_order_relaxed);
+    while ((s & kLocked) == 0) {
+      if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+        if (stats_ != nullptr) [[unlikely]]
+          on_acquired_uncontended();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void unlock() RELEASE() {
+    if (stats_ != nullptr) [[unlikely]]
+      on_release();
+    uint32_t prev = state_.fetch_and(~kLocked, std::memory_order_release);
+    if ((prev & ~kLocked) != 0) [[unlikely]]
+      futex_wake(&state_, 1, sharing_);
+  }
+
+  // For tests and diagnostics: a racy snapshot.
+  bool is_locked() const { return (state_.load(std::memory_order_relaxed) & kLocked) != 0; }
+  uint32_t sleepers() const { return state_.load(std::memory_order_relaxed) >> 1; }
+
+  // Tells the thread-safety analysis that the caller holds this mutex.
+  void assert_held() const ASSERT_CAPABILITY(this) {}
+
+ private:
+  static constexpr uint32_t kLocked = 1;
+  static constexpr uint32_t kSleeper = 2;
+
+  void lock_slow();
+  void on_acquired_uncontended();
+  void on_release();
+
+  std::atomic<uint32_t> state_{0};
+  Sharing sharing_ = Sharing::kProcessPrivate;
+  LatchStats* stats_ = nullptr;
+  int64_t hold_start_ns_ = 0;  // written by the holder only
+};
+
+// Scoped guard: locks on construction, unlocks on destruction.
+class SCOPED_CAPABILITY MutexGuard {
+ public:
+  explicit MutexGuard(Mutex& mu) ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  ~MutexGuard() RELEASE() { mu_.unlock(); }
+  MutexGuard(const MutexGuard&) = delete;
+  MutexGuard& operator=(const MutexGuard&) = delete;
+
+ private:
+  Mutex& mu_;
+};
+
+}  // namespace ringdb::sync
