@@ -22,7 +22,7 @@ enum class FutexWaitResult : uint8_t {
   kWoken,         // a wake arrived (or a spurious wake-up: callers re-check their condition)
   kValueChanged,  // *word != expected on entry: nothing to wait for
   kTimedOut,
-  kInterrupted,   // a signal handler ran
+  kInterrupted,  // a signal handler ran
 };
 
 static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));

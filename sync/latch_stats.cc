@@ -24,15 +24,14 @@ int64_t bucket_upper_ns(size_t bucket) {
 
 void update_max(std::atomic<int64_t>& max, int64_t value) {
   int64_t seen = max.load(std::memory_order_relaxed);
-  while (value > seen &&
-         !max.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  while (value > seen && !max.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
   }
 }
 
 void default_warning_sink(const LatchWarning& w) {
   std::fprintf(stderr,
-               "ringdb: WARNING latch '%.*s': %s of %" PRId64 " us exceeds %" PRId64
-               " us (%" PRIu64 " similar warnings suppressed)\n",
+               "ringdb: WARNING latch '%.*s': %s of %" PRId64 " us exceeds %" PRId64 " us (%" PRIu64
+               " similar warnings suppressed)\n",
                static_cast<int>(w.latch.size()), w.latch.data(),
                w.kind == LatchWarning::Kind::kWait ? "wait" : "hold", w.duration_ns / 1000,
                w.threshold_ns / 1000, w.suppressed_since_last);
@@ -80,7 +79,8 @@ HistogramSummary LogHistogram::summary() const {
 }
 
 void LogHistogram::reset() {
-  for (auto& b : buckets_) b.store(0, std::memory_order_relaxed);
+  for (auto& b : buckets_)
+    b.store(0, std::memory_order_relaxed);
   count_.store(0, std::memory_order_relaxed);
   total_ns_.store(0, std::memory_order_relaxed);
   max_ns_.store(0, std::memory_order_relaxed);
@@ -95,7 +95,9 @@ LatchStats::LatchStats(std::string name, LatchStatsOptions options)
   LatchRegistry::global().add(this);
 }
 
-LatchStats::~LatchStats() { LatchRegistry::global().remove(this); }
+LatchStats::~LatchStats() {
+  LatchRegistry::global().remove(this);
+}
 
 void LatchStats::record_contended(int64_t wait_ns) {
   acquisitions_.fetch_add(1, std::memory_order_relaxed);
@@ -187,7 +189,8 @@ std::vector<LatchStatsSnapshot> LatchRegistry::snapshot() const {
   MutexGuard guard(i.mu);
   std::vector<LatchStatsSnapshot> out;
   out.reserve(i.latches.size());
-  for (const LatchStats* stats : i.latches) out.push_back(stats->snapshot());
+  for (const LatchStats* stats : i.latches)
+    out.push_back(stats->snapshot());
   return out;
 }
 

@@ -76,7 +76,7 @@ struct LatchStatsSnapshot {
   uint64_t contended = 0;  // acquisitions that could not be granted on the first attempt
   HistogramSummary wait;   // contended acquisitions only (an uncontended wait is 0)
   HistogramSummary hold;
-  uint64_t warnings = 0;   // warnings emitted plus suppressed
+  uint64_t warnings = 0;  // warnings emitted plus suppressed
 
   double contended_share() const {
     return acquisitions == 0 ? 0.0

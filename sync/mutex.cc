@@ -51,6 +51,8 @@ void Mutex::on_acquired_uncontended() {
   hold_start_ns_ = now_ns();
 }
 
-void Mutex::on_release() { stats_->record_hold(now_ns() - hold_start_ns_); }
+void Mutex::on_release() {
+  stats_->record_hold(now_ns() - hold_start_ns_);
+}
 
 }  // namespace ringdb::sync

@@ -13,7 +13,8 @@ constexpr std::memory_order kRelaxed = std::memory_order_relaxed;
 
 // Sleeps until `word` no longer reads `seen`.
 void wait_for_change(const std::atomic<uint32_t>& word, uint32_t seen, Sharing sharing) {
-  while (word.load(kAcquire) == seen) futex_wait(&word, seen, sharing);
+  while (word.load(kAcquire) == seen)
+    futex_wait(&word, seen, sharing);
 }
 
 }  // namespace
@@ -59,50 +60,44 @@ bool PriorityRwLatch::try_lock_shared(Priority priority) {
 
 // ---- Acquisition slow paths -------------------------------------------------------------
 
-void PriorityRwLatch::lock_slow(Priority priority) {
-  const int64_t wait_start_ns = stats_ != nullptr ? now_ns() : 0;
+// The shape both slow paths share: spin on `try_grab(s)` with backoff (unless behind
+// high-priority waiters), then `sleep()`; start over when a regular waiter is woken without
+// the latch.
+template <typename TryGrab, typename Sleep>
+void PriorityRwLatch::spin_then_sleep(Priority priority, TryGrab try_grab, Sleep sleep) {
   for (;;) {
     Backoff backoff;
     uint32_t s = state_.load(kRelaxed);
     for (;;) {
-      const Grab grab = try_grab_exclusive(s, priority);
-      if (grab != Grab::kNone) {
-        if (grab == Grab::kReserved) wait_for_readers_to_drain(priority == Priority::kHigh);
-        if (stats_ != nullptr) on_acquired(true, true, wait_start_ns);
-        return;
-      }
+      if (try_grab(s)) return;
       // Behind high-priority waiters a regular request neither spins nor takes the latch.
       if (priority == Priority::kRegular && (s & kHighWaiters) != 0) break;
       if (!backoff.spin()) break;
       s = state_.load(kRelaxed);
     }
-    if (sleep_for_exclusive(priority)) {
-      if (stats_ != nullptr) on_acquired(true, true, wait_start_ns);
-      return;
-    }
-    // A regular waiter was woken to compete again.
+    if (sleep()) return;
   }
+}
+
+void PriorityRwLatch::lock_slow(Priority priority) {
+  const int64_t wait_start_ns = stats_ != nullptr ? now_ns() : 0;
+  spin_then_sleep(
+      priority,
+      [&](uint32_t& s) {
+        const Grab grab = try_grab_exclusive(s, priority);
+        if (grab == Grab::kReserved) wait_for_readers_to_drain(priority == Priority::kHigh);
+        return grab != Grab::kNone;
+      },
+      [&] { return sleep_for_exclusive(priority); });
+  if (stats_ != nullptr) on_acquired(true, true, wait_start_ns);
 }
 
 void PriorityRwLatch::lock_shared_slow(Priority priority) {
   const int64_t wait_start_ns = stats_ != nullptr ? now_ns() : 0;
-  for (;;) {
-    Backoff backoff;
-    uint32_t s = state_.load(kRelaxed);
-    for (;;) {
-      if (try_grab_shared(s, priority)) {
-        if (stats_ != nullptr) on_acquired(true, false, wait_start_ns);
-        return;
-      }
-      if (priority == Priority::kRegular && (s & kHighWaiters) != 0) break;
-      if (!backoff.spin()) break;
-      s = state_.load(kRelaxed);
-    }
-    if (sleep_for_shared(priority)) {
-      if (stats_ != nullptr) on_acquired(true, false, wait_start_ns);
-      return;
-    }
-  }
+  spin_then_sleep(
+      priority, [&](uint32_t& s) { return try_grab_shared(s, priority); },
+      [&] { return sleep_for_shared(priority); });
+  if (stats_ != nullptr) on_acquired(true, false, wait_start_ns);
 }
 
 // We own kNextWriter: no new S can enter. Wait for the S holders to leave, then turn the
@@ -212,7 +207,9 @@ bool PriorityRwLatch::sleep_for_shared(Priority priority) {
 
 // ---- Release and dispatch ---------------------------------------------------------------
 
-void PriorityRwLatch::unlock_slow() { dispatch(kWriter); }
+void PriorityRwLatch::unlock_slow() {
+  dispatch(kWriter);
+}
 
 // Hands the latch to the waiters whose turn it is. `release` is the bit the caller gives up
 // in the same CAS (kWriter for an X release, 0 after the last S holder left).
@@ -321,7 +318,9 @@ void PriorityRwLatch::on_acquired(bool contended, bool exclusive, int64_t wait_s
   }
 }
 
-void PriorityRwLatch::on_release_exclusive() { stats_->record_hold(now_ns() - x_hold_start_ns_); }
+void PriorityRwLatch::on_release_exclusive() {
+  stats_->record_hold(now_ns() - x_hold_start_ns_);
+}
 
 void PriorityRwLatch::on_release_shared() {
   const int64_t start = detail::take_shared_hold_start(this);

@@ -188,6 +188,8 @@ class CAPABILITY("latch") PriorityRwLatch {
     bool wake_regular = false;
   };
 
+  template <typename TryGrab, typename Sleep>
+  void spin_then_sleep(Priority priority, TryGrab try_grab, Sleep sleep);
   void lock_slow(Priority priority);
   void lock_shared_slow(Priority priority);
   void unlock_slow();

@@ -31,7 +31,8 @@ class Backoff {
     if (round_ >= kSpinRoundsMax) return false;
     uint32_t pauses = 1u << round_;
     if (pauses > kBackoffPausesMax) pauses = kBackoffPausesMax;
-    for (uint32_t i = 0; i < pauses; ++i) cpu_relax();
+    for (uint32_t i = 0; i < pauses; ++i)
+      cpu_relax();
     ++round_;
     return true;
   }

@@ -26,8 +26,7 @@
 #define RELEASE_SHARED(...) RINGDB_THREAD_ANNOTATION(release_shared_capability(__VA_ARGS__))
 #define RELEASE_GENERIC(...) RINGDB_THREAD_ANNOTATION(release_generic_capability(__VA_ARGS__))
 #define TRY_ACQUIRE(...) RINGDB_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
-#define TRY_ACQUIRE_SHARED(...) \
-  RINGDB_THREAD_ANNOTATION(try_acquire_shared_capability(__VA_ARGS__))
+#define TRY_ACQUIRE_SHARED(...) RINGDB_THREAD_ANNOTATION(try_acquire_shared_capability(__VA_ARGS__))
 #define EXCLUDES(...) RINGDB_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define ASSERT_CAPABILITY(x) RINGDB_THREAD_ANNOTATION(assert_capability(x))
 #define ASSERT_SHARED_CAPABILITY(x) RINGDB_THREAD_ANNOTATION(assert_shared_capability(x))

@@ -178,7 +178,8 @@ TEST_CASE("PriorityRwLatch: sleeping S and X waiters all run after a long X hold
       "every thread sleeps");
   CHECK(done.load() == 0);
   latch.unlock();
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   CHECK(done.load() == kThreads);
   LatchWaiters w = latch.waiters();
   CHECK(w.high_x + w.high_s + w.regular + w.next_writer == 0);
@@ -234,7 +235,8 @@ void stress(unsigned seed, int threads, int iterations, int high_percent) {
       }
     });
   }
-  for (auto& t : pool) t.join();
+  for (auto& t : pool)
+    t.join();
   CHECK(violations.load() == 0);
   CHECK(data.a == writes.load());  // no lost update
   CHECK(data.b == writes.load());

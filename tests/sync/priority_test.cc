@@ -141,7 +141,8 @@ TEST_CASE("Priority order: high-priority X waiters are served in arrival order")
   latch.unlock();
   for (size_t i = 0; i < waiters.size(); ++i) {
     waiters[i]->wait_acquired("the next ticket");
-    for (size_t j = i + 1; j < waiters.size(); ++j) CHECK_FALSE(waiters[j]->acquired());
+    for (size_t j = i + 1; j < waiters.size(); ++j)
+      CHECK_FALSE(waiters[j]->acquired());
     waiters[i]->release();
   }
 }
@@ -187,14 +188,16 @@ TEST_CASE("Priority handoff: a regular X waiter can be overtaken (no handoff, re
 // A relay of two regular readers keeps S held without a gap: each takes its next S while the
 // other still holds one, and lets go only when the other holds, or when the other is stuck
 // behind an announced writer. A writer at `priority` takes X `rounds` times meanwhile.
-// Invariant checked on every S grant: a reader that saw a writer announced before asking
-// is granted only after that writer released.
+// Invariant checked on every S grant: a reader that saw a writer's reservation before asking
+// is granted only after that writer was granted X (and so after it released). Only the
+// reservation counts as an announcement: it comes strictly before the writer's grant.
 void relay_flood(Priority priority, int rounds) {
   PriorityRwLatch latch;
   std::atomic<bool> stop{false};
   std::array<std::atomic<bool>, 2> holding{};
   std::array<std::atomic<bool>, 2> requesting{};
-  std::atomic<uint64_t> writer_releases{0};
+  std::atomic<uint64_t> writer_grants{0};
+  std::atomic<uint64_t> reservations_seen{0};
   std::atomic<uint64_t> grants{0};
   std::atomic<uint64_t> overlapping{0};
   std::atomic<uint64_t> overtakes{0};
@@ -206,17 +209,19 @@ void relay_flood(Priority priority, int rounds) {
   auto reader = [&](size_t me) {
     const size_t other = 1 - me;
     while (!stop.load()) {
-      const uint64_t releases_before = writer_releases.load();
-      const bool writer_announced = announced();
+      const uint64_t writer_grants_before = writer_grants.load();
+      const bool reserved = latch.has_next_writer();
       requesting[me] = true;
       latch.lock_shared();
       requesting[me] = false;
-      if (writer_announced && writer_releases.load() == releases_before) overtakes.fetch_add(1);
+      if (reserved) {
+        reservations_seen.fetch_add(1);
+        if (writer_grants.load() == writer_grants_before) overtakes.fetch_add(1);
+      }
       if (holding[other].load()) overlapping.fetch_add(1);
       holding[me] = true;
       grants.fetch_add(1);
-      while (!holding[other].load() && !(requesting[other].load() && announced()) &&
-             !stop.load())
+      while (!holding[other].load() && !(requesting[other].load() && announced()) && !stop.load())
         std::this_thread::yield();
       holding[me] = false;
       latch.unlock_shared();
@@ -229,18 +234,20 @@ void relay_flood(Priority priority, int rounds) {
     const uint64_t start = grants.load();
     wait_until([&] { return grants.load() >= start + 8; }, "the relay runs");
     latch.lock(priority);
+    writer_grants.fetch_add(1);
     CHECK_FALSE(holding[0].load());
     CHECK_FALSE(holding[1].load());
-    writer_releases.fetch_add(1);
     latch.unlock();
   }
   stop = true;
   r0.join();
   r1.join();
 
-  MESSAGE("writer priority " << std::string(priority == Priority::kHigh ? "high" : "regular") << ": "
-                             << rounds << " X grants amid " << grants.load() << " S grants, "
-                             << overlapping.load() << " of them overlapping another");
+  MESSAGE("writer priority " << std::string(priority == Priority::kHigh ? "high" : "regular")
+                             << ": " << rounds << " X grants amid " << grants.load()
+                             << " S grants, " << overlapping.load()
+                             << " of them overlapping another; " << reservations_seen.load()
+                             << " asked after seeing a reservation");
   CHECK(overtakes.load() == 0);
   CHECK(overlapping.load() > 0);
 }
@@ -292,7 +299,8 @@ uint64_t crowd_grants_before_probe(Priority probe_priority) {
   }
   latch.unlock();
   probe.join();
-  for (auto& t : crowd) t.join();
+  for (auto& t : crowd)
+    t.join();
   CHECK(crowd_grants.load() == kCrowd * kIterations);
   return before_probe.load();
 }
@@ -312,9 +320,8 @@ TEST_CASE("Priority crowd: a regular X competes with the crowd (overtakes report
     worst = std::max(worst, overtaken);
     total += overtaken;
   }
-  MESSAGE("a regular X in the crowd was overtaken by " << total / kRounds
-                                                       << " grants on average, " << worst
-                                                       << " at worst (a high X: 0)");
+  MESSAGE("a regular X in the crowd was overtaken by " << total / kRounds << " grants on average, "
+                                                       << worst << " at worst (a high X: 0)");
 }
 
 }  // namespace

@@ -24,7 +24,8 @@ void wait_until(Condition condition, const char* what,
 // A few hundred nanoseconds of work the compiler cannot remove.
 inline void busy_work(unsigned rounds = 64) {
   volatile unsigned sink = 0;
-  for (unsigned i = 0; i < rounds; ++i) sink = sink + i;
+  for (unsigned i = 0; i < rounds; ++i)
+    sink = sink + i;
 }
 
 }  // namespace ringdb::sync::test
