@@ -1,0 +1,163 @@
+#include "mvcc/purge.h"
+
+#include <cassert>
+
+#include "sync/futex.h"
+
+namespace ringdb::mvcc {
+
+Purger::Purger(TrxSys& trx_sys, MvccManager& mvcc, DeadChainHandler& handler)
+    : trx_sys_(trx_sys), mvcc_(mvcc), handler_(handler) {}
+
+Purger::~Purger() {
+  stop();
+  sync::MutexGuard guard(garbage_mu_);
+  for (const Garbage& g : garbage_) {
+    if (g.version != nullptr) Version::destroy(g.version);
+    delete g.chain;
+  }
+}
+
+void Purger::add_history(Csn csn, std::vector<VersionChain*> chains) {
+  if (chains.empty()) return;
+  for (VersionChain* chain : chains)
+    chain->history_refs.fetch_add(1, std::memory_order_relaxed);
+  history_length_.fetch_add(chains.size(), std::memory_order_relaxed);
+  sync::MutexGuard guard(history_mu_);
+  history_.emplace(csn, std::move(chains));
+}
+
+void Purger::retire(Version* version, VersionChain* chain) {
+  // The tag is read after the caller unlinked the memory (mvcc_manager.h, reclamation).
+  const uint64_t tag = mvcc_.current_seq();
+  sync::MutexGuard guard(garbage_mu_);
+  garbage_.push_back(Garbage{tag, version, chain});
+}
+
+void Purger::retire_unlinked(Version* first, uint64_t stamp) {
+  for (Version* v = first; v != nullptr && v->stamp() == stamp;) {
+    Version* older = v->older();
+    retire(v, nullptr);
+    v = older;
+  }
+}
+
+uint64_t Purger::garbage_count() const {
+  sync::MutexGuard guard(garbage_mu_);
+  return garbage_.size();
+}
+
+PurgeStats Purger::totals() const {
+  sync::MutexGuard guard(totals_mu_);
+  return totals_;
+}
+
+uint64_t Purger::free_garbage(std::vector<Garbage> taken, const OldestView& oldest) {
+  uint64_t bytes = 0;
+  std::vector<Garbage> keep;
+  for (const Garbage& g : taken) {
+    if (!MvccManager::reclaimable(g.tag, oldest)) {
+      keep.push_back(g);
+      continue;
+    }
+    if (g.version != nullptr) {
+      bytes += g.version->footprint_bytes();
+      Version::destroy(g.version);
+    } else {
+      bytes += g.chain->footprint_bytes();
+      for (const Version* v = g.chain->head(); v != nullptr; v = v->older())
+        bytes += v->footprint_bytes();
+      delete g.chain;
+    }
+  }
+  if (!keep.empty()) {
+    sync::MutexGuard guard(garbage_mu_);
+    garbage_.insert(garbage_.end(), keep.begin(), keep.end());
+  }
+  if (bytes != 0) handler_.on_reclaimed(bytes);
+  return bytes;
+}
+
+PurgeStats Purger::run_once() {
+  sync::MutexGuard run(run_mu_);
+  PurgeStats stats;
+  // Take the garbage before cloning the oldest view (mvcc_manager.h, reclamation).
+  std::vector<Garbage> taken;
+  {
+    sync::MutexGuard guard(garbage_mu_);
+    taken.swap(garbage_);
+  }
+  const OldestView oldest = mvcc_.clone_oldest_view();
+  stats.bytes_freed = free_garbage(std::move(taken), oldest);
+
+  // Trim the chains of every transaction that ended at or before the oldest snapshot.
+  for (;;) {
+    std::vector<VersionChain*> chains;
+    {
+      sync::MutexGuard guard(history_mu_);
+      auto first = history_.begin();
+      if (first == history_.end() || first->first > oldest.snapshot) break;
+      chains = std::move(first->second);
+      history_.erase(first);
+    }
+    trim_chains(chains, oldest.snapshot, stats);
+    ++stats.history_entries;
+  }
+
+  sync::MutexGuard guard(totals_mu_);
+  totals_.history_entries += stats.history_entries;
+  totals_.versions_unlinked += stats.versions_unlinked;
+  totals_.chains_removed += stats.chains_removed;
+  totals_.bytes_freed += stats.bytes_freed;
+  return stats;
+}
+
+void Purger::trim_chains(const std::vector<VersionChain*>& chains, Csn oldest, PurgeStats& stats) {
+  for (VersionChain* chain : chains) {
+    Version* garbage;
+    bool dead = false;
+    {
+      sync::MutexGuard guard(chain->mutex());
+      const bool last_ref = chain->history_refs.fetch_sub(1, std::memory_order_relaxed) == 1;
+      garbage = chain->trim(oldest, trx_sys_, last_ref, &dead);
+    }
+    history_length_.fetch_sub(1, std::memory_order_relaxed);
+    for (Version* v = garbage; v != nullptr;) {
+      Version* older = v->older();
+      retire(v, nullptr);
+      ++stats.versions_unlinked;
+      v = older;
+    }
+    if (dead) {
+      handler_.remove_dead_chain(chain);
+      retire(nullptr, chain);
+      ++stats.chains_removed;
+    }
+  }
+}
+
+void Purger::start(std::chrono::milliseconds interval) {
+  assert(!thread_.joinable());
+  stopping_.store(false, std::memory_order_relaxed);
+  thread_ = std::thread([this, interval] {
+    while (!stopping_.load(std::memory_order_acquire)) {
+      const uint32_t seen = wake_word_.load(std::memory_order_acquire);
+      run_once();
+      sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate, interval);
+    }
+  });
+}
+
+void Purger::wake() {
+  wake_word_.fetch_add(1, std::memory_order_release);
+  sync::futex_wake(&wake_word_, 1, sync::Sharing::kProcessPrivate);
+}
+
+void Purger::stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true, std::memory_order_release);
+  wake();
+  thread_.join();
+}
+
+}  // namespace ringdb::mvcc

@@ -1,0 +1,105 @@
+// Purge: removes versions no read view can see, and chains that hold nothing any view sees.
+//
+// The history list holds, for every ended read-write transaction, the chains it wrote and
+// the CSN at which it ended (its commit CSN, or the visible CSN when it aborted). A purge pass
+//   1. takes the retired-garbage list (before step 2: see reclamation in mvcc_manager.h),
+//   2. clones the oldest view,
+//   3. frees the garbage no active view can reach,
+//   4. for every history entry with CSN <= the oldest snapshot, trims each chain: versions
+//      older than the newest one every view sees are unlinked and retired. A chain whose
+//      last history reference this was, and which now holds nothing or one tombstone every
+//      view sees, is marked dead, removed from the index (DeadChainHandler) and retired.
+// History length is the number of (transaction, chain) references waiting in step 4, the
+// analogue of InnoDB's history list length.
+//
+// Thread safety: add_history() and retire_*() may be called from any thread; run_once() is
+// serialised internally; start()/stop() from one controlling thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "mvcc/mvcc_manager.h"
+#include "mvcc/trx_sys.h"
+#include "mvcc/version.h"
+#include "sync/mutex.h"
+
+namespace ringdb::mvcc {
+
+// Implemented by the engine, which owns the index.
+class DeadChainHandler {
+ public:
+  virtual ~DeadChainHandler() = default;
+  // Removes `chain` from the index (it is dead: writers that find it look up again).
+  virtual void remove_dead_chain(VersionChain* chain) = 0;
+  // `bytes` of versions and chains were freed.
+  virtual void on_reclaimed(size_t bytes) = 0;
+};
+
+struct PurgeStats {
+  uint64_t history_entries = 0;  // transactions whose chains were trimmed
+  uint64_t versions_unlinked = 0;
+  uint64_t chains_removed = 0;
+  uint64_t bytes_freed = 0;
+};
+
+class Purger {
+ public:
+  Purger(TrxSys& trx_sys, MvccManager& mvcc, DeadChainHandler& handler);
+  // Stops the thread and frees everything retired. REQUIRES: no active view.
+  ~Purger();
+  Purger(const Purger&) = delete;
+  Purger& operator=(const Purger&) = delete;
+
+  // A transaction ended at `csn` after writing `chains` (each listed once).
+  void add_history(Csn csn, std::vector<VersionChain*> chains);
+  // Versions unlinked by an abort: the list starting at `first`, while stamped `stamp`.
+  void retire_unlinked(Version* first, uint64_t stamp);
+
+  PurgeStats run_once();
+  // Runs run_once() every `interval`, and at once after wake().
+  void start(std::chrono::milliseconds interval);
+  void stop();
+  void wake();
+
+  uint64_t history_length() const { return history_length_.load(std::memory_order_relaxed); }
+  // Unlinked versions and chains not freed yet (some view may still reach them).
+  uint64_t garbage_count() const;
+  PurgeStats totals() const;
+
+ private:
+  struct Garbage {
+    uint64_t tag;
+    Version* version;  // one of the two
+    VersionChain* chain;
+  };
+
+  void retire(Version* version, VersionChain* chain) EXCLUDES(garbage_mu_);
+  uint64_t free_garbage(std::vector<Garbage> taken, const OldestView& oldest) EXCLUDES(garbage_mu_);
+  void trim_chains(const std::vector<VersionChain*>& chains, Csn oldest, PurgeStats& stats);
+
+  TrxSys& trx_sys_;
+  MvccManager& mvcc_;
+  DeadChainHandler& handler_;
+
+  sync::Mutex run_mu_;  // one pass at a time
+  mutable sync::Mutex history_mu_;
+  // Ended transactions by CSN: their chains wait for purge.
+  std::multimap<Csn, std::vector<VersionChain*>> history_ GUARDED_BY(history_mu_);
+  std::atomic<uint64_t> history_length_{0};
+  mutable sync::Mutex garbage_mu_;
+  std::vector<Garbage> garbage_ GUARDED_BY(garbage_mu_);
+  mutable sync::Mutex totals_mu_;
+  PurgeStats totals_ GUARDED_BY(totals_mu_);
+
+  std::thread thread_;
+  std::atomic<uint32_t> wake_word_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace ringdb::mvcc

@@ -1,0 +1,117 @@
+// Versions and version chains: a key's history, newest first.
+//
+// A Version carries a stamp, the value bytes (inline, after the header) and a tombstone bit
+// for deletes. The stamp is `kStampUncommitted | trx id` while its transaction runs, and the
+// commit CSN once the committer has stamped it. Readers resolve unstamped versions through
+// TrxSys (see trx_sys.h for why that is consistent).
+//
+// A VersionChain holds one key's versions. Readers walk it without latches (head and older
+// links are atomic; versions are immutable but for their stamp). Writers serialise on the
+// chain's own Mutex, which they hold only to check for conflicts and link a version: never
+// across a wait.
+//
+// Invariants:
+//   1. Only the head may be uncommitted: a writer finding another transaction's uncommitted
+//      version at the head gets kConflict (first updater wins), so nobody stacks on it.
+//   2. Versions are unlinked only by their aborting transaction (from the head) or by purge
+//      (everything older than the newest version every active view sees); unlinked memory is
+//      retired and freed only when no active view can reach it (mvcc_manager.h).
+//   3. A dead chain (its only version a tombstone every view sees, or no version at all after
+//      an abort) is marked dead under its mutex before it leaves the index; writers that find
+//      a dead chain look the key up again.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mvcc/mvcc_manager.h"
+#include "mvcc/trx_sys.h"
+#include "mvcc/types.h"
+#include "sync/mutex.h"
+
+namespace ringdb::mvcc {
+
+class Version {
+ public:
+  // Allocates a version holding a copy of `value`; nullptr if the allocation fails.
+  static Version* create(uint64_t stamp, std::string_view value, bool tombstone);
+  static void destroy(Version* version);
+
+  uint64_t stamp() const { return stamp_.load(std::memory_order_acquire); }
+  void stamp_committed(Csn csn) { stamp_.store(csn, std::memory_order_release); }
+  Version* older() const { return older_.load(std::memory_order_acquire); }
+  bool tombstone() const { return tombstone_; }
+  std::string_view value() const { return {reinterpret_cast<const char*>(this + 1), value_size_}; }
+  // Memory charged for this version.
+  size_t footprint_bytes() const { return sizeof(Version) + value_size_; }
+
+ private:
+  friend class VersionChain;
+  Version(uint64_t stamp, uint32_t value_size, bool tombstone)
+      : stamp_(stamp), value_size_(value_size), tombstone_(tombstone) {}
+
+  std::atomic<uint64_t> stamp_;
+  std::atomic<Version*> older_{nullptr};
+  uint32_t value_size_;
+  bool tombstone_;
+};
+
+inline uint64_t uncommitted_stamp(TrxId id) {
+  return kStampUncommitted | id;
+}
+
+enum class WriteCheck : uint8_t { kOk, kConflict };
+
+class VersionChain {
+ public:
+  explicit VersionChain(std::string_view key) : key_(key) {}
+  ~VersionChain();  // destroys the versions still linked
+  VersionChain(const VersionChain&) = delete;
+  VersionChain& operator=(const VersionChain&) = delete;
+
+  std::string_view key() const { return key_; }
+  Version* head() const { return head_.load(std::memory_order_acquire); }
+  sync::Mutex& mutex() RETURN_CAPABILITY(mu_) { return mu_; }
+  bool dead() const { return dead_.load(std::memory_order_acquire); }
+  size_t footprint_bytes() const { return sizeof(VersionChain) + key_.size(); }
+
+  // The newest version `view` sees (its owner's own write, or a commit at or before its
+  // snapshot), or nullptr. A tombstone means "deleted" to the caller.
+  const Version* find_visible(const ReadView& view, const TrxSys& trx_sys) const;
+
+  // First updater wins: kConflict if the head belongs to another active transaction or was
+  // committed after `snapshot`. REQUIRES: mutex() held.
+  WriteCheck check_write(TrxId me, Csn snapshot, const TrxSys& trx_sys) const REQUIRES(mu_);
+  // Links `version` as the new head. REQUIRES: mutex() held, check_write() said kOk.
+  void push(Version* version) REQUIRES(mu_);
+  // Unlinks the head versions stamped by `me` (an aborting transaction) and returns the first
+  // (nullptr if none); they run through older() for as long as stamp() is still `me`'s. The
+  // last one keeps its older link into the live chain, so a reader standing on it still
+  // finds the committed version below. The chain may be left empty; purge removes it.
+  // REQUIRES: mutex() held.
+  Version* unlink_own(TrxId me) REQUIRES(mu_);
+  // Purge: unlinks every version older than the newest one committed at or before `oldest`
+  // and returns them as a list (nullptr if none). If `may_die` (no other history entry points
+  // here) and what remains is nothing or one tombstone every view sees, marks the chain dead
+  // and sets `*dead`. REQUIRES: mutex() held.
+  Version* trim(Csn oldest, const TrxSys& trx_sys, bool may_die, bool* dead) REQUIRES(mu_);
+
+  // References from the history list; a chain is removed from the index only by purge, and
+  // only when no history entry still points at it.
+  std::atomic<uint32_t> history_refs{0};
+
+ private:
+  const std::string key_;
+  sync::Mutex mu_;
+  std::atomic<Version*> head_{nullptr};
+  std::atomic<bool> dead_{false};
+};
+
+// Resolves a stamp to its commit CSN, or kNoCsn if it is not committed (still running,
+// aborted). Sets `*own` if it is `me`'s uncommitted write.
+Csn resolve_stamp(uint64_t stamp, TrxId me, const TrxSys& trx_sys, bool* own);
+
+}  // namespace ringdb::mvcc
