@@ -4,8 +4,8 @@
 //   lock:   one CAS 0 -> kLocked. On failure, test-and-test-and-set with bounded
 //           exponential backoff (sync/spin.h), then register as a sleeper and park on the
 //           futex until the lock word changes.
-//   unlock: one atomic AND clears kLocked; only if the word shows sleepers does it make the
-//           FUTEX_WAKE system call, for exactly one of them.
+//   unlock: one atomic subtract clears kLocked; only if the word shows sleepers does it make
+//           the FUTEX_WAKE system call, for exactly one of them.
 // Woken sleepers compete with newcomers (barging): throughput over strict FIFO. A sleeper
 // that loses parks again; with the holder's critical sections finite, everyone progresses
 // in practice, but there is no FIFO guarantee. Use PriorityRwLatch where order matters.
@@ -72,7 +72,9 @@ class CAPABILITY("mutex") Mutex {
   void unlock() RELEASE() {
     if (stats_ != nullptr) [[unlikely]]
       on_release();
-    uint32_t prev = state_.fetch_and(~kLocked, std::memory_order_release);
+    // The holder knows bit 0 is set, so subtracting it clears it: one `lock xadd` (a
+    // fetch_and whose result is used compiles to a CAS loop on x86).
+    const uint32_t prev = state_.fetch_sub(kLocked, std::memory_order_release);
     if ((prev & ~kLocked) != 0) [[unlikely]]
       futex_wake(&state_, 1, sharing_);
   }
