@@ -50,8 +50,9 @@ ReadView* MvccManager::open_view(TrxId creator, uint64_t owner_tag) {
 void MvccManager::activate(ReadView* view) {
   assert(view->seq_.load(std::memory_order_relaxed) == 0);
   view->seq_.store(kActivating, std::memory_order_seq_cst);
+  // An RMW on next_seq_: if it follows the RMW in current_seq() that tagged some unlinked
+  // memory, it synchronises with it, so this view cannot reach that memory.
   const uint64_t seq = next_seq_.fetch_add(1, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   view->snapshot_.store(trx_sys_.visible_csn(), std::memory_order_seq_cst);
   view->opened_ns_.store(sync::now_ns(), std::memory_order_relaxed);
   view->seq_.store(seq, std::memory_order_seq_cst);
@@ -121,9 +122,9 @@ OldestView MvccManager::clone_oldest_view() const {
   return oldest;
 }
 
-uint64_t MvccManager::current_seq() const {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  return next_seq_.load(std::memory_order_seq_cst);
+uint64_t MvccManager::current_seq() {
+  // An RMW, not a load: it heads a release sequence that later activations read from.
+  return next_seq_.fetch_add(0, std::memory_order_seq_cst);
 }
 
 }  // namespace ringdb::mvcc

@@ -20,7 +20,7 @@
 //
 // Slot activation protocol (what makes clone_oldest_view and reclamation safe without a lock):
 //   1. seq := kActivating (1)                      purge: "someone is opening: assume oldest"
-//   2. s := next_seq_++ ; fence(seq_cst)
+//   2. s := next_seq_++ (an RMW)
 //   3. snapshot := TrxSys::visible_csn()
 //   4. seq := s (>= 2)                             purge: "snapshot is valid"
 // A purge pass reads visible_csn() first, then the slots. A slot it sees as inactive (0) will
@@ -30,7 +30,8 @@
 // Reclamation: memory that readers may reach through a chain (unlinked versions, dead chains)
 // is retired with tag = current_seq() after it was unlinked. A purge pass takes the retired
 // list *before* clone_oldest_view() and frees what has tag <= oldest.seq: a view activated
-// later cannot reach it (it loads pointers after its fence, which follows the unlink), and a
+// later cannot reach it (current_seq() is an RMW after the unlink, and the activation's RMW on
+// the same counter reads from it, so the unlink happens-before the view's loads), and a
 // view activated earlier is still active, so it holds oldest.seq < tag. Every reader and
 // writer holds an active view while it touches versions.
 //
@@ -101,7 +102,7 @@ class MvccManager {
   uint32_t capacity() const { return capacity_; }
 
   // Reclamation tags (see the header comment).
-  uint64_t current_seq() const;
+  uint64_t current_seq();
   // True if nothing retired with `tag` can still be reached by an active view.
   // A view activated after the retire drew a seq >= tag from next_seq_; one activated before
   // drew a seq < tag.

@@ -9,7 +9,7 @@ mapfile -t files < <(git ls-files -co --exclude-standard -- '*.h' '*.cc' | sort)
 if [ "${1:-}" = "--check" ]; then
   if ! clang-format --dry-run --Werror "${files[@]}" 2>/tmp/ringdb-format.$$; then
     echo "format: these files need scripts/format.sh:" >&2
-    grep -o '^[^:]*' /tmp/ringdb-format.$$ | sort -u >&2
+    grep -oE '^[^: ]+:[0-9]+:[0-9]+: error' /tmp/ringdb-format.$$ | cut -d: -f1 | sort -u >&2
     rm -f /tmp/ringdb-format.$$
     exit 1
   fi

@@ -11,4 +11,6 @@ struct Account {
 
 }  // namespace
 
-void deposit_without_lock(Account& account) { account.balance += 1; }  // the violation
+void deposit_without_lock(Account& account) {
+  account.balance += 1;
+}  // the violation
