@@ -53,17 +53,24 @@ void MvccManager::activate(ReadView* view) {
   // An RMW on next_seq_: if it follows the RMW in current_seq() that tagged some unlinked
   // memory, it synchronises with it, so this view cannot reach that memory.
   const uint64_t seq = next_seq_.fetch_add(1, std::memory_order_seq_cst);
-  view->snapshot_.store(trx_sys_.visible_csn(), std::memory_order_seq_cst);
-  view->opened_ns_.store(sync::now_ns(), std::memory_order_relaxed);
+  // Published by the seq_cst store of seq_ below.
+  view->snapshot_.store(trx_sys_.visible_csn(), std::memory_order_release);
+  view->opened_ns_.store(sync::coarse_now_ns(), std::memory_order_relaxed);
   view->seq_.store(seq, std::memory_order_seq_cst);
-  active_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void MvccManager::deactivate(ReadView* view) {
   assert(view->seq_.load(std::memory_order_relaxed) >= 2);
-  // Release: everything the owner read through the view happens-before purge sees it gone.
-  view->seq_.store(0, std::memory_order_seq_cst);
-  active_.fetch_sub(1, std::memory_order_relaxed);
+  // Release: everything the owner read through the view happens-before purge sees it gone
+  // (purge reads seq_ with seq_cst, which includes acquire).
+  view->seq_.store(0, std::memory_order_release);
+}
+
+uint32_t MvccManager::active_view_count() const {
+  uint32_t active = 0;
+  for (uint32_t i = 0; i < capacity_; ++i)
+    if (views_[i].seq_.load(std::memory_order_relaxed) != 0) ++active;
+  return active;
 }
 
 void MvccManager::close_view(ReadView* view) {
@@ -109,7 +116,7 @@ OldestView MvccManager::clone_oldest_view() const {
       oldest.seq = 0;
       continue;
     }
-    const Csn snapshot = view.snapshot_.load(std::memory_order_seq_cst);
+    const Csn snapshot = view.snapshot_.load(std::memory_order_acquire);
     if (snapshot < oldest.snapshot) oldest.snapshot = snapshot;
     if (seq < oldest.seq) oldest.seq = seq;
     const int64_t opened = view.opened_ns_.load(std::memory_order_relaxed);

@@ -25,7 +25,8 @@
 //   4. seq := s (>= 2)                             purge: "snapshot is valid"
 // A purge pass reads visible_csn() first, then the slots. A slot it sees as inactive (0) will
 // read visible_csn() after purge did, so its snapshot is at least purge's bound; a slot it sees
-// activating holds purge back for that pass. All of these are seq_cst.
+// activating holds purge back for that pass. Steps 1, 2, 4 and purge's reads are seq_cst;
+// the snapshot store (3) is published by step 4. Deactivation is a release store of 0.
 //
 // Reclamation: memory that readers may reach through a chain (unlinked versions, dead chains)
 // is retired with tag = current_seq() after it was unlinked. A purge pass takes the retired
@@ -95,7 +96,8 @@ class MvccManager {
   void release_view(ReadView* view);
   bool reuse_view(ReadView* view);
   OldestView clone_oldest_view() const;
-  uint32_t active_view_count() const { return active_.load(std::memory_order_relaxed); }
+  // Scans the slots: for diagnostics and tests, not the hot path.
+  uint32_t active_view_count() const;
   bool is_view_active(const ReadView* view) const {
     return view->seq_.load(std::memory_order_relaxed) != 0;
   }
@@ -119,7 +121,6 @@ class MvccManager {
   // Free-list head: (ABA counter << 32) | (slot index + 1); 0 in the low half = empty.
   alignas(64) std::atomic<uint64_t> free_head_{0};
   alignas(64) std::atomic<uint64_t> next_seq_{2};
-  std::atomic<uint32_t> active_{0};
 };
 
 }  // namespace ringdb::mvcc

@@ -76,7 +76,9 @@ class VersionChain {
   Version* head() const { return head_.load(std::memory_order_acquire); }
   sync::Mutex& mutex() RETURN_CAPABILITY(mu_) { return mu_; }
   bool dead() const { return dead_.load(std::memory_order_acquire); }
-  size_t footprint_bytes() const { return sizeof(VersionChain) + key_.size(); }
+  // Memory charged for the chain: the object, its key, and the copy of the key its index
+  // entry holds.
+  size_t footprint_bytes() const { return sizeof(VersionChain) + 2 * key_.size(); }
 
   // The newest version `view` sees (its owner's own write, or a commit at or before its
   // snapshot), or nullptr. A tombstone means "deleted" to the caller.

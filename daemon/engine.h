@@ -1,0 +1,170 @@
+// Engine: snapshot-isolated transactions over the ordered index (daemon/btree.h) and MVCC
+// (mvcc/). In-process; ringdbd's workers call it.
+//
+// Isolation: snapshot isolation. A transaction reads the snapshot taken when it began plus
+// its own writes; its writes are invisible to others until it commits, and then visible to
+// every later snapshot at once (mvcc/trx_sys.h). Write-write conflicts are first updater
+// wins, without waiting: writing a key whose newest version belongs to another active
+// transaction, or was committed after this transaction's snapshot, returns kConflict, after
+// which the transaction can only abort. Reads never block on writers and never take a
+// transaction id.
+//
+// Commit is split in two so the write-ahead log can make it wait without blocking a worker:
+// prepare_commit() ends the transaction's writes and asks the CommitHook to make it durable;
+// finish_commit() makes it visible. commit() does both when no hook defers.
+//
+// Limits (EngineOptions): key and value size (kTooLarge), memory for stored data
+// (kOutOfMemory on writes; reads keep working), read views = concurrent transactions plus
+// sessions (kTooManyViews).
+//
+// Thread safety: Engine methods may be called concurrently. A Transaction or Session is used
+// by one thread at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/btree.h"
+#include "daemon/status.h"
+#include "mvcc/mvcc_manager.h"
+#include "mvcc/purge.h"
+#include "mvcc/trx_sys.h"
+#include "mvcc/version.h"
+
+namespace ringdb::daemon {
+
+struct EngineOptions {
+  size_t key_size_max = 1024;                   // bytes; keys must be non-empty
+  size_t value_size_max = size_t{1} << 20;      // 1 MiB
+  size_t memory_limit_bytes = size_t{1} << 30;  // versions, chains and keys held in memory
+  uint32_t views_max = 4096;                    // concurrent transactions + sessions
+  uint32_t index_node_keys_max = 64;
+  // Purge runs this often in its own thread; 0 = no thread (call run_purge() yourself).
+  std::chrono::milliseconds purge_interval{10};
+};
+
+enum class TxnMode : uint8_t { kReadWrite, kReadOnly };
+
+class Engine;
+
+class Transaction {
+ public:
+  mvcc::Csn snapshot_csn() const { return view_->snapshot(); }
+  bool read_only() const { return mode_ == TxnMode::kReadOnly; }
+
+ private:
+  friend class Engine;
+  TxnMode mode_ = TxnMode::kReadWrite;
+  bool failed_ = false;
+  mvcc::ReadView* view_ = nullptr;
+  mvcc::TrxId id_ = mvcc::kNoTrx;
+  std::vector<mvcc::VersionChain*> write_set_;  // each chain once
+};
+
+// A client session: keeps one read view between autocommit reads (AC-NL-RO reuse).
+class Session {
+ private:
+  friend class Engine;
+  mvcc::ReadView* view_ = nullptr;
+  uint64_t id_ = 0;
+};
+
+// Called between prepare and visibility; the durability issue's WAL implements it.
+class CommitHook {
+ public:
+  virtual ~CommitHook() = default;
+  // Returns kOk when `txn` may become visible. (Deferred completion comes with the WAL.)
+  virtual Status make_durable(const Transaction& txn) = 0;
+};
+
+struct ScanOptions {
+  std::string start;   // forward: first key >= start; reverse: keys < end, from the top
+  std::string end;     // exclusive upper bound; empty = none
+  std::string prefix;  // only keys with this prefix (combined with start/end)
+  size_t limit = 100;  // at most this many results (the bound of one scan)
+  bool reverse = false;
+};
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+};
+
+struct EngineStats {
+  size_t memory_used_bytes = 0;
+  size_t memory_limit_bytes = 0;
+  size_t keys = 0;  // index entries (live keys plus deleted ones purge has not removed)
+  uint64_t history_length = 0;
+  int64_t oldest_view_age_ns = 0;
+  uint32_t active_views = 0;
+  uint64_t trx_started = 0, trx_committed = 0, trx_aborted = 0, trx_conflicted = 0;
+  mvcc::PurgeStats purge;
+};
+
+class Engine final : private mvcc::DeadChainHandler {
+ public:
+  explicit Engine(EngineOptions options = {}, CommitHook* hook = nullptr);
+  // REQUIRES: no open transaction or session.
+  ~Engine() override;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Transactions. begin: kOk or kTooManyViews.
+  Status begin(TxnMode mode, std::unique_ptr<Transaction>* txn);
+  // kOk, kNotFound.
+  Status get(Transaction& txn, std::string_view key, std::string* value);
+  // kOk, kConflict, kOutOfMemory, kTooLarge, kInvalidArgument, kTransactionDone.
+  Status put(Transaction& txn, std::string_view key, std::string_view value);
+  // As put; kNotFound (and no write) if the key has no visible value.
+  Status del(Transaction& txn, std::string_view key);
+  // kOk (possibly with no results), kInvalidArgument.
+  Status scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out);
+  // kOk, or kTransactionDone (then it was aborted). Releases the transaction either way.
+  // `commit_csn`, if given, receives its place in the commit order (kNoCsn if it wrote
+  // nothing).
+  Status commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn = nullptr);
+  void abort(std::unique_ptr<Transaction> txn);
+
+  // Sessions and autocommit operations. open_session: kOk or kTooManyViews.
+  Status open_session(std::unique_ptr<Session>* session, uint64_t id);
+  void close_session(std::unique_ptr<Session> session);
+  // The AC-NL-RO fast path: reuses the session's view; no transaction id, no allocation.
+  Status get(Session& session, std::string_view key, std::string* value);
+  Status put(Session& session, std::string_view key, std::string_view value);
+  Status del(Session& session, std::string_view key);
+
+  void run_purge() { purger_.run_once(); }
+  EngineStats stats() const;
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  Status check_key(std::string_view key) const;
+  bool charge(size_t bytes);
+  void uncharge(size_t bytes);
+  Status write(Transaction& txn, std::string_view key, std::string_view value, bool tombstone);
+  mvcc::VersionChain* find_or_create_chain(std::string_view key, Status* status);
+  Status read(const mvcc::ReadView& view, std::string_view key, std::string* value) const;
+  void end_transaction(Transaction& txn);
+
+  // DeadChainHandler
+  void remove_dead_chain(mvcc::VersionChain* chain) override;
+  void on_reclaimed(size_t bytes) override { uncharge(bytes); }
+
+  const EngineOptions options_;
+  CommitHook* const hook_;
+  mvcc::TrxSys trx_sys_;
+  mvcc::MvccManager mvcc_;
+  BTree index_;
+  std::atomic<size_t> memory_used_{0};
+  std::atomic<uint64_t> conflicts_{0};
+  mvcc::Purger purger_;  // last: its thread uses the members above
+};
+
+}  // namespace ringdb::daemon
