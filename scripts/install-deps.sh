@@ -7,6 +7,7 @@ PACKAGES=(
   g++ clang clang-format       # compilers (clang for the -Wthread-safety build), formatter
   meson ninja-build pkg-config cmake  # build; cmake lets meson find doctest's config
   liburing-dev libnuma-dev libboost-dev
+  liblmdb-dev                  # the baseline in bench_engine
   doctest-dev libbenchmark-dev
 )
 
