@@ -112,9 +112,15 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
   if (const Status s = check_key(key); s != Status::kOk) return s;
   if (value.size() > options_.value_size_max) return Status::kTooLarge;
 
-  // Memory first: a write that cannot be stored fails before it changes anything.
+  // Memory first: a write that cannot be stored fails before it changes anything. Deletes
+  // are charged but always accepted, so a full store can be emptied; they stay bounded, since
+  // a delete writes only over a visible value.
   const size_t bytes = sizeof(Version) + value.size();
-  if (!charge(bytes)) return Status::kOutOfMemory;
+  if (tombstone) {
+    memory_used_.fetch_add(bytes, std::memory_order_relaxed);
+  } else if (!charge(bytes)) {
+    return Status::kOutOfMemory;
+  }
   Version* version = nullptr;
   if (txn.id_ == mvcc::kNoTrx) {
     txn.id_ = trx_sys_.begin_rw();  // ids only for read-write work, at the first write
@@ -147,6 +153,7 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
       return Status::kConflict;
     }
     chain->push(version);
+    txn.versions_.push_back(version);
     if (!already_mine) txn.write_set_.push_back(chain);
     return Status::kOk;
   }
@@ -189,11 +196,9 @@ Status Engine::commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn) {
     }
   }
   const mvcc::Csn csn = trx_sys_.commit(txn->id_);
-  const uint64_t mine = mvcc::uncommitted_stamp(txn->id_);
-  for (VersionChain* chain : txn->write_set_)
-    for (Version* v = chain->head(); v != nullptr && v->stamp() == mine; v = v->older())
-      v->stamp_committed(csn);
-  trx_sys_.forget(txn->id_);
+  for (Version* v : txn->versions_)
+    v->stamp_committed(csn);
+  trx_sys_.forget(txn->id_);  // only after every version is stamped (mvcc/version.cc)
   if (commit_csn != nullptr) *commit_csn = csn;
   purger_.add_history(csn, std::move(txn->write_set_));
   end_transaction(*txn);

@@ -14,8 +14,8 @@
 // finish_commit() makes it visible. commit() does both when no hook defers.
 //
 // Limits (EngineOptions): key and value size (kTooLarge), memory for stored data
-// (kOutOfMemory on writes; reads keep working), read views = concurrent transactions plus
-// sessions (kTooManyViews).
+// (kOutOfMemory on puts; reads and deletes keep working, so space can be reclaimed), read
+// views = concurrent transactions plus sessions (kTooManyViews).
 //
 // Thread safety: Engine methods may be called concurrently. A Transaction or Session is used
 // by one thread at a time.
@@ -66,6 +66,9 @@ class Transaction {
   mvcc::ReadView* view_ = nullptr;
   mvcc::TrxId id_ = mvcc::kNoTrx;
   std::vector<mvcc::VersionChain*> write_set_;  // each chain once
+  // Every version it wrote, stamped directly at commit: once it is visible, others may stack
+  // newer versions on its chains, so a walk from the head could miss them.
+  std::vector<mvcc::Version*> versions_;
 };
 
 // A client session: keeps one read view between autocommit reads (AC-NL-RO reuse).
@@ -84,11 +87,13 @@ class CommitHook {
   virtual Status make_durable(const Transaction& txn) = 0;
 };
 
+// The keys start <= key < end that begin with `prefix`, ascending, or descending from the
+// largest if `reverse`; at most `limit` visible ones. Empty start/end/prefix: no bound.
 struct ScanOptions {
-  std::string start;   // forward: first key >= start; reverse: keys < end, from the top
-  std::string end;     // exclusive upper bound; empty = none
-  std::string prefix;  // only keys with this prefix (combined with start/end)
-  size_t limit = 100;  // at most this many results (the bound of one scan)
+  std::string start;
+  std::string end;
+  std::string prefix;
+  size_t limit = 100;  // must be >= 1: every scan is bounded
   bool reverse = false;
 };
 
