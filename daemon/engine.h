@@ -9,9 +9,11 @@
 // which the transaction can only abort. Reads never block on writers and never take a
 // transaction id.
 //
-// Commit is split in two so the write-ahead log can make it wait without blocking a worker:
-// prepare_commit() ends the transaction's writes and asks the CommitHook to make it durable;
-// finish_commit() makes it visible. commit() does both when no hook defers.
+// Durability hook: commit() calls CommitHook::make_durable() after the transaction's writes
+// are final and before they become visible; a hook error aborts the transaction. Today the
+// call is synchronous. The durability issue's WAL will split commit into "submit" and
+// "complete" (the worker's pending set answers the client), at this same point: after the
+// writes, before TrxSys::commit() makes them visible.
 //
 // Limits (EngineOptions): key and value size (kTooLarge), memory for stored data
 // (kOutOfMemory on puts; reads and deletes keep working, so space can be reclaimed), read

@@ -1,0 +1,201 @@
+// BTree: the storage engine's ordered index. A concurrent B+tree from byte-string keys to an
+// opaque payload (the engine stores a pointer to the key's MVCC version chain).
+//
+// Keys are arbitrary byte strings (embedded zero bytes allowed, any length), ordered as
+// memcmp orders them (unsigned bytes), a proper prefix before its extensions; "" is the
+// smallest key. Nodes store keys by value; payloads are never dereferenced or freed here.
+//
+// Thread safety: every member function may be called concurrently, without external
+// synchronization, except the destructor and check_invariants() (call them when quiescent).
+//
+// Structure. Leaves hold up to node_keys_max (key, payload) slots; inner nodes hold up to
+// node_keys_max separators and one more child. Separator s between children a and b: every
+// key in a's subtree is < s, every key in b's subtree is >= s. Leaves are chained left to
+// right by `next` links. Every node carries its low fence: the smallest key its subtree may
+// ever hold ("" for the leftmost node of each level).
+//
+// Invariants (the protocol below relies on each of them):
+//   1. Every node has a sync::PriorityRwLatch guarding its slots, key bytes, children and
+//      `next` link. A node's kind (leaf or inner) and low fence never change after it is
+//      published, so they are read without its latch.
+//   2. No merges, no node is freed before the tree is. A removal only takes a slot out of a
+//      leaf; an empty or underfull leaf stays where it is (lookups miss in it, scans pass
+//      over it) and is refilled when keys in its range come back; ~BTree frees every node.
+//      Consequence: a node pointer, once read under a latch, stays valid for the tree's life
+//      (scans rely on it), and a key never moves left: a split moves the upper half of a
+//      node to a new node on its right.
+//      Memory: while keys come back to the ranges they left, it is bounded by the largest key
+//      set the tree held. CAVEAT: keys that keep moving to new ranges (ever-increasing keys,
+//      old ones removed: a queue) leave empty leaves behind, about one per node_keys_max / 2
+//      inserts, for the tree's life. Reclaiming them needs merges and a safe reclamation
+//      scheme for nodes a scan may still point at (epochs); not done yet.
+//   3. Low fences are immutable (a split keeps the left node's fence; the new right node's
+//      fence is the separator), so a leaf's key range [low fence, high fence) only ever
+//      shrinks at its upper end.
+//   4. The root pointer (root_) is atomic and changes only while its writer holds the old
+//      root's latch in X; the old root becomes the new root's leftmost child. A thread that
+//      latched the node it loaded from root_ re-reads root_ and retries if it changed, so it
+//      never enters the tree through a node that has stopped being the root. Roots are never
+//      reused (invariant 2), so there is no ABA.
+//   5. Latches are taken top-down (parent before child) and, at the leaf level, one at a
+//      time: nobody waits for a latch while holding one at the same or a lower level (a split
+//      latches its new node while nobody else can reach it: that never waits). Hence no
+//      deadlock, whatever the priorities.
+//
+// Latch protocol.
+//   - Lookups and removals: latch coupling from the root with S latches at Priority::kRegular
+//     (latch the child, then release the parent); the leaf is taken in S (find) or X
+//     (remove_if). Holding the parent while latching the child means the child cannot have
+//     split in between (a split changes the parent too, under its X), so the child covers the
+//     range its separators in the parent promised.
+//   - Inserts are optimistic first: S coupling, X on the leaf only, all kRegular. If the key
+//     is present or the leaf has room, that is all. If the leaf is full, everything is
+//     released and the insert restarts pessimistically: X latches from the root down at
+//     Priority::kHigh, crabbing (once the node just latched has room for one more slot, it
+//     cannot split, so every ancestor still held is released). The split then propagates up
+//     through the ancestors still held; a root split installs a new root (invariant 4).
+//   - Why structure modifications (SMOs) take kHigh: a pessimistic descent holds X latches on
+//     several levels at once and blocks every reader and writer below them; it must not wait
+//     behind a stream of regular S requests on the upper levels, and finishing it quickly
+//     helps everyone. It is safe because SMOs are rare: a pessimistic descent happens only
+//     for an insert into a full leaf, which then splits into two half-full ones, so there are
+//     about inserts / (node_keys_max / 2) of them; they cannot starve regular requests (the
+//     XtraDB rule: high priority only for bounded-rate work).
+//   - Scans copy the wanted (key, payload) pairs of one leaf under its S latch, release it
+//     and then call the visitor with no latch held (so a visitor may call back into the
+//     tree). Forward scans then latch the `next` leaf they read under the previous latch;
+//     by invariants 2 and 3 every key that was to the right of the previous leaf is still in
+//     that leaf or further right. Reverse scans descend again from the root for the keys
+//     below the previous leaf's low fence. Either way at most one latch is held at a time at
+//     the leaf level. Guarantees under concurrent inserts and removals: keys come out
+//     strictly ordered without duplicates, every key present for the whole scan is visited,
+//     keys inserted or removed during it may or may not be.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "sync/priority_rw_latch.h"
+
+namespace ringdb::sync {
+class LatchStats;
+}
+
+namespace ringdb::daemon {
+
+struct BTreeOptions {
+  // Slots per node. Small values make deep trees (tests use 4 or 8 to force splits).
+  uint32_t node_keys_max = 64;
+  // Statistics class for every node latch ("index.node"); nullptr = no statistics.
+  sync::LatchStats* latch_stats = nullptr;
+};
+
+// The keys a scan visits: start <= key < end, and key starts with prefix. An empty start
+// means from the smallest key, an empty end means no upper bound, an empty prefix means any.
+// The strings must outlive the scan call.
+struct BTreeRange {
+  std::string_view start;
+  std::string_view end;
+  std::string_view prefix;
+};
+
+class KeyVisitor;
+
+// What a KeyVisitor can refer to: bool(std::string_view key, void* payload).
+template <typename F>
+concept KeyVisitorFunction = std::is_invocable_r_v<bool, F&, std::string_view, void*> &&
+    !std::is_same_v<std::remove_cvref_t<F>, KeyVisitor>;
+
+// A non-owning reference to a callable that returns false to stop the scan (no allocation,
+// unlike std::function). The key is valid only during the call.
+class KeyVisitor {
+ public:
+  template <KeyVisitorFunction F>
+  KeyVisitor(F&& fn)  // NOLINT(google-explicit-constructor): converts lambdas at call sites
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(fn)))),
+        call_(&invoke<std::remove_reference_t<F>>) {}
+
+  bool operator()(std::string_view key, void* payload) const {
+    return call_(object_, key, payload);
+  }
+
+ private:
+  template <typename F>
+  static bool invoke(void* object, std::string_view key, void* payload) {
+    return (*static_cast<F*>(object))(key, payload);
+  }
+
+  void* object_;
+  bool (*call_)(void*, std::string_view, void*);
+};
+
+class BTree {
+ public:
+  // node_keys_max bounds: below 3 a split could leave an inner node without a separator;
+  // above 4096 an insert could shift up to 128 KiB of slots while holding the leaf's X.
+  static constexpr uint32_t kNodeKeysMin = 3;
+  static constexpr uint32_t kNodeKeysMax = 4096;
+
+  // REQUIRES: kNodeKeysMin <= options.node_keys_max <= kNodeKeysMax.
+  explicit BTree(BTreeOptions options = {});
+  // Frees every node, not the payloads. REQUIRES: no concurrent call.
+  ~BTree();
+  BTree(const BTree&) = delete;
+  BTree& operator=(const BTree&) = delete;
+
+  // Point lookup: true and *payload set if the key is present.
+  bool find(std::string_view key, void** payload) const;
+  // Get-or-insert: stores key -> payload (the key copied) if the key is absent. Returns the
+  // payload now stored for the key: the existing one if it was present, else `payload`.
+  void* insert_if_absent(std::string_view key, void* payload);
+  // Removes the key if its payload is `expected`. Returns true if it removed it.
+  bool remove_if(std::string_view key, void* expected);
+  // Number of keys (a relaxed counter: exact when quiescent).
+  size_t size() const { return size_.load(std::memory_order_relaxed); }
+
+  // Visits the keys of `range` in increasing order, or in decreasing order (from the largest
+  // key < end down to start) if `reverse`, at most `limit` of them, until `visit` returns
+  // false. Returns the number of keys visited. `visit` runs with no latch held.
+  size_t scan(const BTreeRange& range, bool reverse, size_t limit, KeyVisitor visit) const;
+
+  // Structural self-check (REQUIRES: quiescent): order within and across nodes (through the
+  // leaf chain too), separators bounding their children, low fences, fill limits, equal leaf
+  // depth, size() equal to the number of leaf keys. Returns "" or the first violation found.
+  std::string check_invariants() const;
+
+ private:
+  struct Node;
+  struct Bounds;
+  struct CheckState;
+  enum class Seek : uint8_t;
+  enum class LeafMode : uint8_t { kShared, kExclusive };
+
+  Node* new_node(bool leaf, std::string_view low_fence) const;
+  static void delete_subtree(Node* node);
+  // Latch juggling (btree.cc says why these are not analysed): each returns a latched node.
+  Node* latch_root(LeafMode leaf_mode) const;
+  Node* descend(std::string_view key, Seek seek, LeafMode leaf_mode) const;
+  static Node* latch_shared(Node* node);
+  static void prefetch_header(const Node* node);
+  void* insert_pessimistic(std::string_view key, void* payload);
+  // REQUIRES: node X-latched, holding node_keys_max + 1 slots. Returns the new right sibling.
+  Node* split(Node* node, std::string* separator) const;
+  // REQUIRES: old_root X-latched and still the root.
+  void grow_root(Node* old_root, std::string_view separator, Node* right);
+  size_t scan_forward(const Bounds& bounds, size_t limit, KeyVisitor visit) const;
+  size_t scan_reverse(const Bounds& bounds, size_t limit, KeyVisitor visit) const;
+  std::string check_node(const Node* node, std::string_view low, const std::string* high,
+                         size_t depth, CheckState* state) const;
+
+  const uint32_t node_keys_max_;
+  sync::LatchStats* const latch_stats_;
+  std::atomic<Node*> root_;  // invariant 4
+  std::atomic<size_t> size_{0};
+};
+
+}  // namespace ringdb::daemon
