@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
 
 namespace ringdb::sync::test {
@@ -16,7 +17,8 @@ void wait_until(Condition condition, const char* what,
                 std::chrono::seconds limit = std::chrono::seconds(60)) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) FAIL("timed out waiting until " << what);
+    if (std::chrono::steady_clock::now() > deadline)
+      FAIL("timed out waiting until " << std::string(what));  // doctest prints char* as a pointer
     std::this_thread::yield();
   }
 }
