@@ -482,7 +482,6 @@ TEST_CASE("Snapshot isolation: random concurrent transactions match a serial rep
                          << " reads checked");
   CHECK(writers.size() > 1000);
   CHECK(checked_reads > 5000);
-
 }
 
 }  // namespace
