@@ -20,7 +20,8 @@
 // compares the whole word, so a sleeper whose view is stale returns at once and retries.
 //
 // Process sharing: with Sharing::kProcessShared the object may be placed (by placement new)
-// in memory mapped by several processes; it holds no pointers in that mode. A process that
+// in memory mapped by several processes; its only pointer (statistics) stays null in that
+// mode, so nothing in it is process-specific. A process that
 // dies holding it leaves it held: the daemon never shares a Mutex with an untrusted client.
 //
 // Not recursive. Thread safety: this is the synchronisation; see the annotations.
