@@ -1,0 +1,211 @@
+// libringdb's C++ API: a connection to ringdbd over shared-memory rings.
+//
+//   std::unique_ptr<ringdb::Client> client;
+//   if (ringdb::Client::connect({}, &client) != ringdb::Status::kOk) ...
+//   client->put("k", "v");
+//   std::string v;
+//   client->get("k", &v);
+//
+// Errors are Status codes (ringdb/ringdb.h lists them); nothing here throws except
+// std::bad_alloc from the standard containers it fills.
+//
+// Thread safety:
+//   - Client: safe for concurrent use by many threads; each thread submits to the request
+//     ring of the CPU it runs on.
+//   - Transaction: one thread at a time (it may move between threads); its requests run one
+//     after another.
+//   - Operation: one thread at a time; while submitted it belongs to the client until wait()
+//     or poll() returns true.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringdb/ringdb.h"
+
+namespace ringdb {
+
+enum class [[nodiscard]] Status : int {
+  kOk = RINGDB_OK,
+  kNotFound = RINGDB_NOT_FOUND,
+  kConflict = RINGDB_CONFLICT,
+  kOutOfMemory = RINGDB_OUT_OF_MEMORY,
+  kTooLarge = RINGDB_TOO_LARGE,
+  kInvalidArgument = RINGDB_INVALID_ARGUMENT,
+  kTooManyViews = RINGDB_TOO_MANY_VIEWS,
+  kTransactionDone = RINGDB_TRANSACTION_DONE,
+  kInvalidRequest = RINGDB_INVALID_REQUEST,
+  kShuttingDown = RINGDB_SHUTTING_DOWN,
+  kTooManyTransactions = RINGDB_TOO_MANY_TRANSACTIONS,
+  kTransactionBusy = RINGDB_TRANSACTION_BUSY,
+  kResponseAreaFull = RINGDB_RESPONSE_AREA_FULL,
+  kUnknownTransaction = RINGDB_UNKNOWN_TRANSACTION,
+  kRingFull = RINGDB_RING_FULL,
+  kTooManyInFlight = RINGDB_TOO_MANY_IN_FLIGHT,
+  kDisconnected = RINGDB_DISCONNECTED,
+  kPermissionDenied = RINGDB_PERMISSION_DENIED,
+  kTooManySessions = RINGDB_TOO_MANY_SESSIONS,
+  kProtocolMismatch = RINGDB_PROTOCOL_MISMATCH,
+  kConnectFailed = RINGDB_CONNECT_FAILED,
+};
+
+// "OK", "NOT_FOUND", ... (the names ringdb-cli prints).
+const char* status_name(Status status);
+
+// The socket a client connects to when none is given: $RINGDB_SOCKET if set, else
+// /run/ringdb/ringdb.sock for root and $XDG_RUNTIME_DIR/ringdb/ringdb.sock (or
+// /tmp/ringdb-$UID/ringdb.sock) for other users. ringdbd uses the same default.
+std::string default_socket_path();
+
+struct ConnectOptions {
+  std::string socket_path;  // empty: default_socket_path()
+};
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+};
+
+struct ScanOptions {
+  std::string start;   // keys >= start; empty: unbounded
+  std::string end;     // keys < end; empty: unbounded
+  std::string prefix;  // keys that begin with prefix
+  uint32_t limit = 100;  // >= 1
+  bool reverse = false;
+};
+
+class Client;
+class Transaction;
+
+// One request that can be kept in flight with others (Client::submit, wait, poll).
+// Build it with one of the factories, submit it, wait for it, read the result.
+class Operation {
+ public:
+  static Operation ping();
+  static Operation get(std::string_view key);
+  static Operation put(std::string_view key, std::string_view value);
+  static Operation del(std::string_view key);
+  static Operation scan(const ScanOptions& options);
+
+  Operation();
+  ~Operation();
+  Operation(Operation&&) noexcept;
+  Operation& operator=(Operation&&) noexcept;
+  Operation(const Operation&) = delete;
+  Operation& operator=(const Operation&) = delete;
+
+  // Runs the operation inside `txn` instead of autocommit (before submit).
+  void set_transaction(const Transaction& txn);
+
+  // Valid after wait() (or poll() returned true).
+  Status status() const { return status_; }
+  const std::string& value() const { return value_; }          // get
+  const std::vector<KeyValue>& items() const { return items_; }  // scan
+  bool truncated() const { return truncated_; }                  // scan
+
+ private:
+  friend class Client;
+  struct Request;
+  std::unique_ptr<Request> request_;
+  uint32_t context_ = UINT32_MAX;  // while submitted
+  Status status_ = Status::kOk;
+  std::string value_;
+  std::vector<KeyValue> items_;
+  bool truncated_ = false;
+};
+
+class Client {
+ public:
+  // Connects to the daemon. On failure returns the reason's Status and, if `error` is not
+  // null, a sentence for a person.
+  static Status connect(const ConnectOptions& options, std::unique_ptr<Client>* out,
+                        std::string* error = nullptr);
+  // Closes the session; the daemon aborts its open transactions.
+  // REQUIRES: no Operation submitted and not yet waited for.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  uint64_t session_id() const;
+
+  Status ping();
+  // Autocommit operations: each runs as its own transaction.
+  Status get(std::string_view key, std::string* value);
+  Status put(std::string_view key, std::string_view value);
+  Status del(std::string_view key);
+  Status scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated = nullptr);
+
+  // Starts a snapshot-isolated transaction.
+  Status begin(std::unique_ptr<Transaction>* txn, bool read_only = false);
+
+  // Asynchronous form: submit() sends `op` and returns once it is in a ring (waiting while
+  // the ring or the session's in-flight limit is full); try_submit() returns kRingFull or
+  // kTooManyInFlight instead of waiting. wait() blocks until the answer is there; poll()
+  // returns true if it is (and completes `op` like wait()). A submitted op must be waited
+  // for (or polled to completion) before it is destroyed or submitted again.
+  Status submit(Operation* op);
+  Status try_submit(Operation* op);
+  Status wait(Operation* op);
+  bool poll(Operation* op);
+
+  struct Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  friend class Transaction;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A transaction: snapshot isolation, first updater wins (kConflict, after which only
+// abort() is useful). Destroying an open transaction aborts it.
+class Transaction {
+ public:
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  Status get(std::string_view key, std::string* value);
+  Status put(std::string_view key, std::string_view value);
+  Status del(std::string_view key);
+  Status scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated = nullptr);
+  // Both end the transaction whatever the outcome. commit: kOk, or kTransactionDone (it had
+  // failed and was aborted), or a transport error.
+  Status commit();
+  void abort();
+
+  bool open() const { return handle_ != 0; }
+  uint64_t handle() const { return handle_; }
+  // The commit's place in the daemon's commit order (after a successful commit that wrote).
+  uint64_t commit_sequence() const { return commit_csn_; }
+
+ private:
+  friend class Client;
+  Transaction(Client* client, uint64_t handle) : client_(client), handle_(handle) {}
+  Status run(Operation* op);
+  Client* client_;
+  uint64_t handle_;
+  uint64_t commit_csn_ = 0;
+};
+
+// Runs fn(Transaction&) -> Status in a new transaction and commits it, again from the start
+// while the attempt ends in kConflict (from fn or from commit), at most `attempts` times.
+// Returns the last attempt's Status.
+template <typename Fn>
+Status run_transaction(Client& client, Fn&& fn, int attempts = 16) {
+  Status status = Status::kConflict;
+  for (int i = 0; i < attempts; ++i) {
+    std::unique_ptr<Transaction> txn;
+    status = client.begin(&txn);
+    if (status != Status::kOk) return status;
+    status = fn(*txn);
+    if (status == Status::kOk) status = txn->commit();
+    if (status != Status::kConflict && status != Status::kTransactionDone) return status;
+    // The failed attempt's transaction is aborted by its destructor.
+  }
+  return status;
+}
+
+}  // namespace ringdb

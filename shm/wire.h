@@ -1,0 +1,222 @@
+// The shared-memory wire format between libringdb and ringdbd: segment, ring and request
+// context layouts, opcodes and status codes. docs/PROTOCOL.md describes the same layout in
+// prose for writers of other clients; a change here changes kProtocolVersion.
+//
+// Three shared objects per connection (all passed over the session socket with SCM_RIGHTS,
+// their names removed before the client sees them):
+//   - the session segment (read-write for both; created per session): header, one request
+//     ring per CPU, the request contexts, the request data area and the response data area;
+//   - the board (read-only for clients; one per daemon): each worker's need-wakeup flag and
+//     the ring -> worker map;
+//   - the doorbells (read-write; one per daemon): each worker's futex word, bumped by a
+//     client that found the worker's need-wakeup flag set.
+//
+// Every struct here lives in shared memory: fixed-size fields, explicit padding, sizes and
+// offsets checked by static_assert. Multi-byte fields are in the host's byte order (the
+// peers share a host).
+//
+// Trust: the daemon never trusts anything it reads from a session segment; it keeps its own
+// copy of the geometry (SegmentGeometry) and validates every index, length and opcode
+// (shm/request.h). A client trusts the daemon.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace ringdb::shm {
+
+inline constexpr uint32_t kSegmentMagic = 0x5244'4253;  // "RDBS"
+inline constexpr uint32_t kBoardMagic = 0x5244'4242;    // "RDBB"
+inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr size_t kCacheLine = 64;
+inline constexpr size_t kPage = 4096;
+
+// Bounds that sizes and indexes are checked against.
+inline constexpr uint32_t kRingsMax = 1024;          // CPUs a board can describe
+inline constexpr uint32_t kWorkersMax = 256;         // workers a board can describe
+inline constexpr uint32_t kContextsMax = 65536;      // in-flight requests per session
+inline constexpr uint32_t kRingSlotsMax = 65536;     // per ring; a power of two
+inline constexpr uint32_t kDataAreaMax = 1u << 30;   // each data area, bytes
+inline constexpr uint32_t kDataAlign = 64;           // data-area blocks start on this boundary
+
+enum class Opcode : uint8_t {
+  kPing = 1,    // no payload; answers kOk
+  kGet = 2,     // key                      -> value
+  kPut = 3,     // key, value
+  kDel = 4,     // key                      -> kNotFound if no visible value
+  kScan = 5,    // start, end, prefix; limit -> items
+  kBegin = 6,   // flags: kFlagReadOnly     -> txn
+  kCommit = 7,  // txn                      -> csn
+  kAbort = 8,   // txn
+};
+inline constexpr uint8_t kOpcodeMax = 8;
+
+// Request flags.
+inline constexpr uint8_t kFlagExternal = 1u << 0;  // payload in the request area at data_offset
+inline constexpr uint8_t kFlagReverse = 1u << 1;   // scan: descending
+inline constexpr uint8_t kFlagReadOnly = 1u << 2;  // begin: a read-only transaction
+inline constexpr uint8_t kFlagsKnown = kFlagExternal | kFlagReverse | kFlagReadOnly;
+
+// Response flags.
+inline constexpr uint16_t kResultExternal = 1u << 0;  // result in the response area
+inline constexpr uint16_t kResultTruncated = 1u << 1;  // scan: more items than fitted
+
+// Status codes on the wire (u16). The client library's public Status (libclient/include/
+// ringdb/ringdb.h) uses the same numbers and adds codes that only the client produces.
+enum class WireStatus : uint16_t {
+  kOk = 0,
+  kNotFound = 1,
+  kConflict = 2,
+  kOutOfMemory = 3,
+  kTooLarge = 4,
+  kInvalidArgument = 5,
+  kTooManyViews = 6,
+  kTransactionDone = 7,
+  kInvalidRequest = 8,        // malformed request: bad opcode, length, offset or flags
+  kShuttingDown = 9,          // the daemon is stopping; the request was not executed
+  kTooManyTransactions = 10,  // the session's open-transaction limit
+  kTransactionBusy = 11,      // another request of the same transaction is being executed
+  kResponseAreaFull = 12,     // the answer did not fit in the response area right now
+  kUnknownTransaction = 13,   // no open transaction has this handle
+};
+
+// Context states (ContextHeader::state). The client owns a context in kFree and kDone, the
+// daemon in kSubmitted. kWaiting is or'ed in by a client that futex-waits on `state`.
+inline constexpr uint32_t kStateFree = 0;
+inline constexpr uint32_t kStateSubmitted = 1;
+inline constexpr uint32_t kStateDone = 2;
+inline constexpr uint32_t kStateWaiting = 1u << 31;
+
+// The first page of a session segment. Written by the daemon before the client maps it;
+// never changed afterwards except `closed`. The daemon never reads it back.
+struct SegmentHeader {
+  uint32_t magic;
+  uint32_t version;
+  uint64_t segment_size;
+  uint64_t session_id;
+  uint32_t ring_count;      // one per CPU the daemon saw at start; ring = cpu % ring_count
+  uint32_t ring_slots;      // per ring, a power of two
+  uint64_t rings_offset;    // ring r at rings_offset + r * ring_stride
+  uint64_t ring_stride;
+  uint32_t context_count;   // the session's in-flight request limit
+  uint32_t context_size;    // bytes per context: ContextHeader + inline data
+  uint64_t contexts_offset;
+  uint64_t request_area_offset;  // client-managed; payloads over the inline size
+  uint64_t request_area_size;
+  uint64_t response_area_offset;  // daemon-managed; results over the inline size
+  uint64_t response_area_size;
+  uint32_t key_size_max;
+  uint32_t value_size_max;
+  uint32_t scan_result_bytes_max;
+  uint32_t transactions_max;  // open transactions per session
+  // Set to 1 by the daemon when it detaches the session (shutdown or kill); a client checks
+  // it before submitting and while waiting.
+  std::atomic<uint32_t> closed;
+  uint32_t reserved0;
+};
+static_assert(sizeof(SegmentHeader) <= kPage);
+static_assert(offsetof(SegmentHeader, closed) == 112);
+
+// One slot of a request ring (a bounded MPSC queue after Vyukov's bounded queue): `seq`
+// equals the position when the slot is free for the producer of that position and
+// position + 1 once that producer published `context` in it. The consumer frees the slot by
+// storing position + ring_slots.
+struct RingSlot {
+  std::atomic<uint64_t> seq;
+  uint32_t context;
+  uint32_t reserved;
+};
+static_assert(sizeof(RingSlot) == 16);
+
+// A ring's header: producers (client threads) share `tail`; the consumer (the worker) keeps
+// its position privately and mirrors it in `head` for diagnostics only. Separate lines so
+// producers and consumer do not bounce each other's counters.
+struct alignas(kCacheLine) RingHeader {
+  alignas(kCacheLine) std::atomic<uint64_t> tail;
+  alignas(kCacheLine) std::atomic<uint64_t> head;
+};
+static_assert(sizeof(RingHeader) == 2 * kCacheLine);
+
+// A request context: the header, then `inline` bytes up to context_size. The request's
+// payload (key, then value or end key, then prefix) is inline unless kFlagExternal; the
+// result (a value, or scan items) is inline unless kResultExternal.
+struct ContextHeader {
+  std::atomic<uint32_t> state;
+  // Request, written by the client before it publishes the context in a ring.
+  uint8_t opcode;
+  uint8_t flags;
+  uint16_t reserved0;
+  uint32_t len[3];       // payload parts: key/start, value/end, prefix
+  uint32_t limit;        // scan: item limit
+  uint64_t txn;          // 0: autocommit; else a handle from kBegin
+  uint32_t data_offset;  // kFlagExternal: payload offset in the request area
+  uint32_t reserved1;
+  // Response, written by the daemon before it stores kStateDone.
+  uint16_t status;         // WireStatus
+  uint16_t result_flags;   // kResult*
+  uint32_t result_len;     // bytes
+  uint32_t result_offset;  // kResultExternal: offset in the response area
+  uint32_t result_count;   // scan: items
+  uint64_t result_u64;     // begin: the transaction handle; commit: its commit sequence number
+};
+static_assert(sizeof(ContextHeader) == 64);
+static_assert(offsetof(ContextHeader, len) == 8);
+static_assert(offsetof(ContextHeader, txn) == 24);
+static_assert(offsetof(ContextHeader, status) == 40);
+static_assert(offsetof(ContextHeader, result_u64) == 56);
+
+// Scan items in a result: repeated { u32 key_len; u32 value_len; key; value }, unpadded.
+struct ItemHeader {
+  uint32_t key_len;
+  uint32_t value_len;
+};
+static_assert(sizeof(ItemHeader) == 8);
+
+// The board: read-only for clients.
+struct BoardHeader {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t worker_count;
+  uint32_t ring_count;
+  std::atomic<uint32_t> shutting_down;  // 1 once the daemon stops serving
+  uint32_t reserved;
+  uint16_t ring_worker[kRingsMax];  // ring -> worker index
+};
+// Followed at board_workers_offset by one cache line per worker.
+struct alignas(kCacheLine) BoardWorker {
+  std::atomic<uint32_t> need_wakeup;  // 1 while the worker sleeps or is about to
+  uint32_t core;
+  uint32_t node;
+};
+inline constexpr size_t kBoardWorkersOffset = 4096;
+static_assert(sizeof(BoardHeader) <= kBoardWorkersOffset);
+inline constexpr size_t kBoardSize = kBoardWorkersOffset + kWorkersMax * sizeof(BoardWorker);
+
+// The doorbells: one futex word per worker, each on its own cache line.
+struct alignas(kCacheLine) Doorbell {
+  std::atomic<uint32_t> bell;
+};
+inline constexpr size_t kDoorbellsSize = kWorkersMax * sizeof(Doorbell);
+
+// The daemon's reply to a new connection on the session socket (SOCK_SEQPACKET), sent with
+// three descriptors (segment, board, doorbells) when status is kHelloOk, none otherwise.
+enum class HelloStatus : uint32_t {
+  kHelloOk = 0,
+  kHelloPermissionDenied = 1,
+  kHelloTooManySessions = 2,
+  kHelloShuttingDown = 3,
+  kHelloInternalError = 4,
+};
+struct HelloReply {
+  uint32_t magic;  // kSegmentMagic
+  uint32_t version;
+  HelloStatus status;
+  uint32_t reserved;
+  uint64_t session_id;
+  uint64_t segment_size;
+  char error[224];  // NUL-terminated reason when status != kHelloOk
+};
+static_assert(sizeof(HelloReply) == 256);
+
+}  // namespace ringdb::shm
