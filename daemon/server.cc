@@ -1,0 +1,450 @@
+#include "daemon/server.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "daemon/log.h"
+#include "shm/ring.h"
+#include "sync/futex.h"
+
+namespace ringdb::daemon {
+namespace {
+
+// mkdir -p with `mode` for the directories it creates.
+bool make_dirs(const std::string& path, mode_t mode, std::string* error) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    const std::string part = path.substr(0, i);
+    if (mkdir(part.c_str(), mode) != 0 && errno != EEXIST) {
+      *error = "cannot create directory " + part + ": " + strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string parent_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string process_name(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+void set_error(shm::HelloReply* reply, const std::string& why) {
+  snprintf(reply->error, sizeof reply->error, "%s", why.c_str());
+}
+
+}  // namespace
+
+Server::Server(const Config& config, const Placement& placement, Engine* engine)
+    : config_(config), placement_(placement), engine_(engine) {
+  limits_.key_size_max = config.key_size_max;
+  limits_.value_size_max = config.value_size_max;
+}
+
+Server::~Server() {
+  for (auto& w : workers_)
+    w->join();
+  for (int fd : {listen_fd_, epoll_fd_, signal_fd_, event_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+  if (socket_bound_) unlink(config_.socket_path.c_str());
+}
+
+bool Server::open(std::string* error) {
+  shm::SegmentSizes sizes;
+  sizes.ring_count = static_cast<uint32_t>(placement_.ring_worker.size());
+  sizes.ring_slots = config_.ring_slots;
+  sizes.context_count = config_.inflight_max;
+  sizes.context_size = config_.context_size;
+  sizes.request_area_size = config_.request_area_bytes;
+  sizes.response_area_size = config_.response_area_bytes;
+  if (!shm::SegmentGeometry::compute(sizes, &geometry_, error)) return false;
+  // A value of the maximum size must fit in each direction.
+  const uint64_t largest_put = uint64_t{config_.key_size_max} + config_.value_size_max;
+  if (largest_put > std::max<uint64_t>(geometry_.inline_capacity(), sizes.request_area_size) ||
+      config_.value_size_max >
+          std::max<uint64_t>(geometry_.inline_capacity(), sizes.response_area_size)) {
+    *error = "the request and response areas must hold the largest key and value";
+    return false;
+  }
+
+  if (!make_dirs(config_.data_dir, 0700, error)) return false;
+  if (!make_dirs(parent_of(config_.socket_path), 0755, error)) return false;
+
+  board_ = shm::Segment::create(shm::kBoardSize, "board", /*read_only_view=*/true, error);
+  if (!board_) return false;
+  doorbells_ = shm::Segment::create_sealed(shm::kDoorbellsSize, "ringdb-doorbells", error);
+  if (!doorbells_) return false;
+  auto* board = reinterpret_cast<shm::BoardHeader*>(board_->base());
+  board->magic = shm::kBoardMagic;
+  board->version = shm::kProtocolVersion;
+  board->worker_count = static_cast<uint32_t>(placement_.worker_cores.size());
+  board->ring_count = sizes.ring_count;
+  for (size_t r = 0; r < placement_.ring_worker.size(); ++r) {
+    board->ring_worker[r] = static_cast<uint16_t>(placement_.ring_worker[r]);
+  }
+  for (size_t w = 0; w < placement_.worker_cores.size(); ++w) {
+    auto* line = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset) + w;
+    line->core = static_cast<uint32_t>(placement_.worker_cores[w]);
+    line->node = static_cast<uint32_t>(placement_.worker_nodes[w]);
+  }
+
+  // One daemon per socket: a live one answers a connect; a stale file is removed.
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (config_.socket_path.size() >= sizeof addr.sun_path) {
+    *error = "socket path too long: " + config_.socket_path;
+    return false;
+  }
+  memcpy(addr.sun_path, config_.socket_path.c_str(), config_.socket_path.size() + 1);
+  listen_fd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) {
+    *error = std::string("socket: ") + strerror(errno);
+    return false;
+  }
+  if (::connect(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ||
+      errno == EAGAIN) {
+    *error = "another ringdbd is serving " + config_.socket_path;
+    return false;
+  }
+  unlink(config_.socket_path.c_str());
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    *error = "bind " + config_.socket_path + ": " + strerror(errno);
+    return false;
+  }
+  socket_bound_ = true;
+  if (chmod(config_.socket_path.c_str(), config_.socket_mode) != 0 ||
+      listen(listen_fd_, 128) != 0) {
+    *error = "listen " + config_.socket_path + ": " + strerror(errno);
+    return false;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  signal_fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (signal_fd_ < 0 || event_fd_ < 0 || epoll_fd_ < 0) {
+    *error = std::string("signalfd/eventfd/epoll: ") + strerror(errno);
+    return false;
+  }
+  for (int fd : {listen_fd_, signal_fd_, event_fd_}) {
+    epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  return true;
+}
+
+void Server::start_workers() {
+  const auto scan_bytes =
+      std::max<uint32_t>(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
+  for (size_t w = 0; w < placement_.worker_cores.size(); ++w) {
+    WorkerEnv env;
+    env.engine = engine_;
+    env.sessions = &table_;
+    env.board = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset) + w;
+    env.doorbell = reinterpret_cast<shm::Doorbell*>(doorbells_->base()) + w;
+    for (size_t r = 0; r < placement_.ring_worker.size(); ++r) {
+      if (placement_.ring_worker[r] == static_cast<int>(w))
+        env.rings.push_back(static_cast<uint32_t>(r));
+    }
+    env.index = static_cast<uint32_t>(w);
+    env.core = placement_.worker_cores[w];
+    env.node = placement_.worker_nodes[w];
+    env.spin_us = config_.spin_us;
+    env.limits = limits_;
+    env.scan_result_bytes_max = scan_bytes;
+    env.notify_control = [fd = event_fd_] {
+      const uint64_t one = 1;
+      [[maybe_unused]] const ssize_t n = write(fd, &one, sizeof one);
+    };
+    workers_.push_back(std::make_unique<Worker>(std::move(env)));
+  }
+  for (auto& w : workers_)
+    w->start();
+}
+
+int Server::run() {
+  start_workers();
+  log(LogLevel::kInfo,
+      "serving on %s: %zu workers, %u rings per session, %u requests in flight "
+      "per session, up to %u sessions",
+      config_.socket_path.c_str(), workers_.size(), geometry_.sizes.ring_count,
+      geometry_.sizes.context_count, config_.sessions_max);
+  if (config_.ready_fd >= 0) {
+    [[maybe_unused]] const ssize_t n = write(config_.ready_fd, "ready\n", 6);
+    close(config_.ready_fd);
+  }
+  for (;;) {
+    epoll_event events[64];
+    const int n = epoll_wait(epoll_fd_, events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fatal("epoll_wait: %s", strerror(errno));
+    }
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == listen_fd_) {
+        accept_all();
+      } else if (fd == event_fd_) {
+        uint64_t count;
+        [[maybe_unused]] const ssize_t r = read(event_fd_, &count, sizeof count);
+        disconnect_corrupt();
+      } else if (fd == signal_fd_) {
+        signalfd_siginfo info;
+        if (read(signal_fd_, &info, sizeof info) == sizeof info) {
+          log(LogLevel::kInfo, "signal %u: shutting down", info.ssi_signo);
+          shutdown();
+          return 0;
+        }
+      } else {
+        on_session_event(fd);
+      }
+    }
+  }
+}
+
+void Server::accept_all() {
+  for (;;) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+      // EMFILE and friends: log and let the client see its connection closed.
+      log(LogLevel::kWarn, "accept: %s", strerror(errno));
+      return;
+    }
+    connect(fd);
+  }
+}
+
+bool Server::allowed(int fd, const ::ucred& cred, std::string* who) {
+  *who = "user " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) + ")";
+  if (std::find(config_.allow_users.begin(), config_.allow_users.end(), cred.uid) !=
+      config_.allow_users.end()) {
+    return true;
+  }
+  std::vector<gid_t> groups(1, cred.gid);
+  gid_t more[256];
+  socklen_t len = sizeof more;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, more, &len) == 0) {
+    groups.insert(groups.end(), more, more + len / sizeof(gid_t));
+  }
+  for (gid_t g : groups) {
+    if (std::find(config_.allow_groups.begin(), config_.allow_groups.end(), g) !=
+        config_.allow_groups.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Server::refuse(int fd, shm::HelloStatus status, const std::string& why) {
+  shm::HelloReply reply = {};
+  reply.magic = shm::kSegmentMagic;
+  reply.version = shm::kProtocolVersion;
+  reply.status = status;
+  set_error(&reply, why);
+  [[maybe_unused]] const ssize_t n = send(fd, &reply, sizeof reply, MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(fd);
+}
+
+void Server::connect(int fd) {
+  ucred cred = {};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    refuse(fd, shm::HelloStatus::kHelloInternalError, "cannot read peer credentials");
+    return;
+  }
+  std::string who;
+  if (!allowed(fd, cred, &who)) {
+    log(LogLevel::kWarn, "refused %s: not in allow-users or allow-groups", who.c_str());
+    refuse(fd, shm::HelloStatus::kHelloPermissionDenied,
+           who + " is not allowed to connect (ringdbd --allow-users / --allow-groups)");
+    return;
+  }
+  if (table_.size() >= config_.sessions_max) {
+    log(LogLevel::kWarn, "refused %s: %u sessions connected (sessions-max)", who.c_str(),
+        config_.sessions_max);
+    refuse(fd, shm::HelloStatus::kHelloTooManySessions,
+           "the daemon serves its maximum of " + std::to_string(config_.sessions_max) +
+               " sessions (ringdbd --sessions-max)");
+    return;
+  }
+  std::string error;
+  auto segment = shm::Segment::create(geometry_.segment_size, "session", false, &error);
+  // The fixed part (header, rings, contexts) gets its memory now: daemon writes there must
+  // not fault on a full tmpfs. Data areas are touched lazily (the SIGBUS guard covers them).
+  if (!segment || !segment->reserve(geometry_.request_area_offset, &error)) {
+    log(LogLevel::kError, "session for %s: %s", who.c_str(), error.c_str());
+    refuse(fd, shm::HelloStatus::kHelloInternalError, "cannot create the session segment");
+    return;
+  }
+  const uint64_t id = next_session_id_++;
+  std::byte* base = segment->base();
+  auto* header = reinterpret_cast<shm::SegmentHeader*>(base);
+  header->magic = shm::kSegmentMagic;
+  header->version = shm::kProtocolVersion;
+  header->segment_size = geometry_.segment_size;
+  header->session_id = id;
+  header->ring_count = geometry_.sizes.ring_count;
+  header->ring_slots = geometry_.sizes.ring_slots;
+  header->rings_offset = geometry_.rings_offset;
+  header->ring_stride = geometry_.ring_stride;
+  header->context_count = geometry_.sizes.context_count;
+  header->context_size = geometry_.sizes.context_size;
+  header->contexts_offset = geometry_.contexts_offset;
+  header->request_area_offset = geometry_.request_area_offset;
+  header->request_area_size = geometry_.sizes.request_area_size;
+  header->response_area_offset = geometry_.response_area_offset;
+  header->response_area_size = geometry_.sizes.response_area_size;
+  header->key_size_max = config_.key_size_max;
+  header->value_size_max = config_.value_size_max;
+  header->scan_result_bytes_max =
+      std::max<uint32_t>(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
+  header->transactions_max = config_.transactions_max;
+  for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r) {
+    void* ring = base + geometry_.rings_offset + uint64_t{r} * geometry_.ring_stride;
+    // Before the first touch: the ring's pages come from its worker's node.
+    prefer_node(ring, geometry_.ring_stride,
+                placement_.worker_nodes[static_cast<size_t>(placement_.ring_worker[r])]);
+    shm::RingConsumer::format(ring, geometry_.sizes.ring_slots);
+  }
+
+  shm::HelloReply reply = {};
+  reply.magic = shm::kSegmentMagic;
+  reply.version = shm::kProtocolVersion;
+  reply.status = shm::HelloStatus::kHelloOk;
+  reply.session_id = id;
+  reply.segment_size = geometry_.segment_size;
+  int fds[3] = {segment->fd(), board_->read_only_fd(), doorbells_->fd()};
+  char control[CMSG_SPACE(sizeof fds)] = {};
+  iovec iov = {&reply, sizeof reply};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
+  if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(sizeof reply)) {
+    log(LogLevel::kWarn, "session for %s: handshake failed: %s", who.c_str(), strerror(errno));
+    close(fd);
+    return;
+  }
+  PeerInfo peer{cred.pid, cred.uid, cred.gid, process_name(cred.pid)};
+  auto session = std::make_shared<ClientSession>(id, geometry_, std::move(segment), fd,
+                                                 std::move(peer), config_.transactions_max);
+  epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  by_fd_[fd] = session;
+  table_.add(session);
+  log(LogLevel::kInfo, "session %lu: connected: %s, %s", static_cast<unsigned long>(id),
+      who.c_str(), session->peer().process_name.c_str());
+}
+
+void Server::on_session_event(int fd) {
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return;
+  // Clients send nothing after the handshake; anything read is discarded. EOF or an error
+  // means the client closed the session or died.
+  char buf[256];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    disconnect(it->second, n == 0 ? "closed by the client" : strerror(errno));
+    return;
+  }
+}
+
+void Server::disconnect_corrupt() {
+  std::vector<std::shared_ptr<ClientSession>> corrupt;
+  for (auto& [fd, s] : by_fd_) {
+    if (s->corrupt()) corrupt.push_back(s);
+  }
+  for (auto& s : corrupt)
+    disconnect(s, "disconnected: " + s->corrupt_reason());
+}
+
+void Server::detach_from_workers(ClientSession& session) {
+  session.closing.store(true, std::memory_order_release);
+  table_.remove(&session);
+  wake_workers();
+  // Each worker acknowledges once it has dropped the session's rings (worker.cc refresh()).
+  const auto workers = static_cast<uint32_t>(workers_.size());
+  for (;;) {
+    const uint32_t acks = session.detach_acks.load(std::memory_order_acquire);
+    if (acks >= workers) break;
+    sync::futex_wait(&session.detach_acks, acks, sync::Sharing::kProcessPrivate);
+  }
+}
+
+void Server::disconnect(std::shared_ptr<ClientSession> session, const std::string& reason) {
+  detach_from_workers(*session);
+  auto* header = reinterpret_cast<shm::SegmentHeader*>(session->base());
+  header->closed.store(1, std::memory_order_release);
+  const uint32_t open = session->open_transactions();
+  session->abort_transactions(*engine_);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, session->socket_fd(), nullptr);
+  by_fd_.erase(session->socket_fd());
+  log(LogLevel::kInfo, "session %lu: ended (%s); %u open transactions aborted",
+      static_cast<unsigned long>(session->id()), reason.c_str(), open);
+  // The last reference: closes the socket (the client sees POLLHUP) and frees the segment.
+}
+
+void Server::wake_workers() {
+  for (auto& w : workers_)
+    w->wake();
+}
+
+void Server::shutdown() {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+  close(listen_fd_);
+  listen_fd_ = -1;
+  unlink(config_.socket_path.c_str());
+  socket_bound_ = false;
+  reinterpret_cast<shm::BoardHeader*>(board_->base())
+      ->shutting_down.store(1, std::memory_order_release);
+  for (auto& w : workers_)
+    w->stop();
+  for (auto& w : workers_)
+    w->join();
+  // No worker runs now: detach directly.
+  std::vector<std::shared_ptr<ClientSession>> sessions;
+  for (auto& [fd, s] : by_fd_)
+    sessions.push_back(s);
+  for (auto& s : sessions) {
+    s->detach_acks.store(static_cast<uint32_t>(workers_.size()), std::memory_order_relaxed);
+    disconnect(s, "daemon shutting down");
+  }
+  log(LogLevel::kInfo, "stopped");
+}
+
+}  // namespace ringdb::daemon

@@ -1,0 +1,79 @@
+// Server: ringdbd's control thread. It owns the session socket, the board and doorbells,
+// the workers, and the life cycle of every session:
+//   connect: check SO_PEERCRED against the allowed users and groups, create the session's
+//     segment (Boost.Interprocess), place each ring on its worker's NUMA node, send the
+//     three descriptors (SCM_RIGHTS), add the session to the table;
+//   disconnect (the client closed the socket or died, or a worker found the session
+//     corrupt): take it out of the table, wait until every worker has detached from it,
+//     mark it closed, abort its open transactions, free the segment;
+//   shutdown (SIGTERM/SIGINT): stop accepting, let workers answer what is queued with
+//     SHUTTING_DOWN, detach every session, return 0.
+// The control thread never waits on a client: sockets are non-blocking and a client's
+// socket is only read to notice that it closed.
+//
+// Thread safety: run() on one thread; the workers call notify() from theirs.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/client_session.h"
+#include "daemon/config.h"
+#include "daemon/engine.h"
+#include "daemon/placement.h"
+#include "daemon/session_table.h"
+#include "daemon/worker.h"
+#include "shm/layout.h"
+#include "shm/segment.h"
+
+namespace ringdb::daemon {
+
+class Server {
+ public:
+  Server(const Config& config, const Placement& placement, Engine* engine);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the socket and creates the shared objects. false with *error if it cannot.
+  bool open(std::string* error);
+  // Serves until SIGTERM or SIGINT (which the caller has blocked in every thread); returns
+  // the exit code.
+  int run();
+
+ private:
+  void start_workers();
+  void accept_all();
+  void connect(int fd);
+  void refuse(int fd, shm::HelloStatus status, const std::string& why);
+  bool allowed(int fd, const ::ucred& cred, std::string* who);
+  void on_session_event(int fd);
+  void disconnect_corrupt();
+  void disconnect(std::shared_ptr<ClientSession> session, const std::string& reason);
+  void detach_from_workers(ClientSession& session);
+  void shutdown();
+  void wake_workers();
+
+  const Config& config_;
+  const Placement placement_;
+  Engine* const engine_;
+  shm::SegmentGeometry geometry_;
+  shm::RequestLimits limits_;
+  std::unique_ptr<shm::Segment> board_;
+  std::unique_ptr<shm::Segment> doorbells_;
+  SessionTable table_;
+  std::map<int, std::shared_ptr<ClientSession>> by_fd_;  // the control thread's index
+  std::vector<std::unique_ptr<Worker>> workers_;
+  uint64_t next_session_id_ = 1;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int signal_fd_ = -1;
+  int event_fd_ = -1;  // workers: "a session needs attention"
+  bool socket_bound_ = false;
+};
+
+}  // namespace ringdb::daemon

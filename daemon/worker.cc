@@ -1,0 +1,438 @@
+#include "daemon/worker.h"
+
+#include <climits>
+#include <cstring>
+#include <string>
+
+#include "daemon/log.h"
+#include "daemon/placement.h"
+#include "shm/ring.h"
+#include "sync/futex.h"
+#include "sync/latch_stats.h"
+#include "sync/spin.h"
+
+namespace ringdb::daemon {
+
+using shm::Opcode;
+using shm::WireStatus;
+
+// Engine statuses travel on the wire with the same numbers.
+static_assert(static_cast<int>(Status::kOk) == static_cast<int>(WireStatus::kOk));
+static_assert(static_cast<int>(Status::kNotFound) == static_cast<int>(WireStatus::kNotFound));
+static_assert(static_cast<int>(Status::kConflict) == static_cast<int>(WireStatus::kConflict));
+static_assert(static_cast<int>(Status::kOutOfMemory) == static_cast<int>(WireStatus::kOutOfMemory));
+static_assert(static_cast<int>(Status::kTooLarge) == static_cast<int>(WireStatus::kTooLarge));
+static_assert(static_cast<int>(Status::kInvalidArgument) ==
+              static_cast<int>(WireStatus::kInvalidArgument));
+static_assert(static_cast<int>(Status::kTooManyViews) ==
+              static_cast<int>(WireStatus::kTooManyViews));
+static_assert(static_cast<int>(Status::kTransactionDone) ==
+              static_cast<int>(WireStatus::kTransactionDone));
+
+namespace {
+
+constexpr uint32_t kBatchMax = 32;            // requests taken from one ring before the next
+constexpr uint32_t kColdPerRound = 8;         // idle rings looked at per round
+constexpr uint64_t kHotRounds = 1024;         // a ring stays hot this many rounds after work
+constexpr uint32_t kIdleRoundsPerClock = 64;  // idle rounds between clock reads
+
+WireStatus wire(Status s) {
+  return static_cast<WireStatus>(s);
+}
+
+// What an executed request answers, before it is written to the context.
+struct Answer {
+  WireStatus status = WireStatus::kOk;
+  uint64_t u64 = 0;
+  const std::string* value = nullptr;
+  const std::vector<KeyValue>* items = nullptr;
+};
+
+}  // namespace
+
+struct Worker::Loop {
+  struct Attached;
+  // One ring of one session; its consumer position lives as long as the attachment.
+  struct Ring {
+    Attached* owner = nullptr;
+    shm::RingConsumer consumer;
+    uint64_t last_work_round = 0;
+    bool hot = false;
+  };
+  struct Attached {
+    std::shared_ptr<ClientSession> session;
+    std::unique_ptr<Session> engine_session;  // for autocommit requests, opened on first use
+    std::vector<Ring> rings;                  // sized once at attach: pointers stay valid
+  };
+
+  Worker& worker;
+  const WorkerEnv& env;
+  uint64_t table_version = UINT64_MAX;
+  std::vector<std::unique_ptr<Attached>> attached;
+  std::vector<Ring*> rings;  // every attached ring, for the cold sweep
+  std::vector<Ring*> hot;    // rings with recent work, polled every round
+  size_t cold_cursor = 0;
+  uint64_t round = 0;
+  // Scratch reused by every request: payloads, results.
+  std::vector<char> payload;
+  std::string value;
+  std::vector<KeyValue> items;
+
+  explicit Loop(Worker& w) : worker(w), env(w.env_) {}
+
+  void refresh();
+  bool poll_round();
+  bool drain(Ring& ring);
+  void execute(Attached& a, uint32_t index);
+  WireStatus dispatch(Attached& a, const shm::Request& request, Answer* answer);
+  WireStatus with_transaction(ClientSession& s, uint64_t handle,
+                              const std::function<WireStatus(Transaction&)>& fn);
+  void post(ClientSession& s, uint32_t index, const Answer& answer);
+  bool any_ready();
+  void sleep();
+  void drain_for_shutdown();
+  void detach_all();
+};
+
+Worker::Worker(WorkerEnv env) : env_(std::move(env)) {}
+
+Worker::~Worker() {
+  join();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::stop() {
+  stop_.store(true, std::memory_order_release);
+  wake();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::wake() {
+  env_.doorbell->bell.fetch_add(1, std::memory_order_release);
+  sync::futex_wake(&env_.doorbell->bell, 1, sync::Sharing::kProcessShared);
+}
+
+void Worker::run() {
+  if (env_.core >= 0 && !pin_current_thread({env_.core})) {
+    fatal("worker %u: cannot pin to core %d: %s", env_.index, env_.core, strerror(errno));
+  }
+  // Allocated here, after pinning: its pages are first touched on this worker's node.
+  auto loop = std::make_unique<Loop>(*this);
+  uint64_t idle_rounds = 0;
+  int64_t last_work_ns = sync::now_ns();
+  const int64_t spin_ns = int64_t{env_.spin_us} * 1000;
+  for (;;) {
+    if (env_.sessions->version() != loop->table_version) loop->refresh();
+    if (stop_.load(std::memory_order_acquire)) break;
+    if (loop->poll_round()) {
+      idle_rounds = 0;
+      continue;
+    }
+    if (++idle_rounds % kIdleRoundsPerClock != 0) {
+      sync::cpu_relax();
+      continue;
+    }
+    const int64_t now = sync::now_ns();
+    if (idle_rounds == kIdleRoundsPerClock) last_work_ns = now;  // first check since work
+    if (now - last_work_ns >= spin_ns) {
+      loop->sleep();
+      idle_rounds = 0;
+    }
+  }
+  loop->drain_for_shutdown();
+  loop->detach_all();
+}
+
+void Worker::Loop::refresh() {
+  uint64_t version;
+  auto current = env.sessions->snapshot(&version);
+  // Detach sessions that left the table: close the engine session, drop the rings, ack.
+  bool changed = false;
+  for (auto& a : attached) {
+    const bool present =
+        std::any_of(current.begin(), current.end(), [&](auto& s) { return s == a->session; });
+    if (present) continue;
+    if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
+    a->session->detach_acks.fetch_add(1, std::memory_order_release);
+    sync::futex_wake_all(&a->session->detach_acks, sync::Sharing::kProcessPrivate);
+    a.reset();
+    changed = true;
+  }
+  std::erase_if(attached, [](auto& a) { return a == nullptr; });
+  for (auto& s : current) {
+    const bool known =
+        std::any_of(attached.begin(), attached.end(), [&](auto& a) { return a->session == s; });
+    if (known || s->closing.load(std::memory_order_acquire)) continue;
+    auto a = std::make_unique<Attached>();
+    a->session = s;
+    for (uint32_t r : env.rings) {
+      a->rings.push_back(
+          Ring{a.get(), shm::RingConsumer(s->ring(r), s->geometry().sizes.ring_slots)});
+    }
+    attached.push_back(std::move(a));
+    changed = true;
+  }
+  if (changed) {
+    rings.clear();
+    hot.clear();
+    for (auto& a : attached) {
+      for (Ring& r : a->rings) {
+        r.hot = false;
+        rings.push_back(&r);
+      }
+    }
+    cold_cursor = 0;
+  }
+  table_version = version;
+}
+
+bool Worker::Loop::poll_round() {
+  ++round;
+  bool worked = false;
+  for (Ring* r : hot)
+    worked |= drain(*r);
+  // A few idle rings per round: a request on an idle session waits at most
+  // rings / kColdPerRound rounds, and hundreds of idle sessions cost the busy ones little.
+  const size_t n = rings.size();
+  for (uint32_t i = 0; i < kColdPerRound && i < n; ++i) {
+    Ring* r = rings[cold_cursor++ % n];
+    if (r->hot || !r->consumer.ready()) continue;
+    worked |= drain(*r);
+    r->hot = true;
+    hot.push_back(r);
+  }
+  if (round % 256 == 0) {
+    std::erase_if(hot, [&](Ring* r) {
+      if (round - r->last_work_round < kHotRounds) return false;
+      r->hot = false;
+      return true;
+    });
+  }
+  return worked;
+}
+
+bool Worker::Loop::drain(Ring& ring) {
+  ClientSession& s = *ring.owner->session;
+  if (s.corrupt()) return false;  // the control thread is disconnecting it
+  uint32_t taken = 0;
+  uint32_t index;
+  while (taken < kBatchMax && ring.consumer.try_pop(&index)) {
+    ++taken;
+    execute(*ring.owner, index);
+    if (s.corrupt()) break;
+  }
+  if (taken == 0) return false;
+  ring.last_work_round = round;
+  worker.stats_.requests.fetch_add(taken, std::memory_order_relaxed);
+  if (s.poisoned()) s.mark_corrupt("the segment was truncated under the daemon (SIGBUS)");
+  if (s.corrupt()) env.notify_control();
+  return true;
+}
+
+void Worker::Loop::execute(Attached& a, uint32_t index) {
+  ClientSession& s = *a.session;
+  if (index >= s.geometry().sizes.context_count) {
+    s.mark_corrupt("a ring holds a context index out of range");
+    return;
+  }
+  if (!s.claim_context(index)) {
+    s.mark_corrupt("a context was submitted while the daemon was executing it");
+    return;
+  }
+  shm::Request request;
+  const char* why = nullptr;
+  Answer answer;
+  answer.status =
+      shm::decode_request(s.geometry(), s.base(), index, env.limits, &payload, &request, &why);
+  if (answer.status == WireStatus::kOk) {
+    answer.status = dispatch(a, request, &answer);
+  } else if (answer.status == WireStatus::kInvalidRequest) {
+    worker.stats_.invalid_requests.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::kDebug, "session %lu: invalid request in context %u: %s",
+        static_cast<unsigned long>(s.id()), index, why);
+  }
+  post(s, index, answer);
+}
+
+WireStatus Worker::Loop::with_transaction(ClientSession& s, uint64_t handle,
+                                          const std::function<WireStatus(Transaction&)>& fn) {
+  Transaction* txn = nullptr;
+  if (const WireStatus st = s.claim_transaction(handle, &txn); st != WireStatus::kOk) return st;
+  const WireStatus st = fn(*txn);
+  s.release_transaction(handle);
+  return st;
+}
+
+WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* answer) {
+  ClientSession& s = *a.session;
+  Engine& engine = *env.engine;
+  const bool autocommit = rq.txn == 0;
+  if (autocommit && !a.engine_session &&
+      (rq.opcode == Opcode::kGet || rq.opcode == Opcode::kPut || rq.opcode == Opcode::kDel)) {
+    if (const Status st = engine.open_session(&a.engine_session, s.id()); st != Status::kOk) {
+      return wire(st);
+    }
+  }
+  switch (rq.opcode) {
+    case Opcode::kPing:
+      return WireStatus::kOk;
+    case Opcode::kGet:
+      answer->value = &value;
+      if (autocommit) return wire(engine.get(*a.engine_session, rq.key, &value));
+      return with_transaction(s, rq.txn,
+                              [&](Transaction& t) { return wire(engine.get(t, rq.key, &value)); });
+    case Opcode::kPut:
+      if (autocommit) return wire(engine.put(*a.engine_session, rq.key, rq.value));
+      return with_transaction(
+          s, rq.txn, [&](Transaction& t) { return wire(engine.put(t, rq.key, rq.value)); });
+    case Opcode::kDel:
+      if (autocommit) return wire(engine.del(*a.engine_session, rq.key));
+      return with_transaction(s, rq.txn,
+                              [&](Transaction& t) { return wire(engine.del(t, rq.key)); });
+    case Opcode::kScan: {
+      ScanOptions options;
+      options.start.assign(rq.key);
+      options.end.assign(rq.value);
+      options.prefix.assign(rq.prefix);
+      options.limit = rq.limit;
+      options.reverse = (rq.flags & shm::kFlagReverse) != 0;
+      answer->items = &items;
+      if (!autocommit) {
+        return with_transaction(
+            s, rq.txn, [&](Transaction& t) { return wire(engine.scan(t, options, &items)); });
+      }
+      std::unique_ptr<Transaction> txn;
+      if (const Status st = engine.begin(TxnMode::kReadOnly, &txn); st != Status::kOk) {
+        return wire(st);
+      }
+      const Status st = engine.scan(*txn, options, &items);
+      engine.abort(std::move(txn));  // read-only: nothing to commit
+      return wire(st);
+    }
+    case Opcode::kBegin:
+      return s.begin_transaction(engine, (rq.flags & shm::kFlagReadOnly) != 0, &answer->u64);
+    case Opcode::kCommit:
+    case Opcode::kAbort: {
+      Transaction* txn = nullptr;
+      if (const WireStatus st = s.claim_transaction(rq.txn, &txn); st != WireStatus::kOk) {
+        return st;
+      }
+      return s.end_transaction(engine, rq.txn, rq.opcode == Opcode::kCommit, &answer->u64);
+    }
+  }
+  return WireStatus::kInvalidRequest;  // decode_request admits only the opcodes above
+}
+
+void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {
+  shm::ContextHeader* ctx = s.context(index);
+  std::byte* inline_data = reinterpret_cast<std::byte*>(ctx) + sizeof(shm::ContextHeader);
+  const uint32_t inline_capacity = s.geometry().inline_capacity();
+  WireStatus status = answer.status;
+  uint16_t flags = 0;
+  uint32_t length = 0, offset = 0, count = 0;
+
+  // The result's size: a value, or as many scan items as fit in the per-answer byte limit.
+  size_t items_to_send = 0;
+  if (status == WireStatus::kOk && answer.value != nullptr) {
+    length = static_cast<uint32_t>(answer.value->size());
+  } else if (status == WireStatus::kOk && answer.items != nullptr) {
+    uint64_t total = 0;
+    for (const KeyValue& kv : *answer.items) {
+      const uint64_t next = total + shm::encoded_item_size(kv.key.size(), kv.value.size());
+      if (next > env.scan_result_bytes_max) {
+        flags |= shm::kResultTruncated;
+        break;
+      }
+      total = next;
+      ++items_to_send;
+    }
+    length = static_cast<uint32_t>(total);
+    count = static_cast<uint32_t>(items_to_send);
+  }
+  std::byte* out = inline_data;
+  if (length > inline_capacity) {
+    if (s.place_result(index, length, &offset)) {
+      flags |= shm::kResultExternal;
+      out = s.response_area() + offset;
+    } else {
+      status = WireStatus::kResponseAreaFull;
+      length = count = 0;
+      flags = 0;
+    }
+  }
+  if (status == WireStatus::kOk && answer.value != nullptr && length != 0) {
+    std::memcpy(out, answer.value->data(), length);
+  } else if (status == WireStatus::kOk && answer.items != nullptr) {
+    for (size_t i = 0; i < items_to_send; ++i) {
+      const KeyValue& kv = (*answer.items)[i];
+      out += shm::encode_item(out, kv.key, kv.value);
+    }
+  }
+  ctx->status = static_cast<uint16_t>(status);
+  ctx->result_flags = flags;
+  ctx->result_len = length;
+  ctx->result_offset = offset;
+  ctx->result_count = count;
+  ctx->result_u64 = status == WireStatus::kOk ? answer.u64 : 0;
+  // Released before DONE is visible: once the client sees DONE it may submit the context
+  // again, and the next claim (perhaps on another worker) must succeed.
+  s.release_context(index);
+  const uint32_t previous = ctx->state.exchange(shm::kStateDone, std::memory_order_release);
+  if ((previous & shm::kStateWaiting) != 0) {
+    sync::futex_wake_all(&ctx->state, sync::Sharing::kProcessShared);
+  }
+}
+
+bool Worker::Loop::any_ready() {
+  for (Ring* r : rings) {
+    if (r->consumer.ready()) return true;
+  }
+  return false;
+}
+
+// The sleeping side of the wake-up protocol (docs/PROTOCOL.md section 3).
+void Worker::Loop::sleep() {
+  env.board->need_wakeup.store(1, std::memory_order_relaxed);
+  // Pairs with the client's fence between publishing a request and reading need_wakeup.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const uint32_t bell = env.doorbell->bell.load(std::memory_order_acquire);
+  if (!any_ready() && env.sessions->version() == table_version &&
+      !worker.stop_.load(std::memory_order_acquire)) {
+    worker.stats_.sleeps.fetch_add(1, std::memory_order_relaxed);
+    sync::futex_wait(&env.doorbell->bell, bell, sync::Sharing::kProcessShared);
+  }
+  env.board->need_wakeup.store(0, std::memory_order_relaxed);
+}
+
+void Worker::Loop::drain_for_shutdown() {
+  for (Ring* r : rings) {
+    ClientSession& s = *r->owner->session;
+    uint32_t index;
+    while (!s.corrupt() && r->consumer.try_pop(&index)) {
+      if (index >= s.geometry().sizes.context_count || !s.claim_context(index)) {
+        s.mark_corrupt("corrupt ring during shutdown");
+        break;
+      }
+      Answer answer;
+      answer.status = WireStatus::kShuttingDown;
+      post(s, index, answer);
+    }
+  }
+}
+
+void Worker::Loop::detach_all() {
+  for (auto& a : attached) {
+    if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
+  }
+  attached.clear();
+  rings.clear();
+  hot.clear();
+}
+
+}  // namespace ringdb::daemon

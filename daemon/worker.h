@@ -1,0 +1,78 @@
+// Worker: one thread pinned to one core, serving the request rings of that core's share of
+// CPUs in every session (placement.h). Its loop:
+//   1. if the session table changed, attach new sessions' rings and detach removed ones
+//      (acknowledging each detach to the control thread);
+//   2. poll its rings: the recently busy ones every round, the others a few per round, so
+//      hundreds of idle sessions cost little on the busy path; take up to a batch from each
+//      ready ring, and for each request copy it out, check it, execute it against the engine
+//      and post the answer;
+//   3. after `spin_us` without work, sleep on its doorbell (the wake-up protocol in
+//      docs/PROTOCOL.md section 3).
+// (The durability issue adds step 0: drain the pending set of completed commits.)
+//
+// Thread safety: start/stop/wake/join are for the control thread; everything else runs on
+// the worker's own thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "daemon/engine.h"
+#include "daemon/session_table.h"
+#include "shm/request.h"
+#include "shm/wire.h"
+
+namespace ringdb::daemon {
+
+struct WorkerEnv {
+  Engine* engine = nullptr;
+  SessionTable* sessions = nullptr;
+  shm::BoardWorker* board = nullptr;  // this worker's line on the board
+  shm::Doorbell* doorbell = nullptr;
+  std::vector<uint32_t> rings;  // ring indexes this worker serves
+  uint32_t index = 0;
+  int core = -1;  // -1: not pinned
+  int node = 0;
+  uint32_t spin_us = 50;
+  shm::RequestLimits limits;
+  uint32_t scan_result_bytes_max = 2u << 20;
+  std::function<void()> notify_control;  // a session needs the control thread's attention
+};
+
+struct WorkerStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> invalid_requests{0};
+  std::atomic<uint64_t> sleeps{0};
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerEnv env);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // Asks the worker to answer what is queued with SHUTTING_DOWN and exit.
+  void stop();
+  void join();
+  // Makes a sleeping worker look at its rings and the session table.
+  void wake();
+
+  const WorkerStats& stats() const { return stats_; }
+
+ private:
+  struct Loop;  // the thread's own state, allocated by the thread (first touch on its node)
+  void run();
+
+  WorkerEnv env_;
+  WorkerStats stats_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace ringdb::daemon
