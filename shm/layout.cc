@@ -3,9 +3,13 @@
 namespace ringdb::shm {
 namespace {
 
-uint64_t round_up(uint64_t value, uint64_t align) { return (value + align - 1) / align * align; }
+uint64_t round_up(uint64_t value, uint64_t align) {
+  return (value + align - 1) / align * align;
+}
 
-bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_two(uint32_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace
 

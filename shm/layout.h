@@ -16,7 +16,7 @@ namespace ringdb::shm {
 
 struct SegmentSizes {
   uint32_t ring_count = 1;
-  uint32_t ring_slots = 128;    // power of two
+  uint32_t ring_slots = 128;     // power of two
   uint32_t context_count = 256;  // in-flight requests per session
   uint32_t context_size = 512;   // 64-byte header + 448 inline bytes
   uint32_t request_area_size = (2u << 20) + (64u << 10);

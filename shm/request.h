@@ -40,9 +40,9 @@ struct Request {
 // and checks it against `limits`. Returns kOk, or kInvalidRequest with `*why` saying what
 // was wrong, or kTooLarge when a key or value is longer than its limit.
 // REQUIRES: index < geometry.sizes.context_count (the caller checks ring input).
-WireStatus decode_request(const SegmentGeometry& geometry, const std::byte* segment,
-                          uint32_t index, const RequestLimits& limits,
-                          std::vector<char>* scratch, Request* out, const char** why);
+WireStatus decode_request(const SegmentGeometry& geometry, const std::byte* segment, uint32_t index,
+                          const RequestLimits& limits, std::vector<char>* scratch, Request* out,
+                          const char** why);
 
 // Scan items: { u32 key_len; u32 value_len; key; value } back to back.
 inline size_t encoded_item_size(size_t key_len, size_t value_len) {

@@ -33,8 +33,7 @@ Segment::~Segment() {
   }
 }
 
-std::unique_ptr<Segment> Segment::create_sealed(size_t size, const char* tag,
-                                                std::string* error) {
+std::unique_ptr<Segment> Segment::create_sealed(size_t size, const char* tag, std::string* error) {
   const int fd = memfd_create(tag, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) {
     *error = std::string("memfd_create: ") + std::strerror(errno);
@@ -59,13 +58,13 @@ std::unique_ptr<Segment> Segment::create_sealed(size_t size, const char* tag,
 std::unique_ptr<Segment> Segment::create(size_t size, const char* tag, bool read_only_view,
                                          std::string* error) {
   thread_local std::mt19937_64 random{std::random_device{}()};
-  const std::string name = "/ringdb-" + std::to_string(getpid()) + "-" + tag + "-" +
-                           std::to_string(random());
+  const std::string name =
+      "/ringdb-" + std::to_string(getpid()) + "-" + tag + "-" + std::to_string(random());
   auto impl = std::make_unique<Impl>();
   try {
     bip::permissions owner_only(0600);
-    impl->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
-                                             owner_only);
+    impl->object =
+        bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, owner_only);
     // From here on the name must go, whatever happens.
     struct Unlink {
       const std::string& name;

@@ -30,8 +30,8 @@ class Segment {
 
   std::byte* base() const { return base_; }
   size_t size() const { return size_; }
-  int fd() const;             // read-write
-  int read_only_fd() const;   // -1 unless created with read_only_view
+  int fd() const;            // read-write
+  int read_only_fd() const;  // -1 unless created with read_only_view
 
   // Creates a memfd of `size` bytes sealed against shrinking and growing, and maps it. For
   // the doorbells, which every client maps read-write: through a Boost object a client could

@@ -33,12 +33,12 @@ inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kPage = 4096;
 
 // Bounds that sizes and indexes are checked against.
-inline constexpr uint32_t kRingsMax = 1024;          // CPUs a board can describe
-inline constexpr uint32_t kWorkersMax = 256;         // workers a board can describe
-inline constexpr uint32_t kContextsMax = 65536;      // in-flight requests per session
-inline constexpr uint32_t kRingSlotsMax = 65536;     // per ring; a power of two
-inline constexpr uint32_t kDataAreaMax = 1u << 30;   // each data area, bytes
-inline constexpr uint32_t kDataAlign = 64;           // data-area blocks start on this boundary
+inline constexpr uint32_t kRingsMax = 1024;         // CPUs a board can describe
+inline constexpr uint32_t kWorkersMax = 256;        // workers a board can describe
+inline constexpr uint32_t kContextsMax = 65536;     // in-flight requests per session
+inline constexpr uint32_t kRingSlotsMax = 65536;    // per ring; a power of two
+inline constexpr uint32_t kDataAreaMax = 1u << 30;  // each data area, bytes
+inline constexpr uint32_t kDataAlign = 64;          // data-area blocks start on this boundary
 
 enum class Opcode : uint8_t {
   kPing = 1,    // no payload; answers kOk
@@ -59,7 +59,7 @@ inline constexpr uint8_t kFlagReadOnly = 1u << 2;  // begin: a read-only transac
 inline constexpr uint8_t kFlagsKnown = kFlagExternal | kFlagReverse | kFlagReadOnly;
 
 // Response flags.
-inline constexpr uint16_t kResultExternal = 1u << 0;  // result in the response area
+inline constexpr uint16_t kResultExternal = 1u << 0;   // result in the response area
 inline constexpr uint16_t kResultTruncated = 1u << 1;  // scan: more items than fitted
 
 // Status codes on the wire (u16). The client library's public Status (libclient/include/
@@ -95,12 +95,12 @@ struct SegmentHeader {
   uint32_t version;
   uint64_t segment_size;
   uint64_t session_id;
-  uint32_t ring_count;      // one per CPU the daemon saw at start; ring = cpu % ring_count
-  uint32_t ring_slots;      // per ring, a power of two
-  uint64_t rings_offset;    // ring r at rings_offset + r * ring_stride
+  uint32_t ring_count;    // one per CPU the daemon saw at start; ring = cpu % ring_count
+  uint32_t ring_slots;    // per ring, a power of two
+  uint64_t rings_offset;  // ring r at rings_offset + r * ring_stride
   uint64_t ring_stride;
-  uint32_t context_count;   // the session's in-flight request limit
-  uint32_t context_size;    // bytes per context: ContextHeader + inline data
+  uint32_t context_count;  // the session's in-flight request limit
+  uint32_t context_size;   // bytes per context: ContextHeader + inline data
   uint64_t contexts_offset;
   uint64_t request_area_offset;  // client-managed; payloads over the inline size
   uint64_t request_area_size;

@@ -28,28 +28,28 @@
 
 namespace ringdb {
 
-enum class [[nodiscard]] Status : int {
-  kOk = RINGDB_OK,
-  kNotFound = RINGDB_NOT_FOUND,
-  kConflict = RINGDB_CONFLICT,
-  kOutOfMemory = RINGDB_OUT_OF_MEMORY,
-  kTooLarge = RINGDB_TOO_LARGE,
-  kInvalidArgument = RINGDB_INVALID_ARGUMENT,
-  kTooManyViews = RINGDB_TOO_MANY_VIEWS,
-  kTransactionDone = RINGDB_TRANSACTION_DONE,
-  kInvalidRequest = RINGDB_INVALID_REQUEST,
-  kShuttingDown = RINGDB_SHUTTING_DOWN,
-  kTooManyTransactions = RINGDB_TOO_MANY_TRANSACTIONS,
-  kTransactionBusy = RINGDB_TRANSACTION_BUSY,
-  kResponseAreaFull = RINGDB_RESPONSE_AREA_FULL,
-  kUnknownTransaction = RINGDB_UNKNOWN_TRANSACTION,
-  kRingFull = RINGDB_RING_FULL,
-  kTooManyInFlight = RINGDB_TOO_MANY_IN_FLIGHT,
-  kDisconnected = RINGDB_DISCONNECTED,
-  kPermissionDenied = RINGDB_PERMISSION_DENIED,
-  kTooManySessions = RINGDB_TOO_MANY_SESSIONS,
-  kProtocolMismatch = RINGDB_PROTOCOL_MISMATCH,
-  kConnectFailed = RINGDB_CONNECT_FAILED,
+enum class [[nodiscard]] Status : int{
+    kOk = RINGDB_OK,
+    kNotFound = RINGDB_NOT_FOUND,
+    kConflict = RINGDB_CONFLICT,
+    kOutOfMemory = RINGDB_OUT_OF_MEMORY,
+    kTooLarge = RINGDB_TOO_LARGE,
+    kInvalidArgument = RINGDB_INVALID_ARGUMENT,
+    kTooManyViews = RINGDB_TOO_MANY_VIEWS,
+    kTransactionDone = RINGDB_TRANSACTION_DONE,
+    kInvalidRequest = RINGDB_INVALID_REQUEST,
+    kShuttingDown = RINGDB_SHUTTING_DOWN,
+    kTooManyTransactions = RINGDB_TOO_MANY_TRANSACTIONS,
+    kTransactionBusy = RINGDB_TRANSACTION_BUSY,
+    kResponseAreaFull = RINGDB_RESPONSE_AREA_FULL,
+    kUnknownTransaction = RINGDB_UNKNOWN_TRANSACTION,
+    kRingFull = RINGDB_RING_FULL,
+    kTooManyInFlight = RINGDB_TOO_MANY_IN_FLIGHT,
+    kDisconnected = RINGDB_DISCONNECTED,
+    kPermissionDenied = RINGDB_PERMISSION_DENIED,
+    kTooManySessions = RINGDB_TOO_MANY_SESSIONS,
+    kProtocolMismatch = RINGDB_PROTOCOL_MISMATCH,
+    kConnectFailed = RINGDB_CONNECT_FAILED,
 };
 
 // "OK", "NOT_FOUND", ... (the names ringdb-cli prints).
@@ -70,9 +70,9 @@ struct KeyValue {
 };
 
 struct ScanOptions {
-  std::string start;   // keys >= start; empty: unbounded
-  std::string end;     // keys < end; empty: unbounded
-  std::string prefix;  // keys that begin with prefix
+  std::string start;     // keys >= start; empty: unbounded
+  std::string end;       // keys < end; empty: unbounded
+  std::string prefix;    // keys that begin with prefix
   uint32_t limit = 100;  // >= 1
   bool reverse = false;
 };
@@ -102,7 +102,7 @@ class Operation {
 
   // Valid after wait() (or poll() returned true).
   Status status() const { return status_; }
-  const std::string& value() const { return value_; }          // get
+  const std::string& value() const { return value_; }            // get
   const std::vector<KeyValue>& items() const { return items_; }  // scan
   bool truncated() const { return truncated_; }                  // scan
 

@@ -20,26 +20,26 @@ extern "C" {
 /* Codes 0-31 come from the daemon (the wire's status codes); 32 and up from the library. */
 typedef enum ringdb_status {
   RINGDB_OK = 0,
-  RINGDB_NOT_FOUND = 1,             /* no visible value for the key */
-  RINGDB_CONFLICT = 2,              /* write-write conflict: the transaction can only abort */
-  RINGDB_OUT_OF_MEMORY = 3,         /* the daemon's memory limit for data is reached */
-  RINGDB_TOO_LARGE = 4,             /* key or value over the daemon's limit */
-  RINGDB_INVALID_ARGUMENT = 5,      /* e.g. an empty key, a write in a read-only transaction */
-  RINGDB_TOO_MANY_VIEWS = 6,        /* the daemon's read-view table is full */
-  RINGDB_TRANSACTION_DONE = 7,      /* the transaction already failed; abort it */
-  RINGDB_INVALID_REQUEST = 8,       /* the daemon rejected a malformed request */
-  RINGDB_SHUTTING_DOWN = 9,         /* the daemon is stopping; the request did not run */
+  RINGDB_NOT_FOUND = 1,              /* no visible value for the key */
+  RINGDB_CONFLICT = 2,               /* write-write conflict: the transaction can only abort */
+  RINGDB_OUT_OF_MEMORY = 3,          /* the daemon's memory limit for data is reached */
+  RINGDB_TOO_LARGE = 4,              /* key or value over the daemon's limit */
+  RINGDB_INVALID_ARGUMENT = 5,       /* e.g. an empty key, a write in a read-only transaction */
+  RINGDB_TOO_MANY_VIEWS = 6,         /* the daemon's read-view table is full */
+  RINGDB_TRANSACTION_DONE = 7,       /* the transaction already failed; abort it */
+  RINGDB_INVALID_REQUEST = 8,        /* the daemon rejected a malformed request */
+  RINGDB_SHUTTING_DOWN = 9,          /* the daemon is stopping; the request did not run */
   RINGDB_TOO_MANY_TRANSACTIONS = 10, /* the session's open-transaction limit */
-  RINGDB_TRANSACTION_BUSY = 11,     /* two requests of one transaction at the same time */
-  RINGDB_RESPONSE_AREA_FULL = 12,   /* too much result data in flight in this session */
-  RINGDB_UNKNOWN_TRANSACTION = 13,  /* the transaction handle is not open */
-  RINGDB_RING_FULL = 32,            /* try-submit: the core's request ring is full */
-  RINGDB_TOO_MANY_IN_FLIGHT = 33,   /* try-submit: every request context is in use */
-  RINGDB_DISCONNECTED = 34,         /* the daemon went away (or detached the session) */
-  RINGDB_PERMISSION_DENIED = 35,    /* the daemon does not allow this user */
-  RINGDB_TOO_MANY_SESSIONS = 36,    /* the daemon's session limit */
-  RINGDB_PROTOCOL_MISMATCH = 37,    /* library and daemon speak different protocol versions */
-  RINGDB_CONNECT_FAILED = 38        /* no daemon at the socket, or a system error */
+  RINGDB_TRANSACTION_BUSY = 11,      /* two requests of one transaction at the same time */
+  RINGDB_RESPONSE_AREA_FULL = 12,    /* too much result data in flight in this session */
+  RINGDB_UNKNOWN_TRANSACTION = 13,   /* the transaction handle is not open */
+  RINGDB_RING_FULL = 32,             /* try-submit: the core's request ring is full */
+  RINGDB_TOO_MANY_IN_FLIGHT = 33,    /* try-submit: every request context is in use */
+  RINGDB_DISCONNECTED = 34,          /* the daemon went away (or detached the session) */
+  RINGDB_PERMISSION_DENIED = 35,     /* the daemon does not allow this user */
+  RINGDB_TOO_MANY_SESSIONS = 36,     /* the daemon's session limit */
+  RINGDB_PROTOCOL_MISMATCH = 37,     /* library and daemon speak different protocol versions */
+  RINGDB_CONNECT_FAILED = 38         /* no daemon at the socket, or a system error */
 } ringdb_status;
 
 typedef struct ringdb_client ringdb_client;
@@ -79,8 +79,8 @@ ringdb_status ringdb_ping(ringdb_client* client);
 /* Autocommit operations. A value from get is malloc'ed: release it with ringdb_free. */
 ringdb_status ringdb_get(ringdb_client* client, const char* key, size_t key_len, char** value,
                          size_t* value_len);
-ringdb_status ringdb_put(ringdb_client* client, const char* key, size_t key_len,
-                         const char* value, size_t value_len);
+ringdb_status ringdb_put(ringdb_client* client, const char* key, size_t key_len, const char* value,
+                         size_t value_len);
 ringdb_status ringdb_del(ringdb_client* client, const char* key, size_t key_len);
 /* Items are malloc'ed: release with ringdb_items_free(items, count). *truncated (if not
  * NULL) is set when the result hit the daemon's per-answer byte limit before `limit`. */
@@ -91,8 +91,8 @@ ringdb_status ringdb_scan(ringdb_client* client, const ringdb_scan_options* opti
 ringdb_status ringdb_begin(ringdb_client* client, int read_only, ringdb_txn** out);
 ringdb_status ringdb_txn_get(ringdb_txn* txn, const char* key, size_t key_len, char** value,
                              size_t* value_len);
-ringdb_status ringdb_txn_put(ringdb_txn* txn, const char* key, size_t key_len,
-                             const char* value, size_t value_len);
+ringdb_status ringdb_txn_put(ringdb_txn* txn, const char* key, size_t key_len, const char* value,
+                             size_t value_len);
 ringdb_status ringdb_txn_del(ringdb_txn* txn, const char* key, size_t key_len);
 ringdb_status ringdb_txn_scan(ringdb_txn* txn, const ringdb_scan_options* options,
                               ringdb_item** items, size_t* count, int* truncated);
