@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "daemon/log.h"
+#include "shm/bus_guard.h"
 #include "shm/ring.h"
 #include "sync/futex.h"
 
@@ -60,6 +61,7 @@ Server::Server(const Config& config, const Placement& placement, Engine* engine)
 }
 
 Server::~Server() {
+  shm::BusGuard::set_notify_fd(-1);
   for (auto& w : workers_)
     w->join();
   for (int fd : {listen_fd_, epoll_fd_, signal_fd_, event_fd_}) {
@@ -148,6 +150,7 @@ bool Server::open(std::string* error) {
     *error = std::string("signalfd/eventfd/epoll: ") + strerror(errno);
     return false;
   }
+  shm::BusGuard::set_notify_fd(event_fd_);
   for (int fd : {listen_fd_, signal_fd_, event_fd_}) {
     epoll_event ev = {};
     ev.events = EPOLLIN;
@@ -365,8 +368,9 @@ void Server::connect(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   by_fd_[fd] = session;
   table_.add(session);
-  log(LogLevel::kInfo, "session %lu: connected: %s, %s", static_cast<unsigned long>(id),
-      who.c_str(), session->peer().process_name.c_str());
+  log(LogLevel::kInfo, "session %lu: connected: %s, %s; sessions connected: %zu",
+      static_cast<unsigned long>(id), who.c_str(), session->peer().process_name.c_str(),
+      by_fd_.size());
 }
 
 void Server::on_session_event(int fd) {
@@ -414,8 +418,9 @@ void Server::disconnect(std::shared_ptr<ClientSession> session, const std::strin
   session->abort_transactions(*engine_);
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, session->socket_fd(), nullptr);
   by_fd_.erase(session->socket_fd());
-  log(LogLevel::kInfo, "session %lu: ended (%s); %u open transactions aborted",
-      static_cast<unsigned long>(session->id()), reason.c_str(), open);
+  log(LogLevel::kInfo,
+      "session %lu: ended (%s); %u open transactions aborted; sessions connected: %zu",
+      static_cast<unsigned long>(session->id()), reason.c_str(), open, by_fd_.size());
   // The last reference: closes the socket (the client sees POLLHUP) and frees the segment.
 }
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -17,7 +18,8 @@ struct Range {
 };
 
 Range g_ranges[BusGuard::kRangesMax];
-std::mutex g_table_mutex;  // serialises add/remove; the handler does not take it
+std::mutex g_table_mutex;
+std::atomic<int> g_notify_fd{-1};  // serialises add/remove; the handler does not take it
 
 void on_sigbus(int signo, siginfo_t* info, void*) {
   const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
@@ -30,6 +32,10 @@ void on_sigbus(int signo, siginfo_t* info, void*) {
                    PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p != MAP_FAILED) {
       r.poisoned.store(true, std::memory_order_release);
+      if (const int fd = g_notify_fd.load(std::memory_order_acquire); fd >= 0) {
+        const uint64_t one = 1;
+        [[maybe_unused]] const ssize_t n = write(fd, &one, sizeof one);  // async-signal-safe
+      }
       return;  // the access is retried on the anonymous pages
     }
     break;
@@ -50,6 +56,8 @@ void BusGuard::install() {
     sigaction(SIGBUS, &action, nullptr);
   });
 }
+
+void BusGuard::set_notify_fd(int eventfd) { g_notify_fd.store(eventfd, std::memory_order_release); }
 
 int BusGuard::add(void* base, size_t size) {
   std::lock_guard lock(g_table_mutex);

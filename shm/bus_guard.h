@@ -24,6 +24,9 @@ class BusGuard {
 
   // Installs the SIGBUS handler (idempotent).
   static void install();
+  // After a range is poisoned, the handler writes a 1 (8 bytes) to this eventfd, so that
+  // the owner learns of it without polling. -1: no notification.
+  static void set_notify_fd(int eventfd);
   // Registers [base, base + size); returns a handle, or -1 when kRangesMax are registered.
   static int add(void* base, size_t size);
   static void remove(int handle);

@@ -74,7 +74,10 @@ WireStatus decode_request(const SegmentGeometry& g, const std::byte* segment, ui
       return WireStatus::kTooLarge;
     }
   }
-  if (key_required && len[0] == 0) return invalid(why, "empty key");
+  if (key_required && len[0] == 0) {
+    *why = "empty key";  // well-formed, but not a key: the engine's answer
+    return WireStatus::kInvalidArgument;
+  }
   if (op == Opcode::kScan && (limit == 0 || limit > limits.scan_limit_max)) {
     return invalid(why, "scan limit out of range");
   }

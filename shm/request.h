@@ -38,7 +38,8 @@ struct Request {
 
 // Copies context `index`'s request out of `segment` (laid out as `geometry`) into `scratch`
 // and checks it against `limits`. Returns kOk, or kInvalidRequest with `*why` saying what
-// was wrong, or kTooLarge when a key or value is longer than its limit.
+// was wrong, kTooLarge when a key or value is longer than its limit, or kInvalidArgument for
+// an empty key.
 // REQUIRES: index < geometry.sizes.context_count (the caller checks ring input).
 WireStatus decode_request(const SegmentGeometry& geometry, const std::byte* segment, uint32_t index,
                           const RequestLimits& limits, std::vector<char>* scratch, Request* out,
