@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Quick start: builds ringdb (release) and starts it on its defaults.
+# Quick start: installs what is missing, builds ringdb (release) and runs ringdbd in the
+# foreground on its defaults (stop it with Ctrl-C: a graceful shutdown).
 #
-# The daemon, ringdbd, does not exist yet (it arrives with the transport issue). Until then
-# this builds the project and runs the sync/ latch benchmark, bench_sync, which prints the
-# latch figures side by side with std::mutex, std::shared_mutex and pthread_rwlock_t.
-# Extra arguments go to the benchmark (e.g. --benchmark_filter=Uncontended).
+# Defaults: as root, the session socket is /run/ringdb/ringdb.sock and the data directory
+# /var/lib/ringdb; as another user, $XDG_RUNTIME_DIR/ringdb/ (or /tmp/ringdb-$UID/) and
+# ~/.local/share/ringdb. ringdb-cli and ringdb-bench find the socket the same way.
+# Extra arguments go to ringdbd (see `build/daemon/ringdbd --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 [ -d build/meson-private ] || meson setup build -Dbuildtype=release >/dev/null
 ninja -C build
-echo "ringdbd is not built yet (transport issue); running bench_sync instead."
-exec build/tests/bench/bench_sync "$@"
+echo "starting ringdbd; in a second terminal try:"
+echo "  build/tools/cli/ringdb-cli"
+echo "  build/tools/bench/ringdb-bench get --clients 1 --depth 1 --duration 5"
+exec build/daemon/ringdbd "$@"
