@@ -57,7 +57,9 @@ void BusGuard::install() {
   });
 }
 
-void BusGuard::set_notify_fd(int eventfd) { g_notify_fd.store(eventfd, std::memory_order_release); }
+void BusGuard::set_notify_fd(int eventfd) {
+  g_notify_fd.store(eventfd, std::memory_order_release);
+}
 
 int BusGuard::add(void* base, size_t size) {
   std::lock_guard lock(g_table_mutex);
