@@ -91,10 +91,6 @@ class ClientSession {
   // The SIGBUS guard's handle for the mapping (shm/bus_guard.h).
   bool poisoned() const;
 
-  // Detach handshake between the control thread and the workers (server.h).
-  std::atomic<bool> closing{false};
-  std::atomic<uint32_t> detach_acks{0};
-
  private:
   struct ResultBlock {
     uint32_t offset = 0;

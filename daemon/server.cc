@@ -398,15 +398,17 @@ void Server::disconnect_corrupt() {
 }
 
 void Server::detach_from_workers(ClientSession& session) {
-  session.closing.store(true, std::memory_order_release);
-  table_.remove(&session);
+  const uint64_t version = table_.remove(&session);
+  if (workers_stopped_) return;
   wake_workers();
-  // Each worker acknowledges once it has dropped the session's rings (worker.cc refresh()).
-  const auto workers = static_cast<uint32_t>(workers_.size());
+  // A worker that has seen `version` has dropped the session's rings; it refreshes at the
+  // top of its loop, never in the middle of a request (worker.cc).
   for (;;) {
-    const uint32_t acks = session.detach_acks.load(std::memory_order_acquire);
-    if (acks >= workers) break;
-    sync::futex_wait(&session.detach_acks, acks, sync::Sharing::kProcessPrivate);
+    const uint32_t refreshes = table_.refreshes.load(std::memory_order_acquire);
+    const bool all = std::all_of(workers_.begin(), workers_.end(),
+                                 [&](auto& w) { return w->seen_version() >= version; });
+    if (all) return;
+    sync::futex_wait(&table_.refreshes, refreshes, sync::Sharing::kProcessPrivate);
   }
 }
 
@@ -441,14 +443,12 @@ void Server::shutdown() {
     w->stop();
   for (auto& w : workers_)
     w->join();
-  // No worker runs now: detach directly.
+  workers_stopped_ = true;  // no worker runs now: sessions are detached directly
   std::vector<std::shared_ptr<ClientSession>> sessions;
   for (auto& [fd, s] : by_fd_)
     sessions.push_back(s);
-  for (auto& s : sessions) {
-    s->detach_acks.store(static_cast<uint32_t>(workers_.size()), std::memory_order_relaxed);
+  for (auto& s : sessions)
     disconnect(s, "daemon shutting down");
-  }
   log(LogLevel::kInfo, "stopped");
 }
 

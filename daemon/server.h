@@ -74,6 +74,7 @@ class Server {
   int signal_fd_ = -1;
   int event_fd_ = -1;  // workers: "a session needs attention"
   bool socket_bound_ = false;
+  bool workers_stopped_ = false;
 };
 
 }  // namespace ringdb::daemon

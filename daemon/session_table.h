@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/client_session.h"
+#include "sync/futex.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
 
@@ -25,10 +26,11 @@ class SessionTable {
     sessions_.push_back(std::move(session));
     version_.fetch_add(1, std::memory_order_release);
   }
-  void remove(const ClientSession* session) {
+  // Returns the version without the session: a worker that has seen it has dropped it.
+  uint64_t remove(const ClientSession* session) {
     sync::MutexGuard guard(mu_);
     std::erase_if(sessions_, [&](const auto& s) { return s.get() == session; });
-    version_.fetch_add(1, std::memory_order_release);
+    return version_.fetch_add(1, std::memory_order_release) + 1;
   }
   // The sessions and the version they belong to.
   std::vector<std::shared_ptr<ClientSession>> snapshot(uint64_t* version) const {
@@ -36,6 +38,14 @@ class SessionTable {
     *version = version_.load(std::memory_order_relaxed);
     return sessions_;
   }
+  // Workers call this after each refresh; the control thread waits on `refreshes` (a
+  // process-private futex word) for every worker to have seen a version.
+  void refreshed() {
+    refreshes.fetch_add(1, std::memory_order_release);
+    sync::futex_wake_all(&refreshes, sync::Sharing::kProcessPrivate);
+  }
+  std::atomic<uint32_t> refreshes{0};
+
   size_t size() const {
     sync::MutexGuard guard(mu_);
     return sessions_.size();

@@ -159,8 +159,6 @@ void Worker::Loop::refresh() {
         std::any_of(current.begin(), current.end(), [&](auto& s) { return s == a->session; });
     if (present) continue;
     if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
-    a->session->detach_acks.fetch_add(1, std::memory_order_release);
-    sync::futex_wake_all(&a->session->detach_acks, sync::Sharing::kProcessPrivate);
     a.reset();
     changed = true;
   }
@@ -168,7 +166,7 @@ void Worker::Loop::refresh() {
   for (auto& s : current) {
     const bool known =
         std::any_of(attached.begin(), attached.end(), [&](auto& a) { return a->session == s; });
-    if (known || s->closing.load(std::memory_order_acquire)) continue;
+    if (known) continue;
     auto a = std::make_unique<Attached>();
     a->session = s;
     for (uint32_t r : env.rings) {
@@ -190,6 +188,8 @@ void Worker::Loop::refresh() {
     cold_cursor = 0;
   }
   table_version = version;
+  worker.seen_version_.store(version, std::memory_order_release);
+  env.sessions->refreshed();
 }
 
 bool Worker::Loop::poll_round() {

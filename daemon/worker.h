@@ -64,6 +64,9 @@ class Worker {
   void wake();
 
   const WorkerStats& stats() const { return stats_; }
+  // The session-table version this worker has caught up with: it serves no session that
+  // was removed at or before it.
+  uint64_t seen_version() const { return seen_version_.load(std::memory_order_acquire); }
 
  private:
   struct Loop;  // the thread's own state, allocated by the thread (first touch on its node)
@@ -72,6 +75,7 @@ class Worker {
   WorkerEnv env_;
   WorkerStats stats_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> seen_version_{0};
   std::thread thread_;
 };
 
