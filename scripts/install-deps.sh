@@ -9,6 +9,7 @@ PACKAGES=(
   liburing-dev libnuma-dev libboost-dev
   liblmdb-dev                  # the baseline in bench_engine
   doctest-dev libbenchmark-dev
+  redis-server strace          # ringdb-bench: the Redis baseline, system-call counts
 )
 
 missing=()
