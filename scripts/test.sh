@@ -3,7 +3,8 @@
 #   1. installs missing dependencies (scripts/install-deps.sh)
 #   2. checks formatting (clang-format)
 #   3. builds with clang and -Wthread-safety -Werror, and checks that a known violation is
-#      rejected (so the annotations are really being checked)
+#      rejected (so the annotations are really being checked); runs the request decoder's
+#      libFuzzer target from that build for 20 s
 #   4. builds and runs the suite three ways: release, ASan+UBSan, TSan
 # Fails if any step fails. Build trees live in build-test/ (kept between runs, so a re-run
 # only rebuilds what changed). Extra arguments go to `meson test` (e.g. a test name).
@@ -34,6 +35,20 @@ if clang++ -std=c++20 -Wthread-safety -Werror -I"$root" -fsyntax-only \
   exit 1
 fi
 echo "thread-safety: violation rejected as it should be"
+
+# The clang build carries the libFuzzer targets (tests/fuzz/meson.build). New inputs collect in
+# a corpus under build-test/ (kept between runs); the checked-in seeds stay as they are.
+echo "== fuzz: request decoder (libFuzzer, 20 s)"
+fuzz=build-test/clang/tests/fuzz/fuzz_request
+fuzz_log=build-test/clang/fuzz_request.log
+mkdir -p build-test/clang/fuzz-corpus
+if ! "$fuzz" -max_total_time=20 -timeout=10 -artifact_prefix=build-test/clang/fuzz- \
+    build-test/clang/fuzz-corpus tests/fuzz/corpus >"$fuzz_log" 2>&1; then
+  tail -n 40 "$fuzz_log" >&2
+  echo "fuzz: fuzz_request failed (input saved as build-test/clang/fuzz-*; replay: $fuzz FILE)" >&2
+  exit 1
+fi
+echo "fuzz: $(grep -E '^Done' "$fuzz_log")"
 
 passed=0
 failed=0
