@@ -1,0 +1,205 @@
+// ringdb-bench's command-line parser.
+#include "tools/bench/options.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace ringdb::bench {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ringdb-bench WORKLOAD [--socket PATH | --spawn] [OPTION]...\n"
+    "Measures ringdbd through libringdb: latency percentiles, throughput, context switches.\n"
+    "\n"
+    "WORKLOAD: ping (also measures the shm-floor and unix-socket baselines), get, put,\n"
+    "          mixed (--get-percent gets, the rest puts), idle (daemon CPU while idle)\n"
+    "\n"
+    "  --socket PATH        the daemon's session socket [libringdb's default]\n"
+    "  --spawn              start a private ringdbd in a temporary directory, stop it at the end\n"
+    "  --ringdbd PATH       the ringdbd to spawn [beside this executable, ../daemon/, $PATH]\n"
+    "  --cores LIST         --cores for the spawned ringdbd [its default]\n"
+    "  --client-cpus LIST   pin client process i to the i-th CPU of LIST (cyclic) [no pinning]\n"
+    "  --clients N          client processes, one session each [1]\n"
+    "  --depth D            requests in flight per client; 1 uses the synchronous calls [1]\n"
+    "  --duration S         measured seconds [5]\n"
+    "  --warmup S           seconds run before measuring, not recorded [1]\n"
+    "  --keys N             keys key00000000.. preloaded for get and mixed [100000]\n"
+    "  --value-size B       value bytes [100]\n"
+    "  --get-percent P      mixed: share of gets [90]\n"
+    "  --idle-sessions N    open N idle sessions in a helper process before measuring [0]\n"
+    "  --compare redis      also run the workload against a private redis-server\n"
+    "  --json               one JSON object per measured system per line on stdout\n"
+    "  --quiet              no progress line on stderr\n"
+    "  --help               this text\n";
+
+bool parse_int(std::string_view text, long min, long max, long* out) {
+  std::string copy(text);
+  char* end = nullptr;
+  errno = 0;
+  long value = std::strtol(copy.c_str(), &end, 10);
+  if (errno != 0 || end == copy.c_str() || *end != '\0' || value < min || value > max) {
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+bool parse_seconds(std::string_view text, double max, double* out) {
+  std::string copy(text);
+  char* end = nullptr;
+  errno = 0;
+  double value = std::strtod(copy.c_str(), &end);
+  if (errno != 0 || end == copy.c_str() || *end != '\0' || !(value >= 0) || value > max) {
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+bool parse_workload(std::string_view name, Workload* out) {
+  static constexpr Workload kAll[] = {Workload::kPing, Workload::kGet, Workload::kPut,
+                                      Workload::kMixed, Workload::kIdle};
+  for (Workload w : kAll) {
+    if (name == workload_name(w)) {
+      *out = w;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+const char* workload_name(Workload workload) {
+  switch (workload) {
+    case Workload::kPing:
+      return "ping";
+    case Workload::kGet:
+      return "get";
+    case Workload::kPut:
+      return "put";
+    case Workload::kMixed:
+      return "mixed";
+    case Workload::kIdle:
+      return "idle";
+  }
+  return "?";
+}
+
+std::vector<int> parse_cpu_list(const std::string& text) {
+  std::vector<int> cpus;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    size_t dash = item.find('-');
+    long first = 0;
+    long last = 0;
+    if (!parse_int(item.substr(0, dash), 0, 4095, &first)) return {};
+    last = first;
+    if (dash != std::string_view::npos && !parse_int(item.substr(dash + 1), first, 4095, &last)) {
+      return {};
+    }
+    for (long cpu = first; cpu <= last; ++cpu)
+      cpus.push_back(static_cast<int>(cpu));
+  }
+  return cpus;
+}
+
+bool parse_options(int argc, char** argv, Options* out, std::string* error, bool* help) {
+  *help = false;
+  Options o;
+  bool have_workload = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+      *error = kUsage;
+      return false;
+    }
+    if (arg == "--spawn") {
+      o.spawn = true;
+      continue;
+    }
+    if (arg == "--json") {
+      o.json = true;
+      continue;
+    }
+    if (arg == "--quiet") {
+      o.quiet = true;
+      continue;
+    }
+    if (arg.substr(0, 2) != "--") {
+      if (have_workload || !parse_workload(arg, &o.workload)) {
+        *error = "unknown workload or extra argument: " + std::string(arg);
+        return false;
+      }
+      have_workload = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      *error = std::string(arg) + " needs a value";
+      return false;
+    }
+    std::string_view value = argv[++i];
+    long n = 0;
+    bool ok = true;
+    if (arg == "--socket") {
+      o.socket_path = value;
+    } else if (arg == "--ringdbd") {
+      o.ringdbd_path = value;
+    } else if (arg == "--cores") {
+      o.daemon_cores = value;
+    } else if (arg == "--client-cpus") {
+      o.client_cpus = parse_cpu_list(std::string(value));
+      ok = !o.client_cpus.empty();
+    } else if (arg == "--clients") {
+      ok = parse_int(value, 1, kClientsMax, &n);
+      o.clients = static_cast<int>(n);
+    } else if (arg == "--depth") {
+      ok = parse_int(value, 1, kDepthMax, &n);
+      o.depth = static_cast<int>(n);
+    } else if (arg == "--duration") {
+      ok = parse_seconds(value, kDurationMax_s, &o.duration_s) && o.duration_s > 0;
+    } else if (arg == "--warmup") {
+      ok = parse_seconds(value, kDurationMax_s, &o.warmup_s);
+    } else if (arg == "--keys") {
+      ok = parse_int(value, 1, kKeysMax, &n);
+      o.keys = static_cast<uint32_t>(n);
+    } else if (arg == "--value-size") {
+      ok = parse_int(value, 1, kValueSizeMax, &n);
+      o.value_size_bytes = static_cast<uint32_t>(n);
+    } else if (arg == "--get-percent") {
+      ok = parse_int(value, 0, 100, &n);
+      o.get_percent = static_cast<uint32_t>(n);
+    } else if (arg == "--idle-sessions") {
+      ok = parse_int(value, 0, kIdleSessionsMax, &n);
+      o.idle_sessions = static_cast<int>(n);
+    } else if (arg == "--compare") {
+      ok = value == "redis";
+      o.compare_redis = ok;
+    } else {
+      *error = "unknown option " + std::string(arg) + " (see --help)";
+      return false;
+    }
+    if (!ok) {
+      *error = "bad value for " + std::string(arg) + ": " + std::string(value);
+      return false;
+    }
+  }
+  if (!have_workload) {
+    *error = "no workload given (ping, get, put, mixed, idle; see --help)";
+    return false;
+  }
+  if (o.spawn && !o.socket_path.empty()) {
+    *error = "--socket and --spawn exclude each other";
+    return false;
+  }
+  *out = o;
+  return true;
+}
+
+}  // namespace ringdb::bench

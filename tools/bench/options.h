@@ -1,0 +1,50 @@
+// ringdb-bench's command line: the workload, where the daemon is, how many client processes
+// with how many requests in flight, for how long. Parsing only; nothing here runs anything.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringdb::bench {
+
+enum class Workload { kPing, kGet, kPut, kMixed, kIdle };
+
+struct Options {
+  Workload workload = Workload::kPing;
+  std::string socket_path;       // --socket; empty with --spawn
+  bool spawn = false;            // start a private ringdbd
+  std::string ringdbd_path;      // --ringdbd; empty: look beside the executable
+  std::string daemon_cores;      // --cores, passed to a spawned ringdbd
+  std::vector<int> client_cpus;  // --client-cpus: pin client i to client_cpus[i % size]
+  int clients = 1;
+  int depth = 1;
+  double duration_s = 5;
+  double warmup_s = 1;
+  uint32_t keys = 100000;
+  uint32_t value_size_bytes = 100;
+  uint32_t get_percent = 90;  // mixed: the rest are puts
+  int idle_sessions = 0;
+  bool json = false;
+  bool compare_redis = false;
+  bool quiet = false;
+};
+
+// Limits: each bound keeps a run within what one machine and one daemon can hold.
+inline constexpr int kClientsMax = 256;              // client processes (sessions_max is 256)
+inline constexpr int kDepthMax = 256;                // the daemon's default in-flight limit
+inline constexpr int kIdleSessionsMax = 4096;        // descriptors in one helper process
+inline constexpr uint32_t kValueSizeMax = 1u << 20;  // the daemon's default value limit
+inline constexpr uint32_t kKeysMax = 100000000;      // "key%08d"
+inline constexpr double kDurationMax_s = 3600;
+
+const char* workload_name(Workload workload);
+
+// Parses argv into *out. On error returns false with a sentence in *error; for --help
+// returns false with the usage text in *error and *help set.
+bool parse_options(int argc, char** argv, Options* out, std::string* error, bool* help);
+
+// Parses a CPU list such as "0,2-3" (empty on error).
+std::vector<int> parse_cpu_list(const std::string& text);
+
+}  // namespace ringdb::bench

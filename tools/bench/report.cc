@@ -1,0 +1,102 @@
+// Printing results: the human table with ratios, and JSON lines.
+#include "tools/bench/report.h"
+
+namespace ringdb::bench {
+namespace {
+
+double per_request(uint64_t count, uint64_t requests) {
+  return requests > 0 ? static_cast<double>(count) / static_cast<double>(requests) : 0;
+}
+
+// "1.23 us" style for a nanosecond figure.
+std::string duration(uint64_t ns) {
+  char buf[32];
+  if (ns < 10000) {
+    std::snprintf(buf, sizeof buf, "%llu ns", static_cast<unsigned long long>(ns));
+  } else if (ns < 10000000) {
+    std::snprintf(buf, sizeof buf, "%.1f us", static_cast<double>(ns) / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f ms", static_cast<double>(ns) / 1e6);
+  }
+  return buf;
+}
+
+}  // namespace
+
+Result make_result(const std::string& system, const Options& options, int depth,
+                   const RunResult& run) {
+  Result r;
+  r.system = system;
+  r.workload = workload_name(options.workload);
+  r.clients = options.workload == Workload::kIdle ? 0 : options.clients;
+  r.depth = depth;
+  r.idle_sessions = system == "ringdb" ? options.idle_sessions : 0;
+  r.value_size_bytes = options.value_size_bytes;
+  r.keys = options.keys;
+  r.requests = run.histogram.count;
+  r.errors = run.errors;
+  r.measured_s = run.measured_s;
+  r.ops_per_s = run.ops_per_s();
+  r.p50_ns = run.histogram.quantile_ns(0.5);
+  r.p99_ns = run.histogram.quantile_ns(0.99);
+  r.p999_ns = run.histogram.quantile_ns(0.999);
+  r.max_ns = run.histogram.max_ns;
+  r.ctx_switches_per_req_client = per_request(run.client_switches, r.requests);
+  r.ctx_switches_per_req_daemon = per_request(run.server_switches, r.requests);
+  r.daemon_cpu_pct =
+      run.measured_s > 0 ? static_cast<double>(run.server_cpu_ns) / 1e7 / run.measured_s : 0;
+  r.daemon_ctx_switches_per_s =
+      run.measured_s > 0 ? static_cast<double>(run.server_switches) / run.measured_s : 0;
+  return r;
+}
+
+void print_json(const Result& r, FILE* out) {
+  std::fprintf(out,
+               "{\"system\":\"%s\",\"workload\":\"%s\",\"clients\":%d,\"depth\":%d,"
+               "\"idle_sessions\":%d,\"value_size\":%u,\"keys\":%u,\"requests\":%llu,"
+               "\"errors\":%llu,\"duration_s\":%.3f,\"ops_per_s\":%.1f,\"p50_ns\":%llu,"
+               "\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
+               "\"ctx_switches_per_req_client\":%.6f,\"ctx_switches_per_req_daemon\":%.6f,"
+               "\"daemon_cpu_pct\":%.2f,\"daemon_ctx_switches_per_s\":%.1f}\n",
+               r.system.c_str(), r.workload.c_str(), r.clients, r.depth, r.idle_sessions,
+               r.value_size_bytes, r.keys, static_cast<unsigned long long>(r.requests),
+               static_cast<unsigned long long>(r.errors), r.measured_s, r.ops_per_s,
+               static_cast<unsigned long long>(r.p50_ns), static_cast<unsigned long long>(r.p99_ns),
+               static_cast<unsigned long long>(r.p999_ns),
+               static_cast<unsigned long long>(r.max_ns), r.ctx_switches_per_req_client,
+               r.ctx_switches_per_req_daemon, r.daemon_cpu_pct, r.daemon_ctx_switches_per_s);
+  std::fflush(out);
+}
+
+void print_table(const std::vector<Result>& results, FILE* out) {
+  if (results.empty()) return;
+  const Result& first = results.front();
+  std::fprintf(out, "workload %s, %d client(s), value %u bytes, %u keys, idle sessions %d\n",
+               first.workload.c_str(), first.clients, first.value_size_bytes, first.keys,
+               first.idle_sessions);
+  std::fprintf(out, "%-12s %5s %12s %10s %10s %10s %10s %9s %9s %8s %6s\n", "system", "depth",
+               "ops/s", "p50", "p99", "p99.9", "max", "csw/req", "csw/req", "server", "errors");
+  std::fprintf(out, "%-12s %5s %12s %10s %10s %10s %10s %9s %9s %8s %6s\n", "", "", "", "", "", "",
+               "", "client", "server", "CPU %", "");
+  for (const Result& r : results) {
+    std::fprintf(
+        out, "%-12s %5d %12.0f %10s %10s %10s %10s %9.4f %9.4f %8.1f %6llu\n", r.system.c_str(),
+        r.depth, r.ops_per_s, duration(r.p50_ns).c_str(), duration(r.p99_ns).c_str(),
+        duration(r.p999_ns).c_str(), duration(r.max_ns).c_str(), r.ctx_switches_per_req_client,
+        r.ctx_switches_per_req_daemon, r.daemon_cpu_pct, static_cast<unsigned long long>(r.errors));
+  }
+  if (first.workload == "idle") {
+    std::fprintf(out, "idle daemon: %.2f%% of a core, %.1f context switches/s\n",
+                 first.daemon_cpu_pct, first.daemon_ctx_switches_per_s);
+  }
+  for (size_t i = 1; i < results.size(); ++i) {
+    const Result& r = results[i];
+    if (first.p50_ns == 0 || r.ops_per_s == 0) continue;
+    std::fprintf(out, "%s against %s: p50 %.2fx (%s / %s), throughput %.2fx\n",
+                 first.system.c_str(), r.system.c_str(),
+                 static_cast<double>(first.p50_ns) / static_cast<double>(r.p50_ns),
+                 first.system.c_str(), r.system.c_str(), first.ops_per_s / r.ops_per_s);
+  }
+}
+
+}  // namespace ringdb::bench

@@ -1,0 +1,46 @@
+// The figures of one measured system and how they are printed: a human table, or one JSON
+// object per line (--json).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "tools/bench/driver.h"
+#include "tools/bench/options.h"
+
+namespace ringdb::bench {
+
+struct Result {
+  std::string system;  // "ringdb", "shm-floor", "unix-socket", "redis"
+  std::string workload;
+  int clients = 0;
+  int depth = 0;
+  int idle_sessions = 0;
+  uint32_t value_size_bytes = 0;
+  uint32_t keys = 0;
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  double measured_s = 0;
+  double ops_per_s = 0;
+  uint64_t p50_ns = 0;
+  uint64_t p99_ns = 0;
+  uint64_t p999_ns = 0;
+  uint64_t max_ns = 0;
+  double ctx_switches_per_req_client = 0;
+  double ctx_switches_per_req_daemon = 0;
+  double daemon_cpu_pct = 0;  // utime + stime of the server side over the window, % of a core
+  double daemon_ctx_switches_per_s = 0;
+};
+
+// Fills a Result from a run's figures.
+Result make_result(const std::string& system, const Options& options, int depth,
+                   const RunResult& run);
+
+void print_json(const Result& r, FILE* out);
+// The table of all results, then each system's p50 and throughput against the first
+// ("ringdb") row.
+void print_table(const std::vector<Result>& results, FILE* out);
+
+}  // namespace ringdb::bench

@@ -1,0 +1,233 @@
+// ringdb through libringdb: preload, the client request loop, idle sessions.
+#include "tools/bench/ringdb_load.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "ringdb/client.h"
+#include "tools/bench/workload.h"
+
+namespace ringdb::bench {
+namespace {
+
+constexpr int kPreloadDepth = 64;
+constexpr int kIdleConnectTimeout_ms = 60000;
+
+Status connect_client(const std::string& socket_path, std::unique_ptr<Client>* out,
+                      std::string* error) {
+  ConnectOptions options;
+  options.socket_path = socket_path;
+  std::string why;
+  Status s = Client::connect(options, out, &why);
+  if (s != Status::kOk) *error = std::string("connect: ") + status_name(s) + ": " + why;
+  return s;
+}
+
+bool expected(RequestKind kind, Status s) {
+  return s == Status::kOk || (kind == RequestKind::kGet && s == Status::kNotFound);
+}
+
+Operation make_operation(RequestKind kind, std::string_view key, std::string_view value) {
+  switch (kind) {
+    case RequestKind::kPing:
+      return Operation::ping();
+    case RequestKind::kGet:
+      return Operation::get(key);
+    case RequestKind::kPut:
+      return Operation::put(key, value);
+  }
+  return Operation::ping();
+}
+
+// Depth 1: the synchronous calls.
+int run_sync(Client& client, Recorder& recorder, RequestMix& mix, const std::string& value) {
+  char key_buf[kKeyBytes];
+  std::string_view key(key_buf, kKeyBytes);
+  std::string got;
+  while (recorder.running()) {
+    RequestKind kind = mix.next(key_buf);
+    uint64_t start = now_ns();
+    Status s = kind == RequestKind::kPing  ? client.ping()
+               : kind == RequestKind::kGet ? client.get(key, &got)
+                                           : client.put(key, value);
+    recorder.record(start, now_ns());
+    if (s == Status::kDisconnected || s == Status::kShuttingDown) {
+      recorder.fail(std::string("request: ") + status_name(s));
+      return 1;
+    }
+    if (!expected(kind, s)) recorder.error();
+  }
+  return 0;
+}
+
+// Depth D: D operations in flight, waited for oldest first (one worker serves a ring in
+// order, so the oldest is the next to complete; one completed behind it is stamped when
+// its turn comes, which can only lengthen its latency).
+int run_async(Client& client, Recorder& recorder, RequestMix& mix, const std::string& value,
+              int depth) {
+  char key_buf[kKeyBytes];
+  std::string_view key(key_buf, kKeyBytes);
+  std::vector<Operation> ops(static_cast<size_t>(depth));
+  std::vector<RequestKind> kinds(ops.size());
+  std::vector<uint64_t> starts(ops.size());
+  std::vector<bool> in_flight(ops.size(), false);
+  int code = 0;
+  auto submit = [&](size_t i) {
+    kinds[i] = mix.next(key_buf);
+    ops[i] = make_operation(kinds[i], key, value);
+    starts[i] = now_ns();
+    Status s = client.submit(&ops[i]);
+    in_flight[i] = s == Status::kOk;
+    return s;
+  };
+  for (size_t i = 0; i < ops.size() && code == 0; ++i) {
+    Status s = submit(i);
+    if (s != Status::kOk) {
+      recorder.fail(std::string("submit: ") + status_name(s));
+      code = 1;
+    }
+  }
+  for (size_t i = 0; code == 0 && recorder.running(); i = (i + 1) % ops.size()) {
+    Status s = client.wait(&ops[i]);
+    recorder.record(starts[i], now_ns());
+    in_flight[i] = false;
+    if (s == Status::kOk) s = ops[i].status();
+    if (s == Status::kDisconnected || s == Status::kShuttingDown) {
+      recorder.fail(std::string("request: ") + status_name(s));
+      code = 1;
+      break;
+    }
+    if (!expected(kinds[i], s)) recorder.error();
+    s = submit(i);
+    if (s != Status::kOk) {
+      recorder.fail(std::string("submit: ") + status_name(s));
+      code = 1;
+    }
+  }
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (in_flight[i]) (void)client.wait(&ops[i]);
+  }
+  return code;
+}
+
+}  // namespace
+
+bool preload_ringdb(const std::string& socket_path, const Options& options, std::string* error) {
+  std::unique_ptr<Client> client;
+  if (connect_client(socket_path, &client, error) != Status::kOk) return false;
+  std::string value(options.value_size_bytes, 'v');
+  std::vector<Operation> ops(kPreloadDepth);
+  char key_buf[kKeyBytes];
+  uint32_t next = 0;
+  uint32_t done = 0;
+  size_t slot = 0;
+  // An operation must not be destroyed while submitted.
+  auto drain = [&](uint32_t from, uint32_t to) {
+    for (uint32_t i = from; i < to; ++i)
+      (void)client->wait(&ops[i % kPreloadDepth]);
+  };
+  // Keep kPreloadDepth puts in flight, completing them in submission order.
+  while (done < options.keys) {
+    if (next < options.keys && next - done < static_cast<uint32_t>(kPreloadDepth)) {
+      format_key(next, key_buf);
+      Operation& op = ops[next % kPreloadDepth];
+      op = Operation::put(std::string_view(key_buf, kKeyBytes), value);
+      Status s = client->submit(&op);
+      if (s != Status::kOk) {
+        *error = std::string("preload submit: ") + status_name(s);
+        drain(done, next);
+        return false;
+      }
+      ++next;
+      continue;
+    }
+    slot = done % kPreloadDepth;
+    Status s = client->wait(&ops[slot]);
+    if (s == Status::kOk) s = ops[slot].status();
+    if (s != Status::kOk) {
+      *error = std::string("preload put: ") + status_name(s);
+      drain(done + 1, next);
+      return false;
+    }
+    ++done;
+  }
+  return true;
+}
+
+int ringdb_client(int index, Recorder& recorder, const std::string& socket_path,
+                  const Options& options) {
+  std::unique_ptr<Client> client;
+  std::string error;
+  if (connect_client(socket_path, &client, &error) != Status::kOk) {
+    recorder.fail(error);
+    return 1;
+  }
+  RequestMix mix(options, static_cast<uint64_t>(index) + 1);
+  std::string value(options.value_size_bytes, 'v');
+  if (!recorder.ready_and_wait()) return 0;
+  if (options.depth == 1) return run_sync(*client, recorder, mix, value);
+  return run_async(*client, recorder, mix, value, options.depth);
+}
+
+bool IdleSessions::start(const std::string& socket_path, int count, std::string* error) {
+  int to_helper[2];    // the helper waits for EOF on it
+  int from_helper[2];  // the helper writes one byte per state: 'r' ready, 'f' failed
+  if (pipe2(to_helper, O_CLOEXEC) != 0 || pipe2(from_helper, O_CLOEXEC) != 0) {
+    *error = "pipe failed";
+    return false;
+  }
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(to_helper[1]);
+    close(from_helper[0]);
+    std::vector<std::unique_ptr<Client>> sessions(static_cast<size_t>(count));
+    std::string why;
+    char state = 'r';
+    for (auto& s : sessions) {
+      if (connect_client(socket_path, &s, &why) != Status::kOk) {
+        std::fprintf(stderr, "ringdb-bench: idle session: %s\n", why.c_str());
+        state = 'f';
+        break;
+      }
+    }
+    if (write(from_helper[1], &state, 1) != 1 || state != 'r') _exit(1);
+    char c;
+    while (read(to_helper[0], &c, 1) > 0) {
+    }
+    _exit(0);
+  }
+  close(to_helper[0]);
+  close(from_helper[1]);
+  pid_ = pid;
+  control_fd_ = to_helper[1];
+  pollfd p{from_helper[0], POLLIN, 0};
+  char state = 0;
+  bool ok = poll(&p, 1, kIdleConnectTimeout_ms) == 1 && read(from_helper[0], &state, 1) == 1 &&
+            state == 'r';
+  close(from_helper[0]);
+  if (!ok) {
+    *error = "the idle-session helper could not connect " + std::to_string(count) + " sessions";
+    stop();
+  }
+  return ok;
+}
+
+void IdleSessions::stop() {
+  if (control_fd_ >= 0) close(control_fd_);
+  control_fd_ = -1;
+  if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+}  // namespace ringdb::bench
