@@ -49,7 +49,8 @@ std::string find_ringdbd(const char* argv0) {
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) self = argv0;
   std::filesystem::path dir = self.parent_path();
-  for (const char* rel : {"ringdbd", "../daemon/ringdbd", "../sbin/ringdbd"}) {
+  for (const char* rel :
+       {"ringdbd", "../daemon/ringdbd", "../../daemon/ringdbd", "../sbin/ringdbd"}) {
     std::string candidate = (dir / rel).lexically_normal().string();
     if (executable(candidate)) return candidate;
   }

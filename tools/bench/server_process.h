@@ -52,8 +52,9 @@ class ServerProcess {
 // one), the highest-numbered. Redis is pinned there too, so both servers get the same CPUs.
 std::vector<int> default_daemon_cpus();
 
-// Finds ringdbd: beside the executable, ../daemon/ringdbd (the build tree), ../sbin/ringdbd
-// (an install), else "ringdbd" for a $PATH search.
+// Finds ringdbd: beside the executable, ../daemon/ringdbd or ../../daemon/ringdbd (the
+// build tree: build/tools/bench/ringdb-bench, build/daemon/ringdbd), ../sbin/ringdbd (an
+// install), else "ringdbd" for a $PATH search.
 std::string find_ringdbd(const char* argv0);
 
 }  // namespace ringdb::bench
