@@ -22,7 +22,10 @@ std::mutex g_table_mutex;
 std::atomic<int> g_notify_fd{-1};  // serialises add/remove; the handler does not take it
 
 void on_sigbus(int signo, siginfo_t* info, void*) {
-  const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  // Only a fault (si_code > 0) has an address. In a SIGBUS sent with kill() or sigqueue() the
+  // same bytes are the sender's pid and uid, or whatever it wrote: they select no range.
+  const bool fault = info->si_code > 0;
+  const auto addr = fault ? reinterpret_cast<uintptr_t>(info->si_addr) : 0;
   for (Range& r : g_ranges) {
     const uintptr_t base = r.base.load(std::memory_order_acquire);
     if (base == 0 || addr < base || addr - base >= r.size.load(std::memory_order_relaxed)) {
@@ -40,8 +43,11 @@ void on_sigbus(int signo, siginfo_t* info, void*) {
     }
     break;
   }
-  // Not ours (or we could not repair it): die of it as if no handler were installed.
+  // Not ours (or we could not repair it): die of it as if no handler were installed. A fault
+  // recurs when the access is retried; a sent signal does not, so it is raised again (it is
+  // delivered at once: SA_NODEFER).
   signal(signo, SIG_DFL);
+  if (!fault) raise(signo);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
 // BusGuard (shm/bus_guard.h): after the owner of a registered segment truncates it, touching
 // the mapping does not crash: the range reads as zero pages from then on, poisoned() turns
 // true and the notify descriptor hears of it. A SIGBUS outside every registered range (never
-// registered, or removed) is left fatal: a fork()ed child that touches such a range must die
-// of SIGBUS.
+// registered, or removed), or one sent rather than raised by a fault, is left fatal: a
+// fork()ed child that meets one must die of SIGBUS.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +149,7 @@ TEST_CASE("BusGuard: other ranges stay unpoisoned when one is") {
 // Child exit codes; a child that does what it should never exits, it dies of SIGBUS.
 constexpr int kChildSurvived = 1;
 constexpr int kChildSetupFailed = 2;
+constexpr int kChildSurvivedPoisoned = 3;  // and a healthy range was poisoned
 
 // Runs `body` in a child with the guard installed; returns its wait status.
 template <typename Body>
@@ -158,7 +160,7 @@ int in_guarded_child(Body body) {
 
 void check_died_of_sigbus(int status) {
   INFO("exited: " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
-                  << " (1: survived the fault, 2: setup failed); signalled: "
+                  << " (1: survived, 2: setup failed, 3: survived, range poisoned); signalled: "
                   << (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGBUS);
@@ -200,6 +202,39 @@ TEST_CASE("BusGuard: a SIGBUS on a removed range stays fatal") {
     if (handle < 0) return kChildSetupFailed;
     BusGuard::remove(handle);
     return truncate_and_touch(*segment);
+  }));
+}
+
+// A SIGBUS that no fault raised (kill, sigqueue) carries no fault address: its si_addr field
+// holds the sender's pid and uid. It must get the default action, like any other SIGBUS
+// outside a registered range, and not be survived (which also left the guard disarmed).
+TEST_CASE("BusGuard: a SIGBUS sent with kill() stays fatal") {
+  check_died_of_sigbus(in_guarded_child([] {
+    raise(SIGBUS);
+    return kChildSurvived;
+  }));
+}
+
+// The same, with the sender filling si_addr with an address in a registered range: a sent
+// signal must not poison a healthy range.
+TEST_CASE(
+    "BusGuard: a sent SIGBUS naming a registered address neither poisons it nor is survived") {
+  check_died_of_sigbus(in_guarded_child([] {
+    std::string error;
+    auto segment = Segment::create(kSize, "bus-spoofed", false, &error);
+    if (segment == nullptr) return kChildSetupFailed;
+    const int handle = BusGuard::add(segment->base(), segment->size());
+    if (handle < 0) return kChildSetupFailed;
+    siginfo_t info = {};
+    info.si_signo = SIGBUS;
+    info.si_code = SI_QUEUE;  // what any sender may use
+    info.si_addr = segment->base() + 4096;
+    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGBUS, &info) != 0) {
+      return kChildSetupFailed;
+    }
+    // An intercepted call, where ThreadSanitizer delivers the signal it deferred.
+    kill(getpid(), 0);
+    return BusGuard::poisoned(handle) ? kChildSurvivedPoisoned : kChildSurvived;
   }));
 }
 
