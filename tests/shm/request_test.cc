@@ -5,6 +5,7 @@
 // scan item encoding: encode_item/decode_items round trip, and decode_items refuses
 // truncated input, lengths past the end and trailing bytes.
 #include <doctest/doctest.h>
+#include <sanitizer/asan_interface.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +26,8 @@ namespace {
 constexpr RequestLimits kLimits{.key_size_max = 100, .value_size_max = 3000, .scan_limit_max = 50};
 
 // A segment image with small sizes: 4 contexts of 128 bytes (64 inline bytes), a 4 KiB
-// request area.
+// request area. Everything else (header, ring, padding, response area) is poisoned for
+// AddressSanitizer: the decoder has no business there.
 class Image {
  public:
   Image() {
@@ -39,7 +41,11 @@ class Image {
     std::string error;
     REQUIRE(SegmentGeometry::compute(s, &geometry_, &error));
     bytes_.resize(geometry_.segment_size);
+    poison(true);
   }
+  ~Image() { poison(false); }
+  Image(const Image&) = delete;
+  Image& operator=(const Image&) = delete;
 
   const SegmentGeometry& geometry() const { return geometry_; }
   std::byte* base() { return bytes_.data(); }
@@ -54,6 +60,22 @@ class Image {
   }
 
  private:
+  void poison(bool on) {
+    std::byte* const end = base() + bytes_.size();
+    const std::pair<std::byte*, std::byte*> outside[] = {
+        {base(), context(0)},
+        {context(geometry_.sizes.context_count), request_area()},
+        {request_area() + geometry_.sizes.request_area_size, end}};
+    for (const auto& range : outside) {
+      const auto n = static_cast<size_t>(range.second - range.first);
+      if (on) {
+        ASAN_POISON_MEMORY_REGION(range.first, n);
+      } else {
+        ASAN_UNPOISON_MEMORY_REGION(range.first, n);
+      }
+    }
+  }
+
   SegmentGeometry geometry_;
   std::vector<std::byte> bytes_;
 };
