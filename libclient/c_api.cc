@@ -1,0 +1,273 @@
+// libringdb's C ABI (ringdb/ringdb.h) over the C++ API. No exception crosses it: the C++
+// API throws nothing but std::bad_alloc (and, for absurd sizes, std::length_error) from the
+// containers it fills; both become RINGDB_OUT_OF_MEMORY here. Returned bytes are malloc'ed
+// with one extra NUL byte, so that C callers may treat text keys and values as strings.
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ringdb/client.h"
+#include "ringdb/ringdb.h"
+
+struct ringdb_client {
+  std::unique_ptr<ringdb::Client> client;
+};
+
+struct ringdb_txn {
+  std::unique_ptr<ringdb::Transaction> txn;
+};
+
+namespace {
+
+using ringdb::Status;
+
+ringdb_status c_status(Status s) {
+  return static_cast<ringdb_status>(s);
+}
+
+// Runs fn() -> Status, turning an allocation failure into RINGDB_OUT_OF_MEMORY.
+template <typename Fn>
+ringdb_status guarded(Fn&& fn) {
+  try {
+    return c_status(fn());
+  } catch (const std::bad_alloc&) {
+    return RINGDB_OUT_OF_MEMORY;
+  } catch (const std::length_error&) {
+    return RINGDB_OUT_OF_MEMORY;
+  } catch (...) {
+    // Nothing else is thrown by the C++ API; should it ever be, it must not unwind into C.
+    return RINGDB_OUT_OF_MEMORY;
+  }
+}
+
+// A (data, len) pair from C: NULL is only allowed with length 0.
+bool valid(const char* data, size_t len) {
+  return data != nullptr || len == 0;
+}
+
+std::string_view view(const char* data, size_t len) {
+  return len == 0 ? std::string_view() : std::string_view(data, len);
+}
+
+char* copy_out(const std::string& bytes) {
+  auto* p = static_cast<char*>(std::malloc(bytes.size() + 1));
+  if (p == nullptr) throw std::bad_alloc();
+  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+  p[bytes.size()] = '\0';
+  return p;
+}
+
+ringdb::ScanOptions scan_options(const ringdb_scan_options& o) {
+  ringdb::ScanOptions options;
+  options.start.assign(view(o.start, o.start_len));
+  options.end.assign(view(o.end, o.end_len));
+  options.prefix.assign(view(o.prefix, o.prefix_len));
+  options.limit = o.limit;
+  options.reverse = o.reverse != 0;
+  return options;
+}
+
+bool valid(const ringdb_scan_options* o) {
+  return o != nullptr && valid(o->start, o->start_len) && valid(o->end, o->end_len) &&
+         valid(o->prefix, o->prefix_len);
+}
+
+// Hands a get's value to the caller; on any failure the outputs are NULL and 0.
+template <typename Get>
+ringdb_status get_value(Get&& get, char** value, size_t* value_len) {
+  *value = nullptr;
+  *value_len = 0;
+  return guarded([&] {
+    std::string v;
+    const Status s = get(&v);
+    if (s != Status::kOk) return s;
+    *value = copy_out(v);
+    *value_len = v.size();
+    return s;
+  });
+}
+
+void free_items(ringdb_item* items, size_t count) {
+  if (items == nullptr) return;
+  for (size_t i = 0; i < count; ++i) {
+    std::free(items[i].key);
+    std::free(items[i].value);
+  }
+  std::free(items);
+}
+
+// Hands scan items to the caller; on any failure the outputs are NULL and 0.
+template <typename Scan>
+ringdb_status scan_items(Scan&& scan, ringdb_item** items, size_t* count, int* truncated) {
+  *items = nullptr;
+  *count = 0;
+  if (truncated != nullptr) *truncated = 0;
+  return guarded([&] {
+    std::vector<ringdb::KeyValue> found;
+    bool cut = false;
+    const Status s = scan(&found, &cut);
+    if (s != Status::kOk || found.empty()) {
+      if (truncated != nullptr) *truncated = cut ? 1 : 0;
+      return s;
+    }
+    auto* out = static_cast<ringdb_item*>(std::calloc(found.size(), sizeof(ringdb_item)));
+    if (out == nullptr) throw std::bad_alloc();
+    try {
+      for (size_t i = 0; i < found.size(); ++i) {
+        out[i].key = copy_out(found[i].key);
+        out[i].key_len = found[i].key.size();
+        out[i].value = copy_out(found[i].value);
+        out[i].value_len = found[i].value.size();
+      }
+    } catch (...) {
+      free_items(out, found.size());  // calloc'ed: unfilled pointers are NULL
+      throw;
+    }
+    *items = out;
+    *count = found.size();
+    if (truncated != nullptr) *truncated = cut ? 1 : 0;
+    return s;
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* ringdb_status_name(ringdb_status status) {
+  return ringdb::status_name(static_cast<Status>(status));
+}
+
+ringdb_status ringdb_connect(const char* socket_path, ringdb_client** out, char* error,
+                             size_t error_len) {
+  if (error != nullptr && error_len > 0) error[0] = '\0';
+  if (out == nullptr) return RINGDB_INVALID_ARGUMENT;
+  *out = nullptr;
+  std::string why;
+  const ringdb_status status = guarded([&] {
+    ringdb::ConnectOptions options;
+    if (socket_path != nullptr) options.socket_path = socket_path;
+    auto handle = std::make_unique<ringdb_client>();
+    const Status s = ringdb::Client::connect(options, &handle->client, &why);
+    if (s == Status::kOk) *out = handle.release();
+    return s;
+  });
+  if (status == RINGDB_OUT_OF_MEMORY && why.empty()) why = "out of memory";
+  if (status != RINGDB_OK && error != nullptr && error_len > 0) {
+    const size_t n = why.size() < error_len - 1 ? why.size() : error_len - 1;
+    std::memcpy(error, why.data(), n);
+    error[n] = '\0';
+  }
+  return status;
+}
+
+void ringdb_close(ringdb_client* client) {
+  delete client;
+}
+
+ringdb_status ringdb_ping(ringdb_client* client) {
+  if (client == nullptr) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] { return client->client->ping(); });
+}
+
+ringdb_status ringdb_get(ringdb_client* client, const char* key, size_t key_len, char** value,
+                         size_t* value_len) {
+  if (client == nullptr || !valid(key, key_len) || value == nullptr || value_len == nullptr) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return get_value([&](std::string* v) { return client->client->get(view(key, key_len), v); },
+                   value, value_len);
+}
+
+ringdb_status ringdb_put(ringdb_client* client, const char* key, size_t key_len, const char* value,
+                         size_t value_len) {
+  if (client == nullptr || !valid(key, key_len) || !valid(value, value_len)) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return guarded([&] { return client->client->put(view(key, key_len), view(value, value_len)); });
+}
+
+ringdb_status ringdb_del(ringdb_client* client, const char* key, size_t key_len) {
+  if (client == nullptr || !valid(key, key_len)) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] { return client->client->del(view(key, key_len)); });
+}
+
+ringdb_status ringdb_scan(ringdb_client* client, const ringdb_scan_options* options,
+                          ringdb_item** items, size_t* count, int* truncated) {
+  if (client == nullptr || !valid(options) || items == nullptr || count == nullptr) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return scan_items(
+      [&](std::vector<ringdb::KeyValue>* found, bool* cut) {
+        return client->client->scan(scan_options(*options), found, cut);
+      },
+      items, count, truncated);
+}
+
+ringdb_status ringdb_begin(ringdb_client* client, int read_only, ringdb_txn** out) {
+  if (client == nullptr || out == nullptr) return RINGDB_INVALID_ARGUMENT;
+  *out = nullptr;
+  return guarded([&] {
+    auto handle = std::make_unique<ringdb_txn>();
+    const Status s = client->client->begin(&handle->txn, read_only != 0);
+    if (s == Status::kOk) *out = handle.release();
+    return s;
+  });
+}
+
+ringdb_status ringdb_txn_get(ringdb_txn* txn, const char* key, size_t key_len, char** value,
+                             size_t* value_len) {
+  if (txn == nullptr || !valid(key, key_len) || value == nullptr || value_len == nullptr) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return get_value([&](std::string* v) { return txn->txn->get(view(key, key_len), v); }, value,
+                   value_len);
+}
+
+ringdb_status ringdb_txn_put(ringdb_txn* txn, const char* key, size_t key_len, const char* value,
+                             size_t value_len) {
+  if (txn == nullptr || !valid(key, key_len) || !valid(value, value_len)) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return guarded([&] { return txn->txn->put(view(key, key_len), view(value, value_len)); });
+}
+
+ringdb_status ringdb_txn_del(ringdb_txn* txn, const char* key, size_t key_len) {
+  if (txn == nullptr || !valid(key, key_len)) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] { return txn->txn->del(view(key, key_len)); });
+}
+
+ringdb_status ringdb_txn_scan(ringdb_txn* txn, const ringdb_scan_options* options,
+                              ringdb_item** items, size_t* count, int* truncated) {
+  if (txn == nullptr || !valid(options) || items == nullptr || count == nullptr) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return scan_items([&](std::vector<ringdb::KeyValue>* found,
+                        bool* cut) { return txn->txn->scan(scan_options(*options), found, cut); },
+                    items, count, truncated);
+}
+
+ringdb_status ringdb_commit(ringdb_txn* txn) {
+  if (txn == nullptr) return RINGDB_INVALID_ARGUMENT;
+  const ringdb_status status = guarded([&] { return txn->txn->commit(); });
+  delete txn;
+  return status;
+}
+
+void ringdb_abort(ringdb_txn* txn) {
+  delete txn;  // the destructor aborts an open transaction
+}
+
+void ringdb_free(void* p) {
+  std::free(p);
+}
+
+void ringdb_items_free(ringdb_item* items, size_t count) {
+  free_items(items, count);
+}
+
+}  // extern "C"

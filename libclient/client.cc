@@ -1,0 +1,384 @@
+// libringdb's C++ API (ringdb/client.h) over the data path (libclient/session.h). The
+// synchronous calls describe their request in place (no Operation, no copy of the key or
+// value: the payload goes from the caller's memory straight into the segment).
+#include "ringdb/client.h"
+
+#include <cassert>
+#include <initializer_list>
+#include <utility>
+
+#include "libclient/connection.h"
+#include "libclient/session.h"
+#include "shm/wire.h"
+
+namespace ringdb {
+
+using libclient::kNoContext;
+using libclient::RequestSpec;
+using libclient::ResultSink;
+using libclient::SubmitMode;
+using shm::Opcode;
+using shm::WireStatus;
+
+// The daemon's codes travel unchanged: the public numbers must be the wire's.
+constexpr bool same_code(Status status, WireStatus wire) {
+  return static_cast<int>(status) == static_cast<int>(wire);
+}
+static_assert(same_code(Status::kOk, WireStatus::kOk));
+static_assert(same_code(Status::kNotFound, WireStatus::kNotFound));
+static_assert(same_code(Status::kConflict, WireStatus::kConflict));
+static_assert(same_code(Status::kOutOfMemory, WireStatus::kOutOfMemory));
+static_assert(same_code(Status::kTooLarge, WireStatus::kTooLarge));
+static_assert(same_code(Status::kInvalidArgument, WireStatus::kInvalidArgument));
+static_assert(same_code(Status::kTooManyViews, WireStatus::kTooManyViews));
+static_assert(same_code(Status::kTransactionDone, WireStatus::kTransactionDone));
+static_assert(same_code(Status::kInvalidRequest, WireStatus::kInvalidRequest));
+static_assert(same_code(Status::kShuttingDown, WireStatus::kShuttingDown));
+static_assert(same_code(Status::kTooManyTransactions, WireStatus::kTooManyTransactions));
+static_assert(same_code(Status::kTransactionBusy, WireStatus::kTransactionBusy));
+static_assert(same_code(Status::kResponseAreaFull, WireStatus::kResponseAreaFull));
+static_assert(same_code(Status::kUnknownTransaction, WireStatus::kUnknownTransaction));
+static_assert(static_cast<int>(Status::kRingFull) >= 32, "codes from 32 up are the library's");
+
+const char* status_name(Status status) {
+  switch (status) {
+    case Status::kOk:
+      return "OK";
+    case Status::kNotFound:
+      return "NOT_FOUND";
+    case Status::kConflict:
+      return "CONFLICT";
+    case Status::kOutOfMemory:
+      return "OUT_OF_MEMORY";
+    case Status::kTooLarge:
+      return "TOO_LARGE";
+    case Status::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case Status::kTooManyViews:
+      return "TOO_MANY_VIEWS";
+    case Status::kTransactionDone:
+      return "TRANSACTION_DONE";
+    case Status::kInvalidRequest:
+      return "INVALID_REQUEST";
+    case Status::kShuttingDown:
+      return "SHUTTING_DOWN";
+    case Status::kTooManyTransactions:
+      return "TOO_MANY_TRANSACTIONS";
+    case Status::kTransactionBusy:
+      return "TRANSACTION_BUSY";
+    case Status::kResponseAreaFull:
+      return "RESPONSE_AREA_FULL";
+    case Status::kUnknownTransaction:
+      return "UNKNOWN_TRANSACTION";
+    case Status::kRingFull:
+      return "RING_FULL";
+    case Status::kTooManyInFlight:
+      return "TOO_MANY_IN_FLIGHT";
+    case Status::kDisconnected:
+      return "DISCONNECTED";
+    case Status::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case Status::kTooManySessions:
+      return "TOO_MANY_SESSIONS";
+    case Status::kProtocolMismatch:
+      return "PROTOCOL_MISMATCH";
+    case Status::kConnectFailed:
+      return "CONNECT_FAILED";
+  }
+  return "UNKNOWN_STATUS";  // a code from a newer daemon
+}
+
+struct Client::Impl : libclient::Session {
+  using Session::Session;
+};
+
+namespace {
+
+RequestSpec spec_of(Opcode opcode, std::string_view key = {}, std::string_view value = {}) {
+  RequestSpec spec;
+  spec.opcode = opcode;
+  spec.parts[0] = key;
+  spec.parts[1] = value;
+  return spec;
+}
+
+RequestSpec scan_spec(const ScanOptions& options) {
+  RequestSpec spec = spec_of(Opcode::kScan, options.start, options.end);
+  spec.parts[2] = options.prefix;
+  spec.limit = options.limit;
+  spec.flags = options.reverse ? shm::kFlagReverse : 0;
+  return spec;
+}
+
+// Which of an Operation's result fields its opcode fills.
+ResultSink sink_for(Opcode opcode, std::string* value, std::vector<KeyValue>* items,
+                    bool* truncated) {
+  ResultSink sink;
+  if (opcode == Opcode::kGet) sink.value = value;
+  if (opcode == Opcode::kScan) {
+    sink.items = items;
+    sink.truncated = truncated;
+  }
+  return sink;
+}
+
+Status run_in_transaction(libclient::Session& session, uint64_t handle, RequestSpec spec,
+                          const ResultSink& sink) {
+  if (handle == 0) return Status::kUnknownTransaction;  // committed or aborted already
+  spec.txn = handle;
+  return session.run(spec, sink);
+}
+
+}  // namespace
+
+// ---- Operation --------------------------------------------------------------------------
+
+// An Operation owns a copy of its payload (the caller's key may be gone by submit time);
+// `spec` views it. Heap-allocated, so moving the Operation moves no bytes the views see.
+struct Operation::Request {
+  RequestSpec spec;
+  std::string storage;
+
+  void assign(Opcode opcode, std::initializer_list<std::string_view> parts) {
+    spec.opcode = opcode;
+    size_t total = 0;
+    for (std::string_view p : parts)
+      total += p.size();
+    storage.reserve(total);
+    for (std::string_view p : parts)
+      storage.append(p);
+    size_t at = 0;
+    size_t i = 0;
+    for (std::string_view p : parts) {
+      spec.parts[i++] = std::string_view(storage.data() + at, p.size());
+      at += p.size();
+    }
+  }
+};
+
+Operation Operation::ping() {
+  Operation op;
+  op.request_ = std::make_unique<Request>();
+  op.request_->assign(Opcode::kPing, {});
+  return op;
+}
+
+Operation Operation::get(std::string_view key) {
+  Operation op;
+  op.request_ = std::make_unique<Request>();
+  op.request_->assign(Opcode::kGet, {key});
+  return op;
+}
+
+Operation Operation::put(std::string_view key, std::string_view value) {
+  Operation op;
+  op.request_ = std::make_unique<Request>();
+  op.request_->assign(Opcode::kPut, {key, value});
+  return op;
+}
+
+Operation Operation::del(std::string_view key) {
+  Operation op;
+  op.request_ = std::make_unique<Request>();
+  op.request_->assign(Opcode::kDel, {key});
+  return op;
+}
+
+Operation Operation::scan(const ScanOptions& options) {
+  Operation op;
+  op.request_ = std::make_unique<Request>();
+  op.request_->assign(Opcode::kScan, {options.start, options.end, options.prefix});
+  op.request_->spec.limit = options.limit;
+  op.request_->spec.flags = options.reverse ? shm::kFlagReverse : 0;
+  return op;
+}
+
+Operation::Operation() = default;
+
+Operation::~Operation() {
+  // Its context would stay in flight for good, and its answer land in freed memory's stead.
+  assert(context_ == kNoContext && "an Operation was destroyed while submitted");
+}
+
+// A submitted Operation may move: its context goes with it.
+Operation::Operation(Operation&& other) noexcept
+    : request_(std::move(other.request_)),
+      context_(std::exchange(other.context_, kNoContext)),
+      status_(other.status_),
+      value_(std::move(other.value_)),
+      items_(std::move(other.items_)),
+      truncated_(other.truncated_) {}
+
+Operation& Operation::operator=(Operation&& other) noexcept {
+  assert(context_ == kNoContext && "an Operation was overwritten while submitted");
+  request_ = std::move(other.request_);
+  context_ = std::exchange(other.context_, kNoContext);
+  status_ = other.status_;
+  value_ = std::move(other.value_);
+  items_ = std::move(other.items_);
+  truncated_ = other.truncated_;
+  return *this;
+}
+
+void Operation::set_transaction(const Transaction& txn) {
+  if (request_) request_->spec.txn = txn.handle();
+}
+
+// ---- Client -----------------------------------------------------------------------------
+
+Status Client::connect(const ConnectOptions& options, std::unique_ptr<Client>* out,
+                       std::string* error) {
+  if (out == nullptr) return Status::kInvalidArgument;
+  const std::string path =
+      options.socket_path.empty() ? default_socket_path() : options.socket_path;
+  std::unique_ptr<libclient::Connection> connection;
+  if (Status s = libclient::Connection::open(path, &connection, error); s != Status::kOk) {
+    return s;
+  }
+  out->reset(new Client(std::make_unique<Impl>(std::move(connection))));
+  return Status::kOk;
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Client::~Client() = default;
+
+uint64_t Client::session_id() const {
+  return impl_->session_id();
+}
+
+Status Client::ping() {
+  return impl_->run(spec_of(Opcode::kPing), {});
+}
+
+Status Client::get(std::string_view key, std::string* value) {
+  ResultSink sink;
+  sink.value = value;
+  return impl_->run(spec_of(Opcode::kGet, key), sink);
+}
+
+Status Client::put(std::string_view key, std::string_view value) {
+  return impl_->run(spec_of(Opcode::kPut, key, value), {});
+}
+
+Status Client::del(std::string_view key) {
+  return impl_->run(spec_of(Opcode::kDel, key), {});
+}
+
+Status Client::scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated) {
+  ResultSink sink;
+  sink.items = items;
+  sink.truncated = truncated;
+  return impl_->run(scan_spec(options), sink);
+}
+
+Status Client::begin(std::unique_ptr<Transaction>* txn, bool read_only) {
+  if (txn == nullptr) return Status::kInvalidArgument;
+  // Allocated before BEGIN is sent: a bad_alloc afterwards would leave the daemon's
+  // transaction open with nobody holding its handle.
+  std::unique_ptr<Transaction> t(new Transaction(this, 0));
+  RequestSpec spec = spec_of(Opcode::kBegin);
+  spec.flags = read_only ? shm::kFlagReadOnly : 0;
+  ResultSink sink;
+  sink.result_u64 = &t->handle_;
+  if (Status s = impl_->run(spec, sink); s != Status::kOk) return s;
+  *txn = std::move(t);
+  return Status::kOk;
+}
+
+Status Client::submit(Operation* op) {
+  if (op == nullptr || !op->request_ || op->context_ != kNoContext) {
+    return Status::kInvalidArgument;
+  }
+  op->value_.clear();
+  op->items_.clear();
+  op->truncated_ = false;
+  return op->status_ = impl_->submit(op->request_->spec, SubmitMode::kWait, &op->context_);
+}
+
+Status Client::try_submit(Operation* op) {
+  if (op == nullptr || !op->request_ || op->context_ != kNoContext) {
+    return Status::kInvalidArgument;
+  }
+  op->value_.clear();
+  op->items_.clear();
+  op->truncated_ = false;
+  return op->status_ = impl_->submit(op->request_->spec, SubmitMode::kTry, &op->context_);
+}
+
+Status Client::wait(Operation* op) {
+  if (op == nullptr) return Status::kInvalidArgument;
+  if (op->context_ == kNoContext) return Status::kOk;  // nothing in flight: already complete
+  const ResultSink sink =
+      sink_for(op->request_->spec.opcode, &op->value_, &op->items_, &op->truncated_);
+  Status answer = Status::kOk;
+  const Status transport = impl_->wait(&op->context_, sink, &answer);
+  op->status_ = transport == Status::kOk ? answer : transport;
+  return transport;
+}
+
+bool Client::poll(Operation* op) {
+  if (op == nullptr || op->context_ == kNoContext) return true;
+  const ResultSink sink =
+      sink_for(op->request_->spec.opcode, &op->value_, &op->items_, &op->truncated_);
+  Status transport = Status::kOk;
+  Status answer = Status::kOk;
+  if (!impl_->poll(&op->context_, sink, &transport, &answer)) return false;
+  op->status_ = transport == Status::kOk ? answer : transport;
+  return true;
+}
+
+// ---- Transaction ------------------------------------------------------------------------
+
+Transaction::~Transaction() {
+  if (open()) abort();
+}
+
+Status Transaction::get(std::string_view key, std::string* value) {
+  ResultSink sink;
+  sink.value = value;
+  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kGet, key), sink);
+}
+
+Status Transaction::put(std::string_view key, std::string_view value) {
+  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kPut, key, value), {});
+}
+
+Status Transaction::del(std::string_view key) {
+  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kDel, key), {});
+}
+
+Status Transaction::scan(const ScanOptions& options, std::vector<KeyValue>* items,
+                         bool* truncated) {
+  ResultSink sink;
+  sink.items = items;
+  sink.truncated = truncated;
+  return run_in_transaction(*client_->impl_, handle_, scan_spec(options), sink);
+}
+
+Status Transaction::commit() {
+  uint64_t csn = 0;
+  ResultSink sink;
+  sink.result_u64 = &csn;
+  // Over whatever the answer: committed, or failed and aborted by the daemon, or the
+  // session is gone (which aborts it).
+  const Status s = run_in_transaction(*client_->impl_, std::exchange(handle_, 0),
+                                      spec_of(Opcode::kCommit), sink);
+  if (s == Status::kOk) commit_csn_ = csn;
+  return s;
+}
+
+void Transaction::abort() {
+  (void)run_in_transaction(*client_->impl_, std::exchange(handle_, 0), spec_of(Opcode::kAbort), {});
+}
+
+// The asynchronous path's form of the calls above: `op` runs inside this transaction.
+Status Transaction::run(Operation* op) {
+  if (!open()) return Status::kUnknownTransaction;
+  op->set_transaction(*this);
+  if (Status s = client_->submit(op); s != Status::kOk) return s;
+  if (Status s = client_->wait(op); s != Status::kOk) return s;
+  return op->status();
+}
+
+}  // namespace ringdb

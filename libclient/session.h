@@ -1,0 +1,174 @@
+// Session: libringdb's data path over one Connection (docs/PROTOCOL.md section 2, "The life
+// of a request", and section 3): it owns which request contexts and request-area blocks are
+// free, writes requests into the segment, pushes them on the rings, wakes sleeping workers,
+// waits for answers and reads them back. Client, Operation and Transaction (client.cc) are
+// thin layers over it.
+//
+// Submitting: a context from the free list (a LIFO under `free_mu_`: a just-freed context's
+// lines are still in this core's cache); the payload inline in the context if it fits, else
+// in a block of the request area (first fit under `area_mu_`); state SUBMITTED; a push on
+// ring sched_getcpu() % ring_count; then the wake-up check. Blocking submits wait for a
+// context or for area space on an EventCount (no polling); a full ring is retried with
+// pauses, then yields (nothing signals a ring slot being freed).
+//
+// Waiting: spin on the context's state for kSpinBudget, then futex-wait on it in
+// kWaitSlice slices (the worker wakes a waiter it sees flagged WAITING); between slices, the
+// session's liveness is checked (header.closed, then the socket), so a waiter notices a dead
+// daemon within about two slices.
+//
+// Request-area blocks are returned when their request completes, or reclaimed by a thread
+// that needs area space once their request is DONE (the daemon copied the payload out before
+// it answered): so a thread that keeps many large requests in flight and blocks in submit is
+// not waiting for itself to call wait().
+//
+// Liveness: once the daemon is known to be gone (closed, hung up) the session is `lost`:
+// every later submit fails at once, and blocked submitters are woken to fail too. Contexts
+// in flight at that point are abandoned with the session.
+//
+// Thread safety: every method may be called concurrently; a given context is used by one
+// thread at a time (the one that submitted it, until it waits or polls it to completion).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libclient/connection.h"
+#include "libclient/event_count.h"
+#include "ringdb/client.h"
+#include "shm/extent_allocator.h"
+#include "shm/ring.h"
+#include "shm/wire.h"
+#include "sync/mutex.h"
+#include "sync/thread_annotations.h"
+
+namespace ringdb::libclient {
+
+inline constexpr uint32_t kNoContext = UINT32_MAX;
+
+// One request as the data path sees it. The parts point into memory that the caller keeps
+// alive until submit() returns: the payload is in the segment by then.
+struct RequestSpec {
+  shm::Opcode opcode = shm::Opcode::kPing;
+  uint8_t flags = 0;  // kFlagReverse, kFlagReadOnly; kFlagExternal is the data path's own
+  std::string_view parts[3];
+  uint32_t limit = 0;
+  uint64_t txn = 0;
+};
+
+// Where an answer's results go; a null member is not wanted.
+struct ResultSink {
+  std::string* value = nullptr;            // get
+  std::vector<KeyValue>* items = nullptr;  // scan
+  bool* truncated = nullptr;               // scan
+  uint64_t* result_u64 = nullptr;          // begin, commit
+};
+
+enum class SubmitMode : uint8_t { kWait, kTry };
+
+class Session {
+ public:
+  // Spinning catches answers that come back within a few microseconds (a worker that is
+  // awake answers a get in about 2 us) without the two system calls and the scheduler
+  // round trip of a futex sleep; beyond this, sleeping frees the core.
+  static constexpr std::chrono::nanoseconds kSpinBudget = std::chrono::microseconds(20);
+  // Sleeps are cut into slices so that liveness is checked between them: the bound on
+  // noticing a dead daemon (docs/PROTOCOL.md section 6) is about two slices.
+  static constexpr std::chrono::nanoseconds kWaitSlice = std::chrono::milliseconds(50);
+  // A thread spinning on a full ring looks at liveness this often (in attempts).
+  static constexpr uint32_t kRingFullProbeEvery = 1024;
+
+  explicit Session(std::unique_ptr<Connection> connection);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  uint64_t session_id() const { return connection_->session_id(); }
+
+  // Copies `request` into a free context and publishes it; on kOk *context names it until
+  // wait() or poll() completes it. Returns kOk; kTooLarge (a payload larger than the whole
+  // request area); kShuttingDown or kDisconnected (the session cannot take requests); and
+  // with SubmitMode::kTry, kTooManyInFlight (no free context or no request-area room) or
+  // kRingFull instead of waiting. REQUIRES: *context == kNoContext.
+  Status submit(const RequestSpec& request, SubmitMode mode, uint32_t* context);
+  // Waits for the answer to *context. kOk: *answer is the daemon's status, the results are
+  // in `sink`. kDisconnected or kShuttingDown: the session ended without an answer. Either
+  // way *context is kNoContext afterwards, set before anything that can throw (bad_alloc
+  // while copying results). REQUIRES: *context came from submit().
+  Status wait(uint32_t* context, const ResultSink& sink, Status* answer);
+  // Like wait() if the answer is there (or the session is gone): returns true with
+  // *transport (kOk or the transport error) and *answer. Else false, without blocking.
+  bool poll(uint32_t* context, const ResultSink& sink, Status* transport, Status* answer);
+  // submit (waiting) then wait: the daemon's answer, or the transport's error.
+  Status run(const RequestSpec& request, const ResultSink& sink);
+
+ private:
+  struct Block {
+    uint32_t offset = 0;
+    uint32_t size = 0;  // 0: the context holds no block
+  };
+
+  shm::ContextHeader* context(uint32_t index) const {
+    return reinterpret_cast<shm::ContextHeader*>(segment_ + geometry_.contexts_offset +
+                                                 uint64_t{index} * geometry_.sizes.context_size);
+  }
+  std::byte* inline_data(uint32_t index) const {
+    return reinterpret_cast<std::byte*>(context(index)) + sizeof(shm::ContextHeader);
+  }
+
+  // Free contexts.
+  bool pop_free_context(uint32_t* index) EXCLUDES(free_mu_);
+  Status take_context(SubmitMode mode, uint32_t* index);
+  void give_context(uint32_t index) EXCLUDES(free_mu_);
+  // Request-area blocks.
+  bool try_place(uint32_t index, uint32_t size, uint32_t* offset) EXCLUDES(area_mu_);
+  void reclaim_done_blocks() REQUIRES(area_mu_);
+  bool find_submitted_block(uint32_t* index) EXCLUDES(area_mu_);
+  Status take_block(SubmitMode mode, uint32_t index, uint32_t size, uint32_t* offset);
+  void give_block(uint32_t index) EXCLUDES(area_mu_);
+  // Sleeps on `ec` until notified or kWaitSlice; between slices checks the session.
+  template <typename TryFn>
+  Status wait_for(EventCount& ec, TryFn try_fn);
+
+  void write_request(uint32_t index, const RequestSpec& request, const Block& block);
+  Status publish(uint32_t index, SubmitMode mode);
+  uint32_t current_ring() const;
+  void wake_worker(uint32_t ring);
+  void ring_doorbell(uint32_t worker);
+
+  bool spin_until_done(const std::atomic<uint32_t>& state) const;
+  bool sleep_on(uint32_t index);
+  Status complete(uint32_t* index, const ResultSink& sink);
+  Status read_result(const shm::ContextHeader& c, uint32_t index, const ResultSink& sink) const;
+  void release(uint32_t index);
+
+  // Liveness. refusal(): why no new request may be submitted (no system call). gone(): why
+  // an answer will never come (the socket is asked only with `probe`). Both mark the
+  // session lost when they find it ended.
+  Status refusal();
+  Status gone(bool probe);
+  bool probe_due();
+  void mark_lost(Status why);
+
+  const std::unique_ptr<Connection> connection_;
+  const shm::SegmentGeometry geometry_;
+  std::byte* const segment_;
+  std::vector<shm::RingProducer> rings_;  // one per ring; stateless, shared by all threads
+
+  sync::Mutex free_mu_;
+  std::vector<uint32_t> free_ GUARDED_BY(free_mu_);
+  EventCount context_freed_;
+
+  sync::Mutex area_mu_;
+  shm::ExtentAllocator area_ GUARDED_BY(area_mu_);
+  std::vector<Block> blocks_ GUARDED_BY(area_mu_);  // by context
+  EventCount area_freed_;
+
+  std::atomic<int> lost_{0};  // 0, or the Status every request now fails with
+  std::atomic<int64_t> next_probe_ns_{0};
+};
+
+}  // namespace ringdb::libclient
