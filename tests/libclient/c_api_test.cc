@@ -1,0 +1,143 @@
+// libringdb's C ABI (ringdb/ringdb.h, libclient/c_api.cc): argument checks, the connect
+// error text and its truncation, and every call round-tripped through a fake daemon with
+// malloc'ed results released by ringdb_free / ringdb_items_free.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <string>
+
+#include "ringdb/ringdb.h"
+#include "tests/libclient/fake_daemon.h"
+
+namespace {
+
+using ringdb::test::FakeDaemon;
+using ringdb::test::TempDir;
+
+ringdb_client* connect_c(const FakeDaemon& daemon) {
+  ringdb_client* client = nullptr;
+  char error[256];
+  REQUIRE(ringdb_connect(daemon.socket_path().c_str(), &client, error, sizeof error) == RINGDB_OK);
+  REQUIRE(client != nullptr);
+  CHECK(error[0] == '\0');
+  return client;
+}
+
+ringdb_scan_options all_keys() {
+  ringdb_scan_options o;
+  std::memset(&o, 0, sizeof o);
+  o.limit = 100;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("C: a failed connect gives NULL, the status and a NUL-terminated reason") {
+  TempDir dir;
+  const std::string path = dir.path() + "/ringdb.sock";
+  ringdb_client* client = reinterpret_cast<ringdb_client*>(&dir);  // must be overwritten
+  char error[256];
+  CHECK(ringdb_connect(path.c_str(), &client, error, sizeof error) == RINGDB_CONNECT_FAILED);
+  CHECK(client == nullptr);
+  CHECK(std::string(error).find(path) != std::string::npos);
+  SUBCASE("a short buffer gets a truncated, terminated reason") {
+    char small[8];
+    std::memset(small, 'x', sizeof small);
+    CHECK(ringdb_connect(path.c_str(), &client, small, sizeof small) == RINGDB_CONNECT_FAILED);
+    CHECK(std::strlen(small) == sizeof small - 1);
+  }
+  SUBCASE("no buffer at all") {
+    CHECK(ringdb_connect(path.c_str(), &client, nullptr, 0) == RINGDB_CONNECT_FAILED);
+  }
+}
+
+TEST_CASE("C: NULL handles and NULL output pointers are INVALID_ARGUMENT") {
+  char* value = nullptr;
+  size_t len = 0;
+  CHECK(ringdb_connect(nullptr, nullptr, nullptr, 0) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_ping(nullptr) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_get(nullptr, "k", 1, &value, &len) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_put(nullptr, "k", 1, "v", 1) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_del(nullptr, "k", 1) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_begin(nullptr, 0, nullptr) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_commit(nullptr) == RINGDB_INVALID_ARGUMENT);
+  ringdb_close(nullptr);
+  ringdb_abort(nullptr);
+  ringdb_free(nullptr);
+  ringdb_items_free(nullptr, 0);
+
+  FakeDaemon daemon;
+  ringdb_client* client = connect_c(daemon);
+  CHECK(ringdb_get(client, nullptr, 3, &value, &len) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_get(client, "k", 1, nullptr, &len) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_put(client, "k", 1, nullptr, 5) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_scan(client, nullptr, nullptr, nullptr, nullptr) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_begin(client, 0, nullptr) == RINGDB_INVALID_ARGUMENT);
+  ringdb_close(client);
+}
+
+TEST_CASE("C: put, get, del, scan round-trip; results are malloc'ed and NUL-terminated") {
+  FakeDaemon daemon;
+  ringdb_client* client = connect_c(daemon);
+  CHECK(ringdb_ping(client) == RINGDB_OK);
+  CHECK(ringdb_put(client, "a", 1, "one", 3) == RINGDB_OK);
+  CHECK(ringdb_put(client, "b", 1, "", 0) == RINGDB_OK);
+  char* value = nullptr;
+  size_t len = 0;
+  REQUIRE(ringdb_get(client, "a", 1, &value, &len) == RINGDB_OK);
+  CHECK(len == 3);
+  CHECK(std::string(value) == "one");
+  ringdb_free(value);
+  CHECK(ringdb_get(client, "zz", 2, &value, &len) == RINGDB_NOT_FOUND);
+  CHECK(value == nullptr);
+  CHECK(len == 0);
+
+  ringdb_item* items = nullptr;
+  size_t count = 0;
+  int truncated = -1;
+  ringdb_scan_options options = all_keys();
+  REQUIRE(ringdb_scan(client, &options, &items, &count, &truncated) == RINGDB_OK);
+  REQUIRE(count == 2);
+  CHECK(std::string(items[0].key, items[0].key_len) == "a");
+  CHECK(std::string(items[0].value) == "one");
+  CHECK(items[1].value_len == 0);
+  CHECK(truncated == 0);
+  ringdb_items_free(items, count);
+
+  options.prefix = "b";
+  options.prefix_len = 1;
+  REQUIRE(ringdb_scan(client, &options, &items, &count, nullptr) == RINGDB_OK);
+  CHECK(count == 1);
+  ringdb_items_free(items, count);
+
+  CHECK(ringdb_del(client, "a", 1) == RINGDB_OK);
+  CHECK(ringdb_del(client, "a", 1) == RINGDB_NOT_FOUND);
+  ringdb_close(client);
+}
+
+TEST_CASE("C: a transaction commits, and an abandoned one is aborted on abort") {
+  FakeDaemon daemon;
+  ringdb_client* client = connect_c(daemon);
+  ringdb_txn* txn = nullptr;
+  REQUIRE(ringdb_begin(client, 0, &txn) == RINGDB_OK);
+  CHECK(ringdb_txn_put(txn, "t", 1, "1", 1) == RINGDB_OK);
+  char* value = nullptr;
+  size_t len = 0;
+  REQUIRE(ringdb_txn_get(txn, "t", 1, &value, &len) == RINGDB_OK);
+  CHECK(std::string(value, len) == "1");
+  ringdb_free(value);
+  ringdb_item* items = nullptr;
+  size_t count = 0;
+  ringdb_scan_options options = all_keys();
+  REQUIRE(ringdb_txn_scan(txn, &options, &items, &count, nullptr) == RINGDB_OK);
+  CHECK(count == 1);
+  ringdb_items_free(items, count);
+  CHECK(ringdb_txn_del(txn, "t", 1) == RINGDB_OK);
+  CHECK(ringdb_commit(txn) == RINGDB_OK);  // releases txn
+
+  REQUIRE(ringdb_begin(client, 1, &txn) == RINGDB_OK);
+  const uint64_t before = daemon.requests();
+  ringdb_abort(txn);
+  CHECK(daemon.requests() == before + 1);
+  ringdb_close(client);
+}
