@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -227,6 +228,7 @@ RunResult run_clients(const RunSpec& spec, const ClientBody& body) {
   for (int i = 0; i < spec.clients; ++i) {
     pid_t pid = fork();
     if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // a killed benchmark leaves no client spinning
       if (!spec.client_cpus.empty()) {
         pin_to_cpu(spec.client_cpus[static_cast<size_t>(i) % spec.client_cpus.size()]);
       }

@@ -7,7 +7,8 @@ import sys
 from collections import OrderedDict
 
 FIELDS = ["ops_per_s", "p50_ns", "p99_ns", "p999_ns", "max_ns",
-          "ctx_switches_per_req_client", "ctx_switches_per_req_daemon", "daemon_cpu_pct"]
+          "ctx_switches_per_req_client", "ctx_switches_per_req_daemon", "daemon_cpu_pct",
+          "daemon_ctx_switches_per_s"]
 
 
 def main(path):
