@@ -1,0 +1,170 @@
+// ringdb-cli: a command shell for ringdbd. Options, the input loop and exit codes; the
+// commands are in shell.h, the syntax in quoting.h, the output formats in output.h.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ringdb/client.h"
+#include "tools/cli/output.h"
+#include "tools/cli/shell.h"
+
+namespace {
+
+using ringdb::cli::Reply;
+using ringdb::cli::Shell;
+
+// The longest input line. A value at the daemon's default limit (1 MiB) written entirely in
+// \xHH escapes takes 4 MiB; 64 MiB leaves room for raised limits while still bounding what
+// one line can make the cli allocate.
+constexpr size_t kLineBytesMax = size_t{64} << 20;
+
+constexpr char kUsage[] =
+    "usage: ringdb-cli [--socket PATH] [--json]\n"
+    "A command shell for ringdbd. Reads one command a line from standard input; when it is\n"
+    "a terminal, shows a prompt.\n"
+    "\n"
+    "  --socket PATH  the daemon's session socket [$RINGDB_SOCKET, else the default path]\n"
+    "  --json         answer each command with one JSON object on one line (flushed)\n"
+    "  --help         this text\n"
+    "\n"
+    "Commands:\n";
+
+constexpr char kUsageEnd[] =
+    "\n"
+    "JSON answers: {\"status\":\"OK\"} and, by command, \"value\" (get), \"items\" as\n"
+    "[[key,value],...] with \"truncated\" (scan), \"commit_sequence\" (commit), \"help\".\n"
+    "{\"status\":\"NOT_FOUND\"} when a key has no value; every other status comes with an\n"
+    "\"error\" sentence. A malformed line gives INVALID_ARGUMENT and the cli goes on.\n"
+    "Keys and values are bytes: in JSON strings, valid UTF-8 is kept as it is and every byte\n"
+    "that is not part of valid UTF-8 is written \\u00XX (XX its value in hex), so \\u0080 to\n"
+    "\\u00ff always stand for single raw bytes.\n"
+    "\n"
+    "Exit status: 0 at the end of input or after quit (whatever the commands answered),\n"
+    "1 if the daemon cannot be reached or the connection is lost, 2 for a usage error.\n"
+    "At the end of input an open transaction is aborted.\n";
+
+struct Options {
+  std::string socket_path;  // empty: the library's default
+  bool json = false;
+};
+
+// Returns -1 to go on, else the exit status.
+int parse_options(int argc, char** argv, Options* options) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--json") {
+      options->json = true;
+    } else if (arg == "--socket" && i + 1 < argc) {
+      options->socket_path = argv[++i];
+    } else if (arg.starts_with("--socket=")) {
+      options->socket_path = arg.substr(strlen("--socket="));
+    } else if (arg == "--help" || arg == "-h") {
+      fputs(kUsage, stdout);
+      fputs(ringdb::cli::kCommandHelp, stdout);
+      fputs(kUsageEnd, stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "ringdb-cli: unknown or incomplete option '%s' (see --help)\n", argv[i]);
+      return 2;
+    }
+  }
+  return -1;
+}
+
+enum class LineRead : uint8_t { kLine, kTooLong, kEnd };
+
+// Reads one line without its '\n' (a last line without one counts). A line longer than
+// kLineBytesMax is consumed whole and reported as kTooLong.
+LineRead read_line(FILE* in, std::string* line) {
+  line->clear();
+  bool too_long = false;
+  int c;
+  while ((c = getc(in)) != EOF && c != '\n') {
+    if (line->size() < kLineBytesMax) {
+      line->push_back(static_cast<char>(c));
+    } else {
+      too_long = true;
+    }
+  }
+  if (c == EOF && line->empty() && !too_long) return LineRead::kEnd;
+  return too_long ? LineRead::kTooLong : LineRead::kLine;
+}
+
+void print(const Reply& reply, bool json) {
+  if (json) {
+    const std::string text = ringdb::cli::format_json(reply);
+    fprintf(stdout, "%s\n", text.c_str());
+  } else {
+    ringdb::cli::print_text(reply, stdout, stderr);
+  }
+  fflush(stdout);
+}
+
+int run(const Options& options) {
+  ringdb::ConnectOptions connect_options;
+  connect_options.socket_path = options.socket_path;
+  const std::string path =
+      options.socket_path.empty() ? ringdb::default_socket_path() : options.socket_path;
+  std::unique_ptr<ringdb::Client> client;
+  std::string error;
+  const ringdb::Status status = ringdb::Client::connect(connect_options, &client, &error);
+  if (status != ringdb::Status::kOk) {
+    if (error.empty()) error = ringdb::cli::describe(status);
+    fprintf(stderr, "ringdb-cli: cannot connect to %s: %s (%s)\n", path.c_str(), error.c_str(),
+            ringdb::status_name(status));
+    if (options.json) {
+      Reply reply;
+      reply.status = status;
+      reply.error = "cannot connect to " + path + ": " + error;
+      print(reply, /*json=*/true);
+    }
+    return 1;
+  }
+
+  const bool prompt = isatty(STDIN_FILENO) == 1 && !options.json;
+  if (prompt) {
+    printf("connected to %s (session %llu); type help for the commands\n", path.c_str(),
+           static_cast<unsigned long long>(client->session_id()));
+  }
+  Shell shell(std::move(client));
+  std::string line;
+  for (;;) {
+    if (prompt) {
+      fputs("ringdb> ", stdout);
+      fflush(stdout);
+    }
+    const LineRead read = read_line(stdin, &line);
+    if (read == LineRead::kEnd) {
+      if (prompt) fputs("\n", stdout);
+      break;
+    }
+    std::optional<Reply> reply;
+    if (read == LineRead::kTooLong) {
+      reply.emplace();
+      reply->status = ringdb::Status::kInvalidArgument;
+      reply->error = "line longer than " + std::to_string(kLineBytesMax) + " bytes";
+    } else {
+      reply = shell.run_line(line);
+    }
+    if (!reply.has_value()) continue;  // a blank line
+    print(*reply, options.json);
+    // The daemon is gone: every later command would fail the same way.
+    if (reply->status == ringdb::Status::kDisconnected) return 1;
+    if (reply->quit) break;
+  }
+  shell.abort_transaction();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  const int rc = parse_options(argc, argv, &options);
+  if (rc >= 0) return rc;
+  return run(options);
+}

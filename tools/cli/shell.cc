@@ -1,0 +1,245 @@
+// Shell: ringdb-cli's commands over a libringdb Client (see shell.h).
+#include "tools/cli/shell.h"
+
+#include <cassert>
+#include <charconv>
+#include <utility>
+
+#include "tools/cli/quoting.h"
+
+namespace ringdb::cli {
+
+const char kCommandHelp[] =
+    "ping                      check that the daemon answers\n"
+    "get KEY                   the value of KEY\n"
+    "put KEY VALUE             set KEY to VALUE\n"
+    "del KEY                   delete KEY\n"
+    "scan START END [LIMIT]    keys in [START, END) in order, at most LIMIT (100);\n"
+    "                          \"\" as START or END: unbounded\n"
+    "begin                     open a transaction: get/put/del/scan run in it\n"
+    "commit                    commit the open transaction\n"
+    "abort                     discard the open transaction\n"
+    "help                      this text\n"
+    "quit                      leave (an open transaction is aborted)\n"
+    "Arguments are separated by spaces; \"double quotes\" take spaces and the escapes\n"
+    "\\\" \\\\ \\n \\t \\r \\0 \\xHH.\n";
+
+std::string describe(Status status) {
+  switch (status) {
+    case Status::kOk:
+      return "success";
+    case Status::kNotFound:
+      return "the key has no value";
+    case Status::kConflict:
+      return "another transaction wrote this key first; only abort is useful now";
+    case Status::kOutOfMemory:
+      return "the daemon's memory limit for data is reached";
+    case Status::kTooLarge:
+      return "the key or the value is larger than the daemon allows";
+    case Status::kInvalidArgument:
+      return "the daemon rejected an argument (e.g. an empty key)";
+    case Status::kTooManyViews:
+      return "the daemon's read-view table is full; retry later";
+    case Status::kTransactionDone:
+      return "the transaction had already failed and has been aborted";
+    case Status::kInvalidRequest:
+      return "the daemon rejected the request as malformed";
+    case Status::kShuttingDown:
+      return "the daemon is shutting down; the command did not run";
+    case Status::kTooManyTransactions:
+      return "this session has too many open transactions";
+    case Status::kTransactionBusy:
+      return "the transaction is running another request";
+    case Status::kResponseAreaFull:
+      return "too much result data in flight in this session; retry";
+    case Status::kUnknownTransaction:
+      return "the daemon does not know this transaction";
+    case Status::kRingFull:
+      return "the request ring is full";
+    case Status::kTooManyInFlight:
+      return "too many requests in flight";
+    case Status::kDisconnected:
+      return "the connection to the daemon is lost";
+    case Status::kPermissionDenied:
+      return "the daemon does not allow this user";
+    case Status::kTooManySessions:
+      return "the daemon has reached its session limit";
+    case Status::kProtocolMismatch:
+      return "the daemon speaks another protocol version than this cli";
+    case Status::kConnectFailed:
+      return "no daemon answers at the socket";
+  }
+  return "unknown status " + std::to_string(static_cast<int>(status));
+}
+
+namespace {
+
+Reply status_reply(Status status) {
+  Reply r;
+  r.status = status;
+  if (status != Status::kOk && status != Status::kNotFound) r.error = describe(status);
+  return r;
+}
+
+Reply invalid(std::string error) {
+  Reply r;
+  r.status = Status::kInvalidArgument;
+  r.error = std::move(error);
+  return r;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != b[i]) return false;
+  }
+  return true;
+}
+
+struct CommandSpec {
+  const char* name;
+  const char* usage;
+  size_t args_min;  // not counting the command's name
+  size_t args_max;
+};
+
+constexpr CommandSpec kCommands[] = {
+    {"ping", "ping", 0, 0},
+    {"get", "get KEY", 1, 1},
+    {"put", "put KEY VALUE", 2, 2},
+    {"del", "del KEY", 1, 1},
+    {"scan", "scan START END [LIMIT]", 2, 3},
+    {"begin", "begin", 0, 0},
+    {"commit", "commit", 0, 0},
+    {"abort", "abort", 0, 0},
+    {"help", "help", 0, 0},
+    {"quit", "quit", 0, 0},
+};
+
+}  // namespace
+
+Shell::Shell(std::unique_ptr<Client> client) : client_(std::move(client)) {
+  assert(client_ != nullptr);
+}
+
+Shell::~Shell() {
+  abort_transaction();
+}
+
+void Shell::abort_transaction() {
+  if (txn_ == nullptr) return;
+  txn_->abort();
+  txn_.reset();
+}
+
+std::optional<Reply> Shell::run_line(std::string_view line) {
+  SplitResult split = split_line(line);
+  if (!split.ok) return invalid(split.error);
+  if (split.args.empty()) return std::nullopt;
+  return run(split.args);
+}
+
+Reply Shell::run(const std::vector<std::string>& args) {
+  const CommandSpec* spec = nullptr;
+  for (const CommandSpec& c : kCommands) {
+    if (equals_ignoring_case(args[0], c.name)) spec = &c;
+  }
+  if (spec == nullptr) return invalid("unknown command " + quote(args[0]) + " (try help)");
+  const size_t n = args.size() - 1;
+  if (n < spec->args_min || n > spec->args_max) {
+    return invalid(std::string("wrong number of arguments: usage: ") + spec->usage);
+  }
+  const std::string_view name = spec->name;
+  if (name == "ping") return status_reply(client_->ping());
+  if (name == "get") return get(args[1]);
+  if (name == "put") return put(args[1], args[2]);
+  if (name == "del") return del(args[1]);
+  if (name == "scan") return scan(args);
+  if (name == "begin") return begin();
+  if (name == "commit") return commit();
+  if (name == "abort") return abort();
+  if (name == "help") {
+    Reply r;
+    r.kind = Reply::Kind::kHelp;
+    r.value = kCommandHelp;
+    return r;
+  }
+  assert(name == "quit");
+  Reply r;
+  r.quit = true;
+  return r;
+}
+
+Reply Shell::get(const std::string& key) {
+  std::string value;
+  const Status s = txn_ != nullptr ? txn_->get(key, &value) : client_->get(key, &value);
+  Reply r = status_reply(s);
+  if (s == Status::kOk) {
+    r.kind = Reply::Kind::kValue;
+    r.value = std::move(value);
+  }
+  return r;
+}
+
+Reply Shell::put(const std::string& key, const std::string& value) {
+  return status_reply(txn_ != nullptr ? txn_->put(key, value) : client_->put(key, value));
+}
+
+Reply Shell::del(const std::string& key) {
+  return status_reply(txn_ != nullptr ? txn_->del(key) : client_->del(key));
+}
+
+Reply Shell::scan(const std::vector<std::string>& args) {
+  ScanOptions options;
+  options.start = args[1];
+  options.end = args[2];
+  if (args.size() > 3) {
+    const std::string& text = args[3];
+    uint32_t limit = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (ec != std::errc() || end != text.data() + text.size() || limit == 0) {
+      return invalid("LIMIT must be a whole number from 1 to 4294967295, not " + quote(text));
+    }
+    options.limit = limit;
+  }
+  std::vector<KeyValue> items;
+  bool truncated = false;
+  const Status s = txn_ != nullptr ? txn_->scan(options, &items, &truncated)
+                                   : client_->scan(options, &items, &truncated);
+  Reply r = status_reply(s);
+  if (s == Status::kOk) {
+    r.kind = Reply::Kind::kItems;
+    r.items = std::move(items);
+    r.truncated = truncated;
+  }
+  return r;
+}
+
+Reply Shell::begin() {
+  if (txn_ != nullptr) return invalid("a transaction is already open (commit or abort it first)");
+  const Status s = client_->begin(&txn_);
+  if (s != Status::kOk) txn_.reset();
+  return status_reply(s);
+}
+
+Reply Shell::commit() {
+  if (txn_ == nullptr) return invalid("no transaction is open (begin one first)");
+  const Status s = txn_->commit();
+  Reply r = status_reply(s);
+  if (s == Status::kOk) {
+    r.kind = Reply::Kind::kCommit;
+    r.commit_sequence = txn_->commit_sequence();
+  }
+  txn_.reset();  // commit ends the transaction whatever the outcome
+  return r;
+}
+
+Reply Shell::abort() {
+  if (txn_ == nullptr) return invalid("no transaction is open");
+  abort_transaction();
+  return Reply{};
+}
+
+}  // namespace ringdb::cli

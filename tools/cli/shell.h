@@ -1,0 +1,74 @@
+// Shell: runs ringdb-cli commands (one input line each) against a libringdb Client and
+// returns each command's Reply; main.cc prints replies as text or JSON (output.h).
+//
+// Commands: ping, get K, put K V, del K, scan START END [LIMIT], begin, commit, abort, help,
+// quit (names are case-insensitive; the syntax of arguments is in quoting.h). After begin,
+// get/put/del/scan run in the open transaction until commit or abort ends it.
+//
+// Errors found by the shell itself (unknown command, wrong argument count, bad quoting, bad
+// LIMIT, begin with a transaction open, commit/abort with none) are Status::kInvalidArgument
+// replies with a sentence; the shell goes on. A reply with Status::kDisconnected means the
+// daemon is gone: every later command would fail the same way.
+//
+// Thread safety: one thread per object.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringdb/client.h"
+
+namespace ringdb::cli {
+
+struct Reply {
+  enum class Kind : uint8_t { kPlain, kValue, kItems, kCommit, kHelp };
+  Kind kind = Kind::kPlain;
+  Status status = Status::kOk;
+  std::string error;  // a sentence for every status but kOk and kNotFound
+  std::string value;  // kValue: get's value; kHelp: the help text
+  std::vector<KeyValue> items;
+  bool truncated = false;        // kItems
+  uint64_t commit_sequence = 0;  // kCommit
+  bool quit = false;             // the quit command: stop reading input
+};
+
+// What `help` prints: one line per command.
+extern const char kCommandHelp[];
+
+// A sentence explaining `status` to a person (the "error" field of a reply).
+std::string describe(Status status);
+
+class Shell {
+ public:
+  // REQUIRES: client != nullptr.
+  explicit Shell(std::unique_ptr<Client> client);
+  ~Shell();  // aborts an open transaction
+  Shell(const Shell&) = delete;
+  Shell& operator=(const Shell&) = delete;
+
+  // Runs one line. nullopt for a line with no arguments (blank): nothing to answer.
+  std::optional<Reply> run_line(std::string_view line);
+
+  bool in_transaction() const { return txn_ != nullptr; }
+  // Aborts the open transaction, if any (end of input).
+  void abort_transaction();
+
+ private:
+  Reply run(const std::vector<std::string>& args);
+  Reply get(const std::string& key);
+  Reply put(const std::string& key, const std::string& value);
+  Reply del(const std::string& key);
+  Reply scan(const std::vector<std::string>& args);
+  Reply begin();
+  Reply commit();
+  Reply abort();
+
+  std::unique_ptr<Client> client_;
+  std::unique_ptr<Transaction> txn_;  // the open transaction; destroyed before client_
+};
+
+}  // namespace ringdb::cli
