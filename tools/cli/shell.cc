@@ -43,7 +43,7 @@ std::string describe(Status status) {
     case Status::kTransactionDone:
       return "the transaction had already failed and has been aborted";
     case Status::kInvalidRequest:
-      return "the daemon rejected the request as malformed";
+      return "the daemon rejected the request as malformed (e.g. a scan LIMIT over 100000)";
     case Status::kShuttingDown:
       return "the daemon is shutting down; the command did not run";
     case Status::kTooManyTransactions:
