@@ -1,0 +1,483 @@
+// ringdb-cli end to end: a real ringdbd in a fresh temporary directory, ringdb-cli --json
+// processes driven one command at a time through pipes. Autocommit operations, quoting of
+// keys with spaces and binary bytes, scans, transactions (visibility, conflicts, abort,
+// misuse), malformed lines, exit codes at end of input, quit, connect failure, the text
+// output pasted back, and a daemon killed under a waiting cli.
+//
+// The programs come from meson: $RINGDBD and $RINGDB_CLI.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "doctest/doctest.h"
+#include "tests/tools/child_process.h"
+#include "tools/cli/json_writer.h"
+#include "tools/cli/quoting.h"
+
+namespace {
+
+using ringdb::test::ChildOptions;
+using ringdb::test::ChildProcess;
+using ringdb::test::exit_code;
+using ringdb::test::program_path;
+
+constexpr char kOk[] = R"({"status":"OK"})";
+constexpr char kNotFound[] = R"({"status":"NOT_FOUND"})";
+
+// A ringdbd serving a socket in its own temporary directory, started with --ready-fd and
+// waited for on that pipe (no sleeping).
+class Daemon {
+ public:
+  Daemon() {
+    char tmpl[] = "/tmp/ringdb-cli-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir_ = tmpl;
+    socket_ = dir_ + "/ringdb.sock";
+    int ready[2];
+    REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
+    ChildOptions options;
+    options.pipe_stdin = false;
+    options.pipe_stdout = false;
+    options.pipe_stderr = false;  // its log goes to the test's log
+    options.pass_fd = ready[1];
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{program_path("RINGDBD"), "--socket", socket_, "--admin-socket",
+                                 dir_ + "/admin.sock", "--data-dir", dir_ + "/data", "--ready-fd",
+                                 "3", "--log-level", "warn"},
+        options);
+    close(ready[1]);
+    // "ready\n" once serving; end of file if it exits first.
+    std::string got;
+    char buffer[16];
+    ssize_t n;
+    while ((n = read(ready[0], buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
+      if (n > 0) got.append(buffer, static_cast<size_t>(n));
+    }
+    close(ready[0]);
+    REQUIRE(got == "ready\n");
+  }
+
+  ~Daemon() {
+    process_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  const std::string& socket() const { return socket_; }
+  const std::string& dir() const { return dir_; }
+  ChildProcess& process() { return *process_; }
+
+  // SIGTERM; the daemon's exit code (0 expected), -1 if it did not exit normally.
+  int stop() {
+    process_->signal(SIGTERM);
+    return exit_code(process_->wait());
+  }
+
+ private:
+  std::string dir_;
+  std::string socket_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+ChildOptions cli_options(std::map<std::string, std::string> env = {}) {
+  ChildOptions options;
+  options.env = std::move(env);
+  return options;
+}
+
+// One ringdb-cli process, one command at a time.
+class Cli {
+ public:
+  explicit Cli(const Daemon& daemon, bool json = true)
+      : Cli(args(daemon.socket(), json), cli_options()) {}
+  Cli(const std::vector<std::string>& argv, const ChildOptions& options)
+      : process_(argv, options) {}
+
+  static std::vector<std::string> args(const std::string& socket, bool json) {
+    std::vector<std::string> a = {program_path("RINGDB_CLI"), "--socket", socket};
+    if (json) a.push_back("--json");
+    return a;
+  }
+
+  // Sends one line and returns the one line it answers ("<no answer>" if none came). After
+  // one missing answer the cli's output is out of step with its commands: later calls fail
+  // at once instead of each waiting for the timeout.
+  std::string run(const std::string& line) {
+    if (lost_) return "<no answer earlier>";
+    if (!process_.write(line + "\n")) return "<stdin closed>";
+    std::string answer;
+    if (!process_.read_line(&answer)) {
+      lost_ = true;
+      return "<no answer>";
+    }
+    return answer;
+  }
+
+  // Closes standard input; returns the exit code (after reading what is left on stdout).
+  int finish(std::string* rest = nullptr) {
+    process_.close_stdin();
+    std::string text = process_.read_rest();
+    if (rest != nullptr) *rest = text;
+    return exit_code(process_.wait());
+  }
+
+  ChildProcess& process() { return process_; }
+
+ private:
+  ChildProcess process_;
+  bool lost_ = false;
+};
+
+// The commit_sequence of a successful commit's answer, or 0 if the answer is not one.
+uint64_t commit_sequence(const std::string& answer) {
+  const std::string prefix = R"({"status":"OK","commit_sequence":)";
+  if (answer.rfind(prefix, 0) != 0 || answer.back() != '}') return 0;
+  const std::string digits = answer.substr(prefix.size(), answer.size() - prefix.size() - 1);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoull(digits);
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+bool is_error(const std::string& answer, const std::string& status) {
+  return starts_with(answer, R"({"status":")" + status + R"(","error":")") &&
+         answer.size() > status.size() + 25 && answer.back() == '}';
+}
+
+}  // namespace
+
+TEST_CASE("ping, and autocommit put, get, del") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(cli.run("ping") == kOk);
+  CHECK(cli.run("get k") == kNotFound);
+  CHECK(cli.run("put k v") == kOk);
+  CHECK(cli.run("get k") == R"({"status":"OK","value":"v"})");
+  CHECK(cli.run("put k w") == kOk);
+  CHECK(cli.run("GET k") == R"({"status":"OK","value":"w"})");
+  CHECK(cli.run("del k") == kOk);
+  CHECK(cli.run("get k") == kNotFound);
+  CHECK(cli.run("del k") == kNotFound);
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("quoted keys and values with spaces, quotes and binary bytes") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(cli.run(R"(put "a key" "a \"value\"\twith\\escapes\n")") == kOk);
+  CHECK(cli.run(R"(get "a key")") == R"({"status":"OK","value":"a \"value\"\twith\\escapes\n"})");
+  CHECK(cli.run(R"(put "b\x00\xff" "\xc3\xa9\x01\x80")") == kOk);
+  CHECK(cli.run(R"(get "b\0\xFF")") == "{\"status\":\"OK\",\"value\":\"\xc3\xa9\\u0001\\u0080\"}");
+  CHECK(cli.run(R"(get "b")") == kNotFound);
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("scan: bounds, unbounded \"\", limit, binary keys") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(cli.run(R"(scan "" "")") == R"({"status":"OK","items":[],"truncated":false})");
+  CHECK(cli.run(R"(put "a key" 1)") == kOk);
+  CHECK(cli.run(R"(put "b\x00\xff" "two words")") == kOk);
+  CHECK(cli.run("put c 3") == kOk);
+  CHECK(cli.run("put d 4") == kOk);
+  const std::string a = R"(["a key","1"])";
+  const std::string b = R"(["b\u0000\u00ff","two words"])";
+  const std::string c = R"(["c","3"])";
+  const std::string d = R"(["d","4"])";
+  auto items = [](const std::string& list) {
+    return R"({"status":"OK","items":[)" + list + R"(],"truncated":false})";
+  };
+  CHECK(cli.run(R"(scan "" "")") == items(a + "," + b + "," + c + "," + d));
+  CHECK(cli.run(R"(scan "" "" 2)") == items(a + "," + b));
+  CHECK(cli.run(R"(scan b "")") == items(b + "," + c + "," + d));
+  CHECK(cli.run(R"(scan "" c)") == items(a + "," + b));
+  CHECK(cli.run(R"(scan "b\x00\xff" d 5)") == items(b + "," + c));
+  CHECK(cli.run("scan x z") == items(""));
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("values larger than a request context, every byte value, round trip") {
+  Daemon daemon;
+  Cli cli(daemon);
+  std::string value;
+  for (int i = 0; i < 70000; ++i)
+    value.push_back(static_cast<char>(i * 7 % 256));
+  std::string expected = R"({"status":"OK","value":)";
+  ringdb::cli::append_json_string(&expected, value);
+  expected += "}";
+  CHECK(cli.run("put big " + ringdb::cli::quote(value)) == kOk);
+  CHECK(cli.run("get big") == expected);
+  CHECK(cli.run("begin") == kOk);
+  CHECK(cli.run("put big2 " + ringdb::cli::quote(value)) == kOk);
+  CHECK(commit_sequence(cli.run("commit")) > 0);
+  CHECK(cli.run("get big2") == expected);
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("the daemon's limits come back as statuses: scan LIMIT, key size") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(cli.run("put a 1") == kOk);
+  CHECK(cli.run(R"(scan "" "" 100000)") ==
+        R"({"status":"OK","items":[["a","1"]],"truncated":false})");
+  CHECK(is_error(cli.run(R"(scan "" "" 100001)"), "INVALID_REQUEST"));
+  CHECK(is_error(cli.run("put " + std::string(1025, 'k') + " v"), "TOO_LARGE"));
+  CHECK(cli.run("ping") == kOk);
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("a transaction's writes are seen by others after commit only") {
+  Daemon daemon;
+  Cli writer(daemon), reader(daemon);
+  CHECK(writer.run("begin") == kOk);
+  CHECK(writer.run("put k v") == kOk);
+  CHECK(writer.run("get k") == R"({"status":"OK","value":"v"})");  // its own write
+  CHECK(writer.run(R"(scan "" "")") == R"({"status":"OK","items":[["k","v"]],"truncated":false})");
+  CHECK(reader.run("get k") == kNotFound);
+  const std::string commit = writer.run("commit");
+  CHECK(commit_sequence(commit) > 0);
+  CHECK(reader.run("get k") == R"({"status":"OK","value":"v"})");
+  // Back to autocommit after the commit.
+  CHECK(writer.run("put k w") == kOk);
+  CHECK(reader.run("get k") == R"({"status":"OK","value":"w"})");
+  // A transaction that wrote nothing commits at sequence 0.
+  CHECK(writer.run("begin") == kOk);
+  CHECK(writer.run("get k") == R"({"status":"OK","value":"w"})");
+  CHECK(writer.run("commit") == R"({"status":"OK","commit_sequence":0})");
+  CHECK(writer.finish() == 0);
+  CHECK(reader.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("two transactions put the same key: the second gets CONFLICT") {
+  Daemon daemon;
+  Cli first(daemon), second(daemon);
+  CHECK(first.run("begin") == kOk);
+  CHECK(second.run("begin") == kOk);
+  CHECK(first.run("put k first") == kOk);
+  const std::string conflict = second.run("put k second");
+  CHECK(is_error(conflict, "CONFLICT"));
+  CHECK(commit_sequence(first.run("commit")) > 0);
+  // After a conflict only abort is useful; the cli's transaction is still open until then.
+  CHECK(second.run("abort") == kOk);
+  CHECK(second.run("get k") == R"({"status":"OK","value":"first"})");
+  CHECK(first.finish() == 0);
+  CHECK(second.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("commit after a conflict ends the transaction with TRANSACTION_DONE") {
+  Daemon daemon;
+  Cli first(daemon), second(daemon);
+  CHECK(first.run("begin") == kOk);
+  CHECK(second.run("begin") == kOk);
+  CHECK(first.run("put k first") == kOk);
+  CHECK(is_error(second.run("put k second"), "CONFLICT"));
+  CHECK(is_error(second.run("commit"), "TRANSACTION_DONE"));
+  CHECK(is_error(second.run("commit"), "INVALID_ARGUMENT"));  // none open any more
+  CHECK(commit_sequence(first.run("commit")) > 0);
+  CHECK(first.finish() == 0);
+  CHECK(second.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("abort discards a transaction's writes") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(cli.run("put kept 1") == kOk);
+  CHECK(cli.run("begin") == kOk);
+  CHECK(cli.run("put k v") == kOk);
+  CHECK(cli.run("del kept") == kOk);
+  CHECK(cli.run("abort") == kOk);
+  CHECK(cli.run("get k") == kNotFound);
+  CHECK(cli.run("get kept") == R"({"status":"OK","value":"1"})");
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("begin twice, commit or abort with none open: INVALID_ARGUMENT, and the cli goes on") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(is_error(cli.run("commit"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("abort"), "INVALID_ARGUMENT"));
+  CHECK(cli.run("begin") == kOk);
+  CHECK(is_error(cli.run("begin"), "INVALID_ARGUMENT"));
+  CHECK(cli.run("put k v") == kOk);  // still in the first transaction
+  CHECK(commit_sequence(cli.run("commit")) > 0);
+  CHECK(cli.run("get k") == R"({"status":"OK","value":"v"})");
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("malformed lines answer INVALID_ARGUMENT and the cli goes on") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(is_error(cli.run("frobnicate"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("get"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("get a b"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("put k"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("ping now"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("scan a"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("scan a b 0"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("scan a b ten"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run("scan a b 99999999999"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run(R"(put "k v)"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run(R"(put "k\q" v)"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run(R"(put k\n v)"), "INVALID_ARGUMENT"));
+  CHECK(is_error(cli.run(R"(put "k"v w)"), "INVALID_ARGUMENT"));
+  // The daemon's own refusal: an empty key.
+  CHECK(is_error(cli.run(R"(put "" v)"), "INVALID_ARGUMENT"));
+  // Blank lines are not commands: no answer, so the next answer is ping's.
+  CHECK(cli.run("\n  \n\t\nping") == kOk);
+  std::string rest;
+  CHECK(cli.finish(&rest) == 0);
+  CHECK(rest.empty());
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("end of input: exit 0 whatever the answers were, an open transaction aborted") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(cli.run("get nothing") == kNotFound);
+  CHECK(is_error(cli.run("bogus"), "INVALID_ARGUMENT"));
+  CHECK(cli.run("begin") == kOk);
+  CHECK(cli.run("put k v") == kOk);
+  std::string rest;
+  CHECK(cli.finish(&rest) == 0);
+  CHECK(rest.empty());
+  Cli after(daemon);
+  CHECK(after.run("get k") == kNotFound);
+  CHECK(after.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("a last line without a newline is still a command") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(cli.process().write("put k v"));
+  std::string rest;
+  CHECK(cli.finish(&rest) == 0);
+  CHECK(rest == std::string(kOk) + "\n");
+  Cli after(daemon);
+  CHECK(after.run("get k") == R"({"status":"OK","value":"v"})");
+  CHECK(after.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("quit answers OK and exits 0 before the end of input; help answers OK") {
+  Daemon daemon;
+  Cli cli(daemon);
+  const std::string help = cli.run("help");
+  CHECK(starts_with(help, R"({"status":"OK","help":"ping)"));
+  CHECK(help.find(R"(scan START END [LIMIT])") != std::string::npos);
+  CHECK(cli.run("begin") == kOk);
+  CHECK(cli.run("put k v") == kOk);
+  CHECK(cli.run("quit") == kOk);
+  CHECK(exit_code(cli.process().wait()) == 0);
+  Cli after(daemon);
+  CHECK(after.run("get k") == kNotFound);  // quit aborted the transaction
+  CHECK(after.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("no daemon at the socket: a message on stderr, exit 1") {
+  Daemon daemon;
+  const std::string missing = daemon.dir() + "/no-such.sock";
+  for (const bool json : {false, true}) {
+    Cli cli(Cli::args(missing, json), cli_options());
+    std::string out;
+    CHECK(cli.finish(&out) == 1);
+    const std::string err = cli.process().read_stderr();
+    CHECK(err.find("cannot connect") != std::string::npos);
+    CHECK(err.find(missing) != std::string::npos);
+    if (json) {
+      CHECK(starts_with(out, R"({"status":"CONNECT_FAILED","error":")"));
+    } else {
+      CHECK(out.empty());
+    }
+  }
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("without --socket the cli connects to $RINGDB_SOCKET") {
+  Daemon daemon;
+  Cli cli({program_path("RINGDB_CLI"), "--json"},
+          cli_options({{"RINGDB_SOCKET", daemon.socket()}}));
+  CHECK(cli.run("ping") == kOk);
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("text output: quoted values paste back as input") {
+  Daemon daemon;
+  Cli text(daemon, /*json=*/false), json(daemon);
+  CHECK(text.run("ping") == "OK");
+  const std::string value = R"("a b\"c\\\n\0\x01\xff\xc3\xa9")";
+  CHECK(text.run("put k " + value) == "OK");
+  const std::string printed = text.run("get k");
+  CHECK(printed == "\"a b\\\"c\\\\\\n\\0\\x01\\xff\xc3\xa9\"");
+  CHECK(text.run("put copy " + printed) == "OK");
+  CHECK(json.run("get copy") == json.run("get k"));
+  CHECK(text.run("get plain-word") == "(not found)");
+  CHECK(text.run("put plain-word v") == "OK");
+  CHECK(text.run("get plain-word") == "v");
+  CHECK(text.run(R"(scan "" "" 2)") == R"(copy "a b\"c\\\n\0\x01\xff)"
+                                       "\xc3\xa9\"");
+  std::string line;
+  CHECK(text.process().read_line(&line));
+  CHECK(starts_with(line, "k "));
+  CHECK(text.process().read_line(&line));
+  CHECK(line == "(2 items)");
+  CHECK(text.run("begin") == "OK");
+  CHECK(starts_with(text.run("commit"), "OK (commit sequence 0)"));
+  CHECK(text.finish() == 0);
+  // Errors go to standard error in text mode.
+  CHECK(text.process().read_stderr().empty());
+  CHECK(json.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("text output: errors go to standard error") {
+  Daemon daemon;
+  Cli text(daemon, /*json=*/false);
+  CHECK(text.process().write("commit\nbogus\n"));
+  CHECK(text.run("ping") == "OK");  // nothing of the errors on standard output
+  std::string rest;
+  CHECK(text.finish(&rest) == 0);
+  CHECK(rest.empty());
+  const std::string err = text.process().read_stderr();
+  CHECK(starts_with(err, "INVALID_ARGUMENT: no transaction is open"));
+  CHECK(err.find("\nINVALID_ARGUMENT: unknown command bogus") != std::string::npos);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("the daemon is killed while the cli waits for input: DISCONNECTED, exit 1") {
+  Daemon daemon;
+  Cli idle(daemon), in_transaction(daemon);
+  CHECK(idle.run("ping") == kOk);
+  CHECK(in_transaction.run("begin") == kOk);
+  CHECK(in_transaction.run("put k v") == kOk);
+  daemon.process().signal(SIGKILL);
+  const int status = daemon.process().wait();
+  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
+  CHECK(is_error(idle.run("get k"), "DISCONNECTED"));
+  CHECK(exit_code(idle.process().wait()) == 1);
+  CHECK(is_error(in_transaction.run("put k w"), "DISCONNECTED"));
+  CHECK(exit_code(in_transaction.process().wait()) == 1);
+}
