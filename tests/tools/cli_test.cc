@@ -124,6 +124,10 @@ class Cli {
 
   // Closes standard input; returns the exit code (after reading what is left on stdout).
   int finish(std::string* rest = nullptr) {
+    if (lost_) {  // it is stuck in a command: waiting for its end would only add a timeout
+      process_.signal(SIGKILL);
+      return -1;
+    }
     process_.close_stdin();
     std::string text = process_.read_rest();
     if (rest != nullptr) *rest = text;
