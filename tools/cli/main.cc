@@ -2,9 +2,11 @@
 // commands are in shell.h, the syntax in quoting.h, the output formats in output.h.
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
