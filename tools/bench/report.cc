@@ -92,10 +92,11 @@ void print_table(const std::vector<Result>& results, FILE* out) {
   for (size_t i = 1; i < results.size(); ++i) {
     const Result& r = results[i];
     if (first.p50_ns == 0 || r.ops_per_s == 0) continue;
-    std::fprintf(out, "%s against %s: p50 %.2fx (%s / %s), throughput %.2fx\n",
-                 first.system.c_str(), r.system.c_str(),
-                 static_cast<double>(first.p50_ns) / static_cast<double>(r.p50_ns),
-                 first.system.c_str(), r.system.c_str(), first.ops_per_s / r.ops_per_s);
+    double p50_ratio = static_cast<double>(first.p50_ns) / static_cast<double>(r.p50_ns);
+    std::fprintf(out, "%s against %s: p50 %s vs %s (%.2fx %s), throughput %.2fx\n",
+                 first.system.c_str(), r.system.c_str(), duration(first.p50_ns).c_str(),
+                 duration(r.p50_ns).c_str(), p50_ratio >= 1 ? p50_ratio : 1 / p50_ratio,
+                 p50_ratio >= 1 ? "higher" : "lower", first.ops_per_s / r.ops_per_s);
   }
 }
 
