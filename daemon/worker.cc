@@ -7,6 +7,7 @@
 #include "daemon/log.h"
 #include "daemon/placement.h"
 #include "shm/ring.h"
+#include "sync/fence.h"
 #include "sync/futex.h"
 #include "sync/latch_stats.h"
 #include "sync/spin.h"
@@ -230,7 +231,6 @@ bool Worker::Loop::drain(Ring& ring) {
   if (taken == 0) return false;
   ring.last_work_round = round;
   worker.stats_.requests.fetch_add(taken, std::memory_order_relaxed);
-  if (s.poisoned()) s.mark_corrupt("the segment was truncated under the daemon (SIGBUS)");
   if (s.corrupt()) env.notify_control();
   return true;
 }
@@ -400,7 +400,7 @@ bool Worker::Loop::any_ready() {
 void Worker::Loop::sleep() {
   env.board->need_wakeup.store(1, std::memory_order_relaxed);
   // Pairs with the client's fence between publishing a request and reading need_wakeup.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  sync::full_fence();
   const uint32_t bell = env.doorbell->bell.load(std::memory_order_acquire);
   if (!any_ready() && env.sessions->version() == table_version &&
       !worker.stop_.load(std::memory_order_acquire)) {

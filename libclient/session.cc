@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "shm/request.h"
+#include "sync/fence.h"
 #include "sync/futex.h"
 #include "sync/spin.h"
 
@@ -20,22 +21,6 @@ constexpr uint32_t kSubmittedWaiting = shm::kStateSubmitted | shm::kStateWaiting
 // A full ring is retried this many times with pauses before each retry yields instead.
 constexpr uint32_t kRingFullSpins = 64;
 constexpr uint32_t kRingFullPauses = 64;
-
-// A seq_cst fence. GCC's ThreadSanitizer does not model fences and warns about them
-// (-Wtsan, an error here); this one pairs with a fence in the daemon's process, which TSan
-// cannot see either way, so nothing is lost by silencing it. The builtin, not
-// std::atomic_thread_fence: GCC reports the warning at the builtin inside <atomic>, where a
-// pragma here would not reach.
-inline void full_fence() {
-#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wtsan"
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-#pragma GCC diagnostic pop
-#else
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
-}
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -152,7 +137,7 @@ void Session::wake_worker(uint32_t ring) {
   // The client's half of the Dekker pair of docs/PROTOCOL.md section 3: the push (a store)
   // must be ordered before the load of need_wakeup, which only a full fence does. The
   // worker's half: store need_wakeup, full fence, look at the rings.
-  full_fence();
+  sync::full_fence();
   const uint32_t worker = connection_->ring_worker(ring);
   if (connection_->board_worker(worker)->need_wakeup.load(std::memory_order_relaxed) != 0) {
     ring_doorbell(worker);

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "shm/request.h"
+#include "sync/fence.h"
 #include "sync/futex.h"
 #include "sync/spin.h"
 
@@ -44,18 +45,6 @@ int accept_one(int listen_fd, const std::atomic<bool>* stop, std::chrono::second
     if (poll(&p, 1, 100) == 1) return accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
   }
   return -1;
-}
-
-// A seq_cst fence that GCC's ThreadSanitizer build accepts (libclient/session.cc says why).
-inline void full_fence() {
-#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wtsan"
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-#pragma GCC diagnostic pop
-#else
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
 }
 
 }  // namespace
@@ -316,7 +305,7 @@ void FakeDaemon::sleep_on_doorbell() {
   auto* worker = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset);
   auto* bell = &reinterpret_cast<shm::Doorbell*>(doorbells_->base())->bell;
   worker->need_wakeup.store(1, std::memory_order_relaxed);
-  full_fence();
+  sync::full_fence();
   const uint32_t seen = bell->load(std::memory_order_acquire);
   if (!any_ready() && !stop_.load() && !pause_requested_.load()) {
     sleeps_.fetch_add(1);
