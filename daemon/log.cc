@@ -29,7 +29,8 @@ const char* level_name(LogLevel level) {
   return "?";
 }
 
-void vlog(const char* level, const char* format, va_list args) {
+__attribute__((format(printf, 2, 0))) void vlog(const char* level, const char* format,
+                                                va_list args) {
   char line[2048];
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
