@@ -160,6 +160,7 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
 }
 
 Status Engine::scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out) {
+  out->clear();
   if (options.limit == 0) return Status::kInvalidArgument;
   const ReadView& view = *txn.view_;
   BTreeRange range{options.start, options.end, options.prefix};

@@ -131,7 +131,7 @@ class Engine final : private mvcc::DeadChainHandler {
   Status put(Transaction& txn, std::string_view key, std::string_view value);
   // As put; kNotFound (and no write) if the key has no visible value.
   Status del(Transaction& txn, std::string_view key);
-  // kOk (possibly with no results), kInvalidArgument.
+  // kOk (possibly with no results), kInvalidArgument. Replaces *out's contents.
   Status scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out);
   // kOk, or kTransactionDone (then it was aborted). Releases the transaction either way.
   // `commit_csn`, if given, receives its place in the commit order (kNoCsn if it wrote
