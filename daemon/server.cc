@@ -354,20 +354,23 @@ void Server::connect(int fd) {
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof fds);
   memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
-  if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(sizeof reply)) {
-    log(LogLevel::kWarn, "session for %s: handshake failed: %s", who.c_str(), strerror(errno));
-    close(fd);
-    return;
-  }
+  // The session joins the table before the client learns of it: a request the client
+  // submits right after the handshake must find a worker that serves its rings (a worker
+  // woken by the doorbell refreshes its view of the table before it polls).
   PeerInfo peer{cred.pid, cred.uid, cred.gid, process_name(cred.pid)};
   auto session = std::make_shared<ClientSession>(id, geometry_, std::move(segment), fd,
                                                  std::move(peer), config_.transactions_max);
+  table_.add(session);
+  if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(sizeof reply)) {
+    log(LogLevel::kWarn, "session for %s: handshake failed: %s", who.c_str(), strerror(errno));
+    detach_from_workers(*session);
+    return;  // the last reference: closes the socket and frees the segment
+  }
   epoll_event ev = {};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   by_fd_[fd] = session;
-  table_.add(session);
   log(LogLevel::kInfo, "session %lu: connected: %s, %s; sessions connected: %zu",
       static_cast<unsigned long>(id), who.c_str(), session->peer().process_name.c_str(),
       by_fd_.size());
@@ -391,6 +394,9 @@ void Server::on_session_event(int fd) {
 void Server::disconnect_corrupt() {
   std::vector<std::shared_ptr<ClientSession>> corrupt;
   for (auto& [fd, s] : by_fd_) {
+    // A poisoned segment was truncated under us: the SIGBUS guard put private memory over
+    // it (and wrote the event descriptor that brought us here).
+    if (s->poisoned()) s->mark_corrupt("the segment was truncated under the daemon (SIGBUS)");
     if (s->corrupt()) corrupt.push_back(s);
   }
   for (auto& s : corrupt)
