@@ -35,7 +35,7 @@ class RingProducer {
         slots_(reinterpret_cast<RingSlot*>(static_cast<char*>(ring) + sizeof(RingHeader))),
         mask_(slots - 1) {}
 
-  // Returns false if the ring is full.
+  // Returns false if the ring is full (or corrupt: see below).
   bool try_push(uint32_t context) {
     uint64_t pos = header_->tail.load(std::memory_order_relaxed);
     for (;;) {
@@ -53,7 +53,13 @@ class RingProducer {
       } else if (diff < 0) {
         return false;
       } else {
-        pos = header_->tail.load(std::memory_order_relaxed);
+        // Another producer claimed `pos` and moved the tail on; its slot's seq (acquire) puts
+        // that move before this load. A tail that has not moved means a slot ahead of the
+        // tail, which only a corrupt ring shows: fail as if full rather than spin forever
+        // (the daemon disconnects a session whose ring is corrupt).
+        const uint64_t now = header_->tail.load(std::memory_order_relaxed);
+        if (now == pos) return false;
+        pos = now;
       }
     }
   }
