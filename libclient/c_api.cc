@@ -2,10 +2,18 @@
 // API throws nothing but std::bad_alloc (and, for absurd sizes, std::length_error) from the
 // containers it fills; both become RINGDB_OUT_OF_MEMORY here. Returned bytes are malloc'ed
 // with one extra NUL byte, so that C callers may treat text keys and values as strings.
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -260,6 +268,25 @@ ringdb_status ringdb_commit(ringdb_txn* txn) {
 
 void ringdb_abort(ringdb_txn* txn) {
   delete txn;  // the destructor aborts an open transaction
+}
+
+void ringdb_conflict_backoff(unsigned attempt) {
+  constexpr unsigned kYields = 3;
+  if (attempt < kYields) {
+    sched_yield();
+    return;
+  }
+  // 2, 4, 8, ... µs, capped at 1024 µs, and a random point in the upper half of that, so
+  // that threads which met at one conflict do not meet again at the next attempt.
+  const unsigned shift = std::min(attempt - kYields + 1, 10u);
+  const uint64_t ceiling_ns = uint64_t{1000} << shift;
+  thread_local std::minstd_rand rng(static_cast<unsigned>(
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      reinterpret_cast<uintptr_t>(&rng)));
+  const uint64_t ns = ceiling_ns / 2 + rng() % (ceiling_ns / 2);
+  timespec t = {0, static_cast<long>(ns)};
+  while (nanosleep(&t, &t) != 0 && errno == EINTR) {
+  }
 }
 
 void ringdb_free(void* p) {

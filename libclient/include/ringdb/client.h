@@ -191,8 +191,8 @@ class Transaction {
 };
 
 // Runs fn(Transaction&) -> Status in a new transaction and commits it, again from the start
-// while the attempt ends in kConflict (from fn or from commit), at most `attempts` times.
-// Returns the last attempt's Status.
+// while the attempt ends in kConflict (from fn or from commit), at most `attempts` times,
+// backing off between attempts (ringdb_conflict_backoff). Returns the last attempt's Status.
 template <typename Fn>
 Status run_transaction(Client& client, Fn&& fn, int attempts = 16) {
   Status status = Status::kConflict;
@@ -203,7 +203,8 @@ Status run_transaction(Client& client, Fn&& fn, int attempts = 16) {
     status = fn(*txn);
     if (status == Status::kOk) status = txn->commit();
     if (status != Status::kConflict && status != Status::kTransactionDone) return status;
-    // The failed attempt's transaction is aborted by its destructor.
+    txn.reset();  // aborts the failed attempt before the wait, so others can go on
+    if (i + 1 < attempts) ringdb_conflict_backoff(static_cast<unsigned>(i));
   }
   return status;
 }

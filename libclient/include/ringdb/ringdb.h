@@ -100,6 +100,12 @@ ringdb_status ringdb_txn_scan(ringdb_txn* txn, const ringdb_scan_options* option
 ringdb_status ringdb_commit(ringdb_txn* txn);
 void ringdb_abort(ringdb_txn* txn);
 
+/* Waits before attempt number `attempt` (0, 1, ...) of a transaction that ended in
+   RINGDB_CONFLICT: yields the processor for the first few attempts, then sleeps a random time
+   that doubles with each attempt up to about 1 ms. Without it, retries in a tight loop can
+   all meet the same writer, which may be descheduled between its write and its commit. */
+void ringdb_conflict_backoff(unsigned attempt);
+
 void ringdb_free(void* p);
 void ringdb_items_free(ringdb_item* items, size_t count);
 
