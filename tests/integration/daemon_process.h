@@ -1,0 +1,66 @@
+// DaemonProcess: a real ringdbd for a test, in its own temporary directory, started with
+// --ready-fd and waited for without sleeping. A thread reads its standard error as it comes
+// (a daemon whose log pipe fills up would block in write), keeps the lines, and wakes tests
+// waiting for a log line (e.g. a session ending) instead of polling.
+//
+// The binary comes from $RINGDBD (meson's test() passes it); clients and helper programs
+// from $RINGDB_IT_CLIENT.
+//
+// Thread safety: one test thread per object (the log reader is internal).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/process.h"
+
+namespace ringdb::test {
+
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(const std::vector<std::string>& extra_args = {});
+  ~DaemonProcess();  // SIGKILL if still running; removes the directory
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  bool ready() const { return ready_; }
+  const std::string& socket() const { return socket_; }
+  const std::string& dir() const { return dir_; }
+  pid_t pid() const { return child_->pid(); }
+  Child& process() { return *child_; }
+
+  // Waits for a log line containing `needle`, among the lines no earlier wait has passed
+  // over (each wait goes on from where the last one stopped). Passed lines are echoed to the
+  // test's standard error.
+  bool wait_log(const std::string& needle, std::string* line = nullptr,
+                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Waits for the "sessions connected: N" figure in the next connect/end log line to be n.
+  bool wait_sessions(int n, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // SIGTERM and wait; returns the wait status.
+  int stop();
+
+ private:
+  void read_log();  // the log reader thread: until the daemon closes its standard error
+
+  std::string dir_;
+  std::string socket_;
+  std::unique_ptr<Child> child_;
+  bool ready_ = false;
+
+  std::mutex log_mu_;
+  std::condition_variable log_cv_;
+  std::vector<std::string> log_lines_;  // guarded by log_mu_
+  bool log_eof_ = false;                // guarded by log_mu_
+  size_t log_cursor_ = 0;               // the test thread's: the next line to look at
+  std::thread log_reader_;
+};
+
+// The path of a helper program from the environment (RINGDBD, RINGDB_IT_CLIENT...).
+std::string program(const char* env_name);
+
+}  // namespace ringdb::test
