@@ -300,13 +300,13 @@ TEST_CASE("Scan: forward, reverse, prefix and limit against a reference map") {
     REQUIRE(e.commit(std::move(t)) == Status::kOk);
   }
   auto t = begin(e, TxnMode::kReadOnly);
+  std::vector<KeyValue> got;  // reused: each scan replaces what the last one left
   for (int round = 0; round < 50; ++round) {
     ScanOptions o;
     o.start = numbered("k", rng() % 200);
     o.limit = 1 + rng() % 30;
     o.reverse = rng() % 2 == 0;
     if (rng() % 3 == 0) o.prefix = "k1";
-    std::vector<KeyValue> got;
     REQUIRE(e.scan(*t, o, &got) == Status::kOk);
     std::vector<KeyValue> want;
     auto matches = [&](const std::string& k) {

@@ -2,7 +2,8 @@
 // over many laps, MPSC stress with producer threads and with producers in fork()ed processes
 // (every value popped exactly once, each producer's order preserved), and a consumer facing a
 // ring whose bytes a client overwrote at random: it pops only what seq == head + 1 allows,
-// frees exactly that slot, and touches nothing outside the ring.
+// frees exactly that slot, and touches nothing outside the ring; a producer facing a corrupt
+// ring fails its push instead of spinning.
 #include <doctest/doctest.h>
 #include <sanitizer/asan_interface.h>
 #include <sys/mman.h>
@@ -346,6 +347,23 @@ TEST_CASE("ring: a consumer over random bytes pops only slots whose seq is head 
   CHECK(std::memcmp(memory, guards_before.data(), kGuard) == 0);
   CHECK(std::memcmp(raw + bytes, guards_before.data() + kGuard + bytes, kGuard) == 0);
   ::operator delete (memory, std::align_val_t{kCacheLine});
+}
+
+TEST_CASE("ring: a producer facing a slot ahead of the tail (a corrupt ring) fails, never spins") {
+  constexpr uint32_t kSlots = 8;
+  HeapRing ring(kSlots);
+  RingProducer producer = ring.producer();
+  // The slot at the tail claims a later position than the tail's: no healthy ring shows that
+  // (a slot's seq passes its position only after the tail has moved past it).
+  for (const uint64_t ahead : {uint64_t{1}, uint64_t{5}, uint64_t{1} << 40}) {
+    CAPTURE(ahead);
+    const uint64_t tail = ring.header().tail.load();
+    RawSlot s = read_slot(ring.data(), tail % kSlots);
+    s.seq = tail + ahead;
+    write_slot(ring.data(), tail % kSlots, s);
+    CHECK_FALSE(producer.try_push(7));
+    CHECK(ring.header().tail.load() == tail);  // nothing claimed
+  }
 }
 
 }  // namespace
