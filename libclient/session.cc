@@ -144,6 +144,15 @@ void Session::wake_worker(uint32_t ring) {
   }
 }
 
+void Session::nudge_sleeping_workers() {
+  for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r) {
+    const uint32_t worker = connection_->ring_worker(r);
+    if (connection_->board_worker(worker)->need_wakeup.load(std::memory_order_relaxed) != 0) {
+      ring_doorbell(worker);
+    }
+  }
+}
+
 void Session::ring_doorbell(uint32_t worker) {
   std::atomic<uint32_t>& bell = connection_->doorbell(worker)->bell;
   bell.fetch_add(1, std::memory_order_release);
@@ -314,6 +323,7 @@ Status Session::wait(uint32_t* index, const ResultSink& sink, Status* answer) {
   if (!spin_until_done(state)) {
     while (state.load(std::memory_order_acquire) != shm::kStateDone) {
       if (sleep_on(*index)) continue;
+      nudge_sleeping_workers();
       if (Status s = gone(/*probe=*/true); s != Status::kOk) {
         // closed is stored after every answer of the session: one given before is seen.
         if (state.load(std::memory_order_acquire) == shm::kStateDone) break;

@@ -138,6 +138,11 @@ class Session {
   uint32_t current_ring() const;
   void wake_worker(uint32_t ring);
   void ring_doorbell(uint32_t worker);
+  // After a wait slice without an answer: rings every worker that says it sleeps. The
+  // doorbells are shared by all sessions, so another session's client can reset a bell
+  // between our ring and the worker's FUTEX_WAIT and make it miss our wake-up; this bounds
+  // what that costs us to one slice.
+  void nudge_sleeping_workers();
 
   bool spin_until_done(const std::atomic<uint32_t>& state) const;
   bool sleep_on(uint32_t index);
