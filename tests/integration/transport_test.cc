@@ -49,7 +49,7 @@ std::unique_ptr<Child> it_client(const std::vector<std::string>& args) {
 }
 
 uint64_t seed_from_env() {
-  if (const char* s = getenv("RINGDB_SEED")) return std::stoull(s);
+  if (const char* s = getenv("RINGDB_TEST_SEED")) return std::stoull(s);
   return std::random_device{}();
 }
 
@@ -165,7 +165,7 @@ TEST_CASE("many processes and threads: every request answered once, and right") 
   DaemonProcess daemon;
   REQUIRE(daemon.ready());
   const uint64_t seed = seed_from_env();
-  INFO("seed " << seed << " (RINGDB_SEED replays it)");
+  INFO("seed " << seed << " (RINGDB_TEST_SEED replays it)");
   constexpr int kProcesses = 4, kThreads = 3, kOps = 1500;
   std::vector<std::unique_ptr<Child>> children;
   for (int p = 0; p < kProcesses; ++p) {
