@@ -291,6 +291,7 @@ EngineStats Engine::stats() const {
   s.trx_aborted = trx_sys_.aborted_count();
   s.trx_conflicted = conflicts_.load(std::memory_order_relaxed);
   s.purge = purger_.totals();
+  s.purge_idle = purger_.idle();
   return s;
 }
 

@@ -113,6 +113,7 @@ struct EngineStats {
   uint32_t active_views = 0;
   uint64_t trx_started = 0, trx_committed = 0, trx_aborted = 0, trx_conflicted = 0;
   mvcc::PurgeStats purge;
+  bool purge_idle = false;  // the purge thread sleeps until a transaction leaves work
 };
 
 class Engine final : private mvcc::DeadChainHandler {

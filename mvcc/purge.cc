@@ -23,15 +23,28 @@ void Purger::add_history(Csn csn, std::vector<VersionChain*> chains) {
   for (VersionChain* chain : chains)
     chain->history_refs.fetch_add(1, std::memory_order_relaxed);
   history_length_.fetch_add(chains.size(), std::memory_order_relaxed);
-  sync::MutexGuard guard(history_mu_);
-  history_.emplace(csn, std::move(chains));
+  {
+    sync::MutexGuard guard(history_mu_);
+    history_.emplace(csn, std::move(chains));
+  }
+  wake_if_idle();
+}
+
+// The purge thread stores idle_ before it looks at the lists under their mutexes; we read it
+// after adding to a list under the same mutex. Whichever critical section comes second sees
+// the other side's write: the thread sees the new work, or we see idle_ and wake it.
+void Purger::wake_if_idle() {
+  if (idle_.load(std::memory_order_relaxed)) wake();
 }
 
 void Purger::retire(Version* version, VersionChain* chain) {
   // The tag is read after the caller unlinked the memory (mvcc_manager.h, reclamation).
   const uint64_t tag = mvcc_.current_seq();
-  sync::MutexGuard guard(garbage_mu_);
-  garbage_.push_back(Garbage{tag, version, chain});
+  {
+    sync::MutexGuard guard(garbage_mu_);
+    garbage_.push_back(Garbage{tag, version, chain});
+  }
+  wake_if_idle();
 }
 
 void Purger::retire_unlinked(Version* first, uint64_t stamp) {
@@ -40,6 +53,15 @@ void Purger::retire_unlinked(Version* first, uint64_t stamp) {
     retire(v, nullptr);
     v = older;
   }
+}
+
+bool Purger::has_work() const {
+  {
+    sync::MutexGuard guard(history_mu_);
+    if (!history_.empty()) return true;
+  }
+  sync::MutexGuard guard(garbage_mu_);
+  return !garbage_.empty();
 }
 
 uint64_t Purger::garbage_count() const {
@@ -143,7 +165,19 @@ void Purger::start(std::chrono::milliseconds interval) {
     while (!stopping_.load(std::memory_order_acquire)) {
       const uint32_t seen = wake_word_.load(std::memory_order_acquire);
       run_once();
-      sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate, interval);
+      // Work left (history a view still needs, garbage a view may reach): look again after
+      // `interval`. None: sleep until add_history() or retire() brings some, so that an idle
+      // engine, or one serving only reads, costs no wake-ups at all.
+      idle_.store(true, std::memory_order_relaxed);
+      if (has_work()) {
+        idle_.store(false, std::memory_order_relaxed);
+        sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate, interval);
+      } else {
+        asleep_.store(true, std::memory_order_relaxed);
+        sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate);
+        asleep_.store(false, std::memory_order_relaxed);
+        idle_.store(false, std::memory_order_relaxed);
+      }
     }
   });
 }

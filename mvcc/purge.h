@@ -62,11 +62,15 @@ class Purger {
   void retire_unlinked(Version* first, uint64_t stamp);
 
   PurgeStats run_once();
-  // Runs run_once() every `interval`, and at once after wake().
+  // A thread that runs run_once() every `interval` while history or garbage is left, sleeps
+  // while there is none, and runs at once after wake() (which add_history() and retire_*()
+  // call when it sleeps: at most one system call per idle period).
   void start(std::chrono::milliseconds interval);
   void stop();
   void wake();
 
+  // The thread sleeps with nothing to do (until add_history() or retire_*() wakes it).
+  bool idle() const { return asleep_.load(std::memory_order_relaxed); }
   uint64_t history_length() const { return history_length_.load(std::memory_order_relaxed); }
   // Unlinked versions and chains not freed yet (some view may still reach them).
   uint64_t garbage_count() const;
@@ -80,6 +84,8 @@ class Purger {
   };
 
   void retire(Version* version, VersionChain* chain) EXCLUDES(garbage_mu_);
+  void wake_if_idle();
+  bool has_work() const EXCLUDES(history_mu_, garbage_mu_);
   uint64_t free_garbage(std::vector<Garbage> taken, const OldestView& oldest) EXCLUDES(garbage_mu_);
   void trim_chains(const std::vector<VersionChain*>& chains, Csn oldest, PurgeStats& stats);
 
@@ -100,6 +106,8 @@ class Purger {
   std::thread thread_;
   std::atomic<uint32_t> wake_word_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> idle_{false};    // the thread may sleep with no timeout (wake_if_idle)
+  std::atomic<bool> asleep_{false};  // it does (for idle())
 };
 
 }  // namespace ringdb::mvcc

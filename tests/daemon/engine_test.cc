@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -250,6 +251,31 @@ TEST_CASE("AC-NL-RO: a session's autocommit get sees the latest commit and takes
   CHECK(e.del(*session, "k") == Status::kOk);
   CHECK(e.get(*session, "k", &value) == Status::kNotFound);
   e.close_session(std::move(session));
+}
+
+// Waits (yielding) up to 30 s for pred(); a bounded wait for a background thread, not a sleep.
+template <typename Pred>
+bool eventually(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST_CASE("Purge thread: sleeps while there is nothing to purge, and a commit wakes it") {
+  EngineOptions o = test_options();
+  o.purge_interval = std::chrono::milliseconds(5);  // while work is left
+  Engine e(o);
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    REQUIRE(eventually([&] { return e.stats().purge_idle; }));
+    put_committed(e, "k", numbered("v", round));  // history, then garbage from round 1 on
+    // The thread slept with no timeout: only the commit's wake-up brings it to the work.
+    CHECK(eventually([&] { return e.stats().history_length == 0 && e.stats().purge_idle; }));
+  }
+  CHECK(e.stats().purge.versions_unlinked == 2);
 }
 
 TEST_CASE("Purge: an open transaction keeps its snapshot; afterwards versions and memory go") {
