@@ -48,7 +48,8 @@ struct EngineOptions {
   size_t memory_limit_bytes = size_t{1} << 30;  // versions, chains and keys held in memory
   uint32_t views_max = 4096;                    // concurrent transactions + sessions
   uint32_t index_node_keys_max = 64;
-  // Purge runs this often in its own thread; 0 = no thread (call run_purge() yourself).
+  // Purge runs this often in its own thread while work is left (and sleeps while none is);
+  // 0 = no thread (call run_purge() yourself).
   std::chrono::milliseconds purge_interval{10};
 };
 
