@@ -1,0 +1,154 @@
+// The pending set (daemon/pending_set.h): order and statuses, the capacity bound, when a post
+// rings the worker, and a stress test of posters against a worker that sleeps on a real futex
+// doorbell with the need_wakeup protocol: every completion delivered exactly once with its
+// status, and no wake-up lost (a lost one hangs the test, which its timeout fails).
+#include "daemon/pending_set.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "sync/fence.h"
+#include "sync/futex.h"
+#include "sync/mutex.h"
+
+namespace ringdb::daemon {
+namespace {
+
+TEST_CASE("PendingSet: completions come out in posting order with their statuses") {
+  PendingSet set(16, nullptr, [] {});
+  CHECK_FALSE(set.maybe_nonempty());
+  REQUIRE(set.post(7, 0));
+  const PendingCompletion batch[] = {{8, 2}, {9, 13}};
+  REQUIRE(set.post(batch, 2));
+  CHECK(set.maybe_nonempty());
+  std::vector<PendingCompletion> out;
+  set.drain(&out);
+  REQUIRE(out.size() == 3);
+  CHECK((out[0].request == 7 && out[0].status == 0));
+  CHECK((out[1].request == 8 && out[1].status == 2));
+  CHECK((out[2].request == 9 && out[2].status == 13));
+  CHECK_FALSE(set.maybe_nonempty());
+  set.drain(&out);
+  CHECK(out.empty());
+}
+
+TEST_CASE("PendingSet: a post that does not fit fails whole; draining makes room") {
+  PendingSet set(4, nullptr, [] {});
+  const PendingCompletion three[] = {{1, 0}, {2, 0}, {3, 0}};
+  REQUIRE(set.post(three, 3));
+  const PendingCompletion two[] = {{4, 0}, {5, 0}};
+  CHECK_FALSE(set.post(two, 2));  // nothing of it is posted
+  REQUIRE(set.post(4, 0));
+  CHECK_FALSE(set.post(5, 0));
+  std::vector<PendingCompletion> out;
+  set.drain(&out);
+  CHECK(out.size() == 4);
+  CHECK(out.capacity() >= 4);
+  CHECK(set.post(two, 2));
+}
+
+TEST_CASE("PendingSet: a post rings the worker only when it says it sleeps") {
+  std::atomic<uint32_t> sleeping{0};
+  int rings = 0;
+  PendingSet set(8, &sleeping, [&] { ++rings; });
+  REQUIRE(set.post(1, 0));
+  CHECK(rings == 0);
+  sleeping.store(1);
+  REQUIRE(set.post(2, 0));
+  const PendingCompletion batch[] = {{3, 0}, {4, 0}, {5, 0}};
+  REQUIRE(set.post(batch, 3));
+  CHECK(rings == 2);  // one per post, not per completion
+  sleeping.store(0);
+  REQUIRE(set.post(6, 0));
+  CHECK(rings == 2);
+}
+
+TEST_CASE("PendingSet: posts go through while the worker holds its own mutex") {
+  // The seed's point: the worker's lock, held for a long stretch, is not the set's.
+  sync::Mutex worker_mutex;
+  PendingSet set(1024, nullptr, [] {});
+  sync::MutexGuard busy(worker_mutex);
+  std::thread poster([&] {
+    for (uint32_t i = 0; i < 1000; ++i)
+      REQUIRE(set.post(i, 0));
+  });
+  poster.join();
+  std::vector<PendingCompletion> out;
+  set.drain(&out);
+  CHECK(out.size() == 1000);
+}
+
+TEST_CASE("PendingSet stress: posters and a sleeping worker; each completion once, none lost") {
+  constexpr uint32_t kPosters = 3;
+  constexpr uint32_t kPerPoster = 20000;
+  constexpr uint32_t kCapacity = 64;  // small: posters meet a full set often
+  std::atomic<uint32_t> need_wakeup{0};
+  std::atomic<uint32_t> bell{0};
+  std::atomic<uint64_t> rung{0};  // doorbell rings by the posters
+  PendingSet set(kCapacity, &need_wakeup, [&] {
+    bell.fetch_add(1, std::memory_order_release);
+    sync::futex_wake(&bell, 1, sync::Sharing::kProcessPrivate);
+    rung.fetch_add(1, std::memory_order_relaxed);
+  });
+  auto status_of = [](uint64_t request) { return static_cast<uint32_t>(request * 2654435761u); };
+
+  std::vector<uint8_t> seen(size_t{kPosters} * kPerPoster, 0);
+  uint64_t delivered = 0, duplicates = 0, wrong_status = 0, sleeps = 0;
+  std::thread worker([&] {
+    std::vector<PendingCompletion> out;
+    while (delivered < seen.size()) {
+      set.drain(&out);
+      for (const PendingCompletion& c : out) {
+        if (seen[c.request]++ != 0) ++duplicates;
+        if (c.status != status_of(c.request)) ++wrong_status;
+        ++delivered;
+      }
+      if (!out.empty()) continue;
+      // The worker's half of the Dekker pair, as in Worker::Loop::sleep.
+      need_wakeup.store(1, std::memory_order_relaxed);
+      sync::full_fence();
+      const uint32_t b = bell.load(std::memory_order_acquire);
+      if (!set.maybe_nonempty()) {
+        ++sleeps;
+        sync::futex_wait(&bell, b, sync::Sharing::kProcessPrivate);
+      }
+      need_wakeup.store(0, std::memory_order_relaxed);
+    }
+  });
+  std::vector<std::thread> posters;
+  for (uint32_t p = 0; p < kPosters; ++p) {
+    posters.emplace_back([&, p] {
+      PendingCompletion batch[4];
+      for (uint32_t i = 0; i < kPerPoster;) {
+        const uint32_t n = std::min<uint32_t>(1 + i % 4, kPerPoster - i);
+        for (uint32_t j = 0; j < n; ++j) {
+          const uint64_t request = uint64_t{p} * kPerPoster + i + j;
+          batch[j] = PendingCompletion{request, status_of(request)};
+        }
+        if (set.post(batch, n)) {
+          i += n;
+        } else {
+          std::this_thread::yield();  // full: the worker drains it
+        }
+      }
+    });
+  }
+  for (auto& t : posters)
+    t.join();
+  worker.join();
+  CHECK(delivered == seen.size());
+  CHECK(duplicates == 0);
+  CHECK(wrong_status == 0);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (seen[i] != 1) FAIL_CHECK("request " << i << " delivered " << int{seen[i]} << " times");
+  }
+  MESSAGE("worker slept " << sleeps << " times; posters rang " << rung.load() << " times");
+}
+
+}  // namespace
+}  // namespace ringdb::daemon
