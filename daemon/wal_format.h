@@ -1,0 +1,105 @@
+// The write-ahead log's on-disk format (docs/STORAGE.md): segment files of records, each
+// record one committed transaction's redo, checked by CRC32C. This file encodes and scans;
+// the log writer (group commit over io_uring) and recovery build on it.
+//
+// Log sequence numbers (LSN) are byte positions in the logical log: a record's LSN is where it
+// begins, and the next record begins at lsn + record_size(). A segment file holds the records
+// from its header's start_lsn on, back to back; a record never spans two segments (the writer
+// opens the next segment, starting at the current LSN, when a batch does not fit).
+//
+// A segment file (all integers little-endian):
+//   SegmentHeader (4096 bytes: one page, so that records start aligned for O_DIRECT)
+//   record, record, ...   each 8-byte aligned
+//   zeros                 the preallocated rest
+//
+// A record:
+//   u32 crc        CRC32C of every byte after this field up to the end of the body
+//   u32 body_len   bytes of body after the 32-byte header (padding not included)
+//   u64 lsn        this record's LSN: must equal the position the scan expects
+//   u64 csn        the transaction's commit sequence number
+//   u32 op_count
+//   u32 type       1 = commit
+//   body: op_count times { u8 kind (1 put, 2 delete); u8 zero[3]; u32 key_len;
+//                          u32 value_len (0 for delete); key; value }
+//   zero padding to the next multiple of 8
+//
+// A scan accepts a record only when the whole of it is present, its LSN is the expected one,
+// its CRC matches, and its body decodes to exactly op_count ops of valid kinds and lengths;
+// it stops at the first record that is not, and reports why: the end of the written log
+// (zeros where a record would start), a torn record (cut short), or a corrupt one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringdb::daemon::wal {
+
+inline constexpr uint64_t kSegmentMagic = 0x31304c4157424452;  // "RDBWAL01" little-endian
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr size_t kSegmentHeaderSize = 4096;
+inline constexpr size_t kRecordHeaderSize = 32;
+inline constexpr size_t kOpHeaderSize = 12;
+// The largest record body the format accepts (a bound for the scanner: a corrupt length must
+// not make it read or allocate without limit). 64 MiB: 64 values of the 1 MiB maximum.
+inline constexpr uint32_t kRecordBodyMax = 64u << 20;
+inline constexpr uint32_t kRecordTypeCommit = 1;
+
+enum class OpKind : uint8_t { kPut = 1, kDelete = 2 };
+
+struct Op {
+  OpKind kind;
+  std::string_view key;
+  std::string_view value;  // empty for kDelete
+};
+
+struct SegmentHeader {
+  uint64_t start_lsn = 0;   // the LSN of the first record in the segment
+  uint64_t segment_id = 0;  // 0, 1, 2... in log order
+  uint64_t created_ns = 0;  // CLOCK_REALTIME, for people
+};
+
+// Encodes a segment header into exactly kSegmentHeaderSize bytes at `out`.
+void encode_segment_header(const SegmentHeader& header, std::byte* out);
+// Decodes and checks magic, version and checksum; false (with `why`) if any is wrong.
+bool decode_segment_header(std::span<const std::byte> bytes, SegmentHeader* header,
+                           const char** why);
+
+// The bytes a record with these ops takes in the log (header, body, padding).
+size_t record_size(std::span<const Op> ops);
+// Appends one commit record at LSN `lsn` to *out.
+void append_record(uint64_t lsn, uint64_t csn, std::span<const Op> ops, std::string* out);
+
+struct Record {
+  uint64_t lsn = 0;
+  uint64_t csn = 0;
+  std::vector<Op> ops;  // views into the scanned bytes
+  size_t size = 0;      // record_size(ops)
+};
+
+enum class ScanEnd {
+  kEndOfLog,  // zeros (or nothing) where the next record would start: a clean end
+  kTorn,      // a record cut short by the end of the bytes
+  kCorrupt,   // a record present in full that fails a check
+};
+
+struct ScanResult {
+  ScanEnd end = ScanEnd::kEndOfLog;
+  uint64_t next_lsn = 0;   // the LSN after the last accepted record
+  size_t valid_bytes = 0;  // bytes of `bytes` the accepted records take (truncate here)
+  size_t records = 0;
+  const char* why = "";  // for kTorn and kCorrupt: which check failed
+};
+
+// Scans records from the start of `bytes` (the part of a segment after its header), the
+// first expected at `start_lsn`, calling on_record for each accepted one, in order.
+// on_record's Record views into `bytes`; it may return false to stop early (then the result
+// says kEndOfLog and counts the records up to and including that one).
+ScanResult scan(std::span<const std::byte> bytes, uint64_t start_lsn,
+                const std::function<bool(const Record&)>& on_record);
+
+}  // namespace ringdb::daemon::wal
