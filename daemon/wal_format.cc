@@ -18,7 +18,7 @@ constexpr size_t kMagicAt = 0, kVersionAt = 8, kHeaderCrcAt = 12, kStartLsnAt = 
                  kSegmentIdAt = 24, kCreatedAt = 32, kHeaderCheckedEnd = 64;
 
 // Record header fields.
-constexpr size_t kCrcAt = 0, kBodyLenAt = 4, kLsnAt = 8, kCsnAt = 16, kOpCountAt = 24, kTypeAt = 28;
+constexpr size_t kCrcAt = 0, kBodyLenAt = 4, kLsnAt = 8, kTxnAt = 16, kOpCountAt = 24, kTypeAt = 28;
 
 template <typename T>
 T load(const std::byte* p) {
@@ -91,14 +91,14 @@ size_t record_size(std::span<const Op> ops) {
   return align8(kRecordHeaderSize + body_size(ops));
 }
 
-void append_record(uint64_t lsn, uint64_t csn, std::span<const Op> ops, std::string* out) {
+void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::string* out) {
   const size_t body = body_size(ops);
   const size_t begin = out->size();
   out->resize(begin + align8(kRecordHeaderSize + body));  // zero-filled: the padding
   std::byte* r = reinterpret_cast<std::byte*>(out->data()) + begin;
   store(r + kBodyLenAt, static_cast<uint32_t>(body));
   store(r + kLsnAt, lsn);
-  store(r + kCsnAt, csn);
+  store(r + kTxnAt, txn);
   store(r + kOpCountAt, static_cast<uint32_t>(ops.size()));
   store(r + kTypeAt, kRecordTypeCommit);
   std::byte* p = r + kRecordHeaderSize;
@@ -203,7 +203,7 @@ ScanResult scan(std::span<const std::byte> bytes, uint64_t start_lsn,
       return stop(ScanEnd::kCorrupt, why);
     }
     record.lsn = result.next_lsn;
-    record.csn = load<uint64_t>(h + kCsnAt);
+    record.txn = load<uint64_t>(h + kTxnAt);
     record.size = total;
     pos += total;
     result.next_lsn += total;

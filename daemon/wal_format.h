@@ -16,7 +16,7 @@
 //   u32 crc        CRC32C of every byte after this field up to the end of the body
 //   u32 body_len   bytes of body after the 32-byte header (padding not included)
 //   u64 lsn        this record's LSN: must equal the position the scan expects
-//   u64 csn        the transaction's commit sequence number
+//   u64 txn        the transaction's id (for people and tools: replay goes by LSN)
 //   u32 op_count
 //   u32 type       1 = commit
 //   body: op_count times { u8 kind (1 put, 2 delete); u8 zero[3]; u32 key_len;
@@ -72,11 +72,11 @@ bool decode_segment_header(std::span<const std::byte> bytes, SegmentHeader* head
 // The bytes a record with these ops takes in the log (header, body, padding).
 size_t record_size(std::span<const Op> ops);
 // Appends one commit record at LSN `lsn` to *out.
-void append_record(uint64_t lsn, uint64_t csn, std::span<const Op> ops, std::string* out);
+void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::string* out);
 
 struct Record {
   uint64_t lsn = 0;
-  uint64_t csn = 0;
+  uint64_t txn = 0;
   std::vector<Op> ops;  // views into the scanned bytes
   size_t size = 0;      // record_size(ops)
 };

@@ -22,7 +22,7 @@ std::span<const std::byte> bytes_of(const std::string& s) {
 }
 
 struct Txn {
-  uint64_t csn;
+  uint64_t txn;
   std::vector<std::string> keys, values;  // value "" with delete
   std::vector<OpKind> kinds;
   std::vector<Op> ops() const {
@@ -37,7 +37,7 @@ std::vector<Txn> random_txns(std::mt19937_64& rng, int n) {
   std::vector<Txn> txns;
   for (int t = 0; t < n; ++t) {
     Txn txn;
-    txn.csn = 100 + static_cast<uint64_t>(t);
+    txn.txn = 100 + static_cast<uint64_t>(t);
     const int ops = 1 + static_cast<int>(rng() % 4);
     for (int o = 0; o < ops; ++o) {
       txn.keys.push_back("key" + std::to_string(rng() % 1000));
@@ -57,7 +57,7 @@ std::string log_of(const std::vector<Txn>& txns, uint64_t start_lsn,
   for (const Txn& t : txns) {
     if (offsets != nullptr) offsets->push_back(log.size());
     const auto ops = t.ops();
-    append_record(start_lsn + log.size(), t.csn, ops, &log);
+    append_record(start_lsn + log.size(), t.txn, ops, &log);
   }
   return log;
 }
@@ -73,7 +73,7 @@ ScanResult scan_expect(const std::string& log, uint64_t start_lsn, const std::ve
       return true;
     }
     const auto want = txns[i].ops();
-    match = match && rec.csn == txns[i].csn && rec.ops.size() == want.size();
+    match = match && rec.txn == txns[i].txn && rec.ops.size() == want.size();
     for (size_t o = 0; match && o < want.size(); ++o) {
       match = rec.ops[o].kind == want[o].kind && rec.ops[o].key == want[o].key &&
               rec.ops[o].value == want[o].value;
