@@ -115,6 +115,12 @@ void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::str
   store(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
 }
 
+void set_record_lsn(std::byte* record, uint64_t lsn) {
+  store(record + kLsnAt, lsn);
+  const uint32_t body = load<uint32_t>(record + kBodyLenAt);
+  store(record + kCrcAt, crc32c(record + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+}
+
 namespace {
 
 // Decodes a body of exactly `op_count` ops into record->ops; false (with `why`) otherwise.

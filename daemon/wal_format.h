@@ -74,6 +74,10 @@ size_t record_size(std::span<const Op> ops);
 // Appends one commit record at LSN `lsn` to *out.
 void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::string* out);
 
+// Gives the encoded record at `record` (as append_record wrote it) the LSN `lsn`, and its
+// checksum again. The log writer encodes records before it knows where they go.
+void set_record_lsn(std::byte* record, uint64_t lsn);
+
 struct Record {
   uint64_t lsn = 0;
   uint64_t txn = 0;

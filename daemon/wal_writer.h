@@ -1,0 +1,157 @@
+// LogWriter: the write-ahead log's group commit (issue 5; format in docs/STORAGE.md).
+//
+// Workers append one record per committing transaction (append(), any thread). One writer
+// thread takes everything appended so far as a batch, gives the records their LSNs, writes the
+// batch with one write and one fdatasync, linked in io_uring (the sync starts only after the
+// write completed, and fails if it failed), reaps both completions itself, and reports each
+// commit's outcome through `notify` (notify_io_complete: the worker's pending set). While a
+// batch is on its way to disk, new appends queue up; the next batch takes them all. So a batch
+// is as large as what arrived during one write+fdatasync: one record when idle, hundreds under
+// load, with no timer and no artificial delay.
+//
+// Segments: files of `segment_bytes` (header included), preallocated with fallocate when
+// created (then fdatasync has no size change to write) and made durable with the directory's
+// fsync. A batch that does not fit in the current segment is split at a record boundary; the
+// rest goes to a new segment starting at its LSN.
+//
+// Faults:
+//   - no space for a new segment (ENOSPC from fallocate or from a write): the commits that did
+//     not reach the disk get DISK_FULL, never OK; their LSNs are given again to the next batch,
+//     which tries again (so writes succeed again once space returns);
+//   - a failed fdatasync (or any other write error) is never retried: after it, what the page
+//     cache holds is unknown. The writer calls `on_fatal` with the reason, answers nothing more
+//     as durable, and refuses further appends (kFailed). The daemon logs it and exits so that
+//     recovery can run.
+//
+// Bounds: the bytes queued for the next batch (queue_bytes_max: append() returns kQueueFull
+// beyond it) and a record's size (one segment's space: kTooLarge beyond it).
+//
+// Thread safety: append() and stats() from any thread; the constructor's caller owns stop().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/wal_format.h"
+#include "sync/mutex.h"
+#include "sync/thread_annotations.h"
+
+struct io_uring;
+
+namespace ringdb::daemon::wal {
+
+enum class LogStatus : uint32_t {
+  kOk = 0,
+  kDiskFull,   // no space: not durable, retry later
+  kFailed,     // the log failed for good (fdatasync or I/O error); the daemon must restart
+  kQueueFull,  // append(): queue_bytes_max reached; retry after the writer caught up
+  kTooLarge,   // append(): a record larger than a segment's space
+};
+
+const char* log_status_name(LogStatus status);
+
+// Fault injection for tests (faults a real device cannot be made to produce here).
+struct LogFaults {
+  std::atomic<int> fail_next_fsync{0};  // an errno: the next fdatasync reports it
+  std::atomic<int> fail_next_write{0};  // an errno: the next batch write reports it
+};
+
+struct LogWriterOptions {
+  std::string dir;  // the log's directory (must exist)
+  uint64_t segment_bytes = uint64_t{64} << 20;
+  size_t queue_bytes_max = size_t{32} << 20;  // bytes appended and not yet taken by a batch
+  uint64_t start_lsn = 0;                     // the LSN of the first record (after recovery)
+  uint64_t first_segment_id = 0;
+  LogFaults* faults = nullptr;  // tests only
+};
+
+struct LogWriterStats {
+  uint64_t batches = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t fsyncs = 0;
+  uint64_t segments_created = 0;
+  uint64_t disk_full_batches = 0;
+  uint64_t durable_lsn = 0;                  // every record below it is on disk
+  std::vector<uint64_t> batch_records_log2;  // [k]: batches of 2^k .. 2^(k+1)-1 records
+};
+
+class LogWriter {
+ public:
+  // (worker, request, outcome) for each appended record, from the writer thread.
+  using Notify = std::function<void(uint32_t worker, uint64_t request, LogStatus status)>;
+  using OnFatal = std::function<void(const std::string& reason)>;
+
+  // Creates the first segment and starts the writer thread; nullptr (with `error`) on failure.
+  static std::unique_ptr<LogWriter> open(const LogWriterOptions& options, Notify notify,
+                                         OnFatal on_fatal, std::string* error);
+  ~LogWriter();  // stop()
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  // Queues transaction `txn`'s record; its outcome comes later through notify(worker, request).
+  // kOk, kQueueFull, kTooLarge or kFailed (then nothing is queued or notified).
+  LogStatus append(uint64_t txn, std::span<const Op> ops, uint32_t worker, uint64_t request)
+      EXCLUDES(mu_);
+
+  // Writes what is queued, then stops the thread. Idempotent.
+  void stop();
+
+  uint64_t durable_lsn() const { return durable_lsn_.load(std::memory_order_acquire); }
+  LogWriterStats stats() const EXCLUDES(stats_mu_);
+
+ private:
+  struct Entry {
+    uint32_t worker;
+    uint64_t request;
+    uint32_t size;  // the record's bytes in the batch
+  };
+
+  LogWriter(const LogWriterOptions& options, Notify notify, OnFatal on_fatal);
+  bool init(std::string* error);
+  void run();
+  // Writes batch_ (records at batch_entries_) to disk in one or more chunks, notifying.
+  void write_batch();
+  // Writes batch bytes [from, to) at the current position: write + fdatasync. 0 or -errno.
+  int write_chunk(size_t from, size_t to);
+  // Opens a new segment starting at next_lsn_; 0 or -errno.
+  int new_segment();
+  void fail(const std::string& reason);
+  void notify_range(size_t first_entry, size_t end_entry, LogStatus status);
+
+  const LogWriterOptions options_;
+  const Notify notify_;
+  const OnFatal on_fatal_;
+
+  sync::Mutex mu_;
+  std::string queue_ GUARDED_BY(mu_);  // encoded records, LSNs not yet set
+  std::vector<Entry> queue_entries_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> writer_idle_{false};
+  std::atomic<uint32_t> wake_word_{0};
+
+  // The writer thread's own.
+  std::string batch_;
+  std::vector<Entry> batch_entries_;
+  std::unique_ptr<io_uring> ring_;
+  int dir_fd_ = -1;
+  int segment_fd_ = -1;
+  uint64_t segment_id_ = 0;
+  uint64_t segment_offset_ = 0;  // where the next record goes in the segment file
+  uint64_t next_lsn_ = 0;
+
+  std::atomic<uint64_t> durable_lsn_{0};
+  mutable sync::Mutex stats_mu_;
+  LogWriterStats stats_ GUARDED_BY(stats_mu_);
+  std::thread thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace ringdb::daemon::wal
