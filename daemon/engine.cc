@@ -11,9 +11,8 @@ using mvcc::ReadView;
 using mvcc::Version;
 using mvcc::VersionChain;
 
-Engine::Engine(EngineOptions options, CommitHook* hook)
+Engine::Engine(EngineOptions options)
     : options_(options),
-      hook_(hook),
       mvcc_(trx_sys_, options.views_max),
       index_(BTreeOptions{options.index_node_keys_max, nullptr}),
       purger_(trx_sys_, mvcc_, *this) {
@@ -180,6 +179,20 @@ void Engine::end_transaction(Transaction& txn) {
   txn.view_ = nullptr;
 }
 
+Status Engine::prepare_commit(const Transaction& txn, std::vector<RedoOp>* redo) const {
+  redo->clear();
+  if (txn.failed_) return Status::kTransactionDone;
+  for (VersionChain* chain : txn.write_set_) {
+    // Its own newest version heads the chain: nobody stacks a version on an uncommitted one
+    // (they get kConflict), and purge never unlinks a head.
+    const Version* own = chain->head();
+    assert(own != nullptr && own->stamp() == mvcc::uncommitted_stamp(txn.id_));
+    redo->push_back(RedoOp{own->tombstone(), chain->key(),
+                           own->tombstone() ? std::string_view() : own->value()});
+  }
+  return Status::kOk;
+}
+
 Status Engine::commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn) {
   if (commit_csn != nullptr) *commit_csn = mvcc::kNoCsn;
   if (txn->failed_) {
@@ -189,12 +202,6 @@ Status Engine::commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn) {
   if (txn->id_ == mvcc::kNoTrx) {  // read-only work, or no write happened
     end_transaction(*txn);
     return Status::kOk;
-  }
-  if (hook_ != nullptr) {
-    if (const Status s = hook_->make_durable(*txn); s != Status::kOk) {
-      abort(std::move(txn));
-      return s;
-    }
   }
   const mvcc::Csn csn = trx_sys_.commit(txn->id_);
   for (Version* v : txn->versions_)

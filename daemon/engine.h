@@ -9,11 +9,12 @@
 // which the transaction can only abort. Reads never block on writers and never take a
 // transaction id.
 //
-// Durability hook: commit() calls CommitHook::make_durable() after the transaction's writes
-// are final and before they become visible; a hook error aborts the transaction. Today the
-// call is synchronous. The durability issue's WAL will split commit into "submit" and
-// "complete" (the worker's pending set answers the client), at this same point: after the
-// writes, before TrxSys::commit() makes them visible.
+// Durability: a transaction that wrote something is logged before it becomes visible.
+// prepare_commit() hands out its redo (what it leaves each key it wrote), without ending it:
+// its writes stay invisible and its keys held (others writing them get kConflict), so the
+// write-ahead log can make the redo durable meanwhile; commit() then makes it visible. Since
+// writers of one key are serialized that way, the log's order is a valid commit order for
+// replay.
 //
 // Limits (EngineOptions): key and value size (kTooLarge), memory for stored data
 // (kOutOfMemory on puts; reads and deletes keep working, so space can be reclaimed), read
@@ -61,6 +62,8 @@ class Transaction {
  public:
   mvcc::Csn snapshot_csn() const { return view_->snapshot(); }
   bool read_only() const { return mode_ == TxnMode::kReadOnly; }
+  // Its id, once it wrote something (mvcc::kNoTrx before): for the log's records.
+  mvcc::TrxId id() const { return id_; }
 
  private:
   friend class Engine;
@@ -82,12 +85,12 @@ class Session {
   uint64_t id_ = 0;
 };
 
-// Called between prepare and visibility; the durability issue's WAL implements it.
-class CommitHook {
- public:
-  virtual ~CommitHook() = default;
-  // Returns kOk when `txn` may become visible. (Deferred completion comes with the WAL.)
-  virtual Status make_durable(const Transaction& txn) = 0;
+// One key's final state in a transaction's redo. The views point into the engine's versions
+// and stay valid until the transaction ends.
+struct RedoOp {
+  bool tombstone = false;  // a deletion
+  std::string_view key;
+  std::string_view value;  // empty for a deletion
 };
 
 // The keys start <= key < end that begin with `prefix`, ascending, or descending from the
@@ -103,6 +106,7 @@ struct ScanOptions {
 struct KeyValue {
   std::string key;
   std::string value;
+  bool operator==(const KeyValue&) const = default;
 };
 
 struct EngineStats {
@@ -119,7 +123,7 @@ struct EngineStats {
 
 class Engine final : private mvcc::DeadChainHandler {
  public:
-  explicit Engine(EngineOptions options = {}, CommitHook* hook = nullptr);
+  explicit Engine(EngineOptions options = {});
   // REQUIRES: no open transaction or session.
   ~Engine() override;
   Engine(const Engine&) = delete;
@@ -135,6 +139,10 @@ class Engine final : private mvcc::DeadChainHandler {
   Status del(Transaction& txn, std::string_view key);
   // kOk (possibly with no results), kInvalidArgument. Replaces *out's contents.
   Status scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out);
+  // The redo of txn's writes, each key it wrote once, in the order it first wrote them (empty
+  // if it wrote nothing): kOk, or kTransactionDone if it failed earlier (abort it). The
+  // transaction stays open and its writes invisible until commit() or abort().
+  Status prepare_commit(const Transaction& txn, std::vector<RedoOp>* redo) const;
   // kOk, or kTransactionDone (then it was aborted). Releases the transaction either way.
   // `commit_csn`, if given, receives its place in the commit order (kNoCsn if it wrote
   // nothing).
@@ -167,7 +175,6 @@ class Engine final : private mvcc::DeadChainHandler {
   void on_reclaimed(size_t bytes) override { uncharge(bytes); }
 
   const EngineOptions options_;
-  CommitHook* const hook_;
   mvcc::TrxSys trx_sys_;
   mvcc::MvccManager mvcc_;
   BTree index_;

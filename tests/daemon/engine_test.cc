@@ -370,6 +370,90 @@ struct Observed {
   std::vector<std::pair<std::string, std::optional<std::string>>> writes;  // in order
 };
 
+TEST_CASE("Redo: prepare_commit gives each key's final state; writes stay invisible till commit") {
+  Engine e(test_options());
+  put_committed(e, "c", "old");
+  put_committed(e, "a", "old");
+  auto t = begin(e);
+  std::vector<RedoOp> redo;
+  REQUIRE(e.prepare_commit(*t, &redo) == Status::kOk);
+  CHECK(redo.empty());  // nothing written yet
+  REQUIRE(e.put(*t, "b", "1") == Status::kOk);
+  REQUIRE(e.put(*t, "a", "2") == Status::kOk);
+  REQUIRE(e.put(*t, "a", "3") == Status::kOk);
+  REQUIRE(e.del(*t, "c") == Status::kOk);
+  REQUIRE(e.prepare_commit(*t, &redo) == Status::kOk);
+  REQUIRE(redo.size() == 3);  // first-write order, one entry per key
+  CHECK((redo[0].key == "b" && redo[0].value == "1" && !redo[0].tombstone));
+  CHECK((redo[1].key == "a" && redo[1].value == "3" && !redo[1].tombstone));
+  CHECK((redo[2].key == "c" && redo[2].value.empty() && redo[2].tombstone));
+  CHECK(t->id() != mvcc::kNoTrx);
+  // Prepared, not committed: invisible, and its keys are still held.
+  auto other = begin(e);
+  CHECK(get(e, *other, "a") == "old");
+  CHECK(e.put(*other, "b", "x") == Status::kConflict);
+  e.abort(std::move(other));
+  REQUIRE(e.commit(std::move(t)) == Status::kOk);
+  auto after = begin(e, TxnMode::kReadOnly);
+  CHECK(get(e, *after, "a") == "3");
+  CHECK(get(e, *after, "c") == "<NOT_FOUND>");
+  e.abort(std::move(after));
+  // A failed transaction has no redo: only abort is left.
+  auto failing = begin(e);
+  auto holder = begin(e);
+  REQUIRE(e.put(*holder, "z", "h") == Status::kOk);
+  CHECK(e.put(*failing, "z", "f") == Status::kConflict);
+  CHECK(e.prepare_commit(*failing, &redo) == Status::kTransactionDone);
+  e.abort(std::move(failing));
+  e.abort(std::move(holder));
+}
+
+TEST_CASE("Redo: replaying every commit's redo in commit order rebuilds the same store") {
+  std::mt19937_64 rng(std::random_device{}());
+  Engine live(test_options());
+  Engine replica(test_options());
+  for (int round = 0; round < 300; ++round) {
+    auto t = begin(live);
+    const int writes = 1 + static_cast<int>(rng() % 5);
+    bool failed = false;
+    for (int w = 0; w < writes && !failed; ++w) {
+      const std::string key = numbered("k", rng() % 40);
+      Status s;
+      if (rng() % 4 == 0) {
+        s = live.del(*t, key);
+        if (s == Status::kNotFound) continue;
+      } else {
+        s = live.put(*t, key, numbered("v", round));
+      }
+      failed = s != Status::kOk;
+    }
+    std::vector<RedoOp> redo;
+    if (failed || live.prepare_commit(*t, &redo) != Status::kOk) {
+      live.abort(std::move(t));
+      continue;
+    }
+    // The replica applies the redo as recovery will: its own transaction, puts and deletes.
+    auto r = begin(replica);
+    for (const RedoOp& op : redo) {
+      const Status s = op.tombstone ? replica.del(*r, op.key) : replica.put(*r, op.key, op.value);
+      CHECK((s == Status::kOk || (op.tombstone && s == Status::kNotFound)));
+    }
+    REQUIRE(live.commit(std::move(t)) == Status::kOk);
+    REQUIRE(replica.commit(std::move(r)) == Status::kOk);
+  }
+  ScanOptions all;
+  all.limit = 1000;
+  std::vector<KeyValue> a, b;
+  auto ta = begin(live, TxnMode::kReadOnly);
+  auto tb = begin(replica, TxnMode::kReadOnly);
+  REQUIRE(live.scan(*ta, all, &a) == Status::kOk);
+  REQUIRE(replica.scan(*tb, all, &b) == Status::kOk);
+  live.abort(std::move(ta));
+  replica.abort(std::move(tb));
+  CHECK(a.size() == b.size());
+  CHECK(a == b);
+}
+
 TEST_CASE("Snapshot isolation: random concurrent transactions match a serial replay") {
   Engine e(test_options());
   const unsigned seed = std::random_device{}();
