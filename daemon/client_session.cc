@@ -111,18 +111,20 @@ void ClientSession::release_transaction(uint64_t handle) {
   s->busy = false;
 }
 
+std::unique_ptr<Transaction> ClientSession::take_transaction(uint64_t handle) {
+  sync::MutexGuard guard(txn_mu_);
+  TxnSlot* s = slot_of(handle);
+  assert(s != nullptr && s->busy);
+  std::unique_ptr<Transaction> txn = std::move(s->txn);
+  s->busy = false;
+  ++s->generation;  // the handle is dead from here on
+  --txns_open_;
+  return txn;
+}
+
 WireStatus ClientSession::end_transaction(Engine& engine, uint64_t handle, bool commit,
                                           uint64_t* csn) {
-  std::unique_ptr<Transaction> txn;
-  {
-    sync::MutexGuard guard(txn_mu_);
-    TxnSlot* s = slot_of(handle);
-    assert(s != nullptr && s->busy);
-    txn = std::move(s->txn);
-    s->busy = false;
-    ++s->generation;  // the handle is dead from here on
-    --txns_open_;
-  }
+  std::unique_ptr<Transaction> txn = take_transaction(handle);
   *csn = 0;
   if (!commit) {
     engine.abort(std::move(txn));

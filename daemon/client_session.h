@@ -78,6 +78,9 @@ class ClientSession {
   // Claims the transaction for one request (kTransactionBusy if another request of it runs).
   shm::WireStatus claim_transaction(uint64_t handle, Transaction** txn);
   void release_transaction(uint64_t handle);
+  // Takes a claimed transaction out of the session and frees its slot: a commit waiting for
+  // the log belongs to the worker that parked it, whatever becomes of the session.
+  std::unique_ptr<Transaction> take_transaction(uint64_t handle);
   // Commits (commit = true) or aborts a claimed transaction and frees its slot.
   shm::WireStatus end_transaction(Engine& engine, uint64_t handle, bool commit, uint64_t* csn);
   // Aborts every open transaction. REQUIRES: no worker serves the session any more.

@@ -179,6 +179,8 @@ void Server::start_workers() {
     env.spin_us = config_.spin_us;
     env.limits = limits_;
     env.scan_result_bytes_max = scan_bytes;
+    env.log = log_;
+    env.parked_max = config_.sessions_max * geometry_.sizes.context_count;
     env.notify_control = [fd = event_fd_] {
       const uint64_t one = 1;
       [[maybe_unused]] const ssize_t n = write(fd, &one, sizeof one);
@@ -430,6 +432,10 @@ void Server::disconnect(std::shared_ptr<ClientSession> session, const std::strin
       "session %lu: ended (%s); %u open transactions aborted; sessions connected: %zu",
       static_cast<unsigned long>(session->id()), reason.c_str(), open, by_fd_.size());
   // The last reference: closes the socket (the client sees POLLHUP) and frees the segment.
+}
+
+void Server::notify_io_complete(uint32_t worker, uint64_t request, wal::LogStatus status) {
+  workers_[worker]->notify_io_complete(request, status);
 }
 
 void Server::wake_workers() {

@@ -26,6 +26,7 @@
 #include "daemon/engine.h"
 #include "daemon/placement.h"
 #include "daemon/session_table.h"
+#include "daemon/wal_writer.h"
 #include "daemon/worker.h"
 #include "shm/layout.h"
 #include "shm/segment.h"
@@ -45,6 +46,11 @@ class Server {
   // the exit code.
   int run();
 
+  // Commits are logged through `log` (set before run(); nullptr: memory only).
+  void set_log(wal::LogWriter* log) { log_ = log; }
+  // The log's completion thread: routes a commit's outcome to the worker that parked it.
+  void notify_io_complete(uint32_t worker, uint64_t request, wal::LogStatus status);
+
  private:
   void start_workers();
   void accept_all();
@@ -61,6 +67,7 @@ class Server {
   const Config& config_;
   const Placement placement_;
   Engine* const engine_;
+  wal::LogWriter* log_ = nullptr;
   shm::SegmentGeometry geometry_;
   shm::RequestLimits limits_;
   std::unique_ptr<shm::Segment> board_;

@@ -3,6 +3,8 @@
 #include <climits>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <unordered_map>
 
 #include "daemon/log.h"
 #include "daemon/placement.h"
@@ -47,6 +49,7 @@ struct Answer {
   uint64_t u64 = 0;
   const std::string* value = nullptr;
   const std::vector<KeyValue>* items = nullptr;
+  bool parked = false;  // a commit waiting for the log: answered when its completion comes
 };
 
 }  // namespace
@@ -78,6 +81,18 @@ struct Worker::Loop {
   std::vector<char> payload;
   std::string value;
   std::vector<KeyValue> items;
+  uint32_t current_index = 0;  // the context being executed
+  // Commits whose redo is in the log, by the token the log's completion names.
+  struct Parked {
+    std::shared_ptr<ClientSession> session;  // kept alive: the session may end meanwhile
+    uint32_t index;                          // its context, still claimed
+    std::unique_ptr<Transaction> txn;
+  };
+  std::unordered_map<uint64_t, Parked> parked;
+  uint64_t next_token = 0;
+  std::vector<PendingCompletion> completions;
+  std::vector<RedoOp> redo;
+  std::vector<wal::Op> log_ops;
 
   explicit Loop(Worker& w) : worker(w), env(w.env_) {}
 
@@ -89,13 +104,26 @@ struct Worker::Loop {
   WireStatus with_transaction(ClientSession& s, uint64_t handle,
                               const std::function<WireStatus(Transaction&)>& fn);
   void post(ClientSession& s, uint32_t index, const Answer& answer);
+  // Commits txn now (memory only, or nothing to log) or logs its redo and parks it.
+  WireStatus commit_or_park(Attached& a, std::unique_ptr<Transaction> txn, Answer* answer);
+  // Applies what the log reported for parked commits, and answers them.
+  void complete_parked();
   bool any_ready();
   void sleep();
   void drain_for_shutdown();
   void detach_all();
 };
 
-Worker::Worker(WorkerEnv env) : env_(std::move(env)) {}
+Worker::Worker(WorkerEnv env)
+    : env_(std::move(env)),
+      pending_(env_.parked_max, &env_.board->need_wakeup, [this] { wake(); }) {}
+
+void Worker::notify_io_complete(uint64_t request, wal::LogStatus status) {
+  // The capacity is the most commits a worker can park, so a full set is a bug.
+  if (!pending_.post(request, static_cast<uint32_t>(status))) {
+    fatal("worker %u: pending set full (%u entries)", env_.index, pending_.capacity());
+  }
+}
 
 Worker::~Worker() {
   join();
@@ -129,6 +157,10 @@ void Worker::run() {
   int64_t last_work_ns = sync::now_ns();
   const int64_t spin_ns = int64_t{env_.spin_us} * 1000;
   for (;;) {
+    if (pending_.maybe_nonempty()) {
+      loop->complete_parked();
+      idle_rounds = 0;
+    }
     if (env_.sessions->version() != loop->table_version) loop->refresh();
     if (stop_.load(std::memory_order_acquire)) break;
     if (loop->poll_round()) {
@@ -251,7 +283,9 @@ void Worker::Loop::execute(Attached& a, uint32_t index) {
   answer.status =
       shm::decode_request(s.geometry(), s.base(), index, env.limits, &payload, &request, &why);
   if (answer.status == WireStatus::kOk) {
+    current_index = index;
     answer.status = dispatch(a, request, &answer);
+    if (answer.parked) return;  // answered when the log has it
   } else if (answer.status == WireStatus::kInvalidRequest) {
     worker.stats_.invalid_requests.fetch_add(1, std::memory_order_relaxed);
     log(LogLevel::kDebug, "session %lu: invalid request in context %u: %s",
@@ -278,6 +312,21 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
     if (const Status st = engine.open_session(&a.engine_session, s.id()); st != Status::kOk) {
       return wire(st);
     }
+  }
+  if (autocommit && env.log != nullptr &&
+      (rq.opcode == Opcode::kPut || rq.opcode == Opcode::kDel)) {
+    // A logged autocommit write: a transaction of its own, committed through the log.
+    std::unique_ptr<Transaction> txn;
+    if (const Status st = engine.begin(TxnMode::kReadWrite, &txn); st != Status::kOk) {
+      return wire(st);
+    }
+    const Status st =
+        rq.opcode == Opcode::kPut ? engine.put(*txn, rq.key, rq.value) : engine.del(*txn, rq.key);
+    if (st != Status::kOk) {
+      engine.abort(std::move(txn));
+      return wire(st);
+    }
+    return commit_or_park(a, std::move(txn), answer);
   }
   switch (rq.opcode) {
     case Opcode::kPing:
@@ -323,10 +372,79 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
       if (const WireStatus st = s.claim_transaction(rq.txn, &txn); st != WireStatus::kOk) {
         return st;
       }
+      if (rq.opcode == Opcode::kCommit && env.log != nullptr) {
+        return commit_or_park(a, s.take_transaction(rq.txn), answer);
+      }
       return s.end_transaction(engine, rq.txn, rq.opcode == Opcode::kCommit, &answer->u64);
     }
   }
   return WireStatus::kInvalidRequest;  // decode_request admits only the opcodes above
+}
+
+WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction> txn,
+                                        Answer* answer) {
+  Engine& engine = *env.engine;
+  if (const Status st = engine.prepare_commit(*txn, &redo); st != Status::kOk) {
+    engine.abort(std::move(txn));
+    return wire(st);
+  }
+  if (redo.empty()) {  // read-only work: nothing to make durable
+    mvcc::Csn csn = mvcc::kNoCsn;
+    const Status st = engine.commit(std::move(txn), &csn);
+    if (csn != mvcc::kNoCsn) answer->u64 = csn;
+    return wire(st);
+  }
+  if (parked.size() >= env.parked_max) {  // cannot happen: parked_max covers every context
+    engine.abort(std::move(txn));
+    return WireStatus::kResponseAreaFull;
+  }
+  log_ops.clear();
+  for (const RedoOp& op : redo) {
+    log_ops.push_back(
+        wal::Op{op.tombstone ? wal::OpKind::kDelete : wal::OpKind::kPut, op.key, op.value});
+  }
+  const uint64_t token = ++next_token;
+  wal::LogStatus ls;
+  // A full log queue empties as the writer takes it: wait for room (the writer never waits
+  // for us, so this ends unless the disk stops, which the writer reports as fatal).
+  while ((ls = env.log->append(txn->id(), log_ops, env.index, token)) ==
+         wal::LogStatus::kQueueFull) {
+    std::this_thread::yield();
+  }
+  if (ls != wal::LogStatus::kOk) {
+    engine.abort(std::move(txn));
+    return ls == wal::LogStatus::kTooLarge ? WireStatus::kTooLarge : WireStatus::kShuttingDown;
+  }
+  parked.emplace(token, Parked{a.session, current_index, std::move(txn)});
+  worker.stats_.commits_parked.fetch_add(1, std::memory_order_relaxed);
+  answer->parked = true;
+  return WireStatus::kOk;
+}
+
+void Worker::Loop::complete_parked() {
+  worker.pending_.drain(&completions);
+  for (const PendingCompletion& c : completions) {
+    auto it = parked.find(c.request);
+    if (it == parked.end()) {
+      log(LogLevel::kError, "worker %u: a log completion for no parked commit (%lu)", env.index,
+          static_cast<unsigned long>(c.request));
+      continue;
+    }
+    Parked p = std::move(it->second);
+    parked.erase(it);
+    Answer answer;
+    if (static_cast<wal::LogStatus>(c.status) == wal::LogStatus::kOk) {
+      mvcc::Csn csn = mvcc::kNoCsn;
+      answer.status = wire(env.engine->commit(std::move(p.txn), &csn));
+      answer.u64 = csn;
+    } else {
+      env.engine->abort(std::move(p.txn));
+      answer.status = static_cast<wal::LogStatus>(c.status) == wal::LogStatus::kDiskFull
+                          ? WireStatus::kDiskFull
+                          : WireStatus::kShuttingDown;
+    }
+    post(*p.session, p.index, answer);
+  }
 }
 
 void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {
@@ -402,8 +520,8 @@ void Worker::Loop::sleep() {
   // Pairs with the client's fence between publishing a request and reading need_wakeup.
   sync::full_fence();
   const uint32_t bell = env.doorbell->bell.load(std::memory_order_acquire);
-  if (!any_ready() && env.sessions->version() == table_version &&
-      !worker.stop_.load(std::memory_order_acquire)) {
+  if (!any_ready() && !worker.pending_.maybe_nonempty() &&
+      env.sessions->version() == table_version && !worker.stop_.load(std::memory_order_acquire)) {
     worker.stats_.sleeps.fetch_add(1, std::memory_order_relaxed);
     sync::futex_wait(&env.doorbell->bell, bell, sync::Sharing::kProcessShared);
   }
@@ -422,6 +540,15 @@ void Worker::Loop::drain_for_shutdown() {
       Answer answer;
       answer.status = WireStatus::kShuttingDown;
       post(s, index, answer);
+    }
+  }
+  // Parked commits are in the log already: wait for their outcome (the log writer runs
+  // until the workers have stopped) and answer them.
+  while (!parked.empty()) {
+    if (worker.pending_.maybe_nonempty()) {
+      complete_parked();
+    } else {
+      std::this_thread::yield();
     }
   }
 }

@@ -8,7 +8,11 @@
 //      and post the answer;
 //   3. after `spin_us` without work, sleep on its doorbell (the wake-up protocol in
 //      docs/PROTOCOL.md section 3).
-// (The durability issue adds step 0: drain the pending set of completed commits.)
+//   0. (first of all) drain its pending set: the commits the write-ahead log has made durable
+//      (or failed), each parked since its redo was logged; commit or abort each and answer.
+// A commit that wrote something is parked rather than answered: its redo goes to the log
+// (wal::LogWriter), and the log's completion thread posts the outcome to this worker's
+// pending set (notify_io_complete), which has a mutex of its own (daemon/pending_set.h).
 //
 // Thread safety: start/stop/wake/join are for the control thread; everything else runs on
 // the worker's own thread.
@@ -22,7 +26,9 @@
 #include <vector>
 
 #include "daemon/engine.h"
+#include "daemon/pending_set.h"
 #include "daemon/session_table.h"
+#include "daemon/wal_writer.h"
 #include "shm/request.h"
 #include "shm/wire.h"
 
@@ -41,12 +47,16 @@ struct WorkerEnv {
   shm::RequestLimits limits;
   uint32_t scan_result_bytes_max = 2u << 20;
   std::function<void()> notify_control;  // a session needs the control thread's attention
+  wal::LogWriter* log = nullptr;         // nullptr: commits are not logged (memory only)
+  // The most commits parked at once: one per request context of every session it may serve.
+  uint32_t parked_max = 65536;
 };
 
 struct WorkerStats {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> invalid_requests{0};
   std::atomic<uint64_t> sleeps{0};
+  std::atomic<uint64_t> commits_parked{0};
 };
 
 class Worker {
@@ -62,6 +72,9 @@ class Worker {
   void join();
   // Makes a sleeping worker look at its rings and the session table.
   void wake();
+  // The log's completion thread: commit `request` is durable (kOk) or failed. Any thread;
+  // never waits for the worker (the pending set's own mutex).
+  void notify_io_complete(uint64_t request, wal::LogStatus status);
 
   const WorkerStats& stats() const { return stats_; }
   // The session-table version this worker has caught up with: it serves no session that
@@ -74,6 +87,7 @@ class Worker {
 
   WorkerEnv env_;
   WorkerStats stats_;
+  PendingSet pending_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> seen_version_{0};
   std::thread thread_;

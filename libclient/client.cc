@@ -38,6 +38,7 @@ static_assert(same_code(Status::kTooManyTransactions, WireStatus::kTooManyTransa
 static_assert(same_code(Status::kTransactionBusy, WireStatus::kTransactionBusy));
 static_assert(same_code(Status::kResponseAreaFull, WireStatus::kResponseAreaFull));
 static_assert(same_code(Status::kUnknownTransaction, WireStatus::kUnknownTransaction));
+static_assert(same_code(Status::kDiskFull, WireStatus::kDiskFull));
 static_assert(static_cast<int>(Status::kRingFull) >= 32, "codes from 32 up are the library's");
 
 const char* status_name(Status status) {
@@ -70,6 +71,8 @@ const char* status_name(Status status) {
       return "RESPONSE_AREA_FULL";
     case Status::kUnknownTransaction:
       return "UNKNOWN_TRANSACTION";
+    case Status::kDiskFull:
+      return "DISK_FULL";
     case Status::kRingFull:
       return "RING_FULL";
     case Status::kTooManyInFlight:

@@ -79,6 +79,7 @@ enum class WireStatus : uint16_t {
   kTransactionBusy = 11,      // another request of the same transaction is being executed
   kResponseAreaFull = 12,     // the answer did not fit in the response area right now
   kUnknownTransaction = 13,   // no open transaction has this handle
+  kDiskFull = 14,             // the commit could not be logged: no space; it was aborted
 };
 
 // Context states (ContextHeader::state). The client owns a context in kFree and kDone, the

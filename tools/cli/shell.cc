@@ -54,6 +54,8 @@ std::string describe(Status status) {
       return "too much result data in flight in this session; retry";
     case Status::kUnknownTransaction:
       return "the daemon does not know this transaction";
+    case Status::kDiskFull:
+      return "the daemon's disk is full: the commit could not be logged and was aborted";
     case Status::kRingFull:
       return "the request ring is full";
     case Status::kTooManyInFlight:

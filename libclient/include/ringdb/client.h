@@ -43,6 +43,7 @@ enum class [[nodiscard]] Status : int{
     kTransactionBusy = RINGDB_TRANSACTION_BUSY,
     kResponseAreaFull = RINGDB_RESPONSE_AREA_FULL,
     kUnknownTransaction = RINGDB_UNKNOWN_TRANSACTION,
+    kDiskFull = RINGDB_DISK_FULL,
     kRingFull = RINGDB_RING_FULL,
     kTooManyInFlight = RINGDB_TOO_MANY_IN_FLIGHT,
     kDisconnected = RINGDB_DISCONNECTED,
