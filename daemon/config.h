@@ -34,6 +34,8 @@ struct Config {
   uint32_t key_size_max = 1024;
   uint32_t value_size_max = 1u << 20;
   uint64_t memory_limit_bytes = uint64_t{1} << 30;
+  // Write-ahead log segment files (preallocated); a transaction's redo must fit in one.
+  uint64_t wal_segment_bytes = uint64_t{64} << 20;
   uint32_t spin_us = 50;  // a worker polls this long without work before it sleeps
   LogLevel log_level = LogLevel::kInfo;
   int ready_fd = -1;  // writes "ready\n" here once serving (tests, supervisors)

@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
       log(LogLevel::kWarn, "recovery: %s set aside (beyond the end of the valid log)", d.c_str());
     wal::LogWriterOptions log_options;
     log_options.dir = wal_dir;
+    log_options.segment_bytes = config.wal_segment_bytes;
     log_options.start_lsn = recovered.next_lsn;
     log_options.first_segment_id = recovered.next_segment_id;
     auto writer = wal::LogWriter::open(

@@ -20,19 +20,21 @@ std::string program(const char* env_name) {
   return path;
 }
 
-DaemonProcess::DaemonProcess(const std::vector<std::string>& extra_args) {
+DaemonProcess::DaemonProcess(const std::vector<std::string>& extra_args, const std::string& dir)
+    : owns_dir_(dir.empty()) {
   char tmpl[] = "/tmp/ringdb-it-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) {
+  if (owns_dir_ && mkdtemp(tmpl) == nullptr) {
     perror("mkdtemp");
     abort();
   }
-  dir_ = tmpl;
+  dir_ = owns_dir_ ? std::string(tmpl) : dir;
   socket_ = dir_ + "/ringdb.sock";
   int ready[2];
   if (pipe(ready) != 0) abort();  // inherited by the daemon: no O_CLOEXEC on purpose
   std::vector<std::string> argv = {
-      program("RINGDBD"),      "--socket", socket_, "--data-dir", dir_ + "/data", "--ready-fd",
-      std::to_string(ready[1])};
+      program("RINGDBD"), "--socket", socket_, "--data-dir", dir_ + "/data",
+      // Small log segments: every test daemon preallocates one.
+      "--wal-segment-size", "4M", "--ready-fd", std::to_string(ready[1])};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   child_ = std::make_unique<Child>(argv, /*stderr_pipe=*/true);
   log_reader_ = std::thread([this] { read_log(); });
@@ -47,8 +49,10 @@ DaemonProcess::~DaemonProcess() {
   child_->signal(SIGKILL);
   log_reader_.join();  // the daemon's death closes its standard error
   child_.reset();
-  std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
+  if (owns_dir_) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
 }
 
 void DaemonProcess::read_log() {

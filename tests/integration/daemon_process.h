@@ -23,8 +23,11 @@ namespace ringdb::test {
 
 class DaemonProcess {
  public:
-  explicit DaemonProcess(const std::vector<std::string>& extra_args = {});
-  ~DaemonProcess();  // SIGKILL if still running; removes the directory
+  // `dir`: a directory to run in (its data survives this object: a restart of the same
+  // database); empty: a new temporary one, removed at the end.
+  explicit DaemonProcess(const std::vector<std::string>& extra_args = {},
+                         const std::string& dir = {});
+  ~DaemonProcess();  // SIGKILL if still running; removes a directory it made
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
 
@@ -47,6 +50,7 @@ class DaemonProcess {
  private:
   void read_log();  // the log reader thread: until the daemon closes its standard error
 
+  const bool owns_dir_;
   std::string dir_;
   std::string socket_;
   std::unique_ptr<Child> child_;

@@ -177,6 +177,33 @@ int mixed(const std::string& socket, uint64_t seed, int threads, int ops, int de
   return 0;
 }
 
+// Commits transaction after transaction, each writing w/ID/N/a, w/ID/N/b and w/ID/last, all
+// with value N, and prints "acked N" once its commit is acknowledged; ends at the first
+// failure (the daemon killed under it).
+int writer(const std::string& socket, const std::string& id) {
+  auto client = connect_or_die(socket);
+  const std::string base = std::string("w/").append(id).append("/");
+  for (uint64_t n = 0;; ++n) {
+    const std::string v = std::to_string(n);
+    std::unique_ptr<ringdb::Transaction> txn;
+    if (client->begin(&txn) != Status::kOk) break;
+    if (txn->put(std::string(base).append(v).append("/a"), v) != Status::kOk ||
+        txn->put(std::string(base).append(v).append("/b"), v) != Status::kOk ||
+        txn->put(std::string(base).append("last"), v) != Status::kOk) {
+      break;
+    }
+    const Status s = txn->commit();
+    if (s != Status::kOk) {
+      printf("stopped %s\n", name(s).c_str());
+      fflush(stdout);
+      break;
+    }
+    printf("acked %lu\n", static_cast<unsigned long>(n));
+    fflush(stdout);
+  }
+  return 0;
+}
+
 int hold_txn(const std::string& socket, const std::string& prefix, int n) {
   auto client = connect_or_die(socket);
   std::unique_ptr<ringdb::Transaction> txn;
@@ -318,6 +345,7 @@ int main(int argc, char** argv) {
     return mixed(socket, std::stoull(arg(3)), std::stoi(arg(4)), std::stoi(arg(5)),
                  std::stoi(arg(6)));
   }
+  if (mode == "writer") return writer(socket, arg(3));
   if (mode == "hold-txn") return hold_txn(socket, arg(3), std::stoi(arg(4)));
   if (mode == "wait-get") return wait_get(socket, arg(3));
   if (mode == "hostile") return hostile(socket, std::stoull(arg(3)), std::stoi(arg(4)));

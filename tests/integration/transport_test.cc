@@ -18,6 +18,7 @@
 #include "doctest/doctest.h"
 #include "ringdb/client.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/helpers.h"
 #include "tests/integration/process.h"
 #include "tests/integration/raw_session.h"
 
@@ -29,29 +30,11 @@ using ringdb::Operation;
 using ringdb::Status;
 using ringdb::Transaction;
 using ringdb::test::Child;
+using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
+using ringdb::test::it_client;
 using ringdb::test::program;
-
-std::unique_ptr<Client> connect(const DaemonProcess& daemon, Status* status = nullptr,
-                                std::string* error = nullptr) {
-  std::unique_ptr<Client> client;
-  ringdb::ConnectOptions options;
-  options.socket_path = daemon.socket();
-  const Status s = Client::connect(options, &client, error);
-  if (status != nullptr) *status = s;
-  return client;
-}
-
-std::unique_ptr<Child> it_client(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {program("RINGDB_IT_CLIENT")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return std::make_unique<Child>(argv);
-}
-
-uint64_t seed_from_env() {
-  if (const char* s = getenv("RINGDB_TEST_SEED")) return std::stoull(s);
-  return std::random_device{}();
-}
+using ringdb::test::seed_from_env;
 
 }  // namespace
 

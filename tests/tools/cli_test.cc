@@ -51,8 +51,9 @@ class Daemon {
     options.pass_fd = ready[1];
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{program_path("RINGDBD"), "--socket", socket_, "--admin-socket",
-                                 dir_ + "/admin.sock", "--data-dir", dir_ + "/data", "--ready-fd",
-                                 "3", "--log-level", "warn"},
+                                 dir_ + "/admin.sock", "--data-dir", dir_ + "/data",
+                                 "--wal-segment-size", "4M", "--ready-fd", "3", "--log-level",
+                                 "warn"},
         options);
     close(ready[1]);
     // "ready\n" once serving; end of file if it exits first.

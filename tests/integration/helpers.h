@@ -1,0 +1,39 @@
+// Helpers shared by the integration tests: a libringdb client of a test daemon, it_client
+// processes, the random seed.
+#pragma once
+
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ringdb/client.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/integration/process.h"
+
+namespace ringdb::test {
+
+inline std::unique_ptr<ringdb::Client> connect(const DaemonProcess& daemon,
+                                               ringdb::Status* status = nullptr,
+                                               std::string* error = nullptr) {
+  std::unique_ptr<ringdb::Client> client;
+  ringdb::ConnectOptions options;
+  options.socket_path = daemon.socket();
+  const ringdb::Status s = ringdb::Client::connect(options, &client, error);
+  if (status != nullptr) *status = s;
+  return client;
+}
+
+inline std::unique_ptr<Child> it_client(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {program("RINGDB_IT_CLIENT")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<Child>(argv);
+}
+
+inline uint64_t seed_from_env() {
+  if (const char* s = getenv("RINGDB_TEST_SEED")) return std::stoull(s);
+  return std::random_device{}();
+}
+
+}  // namespace ringdb::test
