@@ -11,15 +11,6 @@
 
 namespace ringdb::test {
 
-std::string program(const char* env_name) {
-  const char* path = getenv(env_name);
-  if (path == nullptr || *path == '\0') {
-    fprintf(stderr, "%s is not set (run the test through meson test)\n", env_name);
-    abort();
-  }
-  return path;
-}
-
 DaemonProcess::DaemonProcess(const std::vector<std::string>& extra_args, const std::string& dir)
     : owns_dir_(dir.empty()) {
   char tmpl[] = "/tmp/ringdb-it-XXXXXX";
@@ -30,13 +21,16 @@ DaemonProcess::DaemonProcess(const std::vector<std::string>& extra_args, const s
   dir_ = owns_dir_ ? std::string(tmpl) : dir;
   socket_ = dir_ + "/ringdb.sock";
   int ready[2];
-  if (pipe(ready) != 0) abort();  // inherited by the daemon: no O_CLOEXEC on purpose
-  std::vector<std::string> argv = {
-      program("RINGDBD"), "--socket", socket_, "--data-dir", dir_ + "/data",
-      // Small log segments: every test daemon preallocates one.
-      "--wal-segment-size", "4M", "--ready-fd", std::to_string(ready[1])};
+  if (pipe2(ready, O_CLOEXEC) != 0) abort();  // the daemon gets only the write end, as fd 3
+  ChildOptions options;
+  options.pipe_stderr = true;  // read as it comes by log_reader_
+  options.pass_fd = ready[1];  // descriptor 3 in the daemon
+  std::vector<std::string> argv = {program_path("RINGDBD"), "--socket", socket_, "--data-dir",
+                                   dir_ + "/data",
+                                   // Small log segments: every test daemon preallocates one.
+                                   "--wal-segment-size", "4M", "--ready-fd", "3"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  child_ = std::make_unique<Child>(argv, /*stderr_pipe=*/true);
+  child_ = std::make_unique<ChildProcess>(argv, options);
   log_reader_ = std::thread([this] { read_log(); });
   close(ready[1]);
   char buf[8] = {};

@@ -3,10 +3,11 @@
 // (a daemon whose log pipe fills up would block in write), keeps the lines, and wakes tests
 // waiting for a log line (e.g. a session ending) instead of polling.
 //
-// The binary comes from $RINGDBD (meson's test() passes it); clients and helper programs
-// from $RINGDB_IT_CLIENT.
+// The binary comes from $RINGDBD (meson's test() passes it; see program_path()); clients
+// and helper programs from $RINGDB_IT_CLIENT.
 //
-// Thread safety: one test thread per object (the log reader is internal).
+// Thread safety: one test thread per object (the log reader is internal), the test's main
+// thread (see ChildProcess: the daemon dies with the thread that started it).
 #pragma once
 
 #include <chrono>
@@ -17,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/process.h"
+#include "tests/support/child_process.h"
 
 namespace ringdb::test {
 
@@ -35,7 +36,7 @@ class DaemonProcess {
   const std::string& socket() const { return socket_; }
   const std::string& dir() const { return dir_; }
   pid_t pid() const { return child_->pid(); }
-  Child& process() { return *child_; }
+  ChildProcess& process() { return *child_; }
 
   // Waits for a log line containing `needle`, among the lines no earlier wait has passed
   // over (each wait goes on from where the last one stopped). Passed lines are echoed to the
@@ -53,7 +54,7 @@ class DaemonProcess {
   const bool owns_dir_;
   std::string dir_;
   std::string socket_;
-  std::unique_ptr<Child> child_;
+  std::unique_ptr<ChildProcess> child_;
   bool ready_ = false;
 
   std::mutex log_mu_;
@@ -63,8 +64,5 @@ class DaemonProcess {
   size_t log_cursor_ = 0;               // the test thread's: the next line to look at
   std::thread log_reader_;
 };
-
-// The path of a helper program from the environment (RINGDBD, RINGDB_IT_CLIENT...).
-std::string program(const char* env_name);
 
 }  // namespace ringdb::test

@@ -17,7 +17,7 @@
 #include "ringdb/client.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
-#include "tests/integration/process.h"
+#include "tests/support/child_process.h"
 
 namespace {
 
@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 using ringdb::Client;
 using ringdb::Status;
 using ringdb::Transaction;
-using ringdb::test::Child;
+using ringdb::test::ChildProcess;
 using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
 using ringdb::test::it_client;
@@ -127,7 +127,7 @@ TEST_CASE("durability: crash loop — writers, SIGKILL at random moments, restar
     CAPTURE(round);
     DaemonProcess daemon({}, dir.path);
     REQUIRE(daemon.ready());
-    std::vector<std::unique_ptr<Child>> writers;
+    std::vector<std::unique_ptr<ChildProcess>> writers;
     std::vector<std::string> ids;
     for (int w = 0; w < kWriters; ++w) {
       ids.push_back(cat(cat("r", round) + "w", w));

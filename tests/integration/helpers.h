@@ -10,7 +10,7 @@
 
 #include "ringdb/client.h"
 #include "tests/integration/daemon_process.h"
-#include "tests/integration/process.h"
+#include "tests/support/child_process.h"
 
 namespace ringdb::test {
 
@@ -25,10 +25,12 @@ inline std::unique_ptr<ringdb::Client> connect(const DaemonProcess& daemon,
   return client;
 }
 
-inline std::unique_ptr<Child> it_client(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {program("RINGDB_IT_CLIENT")};
+inline std::unique_ptr<ChildProcess> it_client(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {program_path("RINGDB_IT_CLIENT")};
   argv.insert(argv.end(), args.begin(), args.end());
-  return std::make_unique<Child>(argv);
+  ChildOptions options;
+  options.pipe_stderr = false;  // its complaints go to the test's log; nobody reads a pipe
+  return std::make_unique<ChildProcess>(argv, options);
 }
 
 inline uint64_t seed_from_env() {

@@ -19,8 +19,8 @@
 #include "ringdb/client.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
-#include "tests/integration/process.h"
 #include "tests/integration/raw_session.h"
+#include "tests/support/child_process.h"
 
 namespace {
 
@@ -29,11 +29,10 @@ using ringdb::Client;
 using ringdb::Operation;
 using ringdb::Status;
 using ringdb::Transaction;
-using ringdb::test::Child;
+using ringdb::test::ChildProcess;
 using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
 using ringdb::test::it_client;
-using ringdb::test::program;
 using ringdb::test::seed_from_env;
 
 }  // namespace
@@ -150,7 +149,7 @@ TEST_CASE("many processes and threads: every request answered once, and right") 
   const uint64_t seed = seed_from_env();
   INFO("seed " << seed << " (RINGDB_TEST_SEED replays it)");
   constexpr int kProcesses = 4, kThreads = 3, kOps = 1500;
-  std::vector<std::unique_ptr<Child>> children;
+  std::vector<std::unique_ptr<ChildProcess>> children;
   for (int p = 0; p < kProcesses; ++p) {
     children.push_back(
         it_client({"mixed", daemon.socket(), std::to_string(seed + static_cast<uint64_t>(p)),
@@ -204,7 +203,7 @@ TEST_CASE("hostile clients scribbling over their segments do not disturb a good 
   REQUIRE(daemon.ready());
   const uint64_t seed = seed_from_env();
   INFO("seed " << seed);
-  std::vector<std::unique_ptr<Child>> hostile;
+  std::vector<std::unique_ptr<ChildProcess>> hostile;
   for (int i = 0; i < 3; ++i) {
     hostile.push_back(it_client(
         {"hostile", daemon.socket(), std::to_string(seed + static_cast<uint64_t>(i)), "400"}));
@@ -324,7 +323,7 @@ TEST_CASE("the daemon killed under a waiting client: the client returns DISCONNE
   REQUIRE(waiter->read_line(&line, 30s));
   REQUIRE(line == "connected");
   REQUIRE(daemon.process().stop_and_wait());  // the request will not be answered
-  waiter->write_line("go");
+  waiter->write("go\n");
   REQUIRE(waiter->read_line(&line, 30s));
   REQUIRE(line == "submitted");
   const auto killed = std::chrono::steady_clock::now();

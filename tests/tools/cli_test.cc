@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "doctest/doctest.h"
-#include "tests/tools/child_process.h"
+#include "tests/support/child_process.h"
 #include "tools/cli/json_writer.h"
 #include "tools/cli/quoting.h"
 

@@ -1,11 +1,19 @@
 // ChildProcess: a program run by a test, with pipes to its standard input, output and
 // error, read line by line with timeouts (never sleeps), and waited for with a timeout
-// (pidfd). Used by cli_test.cc to drive ringdb-cli processes step by step and to run ringdbd.
+// (pidfd). Used by tests/tools/cli_test.cc (ringdb-cli processes driven step by step, and
+// ringdbd) and by tests/integration (ringdbd through DaemonProcess, it_client processes).
 //
-// Thread safety: one thread per object, in a single-threaded test process (children are
-// forked, and die with the test through PR_SET_PDEATHSIG). The test process ignores SIGPIPE
-// (a child that died must show up as a failed write, not kill the test); children get the
-// default back.
+// Thread safety: one thread per object, but for error_fd(), which one other thread may
+// read (DaemonProcess's log reader) until the object is destroyed.
+//
+// Process safety: children are forked. The test process may have threads (the integration
+// tests' log readers); fork is still safe because argv and the environment are built before
+// it and the child makes only async-signal-safe calls until execve (no allocation, no lock
+// another thread may have held). Children die with the test through PR_SET_PDEATHSIG, which
+// fires when the forking *thread* exits, not the process: start children from the test's
+// main thread (doctest runs the test cases there). The test process ignores SIGPIPE (a child
+// that died must show up as a failed write, not kill the test); children get the default
+// back.
 #pragma once
 
 #include <sys/types.h>
@@ -52,8 +60,16 @@ class ChildProcess {
   std::string read_rest(milliseconds timeout = kAnswerTimeout);
   // Everything the child wrote to standard error, once it has exited.
   std::string read_stderr();
+  // The read end of the standard error pipe (-1 if not piped), for a reader on one other
+  // thread (e.g. one that must drain a daemon's log as it comes: a full pipe blocks the
+  // daemon). That reader must be done before the object is destroyed; read_stderr() is then
+  // not for this object.
+  int error_fd() const { return err_fd_; }
 
   void signal(int signo);
+  // SIGSTOP, then waits until every thread of the child has stopped (kill() returns before
+  // they have). False if the child is gone. signal(SIGCONT) resumes it.
+  bool stop_and_wait();
   // Waits for the child to exit; returns its wait status, or -1 on timeout.
   int wait(milliseconds timeout = kAnswerTimeout);
   bool running() const { return pid_ > 0 && !reaped_; }

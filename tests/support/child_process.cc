@@ -1,5 +1,5 @@
 // ChildProcess: fork and exec with pipes, line reads with poll() timeouts, pidfd waits.
-#include "tests/tools/child_process.h"
+#include "tests/support/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -90,7 +90,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOpti
   if (pid_ < 0) fail("fork");
   if (pid_ == 0) {
     // A test killed by its timeout must not leave a daemon or a cli behind: the child dies
-    // with the test (the test is single-threaded, so its main thread is the process).
+    // with the test. (Strictly, with the thread that forked: the test's main thread.)
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
     ::signal(SIGPIPE, SIG_DFL);
     if ((in[0] >= 0 && dup2(in[0], 0) < 0) || (out[1] >= 0 && dup2(out[1], 1) < 0) ||
@@ -189,6 +189,16 @@ std::string ChildProcess::read_stderr() {
 
 void ChildProcess::signal(int signo) {
   if (running()) kill(pid_, signo);
+}
+
+bool ChildProcess::stop_and_wait() {
+  if (!running() || kill(pid_, SIGSTOP) != 0) return false;
+  siginfo_t info = {};
+  // The stop is reported to the parent once the whole thread group has stopped.
+  while (waitid(P_PID, static_cast<id_t>(pid_), &info, WSTOPPED) != 0) {
+    if (errno != EINTR) return false;
+  }
+  return info.si_code == CLD_STOPPED;
 }
 
 int ChildProcess::wait(milliseconds timeout) {
