@@ -158,7 +158,9 @@ TEST_CASE("durability: crash loop — writers, SIGKILL at random moments, restar
     REQUIRE(check.ready());
     auto c = connect(check);
     REQUIRE(c);
-    for (const auto& [id, last_acked] : acked) {
+    for (const auto& entry : acked) {
+      const std::string& id = entry.first;
+      const long last_acked = entry.second;
       CAPTURE(id);
       CAPTURE(last_acked);
       const std::string base = std::string("w/").append(id).append("/");
