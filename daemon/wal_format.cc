@@ -107,9 +107,10 @@ void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::str
     store(p + 4, static_cast<uint32_t>(op.key.size()));
     store(p + 8, static_cast<uint32_t>(op.value.size()));
     p += kOpHeaderSize;
-    std::memcpy(p, op.key.data(), op.key.size());
+    // (An empty view may have a null data(), which memcpy must not get even for 0 bytes.)
+    if (!op.key.empty()) std::memcpy(p, op.key.data(), op.key.size());
     p += op.key.size();
-    std::memcpy(p, op.value.data(), op.value.size());
+    if (!op.value.empty()) std::memcpy(p, op.value.data(), op.value.size());
     p += op.value.size();
   }
   store(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));

@@ -197,12 +197,15 @@ TEST_CASE("wal: a record from elsewhere (wrong LSN), huge lengths, and leftovers
   // Scanned from another start LSN, not even the first record is accepted.
   ScanResult r = scan_expect(log, 8, txns, 0);
   CHECK(r.end == ScanEnd::kCorrupt);
-  // A stale log after the end of a new, shorter one (a recycled segment): the stale records
-  // have the wrong LSNs.
+  // Bytes of an older log (written at other LSNs) after the end of a new, shorter one: the
+  // stale records have the wrong LSNs, even where a record boundary happens to line up. (A
+  // stale record at the very LSN expected would pass: so the writer never reuses a file, and
+  // recovery zeroes the tail it cuts off.)
+  const std::string older = log_of(txns, uint64_t{1} << 40);
   const auto fresh = random_txns(rng, 2);
   std::string recycled = log_of(fresh, 0);
   const size_t fresh_size = recycled.size();
-  recycled += log.substr(fresh_size < log.size() ? fresh_size : log.size());
+  recycled += older.substr(fresh_size < older.size() ? fresh_size : older.size());
   r = scan_expect(recycled, 0, fresh, fresh.size());
   CHECK(r.valid_bytes == fresh_size);
   // A body length far over the limit, with a valid checksum over what is there, is refused
