@@ -156,8 +156,10 @@ void LogWriter::run() {
 }
 
 void LogWriter::notify_range(size_t first_entry, size_t end_entry, LogStatus status) {
-  for (size_t i = first_entry; i < end_entry; ++i)
-    notify_(batch_entries_[i].worker, batch_entries_[i].request, status);
+  for (size_t i = first_entry; i < end_entry; ++i) {
+    if (batch_entries_[i].request != kNoNotify)
+      notify_(batch_entries_[i].worker, batch_entries_[i].request, status);
+  }
 }
 
 void LogWriter::write_batch() {

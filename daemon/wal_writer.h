@@ -95,7 +95,11 @@ class LogWriter {
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
 
-  // Queues transaction `txn`'s record; its outcome comes later through notify(worker, request).
+  // append()'s `request` for a record whose outcome nobody waits for (an async commit).
+  static constexpr uint64_t kNoNotify = UINT64_MAX;
+
+  // Queues transaction `txn`'s record; its outcome comes later through notify(worker, request)
+  // (unless request is kNoNotify).
   // kOk, kQueueFull, kTooLarge or kFailed (then nothing is queued or notified).
   LogStatus append(uint64_t txn, std::span<const Op> ops, uint32_t worker, uint64_t request)
       EXCLUDES(mu_);

@@ -104,8 +104,10 @@ struct Worker::Loop {
   WireStatus with_transaction(ClientSession& s, uint64_t handle,
                               const std::function<WireStatus(Transaction&)>& fn);
   void post(ClientSession& s, uint32_t index, const Answer& answer);
-  // Commits txn now (memory only, or nothing to log) or logs its redo and parks it.
-  WireStatus commit_or_park(Attached& a, std::unique_ptr<Transaction> txn, Answer* answer);
+  // Commits txn now (memory only, nothing to log, or durability async or none) or logs its
+  // redo and parks it (sync). `flags`: the request's, with its durability level.
+  WireStatus commit_or_park(Attached& a, std::unique_ptr<Transaction> txn, uint8_t flags,
+                            Answer* answer);
   // Applies what the log reported for parked commits, and answers them.
   void complete_parked();
   bool any_ready();
@@ -326,7 +328,7 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
       engine.abort(std::move(txn));
       return wire(st);
     }
-    return commit_or_park(a, std::move(txn), answer);
+    return commit_or_park(a, std::move(txn), rq.flags, answer);
   }
   switch (rq.opcode) {
     case Opcode::kPing:
@@ -373,7 +375,7 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
         return st;
       }
       if (rq.opcode == Opcode::kCommit && env.log != nullptr) {
-        return commit_or_park(a, s.take_transaction(rq.txn), answer);
+        return commit_or_park(a, s.take_transaction(rq.txn), rq.flags, answer);
       }
       return s.end_transaction(engine, rq.txn, rq.opcode == Opcode::kCommit, &answer->u64);
     }
@@ -382,18 +384,21 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
 }
 
 WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction> txn,
-                                        Answer* answer) {
+                                        uint8_t flags, Answer* answer) {
   Engine& engine = *env.engine;
   if (const Status st = engine.prepare_commit(*txn, &redo); st != Status::kOk) {
     engine.abort(std::move(txn));
     return wire(st);
   }
-  if (redo.empty()) {  // read-only work: nothing to make durable
+  auto commit_now = [&] {
     mvcc::Csn csn = mvcc::kNoCsn;
     const Status st = engine.commit(std::move(txn), &csn);
     if (csn != mvcc::kNoCsn) answer->u64 = csn;
     return wire(st);
-  }
+  };
+  // Read-only work has nothing to make durable; durability none logs nothing.
+  if (redo.empty() || (flags & shm::kFlagDurabilityNone) != 0) return commit_now();
+  const bool async = (flags & shm::kFlagDurabilityAsync) != 0;
   if (parked.size() >= env.parked_max) {  // cannot happen: parked_max covers every context
     engine.abort(std::move(txn));
     return WireStatus::kResponseAreaFull;
@@ -403,7 +408,7 @@ WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction
     log_ops.push_back(
         wal::Op{op.tombstone ? wal::OpKind::kDelete : wal::OpKind::kPut, op.key, op.value});
   }
-  const uint64_t token = ++next_token;
+  const uint64_t token = async ? wal::LogWriter::kNoNotify : ++next_token;
   wal::LogStatus ls;
   // A full log queue empties as the writer takes it: wait for room (the writer never waits
   // for us, so this ends unless the disk stops, which the writer reports as fatal).
@@ -415,6 +420,9 @@ WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction
     engine.abort(std::move(txn));
     return ls == wal::LogStatus::kTooLarge ? WireStatus::kTooLarge : WireStatus::kShuttingDown;
   }
+  // Async: queued for the log in commit order (before any later writer of these keys can
+  // queue its own record), visible and answered now.
+  if (async) return commit_now();
   parked.emplace(token, Parked{a.session, current_index, std::move(txn)});
   worker.stats_.commits_parked.fetch_add(1, std::memory_order_relaxed);
   answer->parked = true;

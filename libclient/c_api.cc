@@ -266,6 +266,17 @@ ringdb_status ringdb_commit(ringdb_txn* txn) {
   return status;
 }
 
+ringdb_status ringdb_commit_durability(ringdb_txn* txn, ringdb_durability durability) {
+  if (txn == nullptr || durability < RINGDB_SYNC || durability > RINGDB_NONE) {
+    delete txn;
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  const ringdb_status status =
+      guarded([&] { return txn->txn->commit(static_cast<ringdb::Durability>(durability)); });
+  delete txn;
+  return status;
+}
+
 void ringdb_abort(ringdb_txn* txn) {
   delete txn;  // the destructor aborts an open transaction
 }

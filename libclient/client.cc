@@ -105,6 +105,15 @@ RequestSpec spec_of(Opcode opcode, std::string_view key = {}, std::string_view v
   return spec;
 }
 
+// A write's request with its durability flag (none for kSync, the daemon's default).
+RequestSpec durable_spec(Opcode opcode, Durability durability, std::string_view key = {},
+                         std::string_view value = {}) {
+  RequestSpec spec = spec_of(opcode, key, value);
+  if (durability == Durability::kAsync) spec.flags = shm::kFlagDurabilityAsync;
+  if (durability == Durability::kNone) spec.flags = shm::kFlagDurabilityNone;
+  return spec;
+}
+
 RequestSpec scan_spec(const ScanOptions& options) {
   RequestSpec spec = spec_of(Opcode::kScan, options.start, options.end);
   spec.parts[2] = options.prefix;
@@ -260,12 +269,12 @@ Status Client::get(std::string_view key, std::string* value) {
   return impl_->run(spec_of(Opcode::kGet, key), sink);
 }
 
-Status Client::put(std::string_view key, std::string_view value) {
-  return impl_->run(spec_of(Opcode::kPut, key, value), {});
+Status Client::put(std::string_view key, std::string_view value, Durability durability) {
+  return impl_->run(durable_spec(Opcode::kPut, durability, key, value), {});
 }
 
-Status Client::del(std::string_view key) {
-  return impl_->run(spec_of(Opcode::kDel, key), {});
+Status Client::del(std::string_view key, Durability durability) {
+  return impl_->run(durable_spec(Opcode::kDel, durability, key), {});
 }
 
 Status Client::scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated) {
@@ -359,14 +368,14 @@ Status Transaction::scan(const ScanOptions& options, std::vector<KeyValue>* item
   return run_in_transaction(*client_->impl_, handle_, scan_spec(options), sink);
 }
 
-Status Transaction::commit() {
+Status Transaction::commit(Durability durability) {
   uint64_t csn = 0;
   ResultSink sink;
   sink.result_u64 = &csn;
   // Over whatever the answer: committed, or failed and aborted by the daemon, or the
   // session is gone (which aborts it).
   const Status s = run_in_transaction(*client_->impl_, std::exchange(handle_, 0),
-                                      spec_of(Opcode::kCommit), sink);
+                                      durable_spec(Opcode::kCommit, durability), sink);
   if (s == Status::kOk) commit_csn_ = csn;
   return s;
 }

@@ -43,6 +43,14 @@ WireStatus decode_request(const SegmentGeometry& g, const std::byte* segment, ui
   const bool read_only = (flags & kFlagReadOnly) != 0;
   if (reverse && op != Opcode::kScan) return invalid(why, "reverse flag outside scan");
   if (read_only && op != Opcode::kBegin) return invalid(why, "read-only flag outside begin");
+  const uint8_t durability = flags & (kFlagDurabilityAsync | kFlagDurabilityNone);
+  if (durability == (kFlagDurabilityAsync | kFlagDurabilityNone)) {
+    return invalid(why, "two durability levels");
+  }
+  if (durability != 0 && op != Opcode::kCommit &&
+      !((op == Opcode::kPut || op == Opcode::kDel) && txn == 0)) {
+    return invalid(why, "a durability level outside commit and autocommit writes");
+  }
 
   // Which payload parts each opcode takes, and the size bounds of each.
   uint32_t part_max[3] = {0, 0, 0};

@@ -56,7 +56,12 @@ inline constexpr uint8_t kOpcodeMax = 8;
 inline constexpr uint8_t kFlagExternal = 1u << 0;  // payload in the request area at data_offset
 inline constexpr uint8_t kFlagReverse = 1u << 1;   // scan: descending
 inline constexpr uint8_t kFlagReadOnly = 1u << 2;  // begin: a read-only transaction
-inline constexpr uint8_t kFlagsKnown = kFlagExternal | kFlagReverse | kFlagReadOnly;
+// commit, autocommit put and del: how durable before the answer (none of them: sync, the
+// record on disk). Async: answered once the record is queued for the log; none: not logged.
+inline constexpr uint8_t kFlagDurabilityAsync = 1u << 3;
+inline constexpr uint8_t kFlagDurabilityNone = 1u << 4;
+inline constexpr uint8_t kFlagsKnown =
+    kFlagExternal | kFlagReverse | kFlagReadOnly | kFlagDurabilityAsync | kFlagDurabilityNone;
 
 // Response flags.
 inline constexpr uint16_t kResultExternal = 1u << 0;   // result in the response area

@@ -93,6 +93,38 @@ TEST_CASE("durability: acknowledged commits survive SIGKILL; uncommitted work ne
   CHECK(again.stop() == 0);
 }
 
+TEST_CASE("durability levels: async reaches the log in commit order; none never does") {
+  DataDir dir;
+  {
+    DaemonProcess daemon({}, dir.path);
+    REQUIRE(daemon.ready());
+    auto c = connect(daemon);
+    REQUIRE(c);
+    std::unique_ptr<Transaction> t;
+    REQUIRE(c->begin(&t) == Status::kOk);
+    REQUIRE(t->put("async", "a") == Status::kOk);
+    REQUIRE(t->commit(ringdb::Durability::kAsync) == Status::kOk);
+    REQUIRE(c->put("nolog", "n", ringdb::Durability::kNone) == Status::kOk);
+    REQUIRE(c->put("auto-async", "x", ringdb::Durability::kAsync) == Status::kOk);
+    // Visible at once, all three.
+    CHECK(get_or(*c, "async") == "a");
+    CHECK(get_or(*c, "nolog") == "n");
+    CHECK(get_or(*c, "auto-async") == "x");
+    // A sync commit after them is on disk only after every record queued before it.
+    REQUIRE(c->put("sync", "s") == Status::kOk);
+    daemon.process().signal(SIGKILL);
+    CHECK(daemon.process().wait(30s) != -1);
+  }
+  DaemonProcess again({}, dir.path);
+  REQUIRE(again.ready());
+  auto c = connect(again);
+  REQUIRE(c);
+  CHECK(get_or(*c, "async") == "a");
+  CHECK(get_or(*c, "auto-async") == "x");
+  CHECK(get_or(*c, "sync") == "s");
+  CHECK(get_or(*c, "nolog") == "<absent>");  // not logged: gone with the restart
+}
+
 TEST_CASE("durability: a graceful restart keeps everything") {
   DataDir dir;
   {

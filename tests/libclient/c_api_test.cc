@@ -135,6 +135,15 @@ TEST_CASE("C: a transaction commits, and an abandoned one is aborted on abort") 
   CHECK(ringdb_txn_del(txn, "t", 1) == RINGDB_OK);
   CHECK(ringdb_commit(txn) == RINGDB_OK);  // releases txn
 
+  // With a durability level; an unknown level is refused (and the transaction released).
+  REQUIRE(ringdb_begin(client, 0, &txn) == RINGDB_OK);
+  CHECK(ringdb_txn_put(txn, "u", 1, "2", 1) == RINGDB_OK);
+  CHECK(ringdb_commit_durability(txn, RINGDB_ASYNC) == RINGDB_OK);
+  REQUIRE(ringdb_begin(client, 0, &txn) == RINGDB_OK);
+  CHECK(ringdb_commit_durability(txn, static_cast<ringdb_durability>(3)) ==
+        RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_commit_durability(nullptr, RINGDB_SYNC) == RINGDB_INVALID_ARGUMENT);
+
   REQUIRE(ringdb_begin(client, 1, &txn) == RINGDB_OK);
   const uint64_t before = daemon.requests();
   ringdb_abort(txn);

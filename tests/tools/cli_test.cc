@@ -316,6 +316,24 @@ TEST_CASE("abort discards a transaction's writes") {
   CHECK(daemon.stop() == 0);
 }
 
+TEST_CASE("commit takes a durability level: sync, async, none; anything else is refused") {
+  Daemon daemon;
+  Cli cli(daemon);
+  for (const char* level : {"sync", "ASYNC", "none"}) {
+    CAPTURE(level);
+    CHECK(cli.run("begin") == kOk);
+    CHECK(cli.run(std::string("put k ") + level) == kOk);
+    CHECK(commit_sequence(cli.run(std::string("commit ") + level)) > 0);
+    CHECK(cli.run("get k") == std::string(R"({"status":"OK","value":")") + level + "\"}");
+  }
+  CHECK(cli.run("begin") == kOk);
+  CHECK(is_error(cli.run("commit later"), "INVALID_ARGUMENT"));
+  CHECK(commit_sequence(cli.run("commit")) == 0);  // nothing written: still open, and empty
+  CHECK(is_error(cli.run("commit sync extra"), "INVALID_ARGUMENT"));
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
 TEST_CASE("begin twice, commit or abort with none open: INVALID_ARGUMENT, and the cli goes on") {
   Daemon daemon;
   Cli cli(daemon);

@@ -17,7 +17,9 @@ const char kCommandHelp[] =
     "scan START END [LIMIT]    keys in [START, END) in order, at most LIMIT (100);\n"
     "                          \"\" as START or END: unbounded\n"
     "begin                     open a transaction: get/put/del/scan run in it\n"
-    "commit                    commit the open transaction\n"
+    "commit [sync|async|none]  commit the open transaction; answered once it is on disk\n"
+    "                          (sync, the default), queued for the log (async) or not\n"
+    "                          logged at all (none)\n"
     "abort                     discard the open transaction\n"
     "help                      this text\n"
     "quit                      leave (an open transaction is aborted)\n"
@@ -114,7 +116,7 @@ constexpr CommandSpec kCommands[] = {
     {"del", "del KEY", 1, 1},
     {"scan", "scan START END [LIMIT]", 2, 3},
     {"begin", "begin", 0, 0},
-    {"commit", "commit", 0, 0},
+    {"commit", "commit [sync|async|none]", 0, 1},
     {"abort", "abort", 0, 0},
     {"help", "help", 0, 0},
     {"quit", "quit", 0, 0},
@@ -160,7 +162,7 @@ Reply Shell::run(const std::vector<std::string>& args) {
   if (name == "del") return del(args[1]);
   if (name == "scan") return scan(args);
   if (name == "begin") return begin();
-  if (name == "commit") return commit();
+  if (name == "commit") return commit(n == 1 ? args[1] : std::string("sync"));
   if (name == "abort") return abort();
   if (name == "help") {
     Reply r;
@@ -226,9 +228,19 @@ Reply Shell::begin() {
   return status_reply(s);
 }
 
-Reply Shell::commit() {
+Reply Shell::commit(const std::string& level) {
+  ringdb::Durability durability;
+  if (equals_ignoring_case(level, "sync")) {
+    durability = ringdb::Durability::kSync;
+  } else if (equals_ignoring_case(level, "async")) {
+    durability = ringdb::Durability::kAsync;
+  } else if (equals_ignoring_case(level, "none")) {
+    durability = ringdb::Durability::kNone;
+  } else {
+    return invalid("unknown durability " + quote(level) + " (sync, async or none)");
+  }
   if (txn_ == nullptr) return invalid("no transaction is open (begin one first)");
-  const Status s = txn_->commit();
+  const Status s = txn_->commit(durability);
   Reply r = status_reply(s);
   if (s == Status::kOk) {
     r.kind = Reply::Kind::kCommit;

@@ -64,7 +64,7 @@ class Shell {
   Reply del(const std::string& key);
   Reply scan(const std::vector<std::string>& args);
   Reply begin();
-  Reply commit();
+  Reply commit(const std::string& level);
   Reply abort();
 
   std::unique_ptr<Client> client_;

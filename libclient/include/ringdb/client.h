@@ -61,6 +61,12 @@ const char* status_name(Status status);
 // /tmp/ringdb-$UID/ringdb.sock) for other users. ringdbd uses the same default.
 std::string default_socket_path();
 
+// How durable a commit is when its answer comes: kSync (the default), its log record is on
+// disk; kAsync, it is queued for the log (visible at once; lost if the daemon or the machine
+// dies before the next write, or if the disk is full then); kNone, not logged at all (lost
+// at the next restart).
+enum class Durability : uint8_t { kSync = RINGDB_SYNC, kAsync = RINGDB_ASYNC, kNone = RINGDB_NONE };
+
 struct ConnectOptions {
   std::string socket_path;  // empty: default_socket_path()
 };
@@ -135,8 +141,9 @@ class Client {
   Status ping();
   // Autocommit operations: each runs as its own transaction.
   Status get(std::string_view key, std::string* value);
-  Status put(std::string_view key, std::string_view value);
-  Status del(std::string_view key);
+  Status put(std::string_view key, std::string_view value,
+             Durability durability = Durability::kSync);
+  Status del(std::string_view key, Durability durability = Durability::kSync);
   Status scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated = nullptr);
 
   // Starts a snapshot-isolated transaction.
@@ -173,8 +180,9 @@ class Transaction {
   Status del(std::string_view key);
   Status scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated = nullptr);
   // Both end the transaction whatever the outcome. commit: kOk, or kTransactionDone (it had
-  // failed and was aborted), or a transport error.
-  Status commit();
+  // failed and was aborted), kDiskFull (it could not be logged and was aborted), or a
+  // transport error.
+  Status commit(Durability durability = Durability::kSync);
   void abort();
 
   bool open() const { return handle_ != 0; }

@@ -107,6 +107,15 @@ void ringdb_abort(ringdb_txn* txn);
    all meet the same writer, which may be descheduled between its write and its commit. */
 void ringdb_conflict_backoff(unsigned attempt);
 
+/* How durable a commit is when it is answered (ringdb::Durability in client.h). */
+typedef enum ringdb_durability {
+  RINGDB_SYNC = 0,  /* its log record is on disk (the default) */
+  RINGDB_ASYNC = 1, /* queued for the log: visible at once, lost if the daemon dies first */
+  RINGDB_NONE = 2   /* not logged: lost at the next restart */
+} ringdb_durability;
+/* ringdb_commit with a durability level; releases txn whatever the outcome. */
+ringdb_status ringdb_commit_durability(ringdb_txn* txn, ringdb_durability durability);
+
 void ringdb_free(void* p);
 void ringdb_items_free(ringdb_item* items, size_t count);
 
