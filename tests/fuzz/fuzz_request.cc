@@ -106,9 +106,18 @@ Fields read_fields(const std::byte* context) {
 bool allowed(const Fields& f) {
   const auto op = static_cast<Opcode>(f.opcode);
   if (f.opcode < 1 || f.opcode > 8) return false;
-  if ((f.flags & ~(kFlagExternal | kFlagReverse | kFlagReadOnly)) != 0) return false;
+  constexpr uint8_t kDurability = kFlagDurabilityAsync | kFlagDurabilityNone;
+  if ((f.flags & ~(kFlagExternal | kFlagReverse | kFlagReadOnly | kDurability)) != 0) {
+    return false;
+  }
   if ((f.flags & kFlagReverse) != 0 && op != Opcode::kScan) return false;
   if ((f.flags & kFlagReadOnly) != 0 && op != Opcode::kBegin) return false;
+  // A durability level: one at most, on commit or on put and del outside a transaction.
+  if ((f.flags & kDurability) == kDurability) return false;
+  if ((f.flags & kDurability) != 0 && op != Opcode::kCommit &&
+      !((op == Opcode::kPut || op == Opcode::kDel) && f.txn == 0)) {
+    return false;
+  }
   const uint32_t k = kLimits.key_size_max;
   switch (op) {
     case Opcode::kGet:
