@@ -16,11 +16,13 @@
 #include "daemon/wal_recovery.h"
 #include "daemon/wal_writer.h"
 #include "sync/futex.h"
+#include "tests/support/temp_dir.h"
 
 namespace ringdb::daemon::wal {
 namespace {
 
 namespace fs = std::filesystem;
+using ringdb::test::TempDir;
 
 // "k" + decimal t (not `"k" + std::to_string(t)`: GCC 12 -O3 warns falsely, bug 105329).
 std::string key_of(uint64_t t) {
@@ -28,19 +30,6 @@ std::string key_of(uint64_t t) {
   s += std::to_string(t);
   return s;
 }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char name[] = "/tmp/ringdb-recovery-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
 // Writes transactions first..first+count-1 (one put each, "k<txn>" = value of `size` bytes)
 // with a real LogWriter and waits until all are durable. Returns the durable LSN.
@@ -119,7 +108,7 @@ std::vector<uint64_t> iota(uint64_t first, uint64_t count) {
 }
 
 TEST_CASE("recovery: a clean log over several segments replays in order; the writer goes on") {
-  TempDir dir;
+  TempDir dir("ringdb-recovery");
   const uint64_t end = write_log(dir.path, 4096, 0, 0, 600);
   Replayed replayed;
   RecoveryResult r = recover_ok(dir.path, &replayed);
@@ -138,7 +127,7 @@ TEST_CASE("recovery: a clean log over several segments replays in order; the wri
 }
 
 TEST_CASE("recovery: a torn last record is cut off and its bytes zeroed; recovery is idempotent") {
-  TempDir dir;
+  TempDir dir("ringdb-recovery");
   write_log(dir.path, 0, 0, 0, 20, 500, 1 << 20);  // one segment
   const auto names = segment_files(dir.path);
   REQUIRE(names.size() == 1);
@@ -165,7 +154,7 @@ TEST_CASE("recovery: a torn last record is cut off and its bytes zeroed; recover
 TEST_CASE("recovery: corruption in a middle segment sets the later segments aside") {
   for (const bool first_record : {false, true}) {
     CAPTURE(first_record);
-    TempDir dir;
+    TempDir dir("ringdb-recovery");
     write_log(dir.path, 0, 0, 0, 400);
     const auto names = segment_files(dir.path);
     REQUIRE(names.size() >= 3);
@@ -192,7 +181,7 @@ TEST_CASE("recovery: corruption in a middle segment sets the later segments asid
 }
 
 TEST_CASE("recovery: records below the checkpoint LSN are skipped; a log ending before it fails") {
-  TempDir dir;
+  TempDir dir("ringdb-recovery");
   write_log(dir.path, 0, 0, 0, 100);
   Replayed all;
   recover_ok(dir.path, &all);
@@ -208,7 +197,7 @@ TEST_CASE("recovery: records below the checkpoint LSN are skipped; a log ending 
 }
 
 TEST_CASE("recovery: an empty last segment is removed, so the writer can start it again") {
-  TempDir dir;
+  TempDir dir("ringdb-recovery");
   const uint64_t end = write_log(dir.path, 0, 0, 0, 10);
   // A writer that created its segment and died before writing anything.
   write_log(dir.path, end, 1, 10, 0);
@@ -225,7 +214,7 @@ TEST_CASE("recovery: an empty last segment is removed, so the writer can start i
 }
 
 TEST_CASE("recovery: an empty directory starts the log at the given LSN") {
-  TempDir dir;
+  TempDir dir("ringdb-recovery");
   RecoveryResult r;
   std::string error;
   REQUIRE(recover(

@@ -24,24 +24,13 @@
 
 #include "daemon/wal_format.h"
 #include "daemon/wal_writer.h"
+#include "tests/support/temp_dir.h"
 
 namespace ringdb::daemon::wal {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char name[] = "/tmp/ringdb-wal-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
+using ringdb::test::TempDir;
 
 // What notify reported, by request; waits (bounded) for a number of reports.
 struct Outcomes {
@@ -130,7 +119,7 @@ std::vector<Op> ops_for(uint64_t txn, std::string* value) {
 }
 
 TEST_CASE("LogWriter: concurrent appends reach the disk in order, each notified once") {
-  TempDir dir;
+  TempDir dir("ringdb-wal");
   Outcomes outcomes;
   Fatal fatal;
   LogWriterOptions o;
@@ -179,7 +168,7 @@ TEST_CASE("LogWriter: concurrent appends reach the disk in order, each notified 
 }
 
 TEST_CASE("LogWriter: a record over a segment's space is refused; the queue has a bound") {
-  TempDir dir;
+  TempDir dir("ringdb-wal");
   Outcomes outcomes;
   Fatal fatal;
   // The writer's notify blocks until released: appends pile up in the queue meanwhile.
@@ -218,7 +207,7 @@ TEST_CASE("LogWriter: a record over a segment's space is refused; the queue has 
 }
 
 TEST_CASE("LogWriter: a failed fdatasync is fatal; nothing of it is reported durable") {
-  TempDir dir;
+  TempDir dir("ringdb-wal");
   Outcomes outcomes;
   Fatal fatal;
   LogFaults faults;
@@ -243,7 +232,7 @@ TEST_CASE("LogWriter: a failed fdatasync is fatal; nothing of it is reported dur
 }
 
 TEST_CASE("LogWriter: a full filesystem gives DISK_FULL, and writes succeed when space returns") {
-  TempDir dir;
+  TempDir dir("ringdb-wal");
   // A real small filesystem: a 512 KiB tmpfs. Needs CAP_SYS_ADMIN (CI runs as root here).
   if (mount("ringdb-wal-test", dir.path.c_str(), "tmpfs", 0, "size=512k") != 0) {
     MESSAGE("skipped: cannot mount a small tmpfs here (" << strerror(errno)

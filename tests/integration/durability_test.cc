@@ -18,6 +18,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -30,20 +31,7 @@ using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
 using ringdb::test::it_client;
 using ringdb::test::seed_from_env;
-
-// A directory kept across daemon restarts, removed at the end.
-struct DataDir {
-  std::string path;
-  DataDir() {
-    char name[] = "/tmp/ringdb-durable-XXXXXX";
-    REQUIRE(mkdtemp(name) != nullptr);
-    path = name;
-  }
-  ~DataDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
+using ringdb::test::TempDir;
 
 // a + decimal n (not `"k" + std::to_string(n)`: GCC 12 -O3 warns falsely, bug 105329).
 std::string cat(std::string a, long n) {
@@ -60,7 +48,7 @@ std::string get_or(Client& c, const std::string& key, const std::string& absent 
 }
 
 TEST_CASE("durability: acknowledged commits survive SIGKILL; uncommitted work never appears") {
-  DataDir dir;
+  TempDir dir("ringdb-durable");  // kept across daemon restarts
   {
     DaemonProcess daemon({}, dir.path);
     REQUIRE(daemon.ready());
@@ -94,7 +82,7 @@ TEST_CASE("durability: acknowledged commits survive SIGKILL; uncommitted work ne
 }
 
 TEST_CASE("durability levels: async reaches the log in commit order; none never does") {
-  DataDir dir;
+  TempDir dir("ringdb-durable");  // kept across daemon restarts
   {
     DaemonProcess daemon({}, dir.path);
     REQUIRE(daemon.ready());
@@ -126,7 +114,7 @@ TEST_CASE("durability levels: async reaches the log in commit order; none never 
 }
 
 TEST_CASE("durability: a graceful restart keeps everything") {
-  DataDir dir;
+  TempDir dir("ringdb-durable");  // kept across daemon restarts
   {
     DaemonProcess daemon({}, dir.path);
     REQUIRE(daemon.ready());
@@ -147,7 +135,7 @@ TEST_CASE("durability: a graceful restart keeps everything") {
 // acknowledged commit; the daemon is killed at a random moment, restarted, and checked;
 // several times in a row on one data directory.
 TEST_CASE("durability: crash loop — writers, SIGKILL at random moments, restart, check") {
-  DataDir dir;
+  TempDir dir("ringdb-durable");  // kept across daemon restarts
   const uint64_t seed = seed_from_env();
   INFO("seed " << seed << " (RINGDB_TEST_SEED replays it)");
   std::mt19937_64 rng(seed);

@@ -1,0 +1,28 @@
+// TempDir: a directory under /tmp for one test, removed with everything in it at the end.
+// Aborts the test (doctest REQUIRE) if it cannot be made.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+namespace ringdb::test {
+
+struct TempDir {
+  std::string path;
+  explicit TempDir(const char* prefix = "ringdb-test") {
+    std::string name = std::string("/tmp/") + prefix + "-XXXXXX";
+    REQUIRE(mkdtemp(name.data()) != nullptr);
+    path = name;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+}  // namespace ringdb::test
