@@ -150,6 +150,13 @@ const std::vector<Option>& options() {
       {"wal-segment-size", "BYTES",
        "write-ahead log segment file size; a transaction's changes must fit in one [64M]",
        number(&Config::wal_segment_bytes, 1u << 20, uint64_t{1} << 34)},
+      {"checkpoint-interval-ms", "MS",
+       "start a checkpoint this long after the last one started; 0: not by time [300000]",
+       number(&Config::checkpoint_interval_ms, 0, uint64_t{1} << 40)},
+      {"checkpoint-wal-bytes", "BYTES",
+       "start a checkpoint once the log grew this much since the last one; 0: not by size "
+       "[256M]",
+       number(&Config::checkpoint_wal_bytes, 0, uint64_t{1} << 50)},
       {"spin-us", "N", "microseconds a worker polls without work before it sleeps [50]",
        number(&Config::spin_us, 0, 1000000)},
       {"log-level", "LEVEL", "error, warn, info or debug [info]",

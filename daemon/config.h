@@ -36,6 +36,10 @@ struct Config {
   uint64_t memory_limit_bytes = uint64_t{1} << 30;
   // Write-ahead log segment files (preallocated); a transaction's redo must fit in one.
   uint64_t wal_segment_bytes = uint64_t{64} << 20;
+  // A checkpoint starts when this much time passed or this many log bytes were written since
+  // the last one began (0: that trigger is off; both 0: only on request).
+  uint64_t checkpoint_interval_ms = 300'000;
+  uint64_t checkpoint_wal_bytes = uint64_t{256} << 20;
   uint32_t spin_us = 50;  // a worker polls this long without work before it sleeps
   LogLevel log_level = LogLevel::kInfo;
   int ready_fd = -1;  // writes "ready\n" here once serving (tests, supervisors)

@@ -59,6 +59,17 @@ Status Engine::begin(TxnMode mode, std::unique_ptr<Transaction>* txn) {
   return Status::kOk;
 }
 
+Status Engine::begin_checkpoint(std::unique_ptr<Transaction>* txn, mvcc::TrxSys::Cut* cut) {
+  ReadView* view = nullptr;
+  trx_sys_.cut(cut, [&] { view = mvcc_.open_view(mvcc::kNoTrx); });
+  if (view == nullptr) return Status::kTooManyViews;
+  auto t = std::make_unique<Transaction>();
+  t->mode_ = TxnMode::kReadOnly;
+  t->view_ = view;
+  *txn = std::move(t);
+  return Status::kOk;
+}
+
 Status Engine::read(const ReadView& view, std::string_view key, std::string* value) const {
   void* payload = nullptr;
   if (!index_.find(key, &payload)) return Status::kNotFound;
@@ -163,13 +174,16 @@ Status Engine::scan(Transaction& txn, const ScanOptions& options, std::vector<Ke
   if (options.limit == 0) return Status::kInvalidArgument;
   const ReadView& view = *txn.view_;
   BTreeRange range{options.start, options.end, options.prefix};
+  size_t bytes = 0;
   index_.scan(range, options.reverse, std::numeric_limits<size_t>::max(),
               [&](std::string_view key, void* payload) {
                 const Version* v =
                     static_cast<VersionChain*>(payload)->find_visible(view, trx_sys_);
-                if (v != nullptr && !v->tombstone())
+                if (v != nullptr && !v->tombstone()) {
                   out->push_back(KeyValue{std::string(key), std::string(v->value())});
-                return out->size() < options.limit;
+                  bytes += key.size() + v->value().size();
+                }
+                return out->size() < options.limit && bytes < options.bytes_max;
               });
   return Status::kOk;
 }

@@ -101,6 +101,9 @@ struct ScanOptions {
   std::string prefix;
   size_t limit = 100;  // must be >= 1: every scan is bounded
   bool reverse = false;
+  // Also stops once the results hold this many key and value bytes (after the item that
+  // reached it: at least one item is returned).
+  size_t bytes_max = SIZE_MAX;
 };
 
 struct KeyValue {
@@ -156,6 +159,14 @@ class Engine final : private mvcc::DeadChainHandler {
   Status get(Session& session, std::string_view key, std::string* value);
   Status put(Session& session, std::string_view key, std::string_view value);
   Status del(Session& session, std::string_view key);
+
+  // A checkpoint's snapshot: a read-only transaction whose view is taken at a cut
+  // (mvcc::TrxSys::cut): *cut says which transactions it contains, by id, so that recovery
+  // can tell the log's records it holds from those it does not. kOk or kTooManyViews.
+  Status begin_checkpoint(std::unique_ptr<Transaction>* txn, mvcc::TrxSys::Cut* cut);
+  // Recovery: transaction ids go on from at least `id`. REQUIRES: no open transaction.
+  void advance_trx_ids(mvcc::TrxId id) { trx_sys_.advance_next_id(id); }
+  mvcc::TrxId next_trx_id() const { return trx_sys_.next_id(); }
 
   void run_purge() { purger_.run_once(); }
   EngineStats stats() const;

@@ -10,12 +10,13 @@
 #include <memory>
 #include <string>
 
+#include "daemon/checkpoint.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
 #include "daemon/log.h"
 #include "daemon/placement.h"
+#include "daemon/recovery.h"
 #include "daemon/server.h"
-#include "daemon/wal_recovery.h"
 #include "daemon/wal_writer.h"
 #include "shm/bus_guard.h"
 #include "shm/wire.h"
@@ -23,31 +24,6 @@
 using namespace ringdb::daemon;
 
 namespace {
-
-// Replays one log record into the engine: a transaction of its own, as it was committed.
-bool replay(Engine& engine, const ringdb::daemon::wal::Record& record, std::string* error) {
-  std::unique_ptr<Transaction> txn;
-  if (engine.begin(TxnMode::kReadWrite, &txn) != Status::kOk) {
-    *error = "cannot begin a transaction";
-    return false;
-  }
-  for (const auto& op : record.ops) {
-    const Status s = op.kind == ringdb::daemon::wal::OpKind::kPut
-                         ? engine.put(*txn, op.key, op.value)
-                         : engine.del(*txn, op.key);
-    if (s != Status::kOk &&
-        !(s == Status::kNotFound && op.kind != ringdb::daemon::wal::OpKind::kPut)) {
-      *error = std::string("the engine refused an operation: ") + status_name(s);
-      engine.abort(std::move(txn));
-      return false;
-    }
-  }
-  if (const Status s = engine.commit(std::move(txn)); s != Status::kOk) {
-    *error = std::string("the engine refused the commit: ") + status_name(s);
-    return false;
-  }
-  return true;
-}
 
 std::string join(const std::vector<int>& v) {
   std::string out;
@@ -114,40 +90,53 @@ int main(int argc, char** argv) {
       log(LogLevel::kError, "cannot start: %s", error.c_str());
       return 1;
     }
-    // Recovery: the log's records replayed into the empty engine (no checkpoints yet), then
-    // the writer goes on where they end.
+    // Recovery: the newest valid checkpoint and the log after it, then the writer goes on
+    // where the log ends.
     const std::string wal_dir = config.data_dir + "/wal";
-    if (mkdir(wal_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      log(LogLevel::kError, "cannot start: cannot create %s: %s", wal_dir.c_str(), strerror(errno));
-      return 1;
+    const std::string checkpoint_dir = config.data_dir + "/checkpoints";
+    for (const std::string& dir : {wal_dir, checkpoint_dir}) {
+      if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        log(LogLevel::kError, "cannot start: cannot create %s: %s", dir.c_str(), strerror(errno));
+        return 1;
+      }
     }
-    wal::RecoveryResult recovered;
-    if (!wal::recover(
-            wal_dir, 0, 0,
-            [&](const wal::Record& r, std::string* why) { return replay(engine, r, why); },
-            &recovered, &error)) {
+    RecoveryReport recovered;
+    if (!recover(engine, checkpoint_dir, wal_dir, &recovered, &error)) {
       log(LogLevel::kError, "cannot start: recovery failed: %s", error.c_str());
       return 1;
     }
+    for (const std::string& why : recovered.unusable_checkpoints)
+      log(LogLevel::kWarn, "recovery: checkpoint not usable, an older one is used: %s",
+          why.c_str());
+    if (const CheckpointInfo& c = recovered.checkpoint; c.seq != 0) {
+      log(LogLevel::kInfo,
+          "recovery: checkpoint %lu loaded (%lu keys, %lu bytes, replay from LSN %lu) in %.3f s",
+          static_cast<unsigned long>(c.seq), static_cast<unsigned long>(c.keys),
+          static_cast<unsigned long>(c.data_bytes), static_cast<unsigned long>(c.wal_lsn),
+          recovered.checkpoint_seconds);
+    }
+    const wal::RecoveryResult& wal_result = recovered.log;
     log(LogLevel::kInfo,
-        "recovery: %lu transactions replayed from %lu log segments, LSN %lu to %lu, in %.3f s%s%s",
-        static_cast<unsigned long>(recovered.records),
-        static_cast<unsigned long>(recovered.segments),
-        static_cast<unsigned long>(recovered.first_lsn),
-        static_cast<unsigned long>(recovered.next_lsn), recovered.seconds,
-        recovered.end == wal::ScanEnd::kEndOfLog ? "" : "; the log ended early: ",
-        recovered.stopped_at.c_str());
-    for (const std::string& d : recovered.discarded)
+        "recovery: %lu transactions replayed (%lu log records already in the checkpoint) from "
+        "%lu log segments, LSN %lu to %lu, in %.3f s (%.3f s in all)%s%s",
+        static_cast<unsigned long>(recovered.replayed),
+        static_cast<unsigned long>(recovered.in_checkpoint),
+        static_cast<unsigned long>(wal_result.segments),
+        static_cast<unsigned long>(wal_result.first_lsn),
+        static_cast<unsigned long>(wal_result.next_lsn), wal_result.seconds, recovered.seconds,
+        wal_result.end == wal::ScanEnd::kEndOfLog ? "" : "; the log ended early: ",
+        wal_result.stopped_at.c_str());
+    for (const std::string& d : wal_result.discarded)
       log(LogLevel::kWarn, "recovery: %s set aside (beyond the end of the valid log)", d.c_str());
     wal::LogWriterOptions log_options;
     log_options.dir = wal_dir;
     log_options.segment_bytes = config.wal_segment_bytes;
-    log_options.start_lsn = recovered.next_lsn;
-    log_options.first_segment_id = recovered.next_segment_id;
+    log_options.start_lsn = wal_result.next_lsn;
+    log_options.first_segment_id = wal_result.next_segment_id;
     auto writer = wal::LogWriter::open(
         log_options,
-        [&server](uint32_t worker, uint64_t request, wal::LogStatus status) {
-          server.notify_io_complete(worker, request, status);
+        [&server](uint32_t worker, uint64_t request, wal::LogStatus status, uint64_t lsn) {
+          server.notify_io_complete(worker, request, status, lsn);
         },
         [](const std::string& reason) {
           fatal("write-ahead log: %s; exiting so that recovery runs", reason.c_str());
@@ -158,7 +147,19 @@ int main(int argc, char** argv) {
       return 1;
     }
     server.set_log(writer.get());
-    rc = server.run();
+    CheckpointerOptions checkpoint_options;
+    checkpoint_options.dir = checkpoint_dir;
+    checkpoint_options.wal_dir = wal_dir;
+    checkpoint_options.interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
+    checkpoint_options.wal_bytes = config.checkpoint_wal_bytes;
+    Checkpointer checkpointer(checkpoint_options, &engine, writer.get(),
+                              [&server] { return server.oldest_unapplied_lsn(); });
+    if (!checkpointer.open(&error)) {
+      log(LogLevel::kError, "cannot start: %s", error.c_str());
+      return 1;
+    }
+    rc = server.run([&checkpointer] { checkpointer.start(); });
+    checkpointer.stop();
     writer->stop();  // every commit was answered before the workers stopped
   }
   return rc;

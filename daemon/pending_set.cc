@@ -1,5 +1,6 @@
 #include "daemon/pending_set.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "sync/fence.h"
@@ -32,6 +33,21 @@ void PendingSet::drain(std::vector<PendingCompletion>* out) {
   sync::MutexGuard guard(mu_);
   entries_.swap(*out);
   size_.store(0, std::memory_order_relaxed);
+  for (const PendingCompletion& c : *out)
+    drained_lsn_ = std::min(drained_lsn_, c.lsn);
+}
+
+void PendingSet::applied() {
+  sync::MutexGuard guard(mu_);
+  drained_lsn_ = PendingCompletion::kNoPendingLsn;
+}
+
+uint64_t PendingSet::oldest_unapplied_lsn() const {
+  sync::MutexGuard guard(mu_);
+  uint64_t lsn = drained_lsn_;
+  for (const PendingCompletion& c : entries_)
+    lsn = std::min(lsn, c.lsn);
+  return lsn;
 }
 
 }  // namespace ringdb::daemon

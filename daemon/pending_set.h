@@ -31,8 +31,10 @@
 namespace ringdb::daemon {
 
 struct PendingCompletion {
-  uint64_t request;  // the worker's token for the parked request
-  uint32_t status;   // a shm::WireStatus code
+  uint64_t request;              // the worker's token for the parked request
+  uint32_t status;               // a shm::WireStatus code
+  uint64_t lsn = kNoPendingLsn;  // the commit's log record, if it has one
+  static constexpr uint64_t kNoPendingLsn = UINT64_MAX;
 };
 
 class PendingSet {
@@ -50,8 +52,8 @@ class PendingSet {
   // false), then wakes the worker if it sleeps. One lock and at most one wake-up per call, so
   // a log writer posts a whole group-commit batch for one worker at once.
   bool post(const PendingCompletion* completions, size_t count) EXCLUDES(mu_);
-  bool post(uint64_t request, uint32_t status) {
-    const PendingCompletion c{request, status};
+  bool post(uint64_t request, uint32_t status, uint64_t lsn = PendingCompletion::kNoPendingLsn) {
+    const PendingCompletion c{request, status, lsn};
     return post(&c, 1);
   }
 
@@ -60,13 +62,20 @@ class PendingSet {
   // The worker: replaces *out with every completion posted so far, in posting order. `out`
   // should be kept between calls: the two buffers are swapped, not copied or reallocated.
   void drain(std::vector<PendingCompletion>* out) EXCLUDES(mu_);
+  // The worker, once it applied everything drain() gave it.
+  void applied() EXCLUDES(mu_);
+
+  // The lowest log LSN among the completions posted and not yet applied (kNoPendingLsn if
+  // none): a checkpoint's bound on the log records whose commits are not visible yet.
+  uint64_t oldest_unapplied_lsn() const EXCLUDES(mu_);
 
  private:
   const uint32_t capacity_;
   const std::atomic<uint32_t>* const sleeping_;
   const std::function<void()> ring_;
-  sync::Mutex mu_;
+  mutable sync::Mutex mu_;
   std::vector<PendingCompletion> entries_ GUARDED_BY(mu_);
+  uint64_t drained_lsn_ GUARDED_BY(mu_) = PendingCompletion::kNoPendingLsn;  // until applied()
   std::atomic<uint32_t> size_{0};  // entries_.size(), readable without mu_
 };
 

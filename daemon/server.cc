@@ -191,8 +191,9 @@ void Server::start_workers() {
     w->start();
 }
 
-int Server::run() {
+int Server::run(const std::function<void()>& on_serving) {
   start_workers();
+  if (on_serving) on_serving();
   log(LogLevel::kInfo,
       "serving on %s: %zu workers, %u rings per session, %u requests in flight "
       "per session, up to %u sessions",
@@ -434,8 +435,16 @@ void Server::disconnect(std::shared_ptr<ClientSession> session, const std::strin
   // The last reference: closes the socket (the client sees POLLHUP) and frees the segment.
 }
 
-void Server::notify_io_complete(uint32_t worker, uint64_t request, wal::LogStatus status) {
-  workers_[worker]->notify_io_complete(request, status);
+void Server::notify_io_complete(uint32_t worker, uint64_t request, wal::LogStatus status,
+                                uint64_t lsn) {
+  workers_[worker]->notify_io_complete(request, status, lsn);
+}
+
+uint64_t Server::oldest_unapplied_lsn() const {
+  uint64_t lsn = UINT64_MAX;
+  for (const auto& w : workers_)
+    lsn = std::min(lsn, w->oldest_unapplied_lsn());
+  return lsn;
 }
 
 void Server::wake_workers() {

@@ -16,6 +16,7 @@
 
 #include <sys/socket.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,12 +45,16 @@ class Server {
   bool open(std::string* error);
   // Serves until SIGTERM or SIGINT (which the caller has blocked in every thread); returns
   // the exit code.
-  int run();
+  // `on_serving` runs once the workers are started (before any session is accepted).
+  int run(const std::function<void()>& on_serving = {});
 
   // Commits are logged through `log` (set before run(); nullptr: memory only).
   void set_log(wal::LogWriter* log) { log_ = log; }
   // The log's completion thread: routes a commit's outcome to the worker that parked it.
-  void notify_io_complete(uint32_t worker, uint64_t request, wal::LogStatus status);
+  void notify_io_complete(uint32_t worker, uint64_t request, wal::LogStatus status, uint64_t lsn);
+  // The lowest LSN of a durable log record whose commit no worker has applied yet (UINT64_MAX
+  // if none). From `on_serving` on (see run()), any thread.
+  uint64_t oldest_unapplied_lsn() const;
 
  private:
   void start_workers();

@@ -101,7 +101,41 @@ bool sync_dir(const std::string& dir, std::string* error) {
   return ok;
 }
 
+bool list_segments(const std::string& dir, std::vector<SegmentFile>* segments, std::string* error) {
+  segments->clear();
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    uint64_t lsn;
+    if (e.is_regular_file() && parse_segment_name(e.path().filename().string(), &lsn))
+      segments->push_back(SegmentFile{lsn, e.path().string()});
+  }
+  if (ec) {
+    *error = "cannot list the log directory " + dir + ": " + ec.message();
+    return false;
+  }
+  std::sort(segments->begin(), segments->end(),
+            [](const SegmentFile& a, const SegmentFile& b) { return a.start_lsn < b.start_lsn; });
+  return true;
+}
+
 }  // namespace
+
+bool remove_segments_below(const std::string& dir, uint64_t lsn, std::vector<std::string>* removed,
+                           std::string* error) {
+  removed->clear();
+  std::vector<SegmentFile> segments;
+  if (!list_segments(dir, &segments, error)) return false;
+  // Segment i holds LSNs [start_i, start_i+1): all below `lsn` iff start_i+1 <= lsn. The last
+  // one is never removed (the writer appends to it).
+  for (size_t i = 0; i + 1 < segments.size() && segments[i + 1].start_lsn <= lsn; ++i) {
+    if (unlink(segments[i].path.c_str()) != 0) {
+      *error = "cannot remove the log segment " + segments[i].path + ": " + strerror(errno);
+      return false;
+    }
+    removed->push_back(segments[i].path);
+  }
+  return removed->empty() || sync_dir(dir, error);
+}
 
 bool recover(const std::string& dir, uint64_t from_lsn, uint64_t empty_lsn,
              const std::function<bool(const Record&, std::string* error)>& apply,
@@ -109,18 +143,14 @@ bool recover(const std::string& dir, uint64_t from_lsn, uint64_t empty_lsn,
   const auto started = std::chrono::steady_clock::now();
   *result = RecoveryResult{};
   std::vector<SegmentFile> segments;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    uint64_t lsn;
-    if (e.is_regular_file() && parse_segment_name(e.path().filename().string(), &lsn))
-      segments.push_back(SegmentFile{lsn, e.path().string()});
-  }
-  if (ec) {
-    *error = "cannot list the log directory " + dir + ": " + ec.message();
+  if (!list_segments(dir, &segments, error)) return false;
+  if (!segments.empty() && segments.front().start_lsn > from_lsn) {
+    *error = "the log starts at LSN " + std::to_string(segments.front().start_lsn) + " (" +
+             segments.front().path + "), after LSN " + std::to_string(from_lsn) +
+             " where replay must begin: log segments are missing" +
+             (from_lsn == 0 ? " (and there is no valid checkpoint)" : "");
     return false;
   }
-  std::sort(segments.begin(), segments.end(),
-            [](const SegmentFile& a, const SegmentFile& b) { return a.start_lsn < b.start_lsn; });
 
   uint64_t lsn = empty_lsn;
   bool have_lsn = false;

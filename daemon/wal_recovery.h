@@ -41,4 +41,10 @@ bool recover(const std::string& dir, uint64_t from_lsn, uint64_t empty_lsn,
              const std::function<bool(const Record&, std::string* error)>& apply,
              RecoveryResult* result, std::string* error);
 
+// After a checkpoint: removes the segments that hold only records below `lsn` (those whose
+// successor starts at or below it), oldest first, then syncs the directory. The last segment
+// is never removed. `removed` lists them.
+bool remove_segments_below(const std::string& dir, uint64_t lsn, std::vector<std::string>* removed,
+                           std::string* error);
+
 }  // namespace ringdb::daemon::wal

@@ -116,7 +116,7 @@ LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t work
     sync::MutexGuard guard(mu_);
     if (queue_.size() + size > options_.queue_bytes_max) return LogStatus::kQueueFull;
     append_record(0, txn, ops, &queue_);  // the writer sets the LSN
-    queue_entries_.push_back(Entry{worker, request, static_cast<uint32_t>(size)});
+    queue_entries_.push_back(Entry{worker, request, static_cast<uint32_t>(size), 0});
   }
   // The writer stores writer_idle_ before it looks at the queue under mu_; we look at the
   // flag after queueing under mu_: one of us sees the other (as in mvcc/purge.cc).
@@ -158,7 +158,7 @@ void LogWriter::run() {
 void LogWriter::notify_range(size_t first_entry, size_t end_entry, LogStatus status) {
   for (size_t i = first_entry; i < end_entry; ++i) {
     if (batch_entries_[i].request != kNoNotify)
-      notify_(batch_entries_[i].worker, batch_entries_[i].request, status);
+      notify_(batch_entries_[i].worker, batch_entries_[i].request, status, batch_entries_[i].lsn);
   }
 }
 
@@ -206,6 +206,7 @@ void LogWriter::write_batch() {
     uint64_t lsn = next_lsn_;
     for (size_t i = entry, at = offset; i < end_entry; at += batch_entries_[i].size, ++i) {
       set_record_lsn(reinterpret_cast<std::byte*>(batch_.data()) + at, lsn);
+      batch_entries_[i].lsn = lsn;
       lsn += batch_entries_[i].size;
     }
     const int rc = write_chunk(offset, end_offset);
@@ -222,6 +223,8 @@ void LogWriter::write_batch() {
     }
     segment_offset_ += end_offset - offset;
     next_lsn_ = lsn;
+    notify_range(entry, end_entry, LogStatus::kOk);
+    // After the notifications (see Notify).
     durable_lsn_.store(next_lsn_, std::memory_order_release);
     {
       sync::MutexGuard guard(stats_mu_);
@@ -230,7 +233,6 @@ void LogWriter::write_batch() {
       ++stats_.fsyncs;
       stats_.durable_lsn = next_lsn_;
     }
-    notify_range(entry, end_entry, LogStatus::kOk);
     entry = end_entry;
     offset = end_offset;
   }

@@ -84,8 +84,12 @@ struct LogWriterStats {
 
 class LogWriter {
  public:
-  // (worker, request, outcome) for each appended record, from the writer thread.
-  using Notify = std::function<void(uint32_t worker, uint64_t request, LogStatus status)>;
+  // (worker, request, outcome, the record's LSN) for each appended record, from the writer
+  // thread. The records of a batch are notified before durable_lsn() moves past them, so
+  // whoever reads durable_lsn() == D knows that every record below D was notified (a
+  // checkpoint relies on it: daemon/checkpoint.h).
+  using Notify =
+      std::function<void(uint32_t worker, uint64_t request, LogStatus status, uint64_t lsn)>;
   using OnFatal = std::function<void(const std::string& reason)>;
 
   // Creates the first segment and starts the writer thread; nullptr (with `error`) on failure.
@@ -115,6 +119,7 @@ class LogWriter {
     uint32_t worker;
     uint64_t request;
     uint32_t size;  // the record's bytes in the batch
+    uint64_t lsn;   // set when the batch is written
   };
 
   LogWriter(const LogWriterOptions& options, Notify notify, OnFatal on_fatal);

@@ -120,9 +120,9 @@ Worker::Worker(WorkerEnv env)
     : env_(std::move(env)),
       pending_(env_.parked_max, &env_.board->need_wakeup, [this] { wake(); }) {}
 
-void Worker::notify_io_complete(uint64_t request, wal::LogStatus status) {
+void Worker::notify_io_complete(uint64_t request, wal::LogStatus status, uint64_t lsn) {
   // The capacity is the most commits a worker can park, so a full set is a bug.
-  if (!pending_.post(request, static_cast<uint32_t>(status))) {
+  if (!pending_.post(request, static_cast<uint32_t>(status), lsn)) {
     fatal("worker %u: pending set full (%u entries)", env_.index, pending_.capacity());
   }
 }
@@ -409,6 +409,10 @@ WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction
         wal::Op{op.tombstone ? wal::OpKind::kDelete : wal::OpKind::kPut, op.key, op.value});
   }
   const uint64_t token = async ? wal::LogWriter::kNoNotify : ++next_token;
+  // An async record may be durable before its commit is visible, with no completion to
+  // show it: a checkpoint's cut reads this floor instead (daemon/checkpoint.h). seq_cst: the
+  // cut's load either sees it or comes before the append.
+  if (async) worker.async_floor_.store(env.log->durable_lsn(), std::memory_order_seq_cst);
   wal::LogStatus ls;
   // A full log queue empties as the writer takes it: wait for room (the writer never waits
   // for us, so this ends unless the disk stops, which the writer reports as fatal).
@@ -417,12 +421,17 @@ WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction
     std::this_thread::yield();
   }
   if (ls != wal::LogStatus::kOk) {
+    worker.async_floor_.store(PendingCompletion::kNoPendingLsn, std::memory_order_release);
     engine.abort(std::move(txn));
     return ls == wal::LogStatus::kTooLarge ? WireStatus::kTooLarge : WireStatus::kShuttingDown;
   }
   // Async: queued for the log in commit order (before any later writer of these keys can
   // queue its own record), visible and answered now.
-  if (async) return commit_now();
+  if (async) {
+    const WireStatus status = commit_now();
+    worker.async_floor_.store(PendingCompletion::kNoPendingLsn, std::memory_order_release);
+    return status;
+  }
   parked.emplace(token, Parked{a.session, current_index, std::move(txn)});
   worker.stats_.commits_parked.fetch_add(1, std::memory_order_relaxed);
   answer->parked = true;
@@ -453,6 +462,7 @@ void Worker::Loop::complete_parked() {
     }
     post(*p.session, p.index, answer);
   }
+  worker.pending_.applied();
 }
 
 void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {

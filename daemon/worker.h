@@ -18,6 +18,7 @@
 // the worker's own thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -74,7 +75,13 @@ class Worker {
   void wake();
   // The log's completion thread: commit `request` is durable (kOk) or failed. Any thread;
   // never waits for the worker (the pending set's own mutex).
-  void notify_io_complete(uint64_t request, wal::LogStatus status);
+  // `lsn`: the commit's log record.
+  void notify_io_complete(uint64_t request, wal::LogStatus status, uint64_t lsn);
+  // The lowest LSN among the log records whose completions this worker has not applied yet
+  // (PendingCompletion::kNoPendingLsn if none). Any thread.
+  uint64_t oldest_unapplied_lsn() const {
+    return std::min(pending_.oldest_unapplied_lsn(), async_floor_.load(std::memory_order_acquire));
+  }
 
   const WorkerStats& stats() const { return stats_; }
   // The session-table version this worker has caught up with: it serves no session that
@@ -88,6 +95,9 @@ class Worker {
   WorkerEnv env_;
   WorkerStats stats_;
   PendingSet pending_;
+  // While an async commit is between its append to the log and its commit (visible): a bound
+  // below its record's LSN (the durable LSN before the append), else kNoPendingLsn.
+  std::atomic<uint64_t> async_floor_{PendingCompletion::kNoPendingLsn};
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> seen_version_{0};
   std::thread thread_;

@@ -1,17 +1,23 @@
 #include "mvcc/trx_sys.h"
 
+#include <algorithm>
 #include <cassert>
+#include <thread>
 
 namespace ringdb::mvcc {
 
 TrxId TrxSys::begin_rw() {
-  const TrxId id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  // seq_cst with cut()'s loads: a cut that reads next_id_ after our fetch_add reads
+  // beginning_ after our increment, and waits until our entry is in.
+  beginning_.fetch_add(1, std::memory_order_seq_cst);
+  const TrxId id = next_id_.fetch_add(1, std::memory_order_seq_cst);
   assert(id < kStampUncommitted);
   Shard& shard = shard_of(id);
   {
     sync::MutexGuard guard(shard.mu);
     shard.map.emplace(id, Entry{State::kActive, kNoCsn});
   }
+  beginning_.fetch_sub(1, std::memory_order_release);
   active_rw_.fetch_add(1, std::memory_order_relaxed);
   started_.fetch_add(1, std::memory_order_relaxed);
   return id;
@@ -51,6 +57,30 @@ void TrxSys::forget(TrxId id) {
   sync::MutexGuard guard(shard.mu);
   [[maybe_unused]] const size_t erased = shard.map.erase(id);
   assert(erased == 1);
+}
+
+void TrxSys::cut(Cut* out, const std::function<void()>& at_cut) {
+  out->active.clear();
+  sync::MutexGuard guard(commit_mu_);
+  out->next_id = next_id_.load(std::memory_order_seq_cst);
+  // An id below next_id whose begin_rw() has not entered it yet would be missed: wait for
+  // those (a few instructions each; begins do not need commit_mu_, so they finish).
+  while (beginning_.load(std::memory_order_acquire) != 0)
+    std::this_thread::yield();
+  at_cut();
+  for (Shard& shard : shards_) {
+    sync::MutexGuard shard_guard(shard.mu);
+    for (const auto& [id, entry] : shard.map) {
+      if (id < out->next_id && entry.state == State::kActive) out->active.push_back(id);
+    }
+  }
+  std::sort(out->active.begin(), out->active.end());
+}
+
+void TrxSys::advance_next_id(TrxId id) {
+  TrxId cur = next_id_.load(std::memory_order_relaxed);
+  while (cur < id && !next_id_.compare_exchange_weak(cur, id, std::memory_order_relaxed)) {
+  }
 }
 
 TrxSys::Lookup TrxSys::lookup(TrxId id) const {

@@ -23,7 +23,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <unordered_map>
+#include <vector>
 
 #include "mvcc/types.h"
 #include "sync/mutex.h"
@@ -62,6 +64,24 @@ class TrxSys {
 
   Lookup lookup(TrxId id) const;
 
+  // A checkpoint's cut (daemon/checkpoint.h): which transactions a snapshot taken at one
+  // instant contains, in terms the log's records carry (transaction ids). At the cut, with no
+  // commit in progress (under commit_mu_), `at_cut` runs (it opens the snapshot's view) and
+  // the transactions that began but had not committed are listed. A transaction is in the
+  // snapshot iff its id < next_id and it is not in `active` (aborted ones are "in" it too:
+  // they have no effect either way).
+  struct Cut {
+    TrxId next_id = 0;          // every id >= it began after the cut
+    std::vector<TrxId> active;  // ids < next_id not committed at the cut, ascending
+  };
+  // O(transactions in the dictionary); blocks commits (not begins, reads or writes) meanwhile.
+  void cut(Cut* out, const std::function<void()>& at_cut) EXCLUDES(commit_mu_);
+
+  // Recovery: the next id handed out will be at least `id` (ids stay unique across restarts,
+  // so a checkpoint's cut still means the same after one). REQUIRES: no transaction active.
+  void advance_next_id(TrxId id);
+  TrxId next_id() const { return next_id_.load(std::memory_order_relaxed); }
+
   // The CSN of the newest commit a new snapshot sees.
   Csn visible_csn() const { return visible_csn_.load(std::memory_order_seq_cst); }
 
@@ -86,6 +106,9 @@ class TrxSys {
 
   std::array<Shard, kShards> shards_;
   std::atomic<TrxId> next_id_{1};
+  // begin_rw()s between taking an id and entering it in the dictionary: cut() waits for none,
+  // so that every id below its next_id is found.
+  std::atomic<uint32_t> beginning_{0};
   sync::Mutex commit_mu_;
   Csn last_csn_ GUARDED_BY(commit_mu_) = kNoCsn;
   std::atomic<Csn> visible_csn_{kNoCsn};

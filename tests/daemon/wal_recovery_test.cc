@@ -44,7 +44,7 @@ uint64_t write_log(const std::string& dir, uint64_t start_lsn, uint64_t segment_
   std::string error;
   auto writer = LogWriter::open(
       o,
-      [&](uint32_t, uint64_t, LogStatus s) {
+      [&](uint32_t, uint64_t, LogStatus s, uint64_t) {
         CHECK(s == LogStatus::kOk);
         done.fetch_add(1);
         sync::futex_wake_all(&done, sync::Sharing::kProcessPrivate);
@@ -109,9 +109,10 @@ std::vector<uint64_t> iota(uint64_t first, uint64_t count) {
 
 TEST_CASE("recovery: a clean log over several segments replays in order; the writer goes on") {
   TempDir dir("ringdb-recovery");
+  // Starting at 4096, as after a checkpoint there.
   const uint64_t end = write_log(dir.path, 4096, 0, 0, 600);
   Replayed replayed;
-  RecoveryResult r = recover_ok(dir.path, &replayed);
+  RecoveryResult r = recover_ok(dir.path, &replayed, 4096);
   CHECK(r.end == ScanEnd::kEndOfLog);
   CHECK(r.segments > 2);
   CHECK(r.first_lsn == 4096);
@@ -122,7 +123,7 @@ TEST_CASE("recovery: a clean log over several segments replays in order; the wri
   // The writer continues where recovery says; a second recovery sees both runs as one log.
   write_log(dir.path, r.next_lsn, r.next_segment_id, 600, 50);
   Replayed again;
-  r = recover_ok(dir.path, &again);
+  r = recover_ok(dir.path, &again, 4096);
   CHECK(again.txns == iota(0, 650));
 }
 
@@ -194,6 +195,36 @@ TEST_CASE("recovery: records below the checkpoint LSN are skipped; a log ending 
   CHECK_FALSE(recover(
       dir.path, r.next_lsn + 8, 0, [](const Record&, std::string*) { return true; }, &bad, &error));
   CHECK(error.find("before the checkpoint") != std::string::npos);
+}
+
+TEST_CASE(
+    "recovery: segments below a checkpoint are removed, never the last; a log starting "
+    "after the replay point fails") {
+  TempDir dir("ringdb-recovery");
+  write_log(dir.path, 0, 0, 0, 300, 500, 8192);
+  Replayed all;
+  recover_ok(dir.path, &all);
+  const size_t segments = segment_files(dir.path).size();
+  REQUIRE(segments > 3);
+  // Below the LSN of record 150: every segment that ends at or before it goes.
+  const uint64_t cut = all.lsns[150];
+  std::vector<std::string> removed;
+  std::string error;
+  REQUIRE_MESSAGE(remove_segments_below(dir.path, cut, &removed, &error), error);
+  CHECK(!removed.empty());
+  CHECK(segment_files(dir.path).size() == segments - removed.size());
+  Replayed tail;
+  const RecoveryResult r = recover_ok(dir.path, &tail, cut);
+  CHECK(r.first_lsn <= cut);
+  CHECK(tail.txns == iota(150, 150));  // replay from the cut still has everything after it
+  // Far beyond the end: all but the last segment go.
+  REQUIRE_MESSAGE(remove_segments_below(dir.path, UINT64_MAX, &removed, &error), error);
+  CHECK(segment_files(dir.path).size() == 1);
+  // Replay from before what is left: segments are missing, and recovery says so.
+  RecoveryResult bad;
+  CHECK_FALSE(recover(
+      dir.path, cut, 0, [](const Record&, std::string*) { return true; }, &bad, &error));
+  CHECK(error.find("log segments are missing") != std::string::npos);
 }
 
 TEST_CASE("recovery: an empty last segment is removed, so the writer can start it again") {

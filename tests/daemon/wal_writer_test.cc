@@ -40,7 +40,7 @@ struct Outcomes {
   size_t count = 0;
 
   LogWriter::Notify notify() {
-    return [this](uint32_t, uint64_t request, LogStatus status) {
+    return [this](uint32_t, uint64_t request, LogStatus status, uint64_t) {
       std::lock_guard lock(mu);
       by_request[request].push_back(status);
       ++count;
@@ -182,9 +182,9 @@ TEST_CASE("LogWriter: a record over a segment's space is refused; the queue has 
   auto notify = outcomes.notify();
   auto writer = LogWriter::open(
       o,
-      [&](uint32_t w, uint64_t r, LogStatus s) {
+      [&](uint32_t w, uint64_t r, LogStatus s, uint64_t lsn) {
         std::lock_guard wait_for_gate(gate);
-        notify(w, r, s);
+        notify(w, r, s, lsn);
       },
       fatal.handler(), &error);
   REQUIRE_MESSAGE(writer, error);

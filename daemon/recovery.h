@@ -1,0 +1,34 @@
+// Recovery at start (issue 5): the newest valid checkpoint (daemon/checkpoint.h) is loaded
+// into the empty engine — a damaged one is passed over for the one before it, whose log is
+// kept — then the write-ahead log is replayed from the checkpoint's LSN (daemon/wal_recovery.h:
+// it stops at the first torn or corrupt record and makes the log safe to continue), each
+// record a transaction of its own, skipping the records of transactions the checkpoint holds.
+// Transaction ids then go on above every id the checkpoint and the log name.
+//
+// Thread safety: none needed (runs before the daemon serves).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "daemon/checkpoint.h"
+#include "daemon/engine.h"
+#include "daemon/wal_recovery.h"
+
+namespace ringdb::daemon {
+
+struct RecoveryReport {
+  CheckpointInfo checkpoint;  // seq 0: none was loaded
+  double checkpoint_seconds = 0;
+  std::vector<std::string> unusable_checkpoints;  // passed over, with why
+  wal::RecoveryResult log;
+  uint64_t replayed = 0;       // transactions applied from the log
+  uint64_t in_checkpoint = 0;  // log records skipped: the checkpoint holds them
+  double seconds = 0;          // all of it
+};
+
+// REQUIRES: `engine` is empty and has no open transaction.
+bool recover(Engine& engine, const std::string& checkpoint_dir, const std::string& wal_dir,
+             RecoveryReport* report, std::string* error);
+
+}  // namespace ringdb::daemon
