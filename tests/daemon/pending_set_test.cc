@@ -37,6 +37,24 @@ TEST_CASE("PendingSet: completions come out in posting order with their statuses
   CHECK(out.empty());
 }
 
+TEST_CASE("PendingSet: the oldest unapplied LSN covers posted and drained-unapplied entries") {
+  PendingSet set(16, nullptr, [] {});
+  CHECK(set.oldest_unapplied_lsn() == PendingCompletion::kNoPendingLsn);
+  const PendingCompletion batch[] = {{1, 0, 300}, {2, 0, 200}};
+  REQUIRE(set.post(batch, 2));
+  CHECK(set.oldest_unapplied_lsn() == 200);
+  std::vector<PendingCompletion> out;
+  set.drain(&out);
+  CHECK(set.oldest_unapplied_lsn() == 200);  // drained, not applied yet
+  REQUIRE(set.post(3, 0, 500));
+  CHECK(set.oldest_unapplied_lsn() == 200);
+  set.applied();
+  CHECK(set.oldest_unapplied_lsn() == 500);
+  set.drain(&out);
+  set.applied();
+  CHECK(set.oldest_unapplied_lsn() == PendingCompletion::kNoPendingLsn);
+}
+
 TEST_CASE("PendingSet: a post that does not fit fails whole; draining makes room") {
   PendingSet set(4, nullptr, [] {});
   const PendingCompletion three[] = {{1, 0}, {2, 0}, {3, 0}};

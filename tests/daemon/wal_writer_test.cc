@@ -118,6 +118,61 @@ std::vector<Op> ops_for(uint64_t txn, std::string* value) {
   return {Op{OpKind::kPut, key, *value}, Op{OpKind::kDelete, "other", ""}};
 }
 
+TEST_CASE("LogWriter: each notification names its record's LSN, before durable_lsn passes it") {
+  TempDir dir("ringdb-wal");
+  Fatal fatal;
+  LogWriterOptions o;
+  o.dir = dir.path;
+  o.segment_bytes = 16 << 10;  // several segments
+  std::atomic<LogWriter*> self{nullptr};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<uint64_t, uint64_t> lsn_of;  // by request (= txn)
+  size_t early = 0;                     // notifications after durable_lsn had passed them
+  std::string error;
+  auto writer = LogWriter::open(
+      o,
+      [&](uint32_t, uint64_t request, LogStatus status, uint64_t lsn) {
+        CHECK(status == LogStatus::kOk);
+        LogWriter* w = self.load();
+        std::lock_guard lock(mu);
+        if (w != nullptr && w->durable_lsn() > lsn) ++early;
+        lsn_of[request] = lsn;
+        cv.notify_all();
+      },
+      fatal.handler(), &error);
+  REQUIRE_MESSAGE(writer, error);
+  self.store(writer.get());
+  constexpr uint64_t kRecords = 400;
+  std::string value;
+  for (uint64_t i = 0; i < kRecords; ++i)
+    REQUIRE(writer->append(i, ops_for(i, &value), 0, i) == LogStatus::kOk);
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return lsn_of.size() == kRecords; }));
+  }
+  writer->stop();
+  CHECK(early == 0);
+  // The LSNs the log really holds, by transaction.
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path))
+    names.push_back(e.path().string());
+  std::sort(names.begin(), names.end());
+  std::map<uint64_t, uint64_t> on_disk;
+  for (const std::string& name : names) {
+    const std::string data = read_file(name);
+    const auto bytes = std::as_bytes(std::span(data.data(), data.size()));
+    SegmentHeader h;
+    const char* why = "";
+    REQUIRE(decode_segment_header(bytes, &h, &why));
+    scan(bytes.subspan(kSegmentHeaderSize), h.start_lsn, [&](const Record& rec) {
+      on_disk[rec.txn] = rec.lsn;
+      return true;
+    });
+  }
+  CHECK(on_disk == lsn_of);
+}
+
 TEST_CASE("LogWriter: concurrent appends reach the disk in order, each notified once") {
   TempDir dir("ringdb-wal");
   Outcomes outcomes;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -134,18 +135,24 @@ TEST_CASE("durability: a graceful restart keeps everything") {
 // The crash test: writers commit three-key transactions in a loop and report each
 // acknowledged commit; the daemon is killed at a random moment, restarted, and checked;
 // several times in a row on one data directory.
-TEST_CASE("durability: crash loop — writers, SIGKILL at random moments, restart, check") {
+// Rounds of: writers committing, SIGKILL at a random moment, restart, check every writer of
+// every round so far. Returns how many restarts loaded a checkpoint.
+int crash_loop(const std::vector<std::string>& daemon_args) {
   TempDir dir("ringdb-durable");  // kept across daemon restarts
+  int from_checkpoint = 0;
   const uint64_t seed = seed_from_env();
   INFO("seed " << seed << " (RINGDB_TEST_SEED replays it)");
   std::mt19937_64 rng(seed);
-  constexpr int kRounds = 4;
+  // CI runs a few rounds; RINGDB_CRASH_ROUNDS=N runs more (docs/OPERATIONS.md, the long
+  // crash test).
+  const char* rounds_env = std::getenv("RINGDB_CRASH_ROUNDS");
+  const int kRounds = rounds_env != nullptr ? std::max(1, std::atoi(rounds_env)) : 4;
   constexpr int kWriters = 3;
   // Per writer id: the highest commit acknowledged to it.
   std::map<std::string, long> acked;
   for (int round = 0; round < kRounds; ++round) {
     CAPTURE(round);
-    DaemonProcess daemon({}, dir.path);
+    DaemonProcess daemon(daemon_args, dir.path);
     REQUIRE(daemon.ready());
     std::vector<std::unique_ptr<ChildProcess>> writers;
     std::vector<std::string> ids;
@@ -174,8 +181,15 @@ TEST_CASE("durability: crash loop — writers, SIGKILL at random moments, restar
       CHECK(writers[static_cast<size_t>(w)]->wait(30s) != -1);
     }
     // Restart and check every writer of every round so far.
-    DaemonProcess check({}, dir.path);
+    DaemonProcess check(daemon_args, dir.path);
     REQUIRE(check.ready());
+    for (line.clear(); line.find("transactions replayed") == std::string::npos;) {
+      REQUIRE(check.wait_log("recovery: ", &line));
+      if (line.find("recovery: checkpoint ") != std::string::npos &&
+          line.find(" loaded (") != std::string::npos) {
+        ++from_checkpoint;
+      }
+    }
     auto c = connect(check);
     REQUIRE(c);
     for (const auto& entry : acked) {
@@ -203,6 +217,17 @@ TEST_CASE("durability: crash loop — writers, SIGKILL at random moments, restar
     }
     CHECK(check.stop() == 0);
   }
+  return from_checkpoint;
+}
+
+TEST_CASE("durability: crash loop — writers, SIGKILL at random moments, restart, check") {
+  crash_loop({});
+}
+
+TEST_CASE("durability: crash loop with checkpoints every 10 ms (killed mid-checkpoint too)") {
+  const int from_checkpoint = crash_loop({"--checkpoint-interval-ms", "10"});
+  MESSAGE(from_checkpoint << " of the restarts started from a checkpoint");
+  CHECK(from_checkpoint > 0);
 }
 
 }  // namespace
