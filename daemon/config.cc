@@ -150,6 +150,10 @@ const std::vector<Option>& options() {
       {"wal-segment-size", "BYTES",
        "write-ahead log segment file size; a transaction's changes must fit in one [64M]",
        number(&Config::wal_segment_bytes, 1u << 20, uint64_t{1} << 34)},
+      {"wal-async-flush-ms", "MS",
+       "an async commit is written and synced within this long (sooner with a sync commit "
+       "behind it); 0: at once [10]",
+       number(&Config::wal_async_flush_ms, 0, 60'000)},
       {"checkpoint-interval-ms", "MS",
        "start a checkpoint this long after the last one started; 0: not by time [300000]",
        number(&Config::checkpoint_interval_ms, 0, uint64_t{1} << 40)},

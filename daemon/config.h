@@ -38,6 +38,9 @@ struct Config {
   uint64_t wal_segment_bytes = uint64_t{64} << 20;
   // A checkpoint starts when this much time passed or this many log bytes were written since
   // the last one began (0: that trigger is off; both 0: only on request).
+  // An async commit's record waits at most this long for others to share its write and sync
+  // (a sync commit takes everything queued at once).
+  uint32_t wal_async_flush_ms = 10;
   uint64_t checkpoint_interval_ms = 300'000;
   uint64_t checkpoint_wal_bytes = uint64_t{256} << 20;
   uint32_t spin_us = 50;  // a worker polls this long without work before it sleeps

@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
     wal::LogWriterOptions log_options;
     log_options.dir = wal_dir;
     log_options.segment_bytes = config.wal_segment_bytes;
+    log_options.async_flush_delay = std::chrono::milliseconds(config.wal_async_flush_ms);
     log_options.start_lsn = wal_result.next_lsn;
     log_options.first_segment_id = wal_result.next_segment_id;
     auto writer = wal::LogWriter::open(

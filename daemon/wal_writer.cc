@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "sync/futex.h"
+#include "sync/latch_stats.h"
 
 namespace ringdb::daemon::wal {
 namespace {
@@ -115,12 +116,16 @@ LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t work
   {
     sync::MutexGuard guard(mu_);
     if (queue_.size() + size > options_.queue_bytes_max) return LogStatus::kQueueFull;
+    if (queue_entries_.empty()) queue_since_ns_ = sync::now_ns();
     append_record(0, txn, ops, &queue_);  // the writer sets the LSN
     queue_entries_.push_back(Entry{worker, request, static_cast<uint32_t>(size), 0});
+    if (request != kNoNotify) queue_has_waiter_ = true;
   }
-  // The writer stores writer_idle_ before it looks at the queue under mu_; we look at the
-  // flag after queueing under mu_: one of us sees the other (as in mvcc/purge.cc).
-  if (writer_idle_.load(std::memory_order_relaxed)) {
+  // The writer stores writer_idle_ (writer_delaying_) before it looks at the queue under mu_;
+  // we look at the flags after queueing under mu_: one of us sees the other (as in
+  // mvcc/purge.cc). A delaying writer is woken only for a record somebody waits for.
+  if (writer_idle_.load(std::memory_order_relaxed) ||
+      (request != kNoNotify && writer_delaying_.load(std::memory_order_relaxed))) {
     wake_word_.fetch_add(1, std::memory_order_release);
     sync::futex_wake(&wake_word_, 1, sync::Sharing::kProcessPrivate);
   }
@@ -131,13 +136,35 @@ void LogWriter::run() {
   for (;;) {
     const uint32_t seen = wake_word_.load(std::memory_order_acquire);
     bool stopping;
+    int64_t delay_ns = 0;  // > 0: only async records are queued, and not for long enough
     {
       sync::MutexGuard guard(mu_);
-      batch_.clear();
-      batch_entries_.clear();
-      queue_.swap(batch_);
-      queue_entries_.swap(batch_entries_);
+      if (options_.async_flush_delay.count() > 0 && !stopping_ && !queue_has_waiter_ &&
+          !queue_entries_.empty()) {
+        delay_ns = queue_since_ns_ + options_.async_flush_delay.count() - sync::now_ns();
+      }
+      if (delay_ns <= 0) {
+        batch_.clear();
+        batch_entries_.clear();
+        queue_.swap(batch_);
+        queue_entries_.swap(batch_entries_);
+        queue_has_waiter_ = false;
+      }
       stopping = stopping_;
+    }
+    if (delay_ns > 0) {
+      writer_delaying_.store(true, std::memory_order_relaxed);
+      bool wait;
+      {
+        sync::MutexGuard guard(mu_);
+        wait = !queue_has_waiter_ && !stopping_;
+      }
+      if (wait) {
+        sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate,
+                         std::chrono::nanoseconds(delay_ns));
+      }
+      writer_delaying_.store(false, std::memory_order_relaxed);
+      continue;
     }
     if (!batch_entries_.empty()) {
       write_batch();

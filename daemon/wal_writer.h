@@ -9,6 +9,11 @@
 // is as large as what arrived during one write+fdatasync: one record when idle, hundreds under
 // load, with no timer and no artificial delay.
 //
+// Async commits (request kNoNotify: nobody waits) may wait up to `async_flush_delay` in the
+// queue so that several share a write and an fdatasync: while the queue holds only async
+// records, the writer waits until the oldest is that old, or until a record somebody waits
+// for arrives (it then takes them all at once). 0: every record is written at once.
+//
 // Segments: files of `segment_bytes` (header included), preallocated with fallocate when
 // created (then fdatasync has no size change to write) and made durable with the directory's
 // fsync. A batch that does not fit in the current segment is split at a record boundary; the
@@ -30,6 +35,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,7 +74,8 @@ struct LogWriterOptions {
   size_t queue_bytes_max = size_t{32} << 20;  // bytes appended and not yet taken by a batch
   uint64_t start_lsn = 0;                     // the LSN of the first record (after recovery)
   uint64_t first_segment_id = 0;
-  LogFaults* faults = nullptr;  // tests only
+  std::chrono::nanoseconds async_flush_delay{0};  // see above
+  LogFaults* faults = nullptr;                    // tests only
 };
 
 struct LogWriterStats {
@@ -141,9 +148,12 @@ class LogWriter {
   sync::Mutex mu_;
   std::string queue_ GUARDED_BY(mu_);  // encoded records, LSNs not yet set
   std::vector<Entry> queue_entries_ GUARDED_BY(mu_);
+  bool queue_has_waiter_ GUARDED_BY(mu_) = false;  // a record somebody waits for is queued
+  int64_t queue_since_ns_ GUARDED_BY(mu_) = 0;     // when the oldest queued record came
   bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<bool> failed_{false};
   std::atomic<bool> writer_idle_{false};
+  std::atomic<bool> writer_delaying_{false};  // waiting out async_flush_delay
   std::atomic<uint32_t> wake_word_{0};
 
   // The writer thread's own.
