@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "daemon/log.h"
+#include "daemon/unix_socket.h"
 #include "shm/bus_guard.h"
 #include "shm/ring.h"
 #include "sync/futex.h"
@@ -109,35 +110,9 @@ bool Server::open(std::string* error) {
     line->node = static_cast<uint32_t>(placement_.worker_nodes[w]);
   }
 
-  // One daemon per socket: a live one answers a connect; a stale file is removed.
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  if (config_.socket_path.size() >= sizeof addr.sun_path) {
-    *error = "socket path too long: " + config_.socket_path;
-    return false;
-  }
-  memcpy(addr.sun_path, config_.socket_path.c_str(), config_.socket_path.size() + 1);
-  listen_fd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) {
-    *error = std::string("socket: ") + strerror(errno);
-    return false;
-  }
-  if (::connect(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ||
-      errno == EAGAIN) {
-    *error = "another ringdbd is serving " + config_.socket_path;
-    return false;
-  }
-  unlink(config_.socket_path.c_str());
-  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    *error = "bind " + config_.socket_path + ": " + strerror(errno);
-    return false;
-  }
+  listen_fd_ = listen_unix(config_.socket_path, SOCK_SEQPACKET, config_.socket_mode, error);
+  if (listen_fd_ < 0) return false;
   socket_bound_ = true;
-  if (chmod(config_.socket_path.c_str(), config_.socket_mode) != 0 ||
-      listen(listen_fd_, 128) != 0) {
-    *error = "listen " + config_.socket_path + ": " + strerror(errno);
-    return false;
-  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -245,27 +220,6 @@ void Server::accept_all() {
   }
 }
 
-bool Server::allowed(int fd, const ::ucred& cred, std::string* who) {
-  *who = "user " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) + ")";
-  if (std::find(config_.allow_users.begin(), config_.allow_users.end(), cred.uid) !=
-      config_.allow_users.end()) {
-    return true;
-  }
-  std::vector<gid_t> groups(1, cred.gid);
-  gid_t more[256];
-  socklen_t len = sizeof more;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, more, &len) == 0) {
-    groups.insert(groups.end(), more, more + len / sizeof(gid_t));
-  }
-  for (gid_t g : groups) {
-    if (std::find(config_.allow_groups.begin(), config_.allow_groups.end(), g) !=
-        config_.allow_groups.end()) {
-      return true;
-    }
-  }
-  return false;
-}
-
 void Server::refuse(int fd, shm::HelloStatus status, const std::string& why) {
   shm::HelloReply reply = {};
   reply.magic = shm::kSegmentMagic;
@@ -284,7 +238,7 @@ void Server::connect(int fd) {
     return;
   }
   std::string who;
-  if (!allowed(fd, cred, &who)) {
+  if (!peer_allowed(fd, cred, config_.allow_users, config_.allow_groups, &who)) {
     log(LogLevel::kWarn, "refused %s: not in allow-users or allow-groups", who.c_str());
     refuse(fd, shm::HelloStatus::kHelloPermissionDenied,
            who + " is not allowed to connect (ringdbd --allow-users / --allow-groups)");

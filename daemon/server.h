@@ -61,7 +61,6 @@ class Server {
   void accept_all();
   void connect(int fd);
   void refuse(int fd, shm::HelloStatus status, const std::string& why);
-  bool allowed(int fd, const ::ucred& cred, std::string* who);
   void on_session_event(int fd);
   void disconnect_corrupt();
   void disconnect(std::shared_ptr<ClientSession> session, const std::string& reason);
