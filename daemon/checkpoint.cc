@@ -458,8 +458,20 @@ void Checkpointer::loop() {
   }
 }
 
+bool Checkpointer::last(CheckpointResult* result) const {
+  sync::MutexGuard guard(last_mu_);
+  if (!has_last_result_) return false;
+  *result = last_;
+  return true;
+}
+
 bool Checkpointer::run(bool force, CheckpointResult* result, std::string* error) {
   sync::MutexGuard guard(run_mu_);
+  running_.store(true, std::memory_order_relaxed);
+  struct Done {
+    std::atomic<bool>& running;
+    ~Done() { running.store(false, std::memory_order_relaxed); }
+  } done{running_};
   *result = CheckpointResult{};
   const int64_t started = steady_ns();
   started_ns_.store(static_cast<uint64_t>(started), std::memory_order_relaxed);
@@ -494,6 +506,11 @@ bool Checkpointer::run(bool force, CheckpointResult* result, std::string* error)
   completed_.fetch_add(1, std::memory_order_relaxed);
   const bool pruned = prune(result, error);
   result->seconds = static_cast<double>(steady_ns() - started) / 1e9;
+  {
+    sync::MutexGuard last_guard(last_mu_);
+    last_ = *result;
+    has_last_result_ = true;
+  }
   log(LogLevel::kInfo,
       "checkpoint %lu: %lu keys, %lu bytes, replay from LSN %lu, in %.3f s; %zu log segments "
       "and %zu older checkpoints removed",

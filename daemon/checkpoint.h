@@ -116,6 +116,9 @@ class Checkpointer {
   bool run(bool force, CheckpointResult* result, std::string* error) EXCLUDES(run_mu_);
 
   uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
+  // The last checkpoint this process published (false if none yet).
+  bool last(CheckpointResult* result) const EXCLUDES(last_mu_);
+  bool running() const { return running_.load(std::memory_order_relaxed); }
 
  private:
   void loop();
@@ -137,6 +140,10 @@ class Checkpointer {
   std::atomic<bool> stopping_{false};
   std::atomic<uint32_t> wake_word_{0};
   std::atomic<uint64_t> completed_{0};
+  std::atomic<bool> running_{false};
+  mutable sync::Mutex last_mu_;
+  CheckpointResult last_ GUARDED_BY(last_mu_);
+  bool has_last_result_ GUARDED_BY(last_mu_) = false;
   std::thread thread_;
 };
 

@@ -127,6 +127,13 @@ const std::vector<Option>& options() {
        [](Config* c, const std::string& v) { return parse_users(v, &c->allow_users); }},
       {"allow-groups", "LIST", "groups (names or gids) allowed to connect [none]",
        [](Config* c, const std::string& v) { return parse_groups(v, &c->allow_groups); }},
+      {"admin-users", "LIST", "users allowed on the admin socket [own user and root]",
+       [](Config* c, const std::string& v) { return parse_users(v, &c->admin_users); }},
+      {"admin-groups", "LIST", "groups allowed on the admin socket [none]",
+       [](Config* c, const std::string& v) { return parse_groups(v, &c->admin_groups); }},
+      {"admin-idle-timeout-ms", "MS",
+       "an admin connection that sends no complete request this long is closed [10000]",
+       number(&Config::admin_idle_timeout_ms, 100, 3'600'000)},
       {"sessions-max", "N", "connected sessions [256]", number(&Config::sessions_max, 1, 4000)},
       {"inflight-max", "N", "requests in flight per session [256]",
        number(&Config::inflight_max, 1, 65536)},
@@ -343,9 +350,11 @@ int parse_config(int argc, char** argv, Config* config) {
   if (c.data_dir.empty()) c.data_dir = default_data_dir();
   if (c.socket_path.empty()) c.socket_path = default_runtime_dir() + "/ringdb.sock";
   if (c.admin_socket_path.empty()) c.admin_socket_path = default_runtime_dir() + "/admin.sock";
-  if (c.allow_users.empty()) {
-    c.allow_users.push_back(geteuid());
-    if (geteuid() != 0) c.allow_users.push_back(0);
+  for (auto* users : {&c.allow_users, &c.admin_users}) {
+    if (users->empty()) {
+      users->push_back(geteuid());
+      if (geteuid() != 0) users->push_back(0);
+    }
   }
   *config = std::move(c);
   return 0;

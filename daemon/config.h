@@ -23,6 +23,9 @@ struct Config {
   std::vector<int> cores;           // one worker per core; empty: chosen at start (see placement.h)
   std::vector<uid_t> allow_users;   // empty: the daemon's own user and root
   std::vector<gid_t> allow_groups;  // peers whose primary or supplementary group is listed
+  std::vector<uid_t> admin_users;   // the admin socket's; empty: the daemon's own user and root
+  std::vector<gid_t> admin_groups;
+  uint32_t admin_idle_timeout_ms = 10'000;  // an admin connection with no request is closed
 
   uint32_t sessions_max = 256;
   uint32_t inflight_max = 256;  // request contexts per session

@@ -56,6 +56,20 @@ LogLevel log_level() {
   return g_level.load(std::memory_order_relaxed);
 }
 
+const char* log_level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
+  }
+  return "?";
+}
+
 bool parse_log_level(const char* text, LogLevel* level) {
   for (auto l : {LogLevel::kError, LogLevel::kWarn, LogLevel::kInfo, LogLevel::kDebug}) {
     if (strcasecmp(text, level_name(l)) == 0) {

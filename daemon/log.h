@@ -17,6 +17,8 @@ void set_log_level(LogLevel level);
 LogLevel log_level();
 // Parses "error", "warn", "info", "debug".
 bool parse_log_level(const char* text, LogLevel* level);
+// "error", "warn", "info", "debug".
+const char* log_level_name(LogLevel level);
 
 void log(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
 [[noreturn]] void fatal(const char* format, ...) __attribute__((format(printf, 1, 2)));

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "daemon/admin_commands.h"
+#include "daemon/admin_server.h"
 #include "daemon/checkpoint.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
@@ -20,6 +22,7 @@
 #include "daemon/wal_writer.h"
 #include "shm/bus_guard.h"
 #include "shm/wire.h"
+#include "sync/latch_stats.h"
 
 using namespace ringdb::daemon;
 
@@ -37,6 +40,7 @@ std::string join(const std::vector<int>& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const int64_t started_ns = ringdb::sync::now_ns();
   Config config;
   if (const int rc = parse_config(argc, argv, &config); rc != 0) return rc < 0 ? 0 : rc;
   set_log_level(config.log_level);
@@ -159,7 +163,32 @@ int main(int argc, char** argv) {
       log(LogLevel::kError, "cannot start: %s", error.c_str());
       return 1;
     }
-    rc = server.run([&checkpointer] { checkpointer.start(); });
+    AdminOptions admin_options;
+    admin_options.path = config.admin_socket_path;
+    admin_options.mode = config.socket_mode;
+    admin_options.users = config.admin_users;
+    admin_options.groups = config.admin_groups;
+    admin_options.idle_timeout = std::chrono::milliseconds(config.admin_idle_timeout_ms);
+    AdminServer admin(admin_options);
+    AdminContext admin_context;
+    admin_context.config = &config;
+    admin_context.engine = &engine;
+    admin_context.server = &server;
+    admin_context.log = writer.get();
+    admin_context.checkpointer = &checkpointer;
+    admin_context.wal_dir = wal_dir;
+    admin_context.started_ns = started_ns;
+    add_admin_commands(&admin, admin_context);
+    if (!admin.open(&error)) {
+      log(LogLevel::kError, "cannot start: %s", error.c_str());
+      return 1;
+    }
+    rc = server.run([&] {
+      checkpointer.start();
+      admin.start();
+      log(LogLevel::kInfo, "admin socket %s", config.admin_socket_path.c_str());
+    });
+    admin.stop();
     checkpointer.stop();
     writer->stop();  // every commit was answered before the workers stopped
   }

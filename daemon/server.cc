@@ -394,6 +394,13 @@ void Server::notify_io_complete(uint32_t worker, uint64_t request, wal::LogStatu
   workers_[worker]->notify_io_complete(request, status, lsn);
 }
 
+std::vector<const WorkerStats*> Server::worker_stats() const {
+  std::vector<const WorkerStats*> out;
+  for (const auto& w : workers_)
+    out.push_back(&w->stats());
+  return out;
+}
+
 uint64_t Server::oldest_unapplied_lsn() const {
   uint64_t lsn = UINT64_MAX;
   for (const auto& w : workers_)

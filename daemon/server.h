@@ -56,6 +56,12 @@ class Server {
   // if none). From `on_serving` on (see run()), any thread.
   uint64_t oldest_unapplied_lsn() const;
 
+  // For the admin socket. From `on_serving` on, any thread.
+  size_t session_count() const { return table_.size(); }
+  const Placement& placement() const { return placement_; }
+  // Per worker: requests served, sleeps, parked commits.
+  std::vector<const WorkerStats*> worker_stats() const;
+
  private:
   void start_workers();
   void accept_all();

@@ -119,6 +119,8 @@ class LogWriter {
   void stop();
 
   uint64_t durable_lsn() const { return durable_lsn_.load(std::memory_order_acquire); }
+  // The log failed for good (on_fatal was called).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
   LogWriterStats stats() const EXCLUDES(stats_mu_);
 
  private:

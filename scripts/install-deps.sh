@@ -8,6 +8,7 @@ PACKAGES=(
   meson ninja-build pkg-config cmake  # build; cmake lets meson find doctest's config
   liburing-dev libnuma-dev libboost-dev
   liblmdb-dev                  # the baseline in bench_engine
+  nlohmann-json3-dev           # the admin socket's JSON
   doctest-dev libbenchmark-dev
   redis-server strace          # ringdb-bench: the Redis baseline, system-call counts
 )
