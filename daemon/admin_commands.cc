@@ -17,7 +17,7 @@
 namespace ringdb::daemon {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 uint64_t realtime_ns() {
   timespec ts;

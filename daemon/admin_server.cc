@@ -16,7 +16,7 @@
 namespace ringdb::daemon {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr size_t kDepthMax = 32;  // nesting a request may have (a parser-exhaustion guard)
 
@@ -50,7 +50,7 @@ bool too_deep(const std::string& text) {
 
 }  // namespace
 
-std::string admin_line(const nlohmann::json& value) {
+std::string admin_line(const nlohmann::ordered_json& value) {
   // Invalid UTF-8 in a value (a key from a client, say) is replaced, never an exception.
   std::string line = value.dump(-1, ' ', false, json::error_handler_t::replace);
   line.push_back('\n');

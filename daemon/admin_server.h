@@ -51,8 +51,8 @@ struct AdminOptions {
 };
 
 // A command: fills *result (any JSON value), or returns false with *error.
-using AdminHandler =
-    std::function<bool(const nlohmann::json& args, nlohmann::json* result, std::string* error)>;
+using AdminHandler = std::function<bool(const nlohmann::ordered_json& args,
+                                        nlohmann::ordered_json* result, std::string* error)>;
 
 class AdminServer {
  public:
@@ -91,7 +91,7 @@ class AdminServer {
   struct SlowJob {
     uint64_t connection;
     const Command* command;
-    nlohmann::json args;
+    nlohmann::ordered_json args;
   };
   struct SlowDone {
     uint64_t connection;
@@ -131,6 +131,6 @@ class AdminServer {
 };
 
 // Renders a JSON value as the line format (no newline inside; one `\n` appended).
-std::string admin_line(const nlohmann::json& value);
+std::string admin_line(const nlohmann::ordered_json& value);
 
 }  // namespace ringdb::daemon

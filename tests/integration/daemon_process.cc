@@ -25,8 +25,9 @@ DaemonProcess::DaemonProcess(const std::vector<std::string>& extra_args, const s
   ChildOptions options;
   options.pipe_stderr = true;  // read as it comes by log_reader_
   options.pass_fd = ready[1];  // descriptor 3 in the daemon
-  std::vector<std::string> argv = {program_path("RINGDBD"), "--socket", socket_, "--data-dir",
-                                   dir_ + "/data",
+  admin_socket_ = dir_ + "/admin.sock";
+  std::vector<std::string> argv = {program_path("RINGDBD"), "--socket", socket_, "--admin-socket",
+                                   admin_socket_, "--data-dir", dir_ + "/data",
                                    // Small log segments: every test daemon preallocates one.
                                    "--wal-segment-size", "4M", "--ready-fd", "3"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());

@@ -34,6 +34,7 @@ class DaemonProcess {
 
   bool ready() const { return ready_; }
   const std::string& socket() const { return socket_; }
+  const std::string& admin_socket() const { return admin_socket_; }
   const std::string& dir() const { return dir_; }
   pid_t pid() const { return child_->pid(); }
   ChildProcess& process() { return *child_; }
@@ -54,6 +55,7 @@ class DaemonProcess {
   const bool owns_dir_;
   std::string dir_;
   std::string socket_;
+  std::string admin_socket_;
   std::unique_ptr<ChildProcess> child_;
   bool ready_ = false;
 

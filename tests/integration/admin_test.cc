@@ -1,0 +1,262 @@
+// The admin socket end to end (issue 6): a real ringdbd under a real client's requests, asked
+// through the real ringdb-admin; figures that must move are checked after a known number of
+// requests. Then the socket's defences, with raw connections: a user who is not allowed, a
+// client that sends garbage, one that sends nothing, one that sends an endless line, each
+// while another admin client is served.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "doctest/doctest.h"
+#include "ringdb/client.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/integration/helpers.h"
+#include "tests/support/child_process.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::ordered_json;
+using ringdb::Status;
+using ringdb::test::ChildOptions;
+using ringdb::test::ChildProcess;
+using ringdb::test::connect;
+using ringdb::test::DaemonProcess;
+using ringdb::test::program_path;
+
+// Runs ringdb-admin --json with `args`; returns its one line of output parsed, and its exit
+// status in *status.
+json admin(const DaemonProcess& daemon, const std::vector<std::string>& args, int* status) {
+  std::vector<std::string> argv = {program_path("RINGDB_ADMIN"), "--json", "--socket",
+                                   daemon.admin_socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildOptions options;
+  options.pipe_stdin = false;
+  ChildProcess p(argv, options);
+  std::string line;
+  const bool got = p.read_line(&line);
+  *status = p.wait();
+  REQUIRE_MESSAGE(got, "ringdb-admin printed nothing; stderr: " << p.read_stderr());
+  const json j = json::parse(line, nullptr, false);
+  REQUIRE_MESSAGE(!j.is_discarded(), line);
+  return j;
+}
+
+json admin_ok(const DaemonProcess& daemon, const std::vector<std::string>& args) {
+  int status = -1;
+  json j = admin(daemon, args, &status);
+  CHECK_MESSAGE(WIFEXITED(status), j.dump());
+  CHECK_MESSAGE(WEXITSTATUS(status) == 0, j.dump());
+  return j;
+}
+
+// A raw admin connection.
+class Raw {
+ public:
+  explicit Raw(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    REQUIRE(path.size() < sizeof addr.sun_path);
+    memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~Raw() { close(fd_); }
+  bool connected() const { return connected_; }
+  bool send_text(const std::string& text) {
+    return send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+  }
+  // The next line (false on EOF or timeout).
+  bool read_line(std::string* line, std::chrono::milliseconds timeout = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (const size_t end = buffer_.find('\n'); end != std::string::npos) {
+        *line = buffer_.substr(0, end);
+        buffer_.erase(0, end + 1);
+        return true;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      pollfd p = {fd_, POLLIN, 0};
+      if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+      char buf[4096];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // Whether the daemon closed the connection (EOF within the timeout).
+  bool closed_by_peer(std::chrono::milliseconds timeout = 20s) {
+    std::string ignored;
+    while (read_line(&ignored, timeout)) {
+    }
+    pollfd p = {fd_, POLLIN, 0};
+    char c;
+    return poll(&p, 1, 0) == 1 && recv(fd_, &c, 1, MSG_DONTWAIT) == 0;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buffer_;
+};
+
+json ask_raw(Raw& raw, const std::string& request) {
+  REQUIRE(raw.send_text(request + "\n"));
+  std::string line;
+  REQUIRE(raw.read_line(&line));
+  const json j = json::parse(line, nullptr, false);
+  REQUIRE_MESSAGE(!j.is_discarded(), line);
+  return j;
+}
+
+TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown end to end") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  const json before_wal = admin_ok(daemon, {"wal"});
+  const json before_mvcc = admin_ok(daemon, {"mvcc"});
+  {
+    auto c = connect(daemon);
+    REQUIRE(c);
+    constexpr int kPuts = 25;
+    for (int i = 0; i < kPuts; ++i)
+      REQUIRE(c->put("admin/" + std::to_string(i), "v") == Status::kOk);
+    const json status = admin_ok(daemon, {"status"});
+    CHECK(status["health"] == "ok");
+    CHECK(status["pid"] == daemon.pid());
+    CHECK(status["sessions"] == 1);  // this client
+    CHECK(status["data_dir"] == daemon.dir() + "/data");
+    CHECK(status["workers"].size() >= 1);
+    CHECK(status["memory_used_bytes"].get<uint64_t>() > 0);
+    CHECK(status["uptime_seconds"].get<double>() > 0);
+    const json wal = admin_ok(daemon, {"wal"});
+    CHECK(wal["records"].get<uint64_t>() - before_wal["records"].get<uint64_t>() == kPuts);
+    CHECK(wal["fsyncs"].get<uint64_t>() >= before_wal["fsyncs"].get<uint64_t>() + 1);
+    CHECK(wal["durable_lsn"].get<uint64_t>() > before_wal["durable_lsn"].get<uint64_t>());
+    CHECK(wal["segments"] == 1);
+    const json mvcc = admin_ok(daemon, {"mvcc"});
+    CHECK(mvcc["trx_committed"].get<uint64_t>() - before_mvcc["trx_committed"].get<uint64_t>() ==
+          kPuts);
+    CHECK(mvcc["keys"].get<uint64_t>() >= kPuts);
+  }
+  const json config = admin_ok(daemon, {"config"});
+  CHECK(config["socket"] == daemon.socket());
+  CHECK(config["admin-socket"] == daemon.admin_socket());
+  CHECK(config["wal-segment-size"] == 4 << 20);
+
+  const json first = admin_ok(daemon, {"checkpoint"});
+  const json second = admin_ok(daemon, {"checkpoint"});
+  CHECK(second["seq"].get<uint64_t>() == first["seq"].get<uint64_t>() + 1);
+  CHECK(second["keys"].get<uint64_t>() >= 25);
+  CHECK(std::filesystem::exists(second["path"].get<std::string>()));
+  CHECK(admin_ok(daemon, {"status"})["last_checkpoint"]["seq"] == second["seq"]);
+
+  CHECK(admin_ok(daemon, {"log-level", "debug"})["level"] == "debug");
+  CHECK(admin_ok(daemon, {"config"})["log-level"] == "debug");
+  int status = -1;
+  const json bad = admin(daemon, {"log-level", "loud"}, &status);
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(bad["ok"] == false);
+
+  CHECK(admin_ok(daemon, {"shutdown"})["shutting_down"] == true);
+  const int exit_status = daemon.process().wait();
+  CHECK(WIFEXITED(exit_status));
+  CHECK(WEXITSTATUS(exit_status) == 0);
+  CHECK_FALSE(std::filesystem::exists(daemon.admin_socket()));  // removed on the way out
+}
+
+TEST_CASE("admin: a user who is not allowed is refused with a clear error") {
+  DaemonProcess daemon({"--socket-mode", "0666"});  // anyone may connect; the check decides
+  REQUIRE(daemon.ready());
+  REQUIRE(geteuid() == 0);  // the tests run as root (CI); nobody is uid 65534
+  REQUIRE(chmod(daemon.dir().c_str(), 0711) == 0);  // nobody may reach the socket
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // only async-signal-safe calls from here (the test has threads)
+    close(pipe_fds[0]);
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    const std::string& path = daemon.admin_socket();
+    memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(4);
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+      if (write(pipe_fds[1], buf, static_cast<size_t>(n)) != n) _exit(5);
+    }
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string got;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0)
+    got.append(buf, static_cast<size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  const json j = json::parse(got, nullptr, false);
+  REQUIRE_MESSAGE(!j.is_discarded(), got);
+  CHECK(j["ok"] == false);
+  CHECK(j["error"].get<std::string>().find("not allowed") != std::string::npos);
+  CHECK(daemon.wait_log("admin socket: refused user 65534"));
+  // Root still is.
+  CHECK(admin_ok(daemon, {"status"})["health"] == "ok");
+}
+
+TEST_CASE(
+    "admin: garbage, silence and an endless line get errors or a timeout; others are "
+    "served meanwhile") {
+  DaemonProcess daemon({"--admin-idle-timeout-ms", "300"});
+  REQUIRE(daemon.ready());
+  Raw silent(daemon.admin_socket());  // connects and says nothing
+  REQUIRE(silent.connected());
+  Raw garbage(daemon.admin_socket());
+  REQUIRE(garbage.connected());
+  const json g = ask_raw(garbage, "\x01\x02 not json {{{");
+  CHECK(g["ok"] == false);
+  CHECK(g["error"].get<std::string>().find("not a JSON object") != std::string::npos);
+  CHECK(ask_raw(garbage, R"({"v":2,"cmd":"status"})")["ok"] == false);  // unknown version
+  CHECK(ask_raw(garbage, R"({"v":1,"cmd":"nope"})")["ok"] == false);    // unknown command
+  CHECK(ask_raw(garbage, R"({"v":1,"cmd":"status","args":7})")["ok"] == false);
+  CHECK(ask_raw(garbage, std::string(100, '[') + std::string(100, ']'))["ok"] == false);
+  // The same connection still works after its errors.
+  CHECK(ask_raw(garbage, R"({"v":1,"cmd":"status"})")["ok"] == true);
+
+  Raw endless(daemon.admin_socket());
+  REQUIRE(endless.connected());
+  const std::string chunk(16 << 10, 'x');
+  bool refused = false;
+  for (int i = 0; i < 64 && !refused; ++i)  // 1 MiB, no newline; the bound is 64 KiB
+    refused = !endless.send_text(chunk);
+  std::string line;
+  REQUIRE(endless.read_line(&line));
+  CHECK(line.find("request longer than") != std::string::npos);
+  CHECK(endless.closed_by_peer());
+
+  // Another client is served while the silent one waits out its timeout.
+  CHECK(admin_ok(daemon, {"status"})["health"] == "ok");
+  REQUIRE(silent.read_line(&line));
+  CHECK(line.find("idle for 300 ms") != std::string::npos);
+  CHECK(silent.closed_by_peer());
+  CHECK(admin_ok(daemon, {"wal"})["failed"] == false);
+}
+
+}  // namespace

@@ -1,0 +1,178 @@
+// ringdb-admin: asks ringdbd through its admin socket (docs/PROTOCOL.md, "Admin socket";
+// docs/OPERATIONS.md walks through the commands). A human layout by default, the answer's
+// JSON on one line with --json. Exit codes: 0 done, 1 the daemon answered with an error or
+// could not be reached, 2 a usage error.
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tools/admin/render.h"
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// RINGDB_ADMIN_SOCKET if set, else the daemon's default (daemon/config.cc): in /run/ringdb
+// for root, $XDG_RUNTIME_DIR/ringdb, or /tmp/ringdb-UID.
+std::string default_admin_socket() {
+  if (const char* env = std::getenv("RINGDB_ADMIN_SOCKET"); env != nullptr && *env != '\0')
+    return env;
+  if (geteuid() == 0) return "/run/ringdb/admin.sock";
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg == '/')
+    return std::string(xdg) + "/ringdb/admin.sock";
+  return "/tmp/ringdb-" + std::to_string(geteuid()) + "/admin.sock";
+}
+
+void usage(FILE* to) {
+  fprintf(to,
+          "usage: ringdb-admin [--socket PATH] [--json] [--timeout-ms N] COMMAND [ARG]\n"
+          "Asks a running ringdbd through its admin socket.\n\n"
+          "  status            version, uptime, workers, sessions, memory, log, checkpoint, "
+          "health\n"
+          "  config            the effective configuration\n"
+          "  wal               the write-ahead log: LSNs, batches, fdatasyncs, segments\n"
+          "  mvcc              read views, history length, purge, transactions\n"
+          "  checkpoint        write a checkpoint now and report it\n"
+          "  log-level LEVEL   error, warn, info or debug\n"
+          "  shutdown          stop the daemon gracefully\n"
+          "  help              the commands this daemon knows\n\n"
+          "  --socket PATH     the admin socket [%s]\n"
+          "  --json            the answer as one JSON object on one line\n"
+          "  --timeout-ms N    give up waiting for the answer after N ms [60000]\n",
+          default_admin_socket().c_str());
+}
+
+// Sends one request line and reads one answer line. false with `error`.
+bool ask(const std::string& path, const std::string& request, int timeout_ms, std::string* answer,
+         std::string* error) {
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    *error = "socket path too long: " + path;
+    return false;
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    *error = "cannot connect to " + path + ": " + strerror(errno) +
+             " (is ringdbd running? --socket or RINGDB_ADMIN_SOCKET name another socket)";
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  const std::string line = request + "\n";
+  for (size_t sent = 0; sent < line.size();) {
+    const ssize_t n = send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      *error = std::string("sending the request: ") + strerror(errno);
+      close(fd);
+      return false;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  answer->clear();
+  char buf[64 << 10];
+  for (;;) {
+    if (const size_t end = answer->find('\n'); end != std::string::npos) {
+      answer->resize(end);
+      close(fd);
+      return true;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    pollfd p = {fd, POLLIN, 0};
+    const int r = left <= 0 ? 0 : poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) {
+      *error = "no answer within " + std::to_string(timeout_ms) + " ms";
+      close(fd);
+      return false;
+    }
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      *error = "the daemon closed the connection without an answer";
+      close(fd);
+      return false;
+    }
+    answer->append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket_path = default_admin_socket();
+  bool as_json = false;
+  int timeout_ms = 60'000;
+  std::vector<std::string> words;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      usage(stdout);
+      return 0;
+    } else if (arg == "--json") {
+      as_json = true;
+    } else if (arg == "--socket" && i + 1 < argc) {
+      socket_path = argv[++i];
+    } else if (arg == "--timeout-ms" && i + 1 < argc) {
+      timeout_ms = atoi(argv[++i]);
+    } else if (arg.rfind("--", 0) == 0) {
+      fprintf(stderr, "ringdb-admin: unknown option %s\n", arg.c_str());
+      usage(stderr);
+      return 2;
+    } else {
+      words.push_back(arg);
+    }
+  }
+  if (words.empty()) {
+    usage(stderr);
+    return 2;
+  }
+  json request = {{"v", 1}, {"cmd", words[0]}, {"args", json::object()}};
+  if (words[0] == "log-level") {
+    if (words.size() != 2) {
+      fprintf(stderr, "ringdb-admin: log-level needs a LEVEL (error, warn, info, debug)\n");
+      return 2;
+    }
+    request["args"]["level"] = words[1];
+  } else if (words.size() != 1) {
+    fprintf(stderr, "ringdb-admin: %s takes no argument\n", words[0].c_str());
+    return 2;
+  }
+  std::string answer, error;
+  if (!ask(socket_path, request.dump(), timeout_ms, &answer, &error)) {
+    if (as_json) {
+      printf("%s\n", json{{"ok", false}, {"error", error}}.dump().c_str());
+    } else {
+      fprintf(stderr, "ringdb-admin: %s\n", error.c_str());
+    }
+    return 1;
+  }
+  const json reply = json::parse(answer, nullptr, false);
+  if (reply.is_discarded() || !reply.is_object()) {
+    fprintf(stderr, "ringdb-admin: the daemon's answer is not JSON: %s\n", answer.c_str());
+    return 1;
+  }
+  const bool ok = reply.value("ok", false);
+  if (as_json) {
+    printf("%s\n", (ok ? reply["result"] : reply).dump().c_str());
+  } else if (ok) {
+    fputs(ringdb::admin::render(reply["result"]).c_str(), stdout);
+  } else {
+    fprintf(stderr, "ringdb-admin: %s\n", reply.value("error", std::string("error")).c_str());
+  }
+  return ok ? 0 : 1;
+}
