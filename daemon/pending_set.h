@@ -59,6 +59,7 @@ class PendingSet {
 
   // The worker, at the top of its loop and before it sleeps: one relaxed load, no lock.
   bool maybe_nonempty() const { return size_.load(std::memory_order_relaxed) != 0; }
+  uint32_t size() const { return size_.load(std::memory_order_relaxed); }
   // The worker: replaces *out with every completion posted so far, in posting order. `out`
   // should be kept between calls: the two buffers are swapped, not copied or reallocated.
   void drain(std::vector<PendingCompletion>* out) EXCLUDES(mu_);

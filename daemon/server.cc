@@ -401,6 +401,13 @@ std::vector<const WorkerStats*> Server::worker_stats() const {
   return out;
 }
 
+std::vector<uint32_t> Server::pending_depths() const {
+  std::vector<uint32_t> out;
+  for (const auto& w : workers_)
+    out.push_back(w->pending_depth());
+  return out;
+}
+
 uint64_t Server::oldest_unapplied_lsn() const {
   uint64_t lsn = UINT64_MAX;
   for (const auto& w : workers_)

@@ -61,6 +61,7 @@ class Server {
   const Placement& placement() const { return placement_; }
   // Per worker: requests served, sleeps, parked commits.
   std::vector<const WorkerStats*> worker_stats() const;
+  std::vector<uint32_t> pending_depths() const;
 
  private:
   void start_workers();

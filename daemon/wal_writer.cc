@@ -108,6 +108,11 @@ void LogWriter::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+sync::LatchStats* LogWriter::queue_latch_stats() {
+  static sync::LatchStats stats("wal.queue");
+  return &stats;
+}
+
 LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t worker,
                             uint64_t request) {
   if (failed_.load(std::memory_order_acquire)) return LogStatus::kFailed;

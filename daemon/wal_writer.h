@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "daemon/wal_format.h"
+#include "sync/latch_stats.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
 
@@ -147,7 +148,8 @@ class LogWriter {
   const Notify notify_;
   const OnFatal on_fatal_;
 
-  sync::Mutex mu_;
+  sync::Mutex mu_{queue_latch_stats()};  // "wal.queue"
+  static sync::LatchStats* queue_latch_stats();
   std::string queue_ GUARDED_BY(mu_);  // encoded records, LSNs not yet set
   std::vector<Entry> queue_entries_ GUARDED_BY(mu_);
   bool queue_has_waiter_ GUARDED_BY(mu_) = false;  // a record somebody waits for is queued

@@ -87,8 +87,13 @@ struct Worker::Loop {
     std::shared_ptr<ClientSession> session;  // kept alive: the session may end meanwhile
     uint32_t index;                          // its context, still claimed
     std::unique_ptr<Transaction> txn;
+    int64_t started_ns;  // for the commit's service time
+    uint8_t opcode;
   };
   std::unordered_map<uint64_t, Parked> parked;
+  uint32_t sample = 0;     // every WorkerStats::kLatencySample-th request is timed
+  int64_t started_ns = 0;  // the current request's start, if timed (else 0)
+  uint8_t current_opcode = 0;
   uint64_t next_token = 0;
   std::vector<PendingCompletion> completions;
   std::vector<RedoOp> redo;
@@ -118,7 +123,13 @@ struct Worker::Loop {
 
 Worker::Worker(WorkerEnv env)
     : env_(std::move(env)),
-      pending_(env_.parked_max, &env_.board->need_wakeup, [this] { wake(); }) {}
+      pending_(
+          env_.parked_max, &env_.board->need_wakeup, [this] { wake(); }, pending_latch_stats()) {}
+
+sync::LatchStats* Worker::pending_latch_stats() {
+  static sync::LatchStats stats("worker.pending_set");
+  return &stats;
+}
 
 void Worker::notify_io_complete(uint64_t request, wal::LogStatus status, uint64_t lsn) {
   // The capacity is the most commits a worker can park, so a full set is a bug.
@@ -229,6 +240,7 @@ void Worker::Loop::refresh() {
 
 bool Worker::Loop::poll_round() {
   ++round;
+  bump(worker.stats_.rounds);
   bool worked = false;
   for (Ring* r : hot)
     worked |= drain(*r);
@@ -249,6 +261,7 @@ bool Worker::Loop::poll_round() {
       return true;
     });
   }
+  if (worked) bump(worker.stats_.work_rounds);
   return worked;
 }
 
@@ -264,7 +277,7 @@ bool Worker::Loop::drain(Ring& ring) {
   }
   if (taken == 0) return false;
   ring.last_work_round = round;
-  worker.stats_.requests.fetch_add(taken, std::memory_order_relaxed);
+  bump(worker.stats_.requests, taken);
   if (s.corrupt()) env.notify_control();
   return true;
 }
@@ -282,18 +295,24 @@ void Worker::Loop::execute(Attached& a, uint32_t index) {
   shm::Request request;
   const char* why = nullptr;
   Answer answer;
+  started_ns = ++sample % WorkerStats::kLatencySample == 0 ? sync::now_ns() : 0;
   answer.status =
       shm::decode_request(s.geometry(), s.base(), index, env.limits, &payload, &request, &why);
+  const uint8_t opcode =
+      answer.status == WireStatus::kOk ? static_cast<uint8_t>(request.opcode) : uint8_t{0};
+  bump(worker.stats_.by_opcode[opcode]);
   if (answer.status == WireStatus::kOk) {
     current_index = index;
+    current_opcode = opcode;
     answer.status = dispatch(a, request, &answer);
     if (answer.parked) return;  // answered when the log has it
   } else if (answer.status == WireStatus::kInvalidRequest) {
-    worker.stats_.invalid_requests.fetch_add(1, std::memory_order_relaxed);
+    bump(worker.stats_.invalid_requests);
     log(LogLevel::kDebug, "session %lu: invalid request in context %u: %s",
         static_cast<unsigned long>(s.id()), index, why);
   }
   post(s, index, answer);
+  if (started_ns != 0) worker.stats_.latency[opcode].record(sync::now_ns() - started_ns);
 }
 
 WireStatus Worker::Loop::with_transaction(ClientSession& s, uint64_t handle,
@@ -432,8 +451,12 @@ WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction
     worker.async_floor_.store(PendingCompletion::kNoPendingLsn, std::memory_order_release);
     return status;
   }
-  parked.emplace(token, Parked{a.session, current_index, std::move(txn)});
-  worker.stats_.commits_parked.fetch_add(1, std::memory_order_relaxed);
+  // Timed whatever the sample: a commit that waits for the disk is worth two clock reads.
+  // Its opcode for the histogram: autocommit put/del or commit, from the request.
+  parked.emplace(token, Parked{a.session, current_index, std::move(txn),
+                               started_ns != 0 ? started_ns : sync::now_ns(), current_opcode});
+  bump(worker.stats_.commits_parked);
+  bump(worker.stats_.parked_now);
   answer->parked = true;
   return WireStatus::kOk;
 }
@@ -461,6 +484,8 @@ void Worker::Loop::complete_parked() {
                           : WireStatus::kShuttingDown;
     }
     post(*p.session, p.index, answer);
+    worker.stats_.latency[p.opcode].record(sync::now_ns() - p.started_ns);
+    worker.stats_.parked_now.store(parked.size(), std::memory_order_relaxed);
   }
   worker.pending_.applied();
 }
@@ -511,6 +536,7 @@ void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) 
     }
   }
   ctx->status = static_cast<uint16_t>(status);
+  bump(worker.stats_.by_status[std::min<size_t>(static_cast<size_t>(status), shm::kWireStatusMax)]);
   ctx->result_flags = flags;
   ctx->result_len = length;
   ctx->result_offset = offset;
@@ -540,8 +566,10 @@ void Worker::Loop::sleep() {
   const uint32_t bell = env.doorbell->bell.load(std::memory_order_acquire);
   if (!any_ready() && !worker.pending_.maybe_nonempty() &&
       env.sessions->version() == table_version && !worker.stop_.load(std::memory_order_acquire)) {
-    worker.stats_.sleeps.fetch_add(1, std::memory_order_relaxed);
+    bump(worker.stats_.sleeps);
+    const int64_t asleep = sync::now_ns();
     sync::futex_wait(&env.doorbell->bell, bell, sync::Sharing::kProcessShared);
+    bump(worker.stats_.sleep_ns, static_cast<uint64_t>(sync::now_ns() - asleep));
   }
   env.board->need_wakeup.store(0, std::memory_order_relaxed);
 }

@@ -77,6 +77,11 @@ void TrxSys::cut(Cut* out, const std::function<void()>& at_cut) {
   std::sort(out->active.begin(), out->active.end());
 }
 
+sync::LatchStats* TrxSys::commit_latch_stats() {
+  static sync::LatchStats stats("trx.commit");
+  return &stats;
+}
+
 void TrxSys::advance_next_id(TrxId id) {
   TrxId cur = next_id_.load(std::memory_order_relaxed);
   while (cur < id && !next_id_.compare_exchange_weak(cur, id, std::memory_order_relaxed)) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "mvcc/types.h"
+#include "sync/latch_stats.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
 
@@ -109,7 +110,8 @@ class TrxSys {
   // begin_rw()s between taking an id and entering it in the dictionary: cut() waits for none,
   // so that every id below its next_id is found.
   std::atomic<uint32_t> beginning_{0};
-  sync::Mutex commit_mu_;
+  sync::Mutex commit_mu_{commit_latch_stats()};
+  static sync::LatchStats* commit_latch_stats();  // "trx.commit" (ringdb-admin latches)
   Csn last_csn_ GUARDED_BY(commit_mu_) = kNoCsn;
   std::atomic<Csn> visible_csn_{kNoCsn};
   std::atomic<uint64_t> active_rw_{0};

@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev           # the admin socket's JSON
   doctest-dev libbenchmark-dev
   redis-server strace          # ringdb-bench: the Redis baseline, system-call counts
+  prometheus                   # promtool: the admin socket's metrics are checked with it
 )
 
 missing=()

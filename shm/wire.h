@@ -87,6 +87,35 @@ enum class WireStatus : uint16_t {
   kDiskFull = 14,             // the commit could not be logged: no space; it was aborted
 };
 
+inline constexpr uint16_t kWireStatusMax = 14;
+
+inline const char* wire_status_name(WireStatus s) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "NOT_FOUND",
+                                           "CONFLICT",
+                                           "OUT_OF_MEMORY",
+                                           "TOO_LARGE",
+                                           "INVALID_ARGUMENT",
+                                           "TOO_MANY_VIEWS",
+                                           "TRANSACTION_DONE",
+                                           "INVALID_REQUEST",
+                                           "SHUTTING_DOWN",
+                                           "TOO_MANY_TRANSACTIONS",
+                                           "TRANSACTION_BUSY",
+                                           "RESPONSE_AREA_FULL",
+                                           "UNKNOWN_TRANSACTION",
+                                           "DISK_FULL"};
+  const auto i = static_cast<uint16_t>(s);
+  return i <= kWireStatusMax ? kNames[i] : "UNKNOWN";
+}
+
+// "ping", "get", ...; "invalid" for 0 (a request that could not be decoded).
+inline const char* opcode_name(uint8_t opcode) {
+  static constexpr const char* kNames[] = {"invalid", "ping",  "get",    "put",  "del",
+                                           "scan",    "begin", "commit", "abort"};
+  return opcode <= kOpcodeMax ? kNames[opcode] : "invalid";
+}
+
 // Context states (ContextHeader::state). The client owns a context in kFree and kDone, the
 // daemon in kSubmitted. kWaiting is or'ed in by a client that futex-waits on `state`.
 inline constexpr uint32_t kStateFree = 0;

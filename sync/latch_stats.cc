@@ -85,6 +85,40 @@ HistogramSummary LogHistogram::summary() const {
   return s;
 }
 
+void LogHistogram::merge_into(LogHistogram* target) const {
+  for (size_t b = 0; b < kBuckets; ++b)
+    target->buckets_[b].fetch_add(buckets_[b].load(std::memory_order_relaxed),
+                                  std::memory_order_relaxed);
+  target->count_.fetch_add(count_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  target->total_ns_.fetch_add(total_ns_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  update_max(target->max_ns_, max_ns_.load(std::memory_order_relaxed));
+}
+
+void LogHistogram::add_counts(Counts* out) const {
+  for (size_t b = 0; b < kBuckets; ++b)
+    (*out)[b] += buckets_[b].load(std::memory_order_relaxed);
+}
+
+int64_t LogHistogram::bucket_upper_ns(size_t b) {
+  return sync::bucket_upper_ns(b);
+}
+
+int64_t LogHistogram::quantile_of(const Counts& counts, double q) {
+  uint64_t total = 0;
+  for (uint64_t c : counts)
+    total += c;
+  if (total == 0) return 0;
+  auto rank =
+      static_cast<uint64_t>(std::clamp(q, 0.0, 1.0) * static_cast<double>(total) + 0.999999);
+  rank = std::clamp<uint64_t>(rank, 1, total);
+  uint64_t seen = 0;
+  for (size_t b = 0; b < kBuckets; ++b) {
+    seen += counts[b];
+    if (seen >= rank) return sync::bucket_upper_ns(b);
+  }
+  return sync::bucket_upper_ns(kBuckets - 1);
+}
+
 void LogHistogram::reset() {
   for (auto& b : buckets_)
     b.store(0, std::memory_order_relaxed);

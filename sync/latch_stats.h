@@ -58,6 +58,14 @@ class LogHistogram {
   // Value at quantile q in [0, 1]: the upper bound of the bucket where it falls.
   int64_t quantile_ns(double q) const;
   void reset();
+  // Adds this histogram's counts into `target` (merging per-thread histograms for a report).
+  void merge_into(LogHistogram* target) const;
+  // The bucket counts, for differences between two reads (a rate window's percentiles).
+  using Counts = std::array<uint64_t, kBuckets>;
+  void add_counts(Counts* out) const;
+  // The upper bound of bucket b, and the value at quantile q of `counts` (0 if empty).
+  static int64_t bucket_upper_ns(size_t b);
+  static int64_t quantile_of(const Counts& counts, double q);
 
  private:
   std::array<std::atomic<uint64_t>, kBuckets> buckets_{};

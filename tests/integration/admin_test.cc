@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -174,6 +177,111 @@ TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown 
   CHECK(WIFEXITED(exit_status));
   CHECK(WEXITSTATUS(exit_status) == 0);
   CHECK_FALSE(std::filesystem::exists(daemon.admin_socket()));  // removed on the way out
+}
+
+TEST_CASE("admin: stats, workers, latches, metrics (valid for promtool) and watch under load") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  admin_ok(daemon, {"stats"});  // opens the rate window
+  auto c = connect(daemon);
+  REQUIRE(c);
+  constexpr int kGets = 300, kPuts = 40;
+  for (int i = 0; i < kPuts; ++i)
+    REQUIRE(c->put("s/" + std::to_string(i), "v") == Status::kOk);
+  std::string v;
+  for (int i = 0; i < kGets; ++i)
+    REQUIRE(c->get("s/" + std::to_string(i % kPuts), &v) == Status::kOk);
+  CHECK(c->get("absent", &v) == Status::kNotFound);
+
+  const json stats = admin_ok(daemon, {"stats"});
+  std::map<std::string, json> by_type;
+  for (const json& t : stats["by_type"])
+    by_type[t["type"].get<std::string>()] = t;
+  REQUIRE(by_type.count("get") == 1);
+  REQUIRE(by_type.count("put") == 1);
+  CHECK(by_type["get"]["requests"] == kGets + 1);
+  CHECK(by_type["put"]["requests"] == kPuts);
+  CHECK(by_type["get"]["per_second"].get<double>() > 0);
+  CHECK(by_type["put"]["p99_us"].get<double>() > 0);  // every logged commit is timed
+  std::map<std::string, uint64_t> by_status;
+  for (const json& s : stats["by_status"])
+    by_status[s["status"].get<std::string>()] = s["answers"].get<uint64_t>();
+  CHECK(by_status["NOT_FOUND"] == 1);
+  CHECK(by_status["OK"] >= kGets + kPuts);
+
+  const json workers = admin_ok(daemon, {"workers"});
+  REQUIRE(workers["workers"].size() >= 1);
+  uint64_t served = 0;
+  for (const json& w : workers["workers"]) {
+    served += w["requests"].get<uint64_t>();
+    CHECK(w["busy_share"].get<double>() >= 0);
+    CHECK(w["busy_share"].get<double>() <= 1);
+  }
+  CHECK(served >= kGets + kPuts + 1);
+
+  const json latches = admin_ok(daemon, {"latches", "--top", "20"});
+  bool commit_latch = false;
+  for (const json& l : latches["latches"]) {
+    if (l["latch"] == "trx.commit") {
+      commit_latch = true;
+      CHECK(l["acquisitions"].get<uint64_t>() >= kPuts);
+    }
+  }
+  CHECK(commit_latch);
+
+  const json metrics = admin_ok(daemon, {"metrics"});
+  const std::string text = metrics["text"].get<std::string>();
+  CHECK(text.find("ringdb_requests_total{type=\"get\"} " + std::to_string(kGets + 1) + "\n") !=
+        std::string::npos);
+  CHECK(text.find("ringdb_wal_records_total " + std::to_string(kPuts) + "\n") != std::string::npos);
+  // promtool (Debian's prometheus package, installed by scripts/install-deps.sh) must accept it.
+  if (system("command -v promtool >/dev/null 2>&1") != 0) {
+    MESSAGE("promtool not installed: the metrics format check is skipped (install prometheus)");
+  } else {
+    const std::string file = daemon.dir() + "/metrics.txt";
+    {
+      FILE* f = fopen(file.c_str(), "w");
+      REQUIRE(f != nullptr);
+      fputs(text.c_str(), f);
+      fclose(f);
+    }
+    const std::string cmd = "promtool check metrics < " + file + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[256];
+    while (fgets(buf, sizeof buf, p) != nullptr)
+      out += buf;
+    const int rc = pclose(p);
+    CHECK_MESSAGE(rc == 0, "promtool: " << out);
+    CHECK_MESSAGE(out.empty(), "promtool: " << out);  // no lint warnings either
+  }
+
+  // watch: two lines, a second apart, with the fields a person watches.
+  std::vector<std::string> argv = {program_path("RINGDB_ADMIN"),
+                                   "--json",
+                                   "--socket",
+                                   daemon.admin_socket(),
+                                   "watch",
+                                   "--count",
+                                   "2"};
+  ChildOptions options;
+  options.pipe_stdin = false;
+  ChildProcess w(argv, options);
+  for (int i = 0; i < 2; ++i) {
+    std::string line;
+    REQUIRE(w.read_line(&line));
+    const json j = json::parse(line, nullptr, false);
+    REQUIRE_MESSAGE(!j.is_discarded(), line);
+    CHECK(j["sessions"] == 1);
+    CHECK(j["health"] == "ok");
+    CHECK(j.contains("requests_per_second"));
+    CHECK(j.contains("history_length"));
+    CHECK(j.contains("wal_bytes_per_second"));
+  }
+  const int status = w.wait();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("admin: a user who is not allowed is refused with a clear error") {

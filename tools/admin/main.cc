@@ -3,10 +3,12 @@
 // JSON on one line with --json. Exit codes: 0 done, 1 the daemon answered with an error or
 // could not be reached, 2 a usage error.
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -39,10 +41,16 @@ void usage(FILE* to) {
           "Asks a running ringdbd through its admin socket.\n\n"
           "  status            version, uptime, workers, sessions, memory, log, checkpoint, "
           "health\n"
-          "  config            the effective configuration\n"
-          "  wal               the write-ahead log: LSNs, batches, fdatasyncs, segments\n"
+          "  stats             requests by type and status, rates, service-time percentiles\n"
+          "  workers           per worker: core, node, requests, busy share, sleeps, "
+          "pending set\n"
+          "  latches [--top N] the most contended named latches\n"
           "  mvcc              read views, history length, purge, transactions\n"
+          "  wal               the write-ahead log: LSNs, batches, fdatasyncs, segments\n"
+          "  metrics           everything in Prometheus text format\n"
+          "  watch [--count N] a line a second: requests/s, p99, sessions, history, log rate\n"
           "  checkpoint        write a checkpoint now and report it\n"
+          "  config            the effective configuration\n"
           "  log-level LEVEL   error, warn, info or debug\n"
           "  shutdown          stop the daemon gracefully\n"
           "  help              the commands this daemon knows\n\n"
@@ -111,6 +119,83 @@ bool ask(const std::string& path, const std::string& request, int timeout_ms, st
   }
 }
 
+// One request; the result, or nullopt after printing why.
+bool ask_result(const std::string& path, const char* cmd, int timeout_ms, json* result) {
+  std::string answer, error;
+  if (!ask(path, json{{"v", 1}, {"cmd", cmd}}.dump(), timeout_ms, &answer, &error)) {
+    fprintf(stderr, "ringdb-admin: %s\n", error.c_str());
+    return false;
+  }
+  const json reply = json::parse(answer, nullptr, false);
+  if (reply.is_discarded() || !reply.value("ok", false)) {
+    fprintf(stderr, "ringdb-admin: %s: %s\n", cmd, answer.c_str());
+    return false;
+  }
+  *result = reply["result"];
+  return true;
+}
+
+volatile sig_atomic_t g_interrupted = 0;
+
+// A line a second until interrupted (or `count` lines): requests/s and the window's p99 from
+// `stats`, sessions from `status`, history length from `mvcc`, the log's rate from `wal`.
+int watch(const std::string& path, int timeout_ms, long count, bool as_json) {
+  signal(SIGINT, [](int) { g_interrupted = 1; });
+  uint64_t last_lsn = 0;
+  auto last_time = std::chrono::steady_clock::now();
+  bool first = true;
+  for (long n = 0; !g_interrupted && (count <= 0 || n < count); ++n) {
+    if (!first) {
+      // The next whole second after the last sample, not a fixed sleep: the requests' own
+      // time does not accumulate.
+      const auto next = last_time + std::chrono::seconds(1);
+      while (!g_interrupted && std::chrono::steady_clock::now() < next) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            next - std::chrono::steady_clock::now());
+        poll(nullptr, 0, static_cast<int>(std::max<int64_t>(1, left.count())));
+      }
+      if (g_interrupted) break;
+    }
+    json stats, status, mvcc, wal;
+    if (!ask_result(path, "stats", timeout_ms, &stats) ||
+        !ask_result(path, "status", timeout_ms, &status) ||
+        !ask_result(path, "mvcc", timeout_ms, &mvcc) ||
+        !ask_result(path, "wal", timeout_ms, &wal)) {
+      return 1;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    double p99_us = 0;
+    for (const json& t : stats["by_type"])
+      p99_us = std::max(p99_us, t.value("window_p99_us", 0.0));
+    const uint64_t lsn = wal.value("durable_lsn", uint64_t{0});
+    const double seconds = std::chrono::duration<double>(now - last_time).count();
+    const double wal_bytes_per_s =
+        first || seconds <= 0 ? 0.0 : static_cast<double>(lsn - last_lsn) / seconds;
+    last_lsn = lsn;
+    last_time = now;
+    const json line = {{"requests_per_second", stats.value("requests_per_second", 0.0)},
+                       {"p99_us", p99_us},
+                       {"sessions", status.value("sessions", 0)},
+                       {"history_length", mvcc.value("history_length", 0)},
+                       {"wal_bytes_per_second", wal_bytes_per_s},
+                       {"health", status.value("health", std::string("?"))}};
+    if (as_json) {
+      printf("%s\n", line.dump().c_str());
+    } else {
+      if (n % 20 == 0)
+        printf("%12s %10s %9s %10s %12s  %s\n", "requests/s", "p99_us", "sessions", "history",
+               "wal_MiB/s", "health");
+      printf("%12.0f %10.1f %9d %10lu %12.2f  %s\n", line["requests_per_second"].get<double>(),
+             p99_us, line["sessions"].get<int>(),
+             static_cast<unsigned long>(line["history_length"].get<uint64_t>()),
+             wal_bytes_per_s / (1 << 20), line["health"].get<std::string>().c_str());
+    }
+    fflush(stdout);
+    first = false;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,9 +203,18 @@ int main(int argc, char** argv) {
   bool as_json = false;
   int timeout_ms = 60'000;
   std::vector<std::string> words;
+  long top = 0, count = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
+    if (arg == "--top" && i + 1 < argc) {
+      top = atol(argv[++i]);
+      if (top <= 0) {
+        fprintf(stderr, "ringdb-admin: --top needs a positive number\n");
+        return 2;
+      }
+    } else if (arg == "--count" && i + 1 < argc) {
+      count = atol(argv[++i]);
+    } else if (arg == "--help" || arg == "-h") {
       usage(stdout);
       return 0;
     } else if (arg == "--json") {
@@ -141,7 +235,9 @@ int main(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
+  if (words[0] == "watch") return watch(socket_path, timeout_ms, count, as_json);
   json request = {{"v", 1}, {"cmd", words[0]}, {"args", json::object()}};
+  if (top > 0) request["args"]["top"] = top;
   if (words[0] == "log-level") {
     if (words.size() != 2) {
       fprintf(stderr, "ringdb-admin: log-level needs a LEVEL (error, warn, info, debug)\n");
@@ -169,6 +265,8 @@ int main(int argc, char** argv) {
   const bool ok = reply.value("ok", false);
   if (as_json) {
     printf("%s\n", (ok ? reply["result"] : reply).dump().c_str());
+  } else if (ok && words[0] == "metrics") {
+    fputs(reply["result"].value("text", std::string()).c_str(), stdout);
   } else if (ok) {
     fputs(ringdb::admin::render(reply["result"]).c_str(), stdout);
   } else {
