@@ -255,16 +255,17 @@ void LogWriter::write_batch() {
     }
     segment_offset_ += end_offset - offset;
     next_lsn_ = lsn;
-    notify_range(entry, end_entry, LogStatus::kOk);
-    // After the notifications (see Notify).
-    durable_lsn_.store(next_lsn_, std::memory_order_release);
     {
+      // Before the notifications: whoever heard "durable" finds the batch counted.
       sync::MutexGuard guard(stats_mu_);
       stats_.records += end_entry - entry;
       stats_.bytes += end_offset - offset;
       ++stats_.fsyncs;
       stats_.durable_lsn = next_lsn_;
     }
+    notify_range(entry, end_entry, LogStatus::kOk);
+    // After the notifications (see Notify).
+    durable_lsn_.store(next_lsn_, std::memory_order_release);
     entry = end_entry;
     offset = end_offset;
   }
