@@ -377,6 +377,73 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
       });
 
   admin->add(
+      "sessions",
+      "connected sessions: id, pid, uid, process, age, requests executing, open "
+      "transactions and the oldest one's age",
+      [ctx](const json&, json* result, std::string*) {
+        const int64_t now = sync::coarse_now_ns();
+        json rows = json::array();
+        for (const Server::SessionRow& s : ctx.server->sessions()) {
+          const auto& a = s.activity;
+          rows.push_back({{"id", s.id},
+                          {"pid", s.peer.pid},
+                          {"uid", s.peer.uid},
+                          {"process", s.peer.process_name},
+                          {"age_seconds", static_cast<double>(now - a.connected_ns) / 1e9},
+                          {"executing", a.executing},
+                          {"open_transactions", a.open_transactions},
+                          {"oldest_transaction_age_seconds",
+                           a.oldest_transaction_ns == 0
+                               ? json(nullptr)
+                               : json(static_cast<double>(now - a.oldest_transaction_ns) / 1e9)}});
+        }
+        *result = {{"sessions", rows}};
+        return true;
+      });
+
+  admin->add("kill-session",
+             "args {\"id\": N}: end a session (its open transactions are aborted, its client "
+             "sees DISCONNECTED)",
+             [ctx](const json& args, json* result, std::string* error) {
+               const auto it = args.find("id");
+               if (it == args.end() || !it->is_number_unsigned()) {
+                 *error = "args.id must be a session id (see sessions)";
+                 return false;
+               }
+               const uint64_t id = it->get<uint64_t>();
+               if (!ctx.server->kill_session(id,
+                                             "killed by an operator (ringdb-admin "
+                                             "kill-session)")) {
+                 *error = "no session " + std::to_string(id);
+                 return false;
+               }
+               log(LogLevel::kWarn, "session %lu: killed through the admin socket",
+                   static_cast<unsigned long>(id));
+               *result = {{"killed", id}};
+               return true;
+             });
+
+  if (ctx.config->test_hooks != 0) {
+    admin->add("test-stall-worker",
+               "(--test-hooks) args {\"worker\": N, \"ms\": M}: worker N stops making "
+               "progress, awake, for M ms",
+               [ctx](const json& args, json* result, std::string* error) {
+                 const auto w = args.find("worker");
+                 const auto ms = args.find("ms");
+                 if (w == args.end() || !w->is_number_unsigned() || ms == args.end() ||
+                     !ms->is_number_unsigned() ||
+                     !ctx.server->stall_worker_for_test(w->get<size_t>(), ms->get<int64_t>())) {
+                   *error = "args.worker (an index) and args.ms are required";
+                   return false;
+                 }
+                 log(LogLevel::kWarn, "test hook: worker %zu stalls for %ld ms", w->get<size_t>(),
+                     static_cast<long>(ms->get<int64_t>()));
+                 *result = {{"stalled", w->get<size_t>()}};
+                 return true;
+               });
+  }
+
+  admin->add(
       "metrics", "everything above in Prometheus text format (result.text)",
       [ctx](const json&, json* result, std::string*) {
         *result = {{"content_type", "text/plain; version=0.0.4"}, {"text", metrics_text(ctx)}};

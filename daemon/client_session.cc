@@ -5,6 +5,7 @@
 #include <cassert>
 
 #include "shm/bus_guard.h"
+#include "sync/latch_stats.h"
 
 namespace ringdb::daemon {
 
@@ -19,6 +20,7 @@ ClientSession::ClientSession(uint64_t id, const shm::SegmentGeometry& geometry,
       socket_fd_(socket_fd),
       peer_(std::move(peer)),
       bus_guard_(shm::BusGuard::add(segment_->base(), segment_->size())),
+      connected_ns_(sync::coarse_now_ns()),
       executing_(new std::atomic<uint8_t>[geometry.sizes.context_count]),
       response_blocks_(geometry.sizes.response_area_size),
       result_of_(geometry.sizes.context_count),
@@ -88,6 +90,7 @@ WireStatus ClientSession::begin_transaction(Engine& engine, bool read_only, uint
         engine.begin(read_only ? TxnMode::kReadOnly : TxnMode::kReadWrite, &s.txn);
     if (status != Status::kOk) return static_cast<WireStatus>(status);
     ++txns_open_;
+    s.begun_ns = sync::coarse_now_ns();
     *handle = uint64_t{s.generation} << 32 | (i + 1);
     return WireStatus::kOk;
   }
@@ -97,7 +100,13 @@ WireStatus ClientSession::begin_transaction(Engine& engine, bool read_only, uint
 WireStatus ClientSession::claim_transaction(uint64_t handle, Transaction** txn) {
   sync::MutexGuard guard(txn_mu_);
   TxnSlot* s = slot_of(handle);
-  if (s == nullptr) return WireStatus::kUnknownTransaction;
+  if (s == nullptr) {
+    const uint64_t slot = (handle & 0xffff'ffff) - 1;
+    const auto generation = static_cast<uint32_t>(handle >> 32);
+    const bool expired =
+        slot < txns_.size() && generation != 0 && txns_[slot].expired_generation == generation;
+    return expired ? WireStatus::kTrxTooOld : WireStatus::kUnknownTransaction;
+  }
   if (s->busy) return WireStatus::kTransactionBusy;
   s->busy = true;
   *txn = s->txn.get();
@@ -134,6 +143,34 @@ WireStatus ClientSession::end_transaction(Engine& engine, uint64_t handle, bool 
   const Status status = engine.commit(std::move(txn), &commit_csn);
   if (status == Status::kOk && commit_csn != mvcc::kNoCsn) *csn = commit_csn;
   return static_cast<WireStatus>(status);
+}
+
+uint32_t ClientSession::expire_transactions(Engine& engine, int64_t begun_before_ns) {
+  sync::MutexGuard guard(txn_mu_);
+  uint32_t n = 0;
+  for (TxnSlot& s : txns_) {
+    if (!s.txn || s.busy || s.begun_ns >= begun_before_ns) continue;
+    engine.abort(std::move(s.txn));
+    s.expired_generation = s.generation;
+    ++s.generation;
+    --txns_open_;
+    ++n;
+  }
+  return n;
+}
+
+ClientSession::Activity ClientSession::activity() const {
+  Activity a;
+  a.connected_ns = connected_ns_;
+  for (uint32_t i = 0; i < geometry_.sizes.context_count; ++i)
+    a.executing += executing_[i].load(std::memory_order_relaxed) != 0 ? 1u : 0u;
+  sync::MutexGuard guard(txn_mu_);
+  a.open_transactions = txns_open_;
+  for (const TxnSlot& s : txns_) {
+    if (s.txn && (a.oldest_transaction_ns == 0 || s.begun_ns < a.oldest_transaction_ns))
+      a.oldest_transaction_ns = s.begun_ns;
+  }
+  return a;
 }
 
 void ClientSession::abort_transactions(Engine& engine) {

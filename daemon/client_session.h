@@ -86,6 +86,19 @@ class ClientSession {
   // Aborts every open transaction. REQUIRES: no worker serves the session any more.
   void abort_transactions(Engine& engine);
   uint32_t open_transactions() const;
+  // The guard against forgotten transactions: aborts every open transaction begun before
+  // `begun_before_ns` (coarse monotonic clock) that no request is using right now. Its handle
+  // then answers TRX_TOO_OLD (not UNKNOWN_TRANSACTION). Returns how many. Any thread.
+  uint32_t expire_transactions(Engine& engine, int64_t begun_before_ns);
+
+  // For ringdb-admin sessions. Any thread.
+  struct Activity {
+    int64_t connected_ns = 0;  // coarse monotonic clock
+    uint32_t executing = 0;    // requests the daemon is executing (or committing) now
+    uint32_t open_transactions = 0;
+    int64_t oldest_transaction_ns = 0;  // when the oldest open one began (0: none)
+  };
+  Activity activity() const;
 
   // Marks the session for disconnection (first reason wins); the control thread acts on it.
   void mark_corrupt(const char* why);
@@ -101,7 +114,9 @@ class ClientSession {
   };
   struct TxnSlot {
     uint32_t generation = 1;
+    uint32_t expired_generation = 0;  // a handle aborted by the age guard: TRX_TOO_OLD
     bool busy = false;
+    int64_t begun_ns = 0;
     std::unique_ptr<Transaction> txn;
   };
   void free_result_locked(uint32_t index) REQUIRES(response_mu_);
@@ -113,6 +128,7 @@ class ClientSession {
   const int socket_fd_;
   const PeerInfo peer_;
   const int bus_guard_;
+  const int64_t connected_ns_;
 
   std::unique_ptr<std::atomic<uint8_t>[]> executing_;  // per context
 

@@ -47,6 +47,13 @@ struct Config {
   uint64_t checkpoint_interval_ms = 300'000;
   uint64_t checkpoint_wal_bytes = uint64_t{256} << 20;
   uint32_t spin_us = 50;  // a worker polls this long without work before it sleeps
+  // Guards. An open transaction older than this is aborted (TRX_TOO_OLD); 0: no limit.
+  uint64_t transaction_age_max_ms = 600'000;
+  // A worker that is awake and completes no polling round for this long is reported (and,
+  // with watchdog_abort, the daemon aborts so that a supervisor restarts it); 0: off.
+  uint64_t watchdog_ms = 10'000;
+  uint32_t watchdog_abort = 0;
+  uint32_t test_hooks = 0;  // admin commands that break things on purpose (tests only)
   LogLevel log_level = LogLevel::kInfo;
   int ready_fd = -1;  // writes "ready\n" here once serving (tests, supervisors)
 };

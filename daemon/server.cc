@@ -180,11 +180,12 @@ int Server::run(const std::function<void()>& on_serving) {
   }
   for (;;) {
     epoll_event events[64];
-    const int n = epoll_wait(epoll_fd_, events, 64, -1);
+    const int n = epoll_wait(epoll_fd_, events, 64, guard_timeout_ms());
     if (n < 0) {
       if (errno == EINTR) continue;
       fatal("epoll_wait: %s", strerror(errno));
     }
+    guard_tick();
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       if (fd == listen_fd_) {
@@ -399,6 +400,93 @@ std::vector<const WorkerStats*> Server::worker_stats() const {
   for (const auto& w : workers_)
     out.push_back(&w->stats());
   return out;
+}
+
+int Server::guard_timeout_ms() const {
+  // The guards' tick: a second, or less for short limits (tests); none if both are off.
+  uint64_t tick = 1000;
+  if (config_.transaction_age_max_ms > 0)
+    tick = std::min<uint64_t>(tick, std::max<uint64_t>(10, config_.transaction_age_max_ms / 4));
+  if (config_.watchdog_ms > 0)
+    tick = std::min<uint64_t>(tick, std::max<uint64_t>(10, config_.watchdog_ms / 4));
+  if (config_.transaction_age_max_ms == 0 && config_.watchdog_ms == 0) return -1;
+  return static_cast<int>(tick);
+}
+
+void Server::guard_tick() {
+  const int64_t now = sync::now_ns();
+  if (now < next_guard_ns_ || guard_timeout_ms() < 0) return;
+  next_guard_ns_ = now + int64_t{guard_timeout_ms()} * 1'000'000 - 1'000'000;
+  if (config_.transaction_age_max_ms > 0) {
+    const int64_t cutoff =
+        sync::coarse_now_ns() - static_cast<int64_t>(config_.transaction_age_max_ms) * 1'000'000;
+    for (auto& [fd, s] : by_fd_) {
+      if (const uint32_t n = s->expire_transactions(*engine_, cutoff); n > 0) {
+        log(LogLevel::kWarn,
+            "session %lu (pid %d, %s): %u transactions open longer than %lu ms aborted "
+            "(TRX_TOO_OLD; --transaction-age-max-ms)",
+            static_cast<unsigned long>(s->id()), static_cast<int>(s->peer().pid),
+            s->peer().process_name.c_str(), n,
+            static_cast<unsigned long>(config_.transaction_age_max_ms));
+      }
+    }
+  }
+  if (config_.watchdog_ms > 0 && !workers_.empty()) {
+    watched_.resize(workers_.size());
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      const WorkerStats& st = workers_[w]->stats();
+      WatchedWorker& seen = watched_[w];
+      const uint64_t rounds = st.rounds.load(std::memory_order_relaxed);
+      const bool asleep = st.asleep.load(std::memory_order_relaxed) != 0;
+      if (rounds != seen.rounds || asleep || seen.same_since_ns == 0) {
+        if (seen.reported) log(LogLevel::kWarn, "watchdog: worker %zu makes progress again", w);
+        seen = WatchedWorker{rounds, now, false};
+        continue;
+      }
+      const int64_t stalled_ms = (now - seen.same_since_ns) / 1'000'000;
+      if (seen.reported || stalled_ms < static_cast<int64_t>(config_.watchdog_ms)) continue;
+      seen.reported = true;
+      log(LogLevel::kError,
+          "watchdog: worker %zu (core %d) is awake and has made no progress for %ld ms: "
+          "%lu requests served, %lu commits parked, %u log completions pending, %lu rounds",
+          w, placement_.worker_cores[w], static_cast<long>(stalled_ms),
+          static_cast<unsigned long>(st.requests.load(std::memory_order_relaxed)),
+          static_cast<unsigned long>(st.parked_now.load(std::memory_order_relaxed)),
+          workers_[w]->pending_depth(), static_cast<unsigned long>(rounds));
+      if (config_.watchdog_abort != 0) {
+        fatal(
+            "watchdog: worker %zu stalled; aborting so that a supervisor restarts the daemon "
+            "and recovery runs (--watchdog-abort)",
+            w);
+      }
+    }
+  }
+}
+
+std::vector<Server::SessionRow> Server::sessions() const {
+  uint64_t version;
+  std::vector<SessionRow> rows;
+  for (const auto& s : table_.snapshot(&version))
+    rows.push_back(SessionRow{s->id(), s->peer(), s->activity()});
+  return rows;
+}
+
+bool Server::kill_session(uint64_t id, const std::string& reason) {
+  uint64_t version;
+  for (const auto& s : table_.snapshot(&version)) {
+    if (s->id() != id) continue;
+    s->mark_corrupt(reason.c_str());
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = write(event_fd_, &one, sizeof one);
+    return true;
+  }
+  return false;
+}
+
+bool Server::stall_worker_for_test(size_t w, int64_t ms) {
+  if (w >= workers_.size()) return false;
+  workers_[w]->stall_for_test(ms);
+  return true;
 }
 
 std::vector<uint32_t> Server::pending_depths() const {

@@ -63,6 +63,18 @@ class Server {
   std::vector<const WorkerStats*> worker_stats() const;
   std::vector<uint32_t> pending_depths() const;
 
+  struct SessionRow {
+    uint64_t id;
+    PeerInfo peer;
+    ClientSession::Activity activity;
+  };
+  std::vector<SessionRow> sessions() const;
+  // Ends session `id` as the control thread does for a corrupt one (its transactions aborted,
+  // its segment freed); false if there is no such session. Any thread; returns at once.
+  bool kill_session(uint64_t id, const std::string& reason);
+  // Test hook (--test-hooks): worker `w` stalls, awake, for `ms`. false if no such worker.
+  bool stall_worker_for_test(size_t w, int64_t ms);
+
  private:
   void start_workers();
   void accept_all();
@@ -73,12 +85,23 @@ class Server {
   void disconnect(std::shared_ptr<ClientSession> session, const std::string& reason);
   void detach_from_workers(ClientSession& session);
   void shutdown();
+  // Once a tick: the transaction-age guard and the worker watchdog.
+  void guard_tick();
+  int guard_timeout_ms() const;
   void wake_workers();
 
   const Config& config_;
   const Placement placement_;
   Engine* const engine_;
   wal::LogWriter* log_ = nullptr;
+  // The watchdog's view of each worker: rounds at the last tick, since when unchanged.
+  struct WatchedWorker {
+    uint64_t rounds = 0;
+    int64_t same_since_ns = 0;
+    bool reported = false;
+  };
+  std::vector<WatchedWorker> watched_;
+  int64_t next_guard_ns_ = 0;
   shm::SegmentGeometry geometry_;
   shm::RequestLimits limits_;
   std::unique_ptr<shm::Segment> board_;

@@ -170,6 +170,11 @@ void Worker::run() {
   int64_t last_work_ns = sync::now_ns();
   const int64_t spin_ns = int64_t{env_.spin_us} * 1000;
   for (;;) {
+    if (stall_until_ns_.load(std::memory_order_relaxed) != 0) {  // --test-hooks only
+      while (sync::now_ns() < stall_until_ns_.load(std::memory_order_relaxed))
+        sync::cpu_relax();
+      stall_until_ns_.store(0, std::memory_order_relaxed);
+    }
     if (pending_.maybe_nonempty()) {
       loop->complete_parked();
       idle_rounds = 0;
@@ -568,7 +573,9 @@ void Worker::Loop::sleep() {
       env.sessions->version() == table_version && !worker.stop_.load(std::memory_order_acquire)) {
     bump(worker.stats_.sleeps);
     const int64_t asleep = sync::now_ns();
+    worker.stats_.asleep.store(1, std::memory_order_relaxed);
     sync::futex_wait(&env.doorbell->bell, bell, sync::Sharing::kProcessShared);
+    worker.stats_.asleep.store(0, std::memory_order_relaxed);
     bump(worker.stats_.sleep_ns, static_cast<uint64_t>(sync::now_ns() - asleep));
   }
   env.board->need_wakeup.store(0, std::memory_order_relaxed);

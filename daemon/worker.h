@@ -65,6 +65,7 @@ struct WorkerStats {
   std::atomic<uint64_t> work_rounds{0};     // rounds that found a request
   std::atomic<uint64_t> commits_parked{0};  // total
   std::atomic<uint64_t> parked_now{0};      // commits waiting for the log right now
+  std::atomic<uint32_t> asleep{0};          // 1 while it sleeps on its doorbell
   // Requests by opcode (0: could not be decoded) and answers by status.
   std::array<std::atomic<uint64_t>, shm::kOpcodeMax + 1> by_opcode{};
   std::array<std::atomic<uint64_t>, shm::kWireStatusMax + 1> by_status{};
@@ -100,6 +101,11 @@ class Worker {
   void notify_io_complete(uint64_t request, wal::LogStatus status, uint64_t lsn);
   // The lowest LSN among the log records whose completions this worker has not applied yet
   // (PendingCompletion::kNoPendingLsn if none). Any thread.
+  // Test hook (--test-hooks): the worker stops making progress, awake, for `ms`.
+  void stall_for_test(int64_t ms) {
+    stall_until_ns_.store(sync::now_ns() + ms * 1'000'000, std::memory_order_relaxed);
+    wake();
+  }
   // Completions posted and not yet drained.
   uint32_t pending_depth() const { return pending_.size(); }
   uint64_t oldest_unapplied_lsn() const {
@@ -123,6 +129,7 @@ class Worker {
   // below its record's LSN (the durable LSN before the append), else kNoPendingLsn.
   std::atomic<uint64_t> async_floor_{PendingCompletion::kNoPendingLsn};
   std::atomic<bool> stop_{false};
+  std::atomic<int64_t> stall_until_ns_{0};
   std::atomic<uint64_t> seen_version_{0};
   std::thread thread_;
 };

@@ -39,6 +39,7 @@ static_assert(same_code(Status::kTransactionBusy, WireStatus::kTransactionBusy))
 static_assert(same_code(Status::kResponseAreaFull, WireStatus::kResponseAreaFull));
 static_assert(same_code(Status::kUnknownTransaction, WireStatus::kUnknownTransaction));
 static_assert(same_code(Status::kDiskFull, WireStatus::kDiskFull));
+static_assert(same_code(Status::kTrxTooOld, WireStatus::kTrxTooOld));
 static_assert(static_cast<int>(Status::kRingFull) >= 32, "codes from 32 up are the library's");
 
 const char* status_name(Status status) {
@@ -73,6 +74,8 @@ const char* status_name(Status status) {
       return "UNKNOWN_TRANSACTION";
     case Status::kDiskFull:
       return "DISK_FULL";
+    case Status::kTrxTooOld:
+      return "TRX_TOO_OLD";
     case Status::kRingFull:
       return "RING_FULL";
     case Status::kTooManyInFlight:

@@ -85,9 +85,10 @@ enum class WireStatus : uint16_t {
   kResponseAreaFull = 12,     // the answer did not fit in the response area right now
   kUnknownTransaction = 13,   // no open transaction has this handle
   kDiskFull = 14,             // the commit could not be logged: no space; it was aborted
+  kTrxTooOld = 15,            // the transaction outlived --transaction-age-max: it was aborted
 };
 
-inline constexpr uint16_t kWireStatusMax = 14;
+inline constexpr uint16_t kWireStatusMax = 15;
 
 inline const char* wire_status_name(WireStatus s) {
   static constexpr const char* kNames[] = {"OK",
@@ -104,7 +105,8 @@ inline const char* wire_status_name(WireStatus s) {
                                            "TRANSACTION_BUSY",
                                            "RESPONSE_AREA_FULL",
                                            "UNKNOWN_TRANSACTION",
-                                           "DISK_FULL"};
+                                           "DISK_FULL",
+                                           "TRX_TOO_OLD"};
   const auto i = static_cast<uint16_t>(s);
   return i <= kWireStatusMax ? kNames[i] : "UNKNOWN";
 }

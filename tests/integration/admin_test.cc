@@ -284,6 +284,96 @@ TEST_CASE("admin: stats, workers, latches, metrics (valid for promtool) and watc
   CHECK(WEXITSTATUS(status) == 0);
 }
 
+TEST_CASE(
+    "admin: sessions shows who is connected; kill-session ends one and aborts its "
+    "transaction") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  auto victim = connect(daemon);
+  REQUIRE(victim);
+  REQUIRE(daemon.wait_sessions(1));
+  std::unique_ptr<ringdb::Transaction> t;
+  REQUIRE(victim->begin(&t) == Status::kOk);
+  REQUIRE(t->put("held", "uncommitted") == Status::kOk);
+
+  const json sessions = admin_ok(daemon, {"sessions"})["sessions"];
+  REQUIRE(sessions.size() == 1);
+  const json& row = sessions[0];
+  CHECK(row["pid"] == getpid());
+  CHECK(row["uid"] == geteuid());
+  CHECK(row["process"] == "test_admin");
+  CHECK(row["open_transactions"] == 1);
+  CHECK(row["oldest_transaction_age_seconds"].is_number());
+  CHECK(row["age_seconds"].get<double>() >= 0);
+  // The open transaction's view is visible in mvcc before any guard acts on it.
+  const json mvcc = admin_ok(daemon, {"mvcc"});
+  CHECK(mvcc["active_views"].get<uint64_t>() >= 1);
+
+  const uint64_t id = row["id"].get<uint64_t>();
+  CHECK(admin_ok(daemon, {"kill-session", std::to_string(id)})["killed"] == id);
+  REQUIRE(daemon.wait_sessions(0));
+  CHECK(t->put("more", "x") == Status::kDisconnected);
+  // Its write never became visible, and the key is free at once.
+  auto other = connect(daemon);
+  REQUIRE(other);
+  std::string v;
+  CHECK(other->get("held", &v) == Status::kNotFound);
+  CHECK(other->put("held", "mine") == Status::kOk);
+  int status = -1;
+  CHECK(admin(daemon, {"kill-session", std::to_string(id)}, &status)["ok"] == false);  // gone
+  CHECK(WEXITSTATUS(status) == 1);
+}
+
+TEST_CASE("guards: a transaction open longer than --transaction-age-max-ms gets TRX_TOO_OLD") {
+  DaemonProcess daemon({"--transaction-age-max-ms", "200"});
+  REQUIRE(daemon.ready());
+  auto c = connect(daemon);
+  REQUIRE(c);
+  std::unique_ptr<ringdb::Transaction> t;
+  REQUIRE(c->begin(&t) == Status::kOk);
+  REQUIRE(t->put("old", "v") == Status::kOk);
+  REQUIRE(daemon.wait_log("transactions open longer than 200 ms aborted"));
+  CHECK(t->put("old", "w") == Status::kTrxTooOld);
+  CHECK(t->commit() == Status::kTrxTooOld);
+  std::string v;
+  CHECK(c->get("old", &v) == Status::kNotFound);  // nothing of it is there
+  // The session goes on: a new transaction works.
+  std::unique_ptr<ringdb::Transaction> fresh;
+  REQUIRE(c->begin(&fresh) == Status::kOk);
+  REQUIRE(fresh->put("old", "new") == Status::kOk);
+  CHECK(fresh->commit() == Status::kOk);
+  CHECK(admin_ok(daemon, {"mvcc"})["trx_aborted"].get<uint64_t>() >= 1);
+}
+
+TEST_CASE("guards: the watchdog reports a worker that stalls, and aborts when configured to") {
+  {
+    DaemonProcess daemon({"--test-hooks", "1", "--watchdog-ms", "200"});
+    REQUIRE(daemon.ready());
+    admin_ok(daemon, {"test-stall-worker", "--args", R"({"worker":0,"ms":1500})"});
+    std::string line;
+    REQUIRE(daemon.wait_log("watchdog: worker 0 ", &line));
+    CHECK(line.find("has made no progress for") != std::string::npos);
+    REQUIRE(daemon.wait_log("watchdog: worker 0 makes progress again"));
+    CHECK(admin_ok(daemon, {"status"})["health"] == "ok");  // logged only: it goes on
+  }
+  {
+    DaemonProcess daemon({"--test-hooks", "1", "--watchdog-ms", "200", "--watchdog-abort", "1"});
+    REQUIRE(daemon.ready());
+    admin_ok(daemon, {"test-stall-worker", "--args", R"({"worker":0,"ms":60000})"});
+    REQUIRE(daemon.wait_log("aborting so that a supervisor restarts the daemon"));
+    const int status = daemon.process().wait();
+    CHECK(WIFSIGNALED(status));  // abort(): a core dump for the post-mortem, never a hang
+  }
+  {
+    // Without --test-hooks the hook does not exist.
+    DaemonProcess daemon;
+    REQUIRE(daemon.ready());
+    int status = -1;
+    CHECK(admin(daemon, {"test-stall-worker", "--args", R"({"worker":0,"ms":10})"},
+                &status)["ok"] == false);
+  }
+}
+
 TEST_CASE("admin: a user who is not allowed is refused with a clear error") {
   DaemonProcess daemon({"--socket-mode", "0666"});  // anyone may connect; the check decides
   REQUIRE(daemon.ready());

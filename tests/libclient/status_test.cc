@@ -30,6 +30,7 @@ const std::vector<std::pair<Status, std::string>>& all_names() {
       {Status::kResponseAreaFull, "RESPONSE_AREA_FULL"},
       {Status::kUnknownTransaction, "UNKNOWN_TRANSACTION"},
       {Status::kDiskFull, "DISK_FULL"},
+      {Status::kTrxTooOld, "TRX_TOO_OLD"},
       {Status::kRingFull, "RING_FULL"},
       {Status::kTooManyInFlight, "TOO_MANY_IN_FLIGHT"},
       {Status::kDisconnected, "DISCONNECTED"},

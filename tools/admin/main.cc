@@ -50,13 +50,16 @@ void usage(FILE* to) {
           "  metrics           everything in Prometheus text format\n"
           "  watch [--count N] a line a second: requests/s, p99, sessions, history, log rate\n"
           "  checkpoint        write a checkpoint now and report it\n"
+          "  sessions          who is connected: pid, uid, process, age, open transactions\n"
+          "  kill-session ID   end a session (its transactions aborted)\n"
           "  config            the effective configuration\n"
           "  log-level LEVEL   error, warn, info or debug\n"
           "  shutdown          stop the daemon gracefully\n"
           "  help              the commands this daemon knows\n\n"
           "  --socket PATH     the admin socket [%s]\n"
           "  --json            the answer as one JSON object on one line\n"
-          "  --timeout-ms N    give up waiting for the answer after N ms [60000]\n",
+          "  --timeout-ms N    give up waiting for the answer after N ms [60000]\n"
+          "  --args JSON       the request's args as a JSON object (any other command)\n",
           default_admin_socket().c_str());
 }
 
@@ -204,6 +207,7 @@ int main(int argc, char** argv) {
   int timeout_ms = 60'000;
   std::vector<std::string> words;
   long top = 0, count = 0;
+  std::string raw_args;  // --args JSON: for commands without a dedicated syntax
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--top" && i + 1 < argc) {
@@ -212,6 +216,8 @@ int main(int argc, char** argv) {
         fprintf(stderr, "ringdb-admin: --top needs a positive number\n");
         return 2;
       }
+    } else if (arg == "--args" && i + 1 < argc) {
+      raw_args = argv[++i];
     } else if (arg == "--count" && i + 1 < argc) {
       count = atol(argv[++i]);
     } else if (arg == "--help" || arg == "-h") {
@@ -238,7 +244,22 @@ int main(int argc, char** argv) {
   if (words[0] == "watch") return watch(socket_path, timeout_ms, count, as_json);
   json request = {{"v", 1}, {"cmd", words[0]}, {"args", json::object()}};
   if (top > 0) request["args"]["top"] = top;
-  if (words[0] == "log-level") {
+  if (words[0] == "kill-session") {
+    char* end = nullptr;
+    const unsigned long long id = words.size() == 2 ? strtoull(words[1].c_str(), &end, 10) : 0;
+    if (words.size() != 2 || end == nullptr || *end != '\0' || id == 0) {
+      fprintf(stderr, "ringdb-admin: kill-session needs a session ID (see sessions)\n");
+      return 2;
+    }
+    request["args"]["id"] = id;
+  } else if (!raw_args.empty()) {
+    const json args = json::parse(raw_args, nullptr, false);
+    if (args.is_discarded() || !args.is_object() || words.size() != 1) {
+      fprintf(stderr, "ringdb-admin: --args needs a JSON object\n");
+      return 2;
+    }
+    request["args"] = args;
+  } else if (words[0] == "log-level") {
     if (words.size() != 2) {
       fprintf(stderr, "ringdb-admin: log-level needs a LEVEL (error, warn, info, debug)\n");
       return 2;

@@ -58,6 +58,8 @@ std::string describe(Status status) {
       return "the daemon does not know this transaction";
     case Status::kDiskFull:
       return "the daemon's disk is full: the commit could not be logged and was aborted";
+    case Status::kTrxTooOld:
+      return "the transaction was open longer than the daemon allows and was aborted";
     case Status::kRingFull:
       return "the request ring is full";
     case Status::kTooManyInFlight:

@@ -44,6 +44,7 @@ enum class [[nodiscard]] Status : int{
     kResponseAreaFull = RINGDB_RESPONSE_AREA_FULL,
     kUnknownTransaction = RINGDB_UNKNOWN_TRANSACTION,
     kDiskFull = RINGDB_DISK_FULL,
+    kTrxTooOld = RINGDB_TRX_TOO_OLD,
     kRingFull = RINGDB_RING_FULL,
     kTooManyInFlight = RINGDB_TOO_MANY_IN_FLIGHT,
     kDisconnected = RINGDB_DISCONNECTED,

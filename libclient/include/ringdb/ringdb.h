@@ -34,6 +34,7 @@ typedef enum ringdb_status {
   RINGDB_RESPONSE_AREA_FULL = 12,    /* too much result data in flight in this session */
   RINGDB_UNKNOWN_TRANSACTION = 13,   /* the transaction handle is not open */
   RINGDB_DISK_FULL = 14,             /* no space to log the commit: it was aborted */
+  RINGDB_TRX_TOO_OLD = 15,           /* the transaction outlived the daemon's age limit: aborted */
   RINGDB_RING_FULL = 32,             /* try-submit: the core's request ring is full */
   RINGDB_TOO_MANY_IN_FLIGHT = 33,    /* try-submit: every request context is in use */
   RINGDB_DISCONNECTED = 34,          /* the daemon went away (or detached the session) */
