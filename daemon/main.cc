@@ -28,6 +28,16 @@ using namespace ringdb::daemon;
 
 namespace {
 
+// Slow-latch warnings (sync/latch_stats.h, already rate-limited per latch class) in the
+// daemon's log format. Must not take a latch that carries statistics: log() does not.
+void latch_warning(const ringdb::sync::LatchWarning& w) {
+  log(LogLevel::kWarn, "latch %.*s: a %s of %ld us (over %ld us); %lu similar warnings suppressed",
+      static_cast<int>(w.latch.size()), w.latch.data(),
+      w.kind == ringdb::sync::LatchWarning::Kind::kWait ? "wait" : "hold",
+      static_cast<long>(w.duration_ns / 1000), static_cast<long>(w.threshold_ns / 1000),
+      static_cast<unsigned long>(w.suppressed_since_last));
+}
+
 std::string join(const std::vector<int>& v) {
   std::string out;
   for (int x : v) {
@@ -44,6 +54,7 @@ int main(int argc, char** argv) {
   Config config;
   if (const int rc = parse_config(argc, argv, &config); rc != 0) return rc < 0 ? 0 : rc;
   set_log_level(config.log_level);
+  ringdb::sync::set_latch_warning_sink(&latch_warning);
   install_terminate_handler();
   ringdb::shm::BusGuard::install();
   // SIGTERM and SIGINT are read from a signalfd by the control thread; blocked here, before

@@ -5,8 +5,13 @@
 #include <memory>
 #include <string_view>
 
+#include "daemon/log.h"
+#include "sync/latch_stats.h"
+
 namespace ringdb::daemon {
 namespace {
+
+constexpr int64_t kProgressNs = 1'000'000'000;  // a progress line a second on large logs
 
 // Replays one log record into the engine: a transaction of its own, as it was committed.
 bool replay(Engine& engine, const wal::Record& record, std::string* error) {
@@ -83,10 +88,17 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
     BulkLoader loader(engine);
     bool engine_failed = false;
     std::string why;
+    uint64_t keys = 0;
+    int64_t next_progress_ns = sync::now_ns() + kProgressNs;
     const bool loaded = load_checkpoint(
         candidate.path, limits,
         [&](std::string_view key, std::string_view value, std::string* e) {
           engine_failed = !loader.put(key, value, e);
+          if (++keys % 4096 == 0 && sync::now_ns() >= next_progress_ns) {
+            next_progress_ns += kProgressNs;
+            log(LogLevel::kInfo, "recovery: loading %s: %lu keys so far", candidate.path.c_str(),
+                static_cast<unsigned long>(keys));
+          }
           return !engine_failed;
         },
         &checkpoint, &why);
@@ -105,10 +117,17 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
   }
   uint64_t max_txn = 0;
   const uint64_t from = checkpoint.seq != 0 ? checkpoint.wal_lsn : 0;
+  uint64_t records = 0;
+  int64_t next_progress_ns = sync::now_ns() + kProgressNs;
   if (!wal::recover(
           wal_dir, from, from,
           [&](const wal::Record& r, std::string* why) {
             max_txn = std::max(max_txn, r.txn);
+            if (++records % 4096 == 0 && sync::now_ns() >= next_progress_ns) {
+              next_progress_ns += kProgressNs;
+              log(LogLevel::kInfo, "recovery: replaying the log: %lu records so far, at LSN %lu",
+                  static_cast<unsigned long>(records), static_cast<unsigned long>(r.lsn));
+            }
             if (checkpoint.seq != 0 && checkpoint.contains(r.txn)) {
               ++report->in_checkpoint;
               return true;
