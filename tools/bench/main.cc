@@ -1,6 +1,7 @@
 // ringdb-bench: measures ringdbd through libringdb (latency percentiles, throughput, context
 // switches per request), with baselines measured in the same run: shm-floor and
-// unix-socket round trips for `ping`, a private redis-server with --compare redis.
+// unix-socket round trips for `ping`, a private redis-server with --compare redis, LMDB with
+// synchronous commits for `commit` with --compare lmdb.
 // `ringdb-bench --help` lists the options; docs/BENCHMARKS.md records the figures.
 #include <signal.h>
 #include <sys/socket.h>
@@ -12,6 +13,8 @@
 #include "ringdb/client.h"
 #include "tools/bench/baselines.h"
 #include "tools/bench/driver.h"
+#include "tools/bench/fs_info.h"
+#include "tools/bench/lmdb_load.h"
 #include "tools/bench/options.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/redis_client.h"
@@ -32,6 +35,7 @@ class Reporter {
   void finish() const {
     if (!options_.json) print_table(results_, stdout);
   }
+  const std::vector<Result>& results() const { return results_; }
 
  private:
   const Options& options_;
@@ -54,14 +58,36 @@ bool check(const RunResult& run, const std::string& system, std::string* error) 
   return run.ok;
 }
 
+// Where a commit run's durable writes go, and on what: said on stderr before the run (also
+// with --quiet: the figures mean little without it) and kept in the results.
+struct DataPlace {
+  std::string dir;
+  FilesystemInfo fs;
+};
+
+DataPlace announce_place(const char* system, const std::string& dir, const char* what) {
+  DataPlace place{dir, dir.empty() ? FilesystemInfo{} : filesystem_of(dir)};
+  std::fprintf(stderr, "ringdb-bench: %s: %s in %s (%s)\n", system, what,
+               dir.empty() ? "a directory not known here (--socket)" : dir.c_str(),
+               describe(place.fs).c_str());
+  if (place.fs.ok && place.fs.type == "tmpfs") {
+    std::fprintf(stderr, "ringdb-bench: %s: warning: on tmpfs, fdatasync writes nothing\n", system);
+  }
+  return place;
+}
+
 bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::string* error) {
   ServerProcess daemon;
   std::string socket_path = o.socket_path;
   pid_t daemon_pid = -1;
+  DataPlace place;
   if (o.spawn) {
     if (!daemon.start_ringdbd(o, argv0, error)) return false;
     socket_path = daemon.socket_path();
     daemon_pid = daemon.pid();
+    if (o.workload == Workload::kCommit) {
+      place = announce_place("ringdb", daemon.data_dir() + "/wal", "the daemon's log");
+    }
   } else {
     if (socket_path.empty()) socket_path = default_socket_path();
     daemon_pid = socket_peer_pid(socket_path.c_str(), SOCK_SEQPACKET);
@@ -71,6 +97,7 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
                    "are not counted\n",
                    socket_path.c_str());
     }
+    if (o.workload == Workload::kCommit) place = announce_place("ringdb", "", "the daemon's log");
   }
   bool preload = o.workload == Workload::kGet || o.workload == Workload::kMixed;
   if (preload && !preload_ringdb(socket_path, o, error)) return false;
@@ -83,7 +110,10 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
   });
   idle.stop();
   if (!check(run, "ringdb", error)) return false;
-  reporter->add(make_result("ringdb", o, o.depth, run));
+  Result result = make_result("ringdb", o, o.depth, run);
+  result.data_dir = place.dir;
+  result.filesystem = describe(place.fs);
+  reporter->add(std::move(result));
   return true;
 }
 
@@ -123,6 +153,38 @@ bool run_redis(const Options& o, Reporter* reporter, std::string* error) {
   return true;
 }
 
+bool run_lmdb(const Options& o, Reporter* reporter, std::string* error) {
+  LmdbDir dir;
+  if (!dir.create(error)) return false;
+  DataPlace place = announce_place("lmdb", dir.path(),
+                                   "the environment (synchronous commits, shared by all "
+                                   "clients)");
+  const std::string& path = dir.path();
+  RunResult run = run_clients(base_spec("lmdb", o), [&](int index, Recorder& recorder) {
+    return lmdb_client(index, recorder, path, o);
+  });
+  if (!check(run, "lmdb", error)) return false;
+  Result result = make_result("lmdb", o, 1, run);
+  result.data_dir = place.dir;
+  result.filesystem = describe(place.fs);
+  reporter->add(std::move(result));
+  return true;
+}
+
+// The comparison means something only if both systems synced to the same filesystem.
+void check_same_filesystem(const std::vector<Result>& results) {
+  const std::string unknown = describe(FilesystemInfo{});
+  for (const Result& r : results) {
+    if (r.filesystem != results.front().filesystem && r.filesystem != unknown &&
+        results.front().filesystem != unknown) {
+      std::fprintf(stderr,
+                   "ringdb-bench: warning: %s wrote to %s but %s to %s: not the same filesystem\n",
+                   results.front().system.c_str(), results.front().filesystem.c_str(),
+                   r.system.c_str(), r.filesystem.c_str());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringdb::bench
 
@@ -142,6 +204,10 @@ int main(int argc, char** argv) {
   if (ok && options.workload == Workload::kPing) ok = run_baselines(options, &reporter, &error);
   if (ok && options.compare_redis && options.workload != Workload::kIdle) {
     ok = run_redis(options, &reporter, &error);
+  }
+  if (ok && options.compare_lmdb) {
+    ok = run_lmdb(options, &reporter, &error);
+    if (ok) check_same_filesystem(reporter.results());
   }
   reporter.finish();
   if (!ok) {

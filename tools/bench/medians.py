@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Medians of ringdb-bench JSON lines (as tools/bench/transport_runs.sh writes them), per
-case and system, as a Markdown table.  usage: medians.py FILE"""
+"""Medians of ringdb-bench JSON lines (as tools/bench/transport_runs.sh and commit_runs.sh
+write them), per case and system, as a Markdown table; then, per case, ringdb's median
+throughput over each other system's.  usage: medians.py FILE"""
 import json
 import statistics
 import sys
@@ -27,6 +28,16 @@ def main(path):
             m = statistics.median(r[field] for r in rows)
             cells.append(f"{m:.4f}" if isinstance(m, float) and m < 10 else f"{m:.0f}")
         print(f"| {case} | {system} | {len(rows)} | " + " | ".join(cells) + " |")
+    print()
+    print("| case | system | ringdb ops/s / system ops/s (medians) |")
+    print("|---|---|---|")
+    for (case, system), rows in groups.items():
+        ringdb = groups.get((case, "ringdb"))
+        other = statistics.median(r["ops_per_s"] for r in rows)
+        if system == "ringdb" or not ringdb or other == 0:
+            continue
+        ratio = statistics.median(r["ops_per_s"] for r in ringdb) / other
+        print(f"| {case} | {system} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ constexpr const char* kUsage =
     "Measures ringdbd through libringdb: latency percentiles, throughput, context switches.\n"
     "\n"
     "WORKLOAD: ping (also measures the shm-floor and unix-socket baselines), get, put,\n"
-    "          mixed (--get-percent gets, the rest puts), idle (daemon CPU while idle)\n"
+    "          mixed (--get-percent gets, the rest puts), idle (daemon CPU while idle),\n"
+    "          commit (transactions of --keys-per-commit puts, each client its own keys;\n"
+    "          latency from begin to the acknowledged durable commit)\n"
     "\n"
     "  --socket PATH        the daemon's session socket [libringdb's default]\n"
     "  --spawn              start a private ringdbd in a temporary directory, stop it at the end\n"
@@ -25,11 +27,15 @@ constexpr const char* kUsage =
     "  --depth D            requests in flight per client; 1 uses the synchronous calls [1]\n"
     "  --duration S         measured seconds [5]\n"
     "  --warmup S           seconds run before measuring, not recorded [1]\n"
-    "  --keys N             keys key00000000.. preloaded for get and mixed [100000]\n"
+    "  --keys N             keys key00000000.. preloaded for get and mixed; commit: each\n"
+    "                       client's transactions cycle through N key sets [100000]\n"
     "  --value-size B       value bytes [100]\n"
     "  --get-percent P      mixed: share of gets [90]\n"
+    "  --keys-per-commit K  commit: puts per transaction [1]\n"
     "  --idle-sessions N    open N idle sessions in a helper process before measuring [0]\n"
-    "  --compare redis      also run the workload against a private redis-server\n"
+    "  --compare redis      also run the workload against a private redis-server (not commit)\n"
+    "  --compare lmdb       commit: also run it against LMDB with synchronous commits, one\n"
+    "                       environment in a new directory under /tmp shared by all clients\n"
     "  --json               one JSON object per measured system per line on stdout\n"
     "  --quiet              no progress line on stderr\n"
     "  --help               this text\n";
@@ -59,8 +65,8 @@ bool parse_seconds(std::string_view text, double max, double* out) {
 }
 
 bool parse_workload(std::string_view name, Workload* out) {
-  static constexpr Workload kAll[] = {Workload::kPing, Workload::kGet, Workload::kPut,
-                                      Workload::kMixed, Workload::kIdle};
+  static constexpr Workload kAll[] = {Workload::kPing,  Workload::kGet,  Workload::kPut,
+                                      Workload::kMixed, Workload::kIdle, Workload::kCommit};
   for (Workload w : kAll) {
     if (name == workload_name(w)) {
       *out = w;
@@ -68,6 +74,30 @@ bool parse_workload(std::string_view name, Workload* out) {
     }
   }
   return false;
+}
+
+// The combinations that only make sense for the commit workload, or never for it.
+bool check_commit_options(const Options& o, std::string* error) {
+  bool commit = o.workload == Workload::kCommit;
+  if (o.compare_lmdb && !commit) {
+    *error = "--compare lmdb applies to the commit workload only";
+    return false;
+  }
+  if (!commit) return true;
+  if (o.compare_redis) {
+    *error = "--compare redis does not apply to commit (Redis has no durable commit here)";
+    return false;
+  }
+  if (o.depth != 1) {
+    *error = "commit runs one transaction at a time per client: --depth must be 1";
+    return false;
+  }
+  if (uint64_t{o.keys_per_commit} * o.value_size_bytes > kCommitBytesMax) {
+    *error = "--keys-per-commit x --value-size is over " + std::to_string(kCommitBytesMax) +
+             " bytes (a log record must fit in a segment)";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -84,6 +114,8 @@ const char* workload_name(Workload workload) {
       return "mixed";
     case Workload::kIdle:
       return "idle";
+    case Workload::kCommit:
+      return "commit";
   }
   return "?";
 }
@@ -178,9 +210,13 @@ bool parse_options(int argc, char** argv, Options* out, std::string* error, bool
     } else if (arg == "--idle-sessions") {
       ok = parse_int(value, 0, kIdleSessionsMax, &n);
       o.idle_sessions = static_cast<int>(n);
+    } else if (arg == "--keys-per-commit") {
+      ok = parse_int(value, 1, kKeysPerCommitMax, &n);
+      o.keys_per_commit = static_cast<uint32_t>(n);
     } else if (arg == "--compare") {
-      ok = value == "redis";
-      o.compare_redis = ok;
+      o.compare_redis = o.compare_redis || value == "redis";
+      o.compare_lmdb = o.compare_lmdb || value == "lmdb";
+      ok = value == "redis" || value == "lmdb";
     } else {
       *error = "unknown option " + std::string(arg) + " (see --help)";
       return false;
@@ -191,9 +227,10 @@ bool parse_options(int argc, char** argv, Options* out, std::string* error, bool
     }
   }
   if (!have_workload) {
-    *error = "no workload given (ping, get, put, mixed, idle; see --help)";
+    *error = "no workload given (ping, get, put, mixed, idle, commit; see --help)";
     return false;
   }
+  if (!check_commit_options(o, error)) return false;
   if (o.spawn && !o.socket_path.empty()) {
     *error = "--socket and --spawn exclude each other";
     return false;

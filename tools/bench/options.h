@@ -8,7 +8,7 @@
 
 namespace ringdb::bench {
 
-enum class Workload { kPing, kGet, kPut, kMixed, kIdle };
+enum class Workload { kPing, kGet, kPut, kMixed, kIdle, kCommit };
 
 struct Options {
   Workload workload = Workload::kPing;
@@ -23,10 +23,12 @@ struct Options {
   double warmup_s = 1;
   uint32_t keys = 100000;
   uint32_t value_size_bytes = 100;
-  uint32_t get_percent = 90;  // mixed: the rest are puts
+  uint32_t get_percent = 90;     // mixed: the rest are puts
+  uint32_t keys_per_commit = 1;  // commit: puts per transaction
   int idle_sessions = 0;
   bool json = false;
   bool compare_redis = false;
+  bool compare_lmdb = false;  // commit only
   bool quiet = false;
 };
 
@@ -36,6 +38,10 @@ inline constexpr int kDepthMax = 256;                // the daemon's default in-
 inline constexpr int kIdleSessionsMax = 4096;        // descriptors in one helper process
 inline constexpr uint32_t kValueSizeMax = 1u << 20;  // the daemon's default value limit
 inline constexpr uint32_t kKeysMax = 100000000;      // "key%08d"
+inline constexpr uint32_t kKeysPerCommitMax = 1024;  // puts per benchmark transaction
+// A commit's puts (values) at most: a quarter of ringdbd's default log segment (64 MiB), since
+// a record larger than a segment is refused (kTooLarge).
+inline constexpr uint64_t kCommitBytesMax = uint64_t{16} << 20;
 inline constexpr double kDurationMax_s = 3600;
 
 const char* workload_name(Workload workload);

@@ -21,6 +21,23 @@ std::string duration(uint64_t ns) {
   return buf;
 }
 
+// The text between a JSON string's quotes (paths and mount sources are printable, but a path
+// may hold a quote or a backslash).
+std::string json_escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result make_result(const std::string& system, const Options& options, int depth,
@@ -33,6 +50,7 @@ Result make_result(const std::string& system, const Options& options, int depth,
   r.idle_sessions = system == "ringdb" ? options.idle_sessions : 0;
   r.value_size_bytes = options.value_size_bytes;
   r.keys = options.keys;
+  r.keys_per_commit = options.workload == Workload::kCommit ? options.keys_per_commit : 0;
   r.requests = run.histogram.count;
   r.errors = run.errors;
   r.measured_s = run.measured_s;
@@ -57,7 +75,7 @@ void print_json(const Result& r, FILE* out) {
                "\"errors\":%llu,\"duration_s\":%.3f,\"ops_per_s\":%.1f,\"p50_ns\":%llu,"
                "\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
                "\"ctx_switches_per_req_client\":%.6f,\"ctx_switches_per_req_daemon\":%.6f,"
-               "\"daemon_cpu_pct\":%.2f,\"daemon_ctx_switches_per_s\":%.1f}\n",
+               "\"daemon_cpu_pct\":%.2f,\"daemon_ctx_switches_per_s\":%.1f",
                r.system.c_str(), r.workload.c_str(), r.clients, r.depth, r.idle_sessions,
                r.value_size_bytes, r.keys, static_cast<unsigned long long>(r.requests),
                static_cast<unsigned long long>(r.errors), r.measured_s, r.ops_per_s,
@@ -65,6 +83,12 @@ void print_json(const Result& r, FILE* out) {
                static_cast<unsigned long long>(r.p999_ns),
                static_cast<unsigned long long>(r.max_ns), r.ctx_switches_per_req_client,
                r.ctx_switches_per_req_daemon, r.daemon_cpu_pct, r.daemon_ctx_switches_per_s);
+  if (r.workload == "commit") {
+    std::fprintf(out, ",\"keys_per_commit\":%u,\"data_dir\":\"%s\",\"filesystem\":\"%s\"",
+                 r.keys_per_commit, json_escaped(r.data_dir).c_str(),
+                 json_escaped(r.filesystem).c_str());
+  }
+  std::fprintf(out, "}\n");
   std::fflush(out);
 }
 
@@ -84,6 +108,15 @@ void print_table(const std::vector<Result>& results, FILE* out) {
         r.depth, r.ops_per_s, duration(r.p50_ns).c_str(), duration(r.p99_ns).c_str(),
         duration(r.p999_ns).c_str(), duration(r.max_ns).c_str(), r.ctx_switches_per_req_client,
         r.ctx_switches_per_req_daemon, r.daemon_cpu_pct, static_cast<unsigned long long>(r.errors));
+  }
+  if (first.workload == "commit") {
+    std::fprintf(out, "%u put(s) per commit; ops/s are durable commits per second\n",
+                 first.keys_per_commit);
+    for (const Result& r : results) {
+      std::fprintf(out, "%s wrote to %s (%s)\n", r.system.c_str(),
+                   r.data_dir.empty() ? "a directory not known here" : r.data_dir.c_str(),
+                   r.filesystem.c_str());
+    }
   }
   if (first.workload == "idle") {
     std::fprintf(out, "idle daemon: %.2f%% of a core, %.1f context switches/s\n",

@@ -13,7 +13,7 @@
 namespace ringdb::bench {
 
 struct Result {
-  std::string system;  // "ringdb", "shm-floor", "unix-socket", "redis"
+  std::string system;  // "ringdb", "shm-floor", "unix-socket", "redis", "lmdb"
   std::string workload;
   int clients = 0;
   int depth = 0;
@@ -32,6 +32,11 @@ struct Result {
   double ctx_switches_per_req_daemon = 0;
   double daemon_cpu_pct = 0;  // utime + stime of the server side over the window, % of a core
   double daemon_ctx_switches_per_s = 0;
+  // commit only (printed for it alone): puts per transaction, and where the durable writes
+  // went (ringdb's log directory or LMDB's environment; empty if not known) and on what.
+  uint32_t keys_per_commit = 0;
+  std::string data_dir;
+  std::string filesystem;
 };
 
 // Fills a Result from a run's figures.

@@ -119,6 +119,36 @@ int run_async(Client& client, Recorder& recorder, RequestMix& mix, const std::st
   return code;
 }
 
+// The commit workload: begin, K puts, commit, one transaction after another. A transaction is
+// recorded (begin to the acknowledged commit, which the daemon sends once the log record is
+// on disk) only when it committed, so the rate is commits per second; any other outcome
+// counts as an error.
+int run_commits(Client& client, Recorder& recorder, int index, const Options& options,
+                const std::string& value) {
+  char key_buf[kCommitKeyBytesMax];
+  for (uint64_t n = 0; recorder.running(); ++n) {
+    uint64_t start = now_ns();
+    std::unique_ptr<Transaction> txn;
+    Status s = client.begin(&txn);
+    for (uint32_t i = 0; s == Status::kOk && i < options.keys_per_commit; ++i) {
+      size_t length = format_commit_key(index, n, options.keys, i, key_buf);
+      s = txn->put(std::string_view(key_buf, length), value);
+    }
+    if (s == Status::kOk) s = txn->commit();
+    uint64_t end = now_ns();
+    if (s == Status::kDisconnected || s == Status::kShuttingDown) {
+      recorder.fail(std::string("transaction: ") + status_name(s));
+      return 1;
+    }
+    if (s == Status::kOk) {
+      recorder.record(start, end);
+    } else {
+      recorder.error();
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 bool preload_ringdb(const std::string& socket_path, const Options& options, std::string* error) {
@@ -174,6 +204,9 @@ int ringdb_client(int index, Recorder& recorder, const std::string& socket_path,
   RequestMix mix(options, static_cast<uint64_t>(index) + 1);
   std::string value(options.value_size_bytes, 'v');
   if (!recorder.ready_and_wait()) return 0;
+  if (options.workload == Workload::kCommit) {
+    return run_commits(*client, recorder, index, options, value);
+  }
   if (options.depth == 1) return run_sync(*client, recorder, mix, value);
   return run_async(*client, recorder, mix, value, options.depth);
 }

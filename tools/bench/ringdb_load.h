@@ -1,6 +1,7 @@
 // The ringdb side of the benchmark, through libringdb: preloading keys, a client process's
-// request loop (synchronous calls at depth 1, Client::submit/wait above), and a helper
-// process holding idle sessions.
+// request loop (synchronous calls at depth 1, Client::submit/wait above; for commit, one
+// transaction of --keys-per-commit puts at a time), and a helper process holding idle
+// sessions.
 #pragma once
 
 #include <sys/types.h>

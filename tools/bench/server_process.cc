@@ -116,8 +116,8 @@ std::string ServerProcess::log_tail() const {
 bool ServerProcess::start_ringdbd(const Options& options, const char* argv0, std::string* error) {
   if (!make_dir("ringdb-bench", error)) return false;
   socket_path_ = dir_ + "/ringdb.sock";
-  std::string data_dir = dir_ + "/data";
-  mkdir(data_dir.c_str(), 0700);
+  data_dir_ = dir_ + "/data";
+  mkdir(data_dir_.c_str(), 0700);
   std::string binary = options.ringdbd_path.empty() ? find_ringdbd(argv0) : options.ringdbd_path;
   int sessions = std::max(256, options.clients + options.idle_sessions + kSessionsSpare);
   std::vector<std::string> argv = {binary,
@@ -126,7 +126,7 @@ bool ServerProcess::start_ringdbd(const Options& options, const char* argv0, std
                                    "--admin-socket",
                                    dir_ + "/admin.sock",
                                    "--data-dir",
-                                   data_dir,
+                                   data_dir_,
                                    "--ready-fd",
                                    std::to_string(kReadyFd),
                                    "--sessions-max",
@@ -203,6 +203,7 @@ void ServerProcess::stop() {
     std::filesystem::remove_all(dir_, ec);
     dir_.clear();
   }
+  data_dir_.clear();
 }
 
 }  // namespace ringdb::bench

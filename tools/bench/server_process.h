@@ -31,6 +31,8 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }
   const std::string& socket_path() const { return socket_path_; }
+  // ringdbd's --data-dir (its log is in wal/ there); empty for redis-server.
+  const std::string& data_dir() const { return data_dir_; }
   const std::string& binary() const { return binary_; }
 
  private:
@@ -44,6 +46,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   std::string dir_;
   std::string socket_path_;
+  std::string data_dir_;
   std::string log_path_;
   std::string binary_;
 };

@@ -1,9 +1,11 @@
 // The request stream of a workload, shared by the ringdb and Redis drivers so both see the
-// same requests: which operation comes next and on which key ("key%08u", uniform).
+// same requests: which operation comes next and on which key ("key%08u", uniform); and the
+// commit workload's keys, shared by the ringdb and LMDB drivers.
 // Per process; not thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "tools/bench/options.h"
@@ -25,6 +27,19 @@ inline void format_key(uint32_t index, char* buf) {
   }
 }
 
+inline constexpr size_t kCommitKeyBytesMax = 32;  // "c255/99999999/1023" is 18
+
+// The commit workload's key i of a client's transaction n: "c<client>/<n % keys>/<i>". No two
+// clients write the same key, so their transactions never conflict; a client comes back to
+// its own keys (an update instead of an insert) after `keys` transactions. Writes the key
+// into buf (kCommitKeyBytesMax bytes) and returns its length.
+inline size_t format_commit_key(int client, uint64_t transaction, uint32_t keys, uint32_t i,
+                                char* buf) {
+  int n = std::snprintf(buf, kCommitKeyBytesMax, "c%d/%llu/%u", client,
+                        static_cast<unsigned long long>(transaction % keys), i);
+  return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
 class RequestMix {
  public:
   RequestMix(const Options& options, uint64_t seed)
@@ -39,6 +54,7 @@ class RequestMix {
     switch (workload_) {
       case Workload::kPing:
       case Workload::kIdle:
+      case Workload::kCommit:  // not a request stream: format_commit_key
         return RequestKind::kPing;
       case Workload::kGet:
         kind = RequestKind::kGet;
