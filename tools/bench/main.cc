@@ -21,6 +21,7 @@
 #include "tools/bench/report.h"
 #include "tools/bench/ringdb_load.h"
 #include "tools/bench/server_process.h"
+#include "tools/bench/wal_counters.h"
 
 namespace ringdb::bench {
 namespace {
@@ -105,12 +106,31 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
   if (o.idle_sessions > 0 && !idle.start(socket_path, o.idle_sessions, error)) return false;
   RunSpec spec = base_spec("ringdb", o);
   if (daemon_pid > 0) spec.server_pids.push_back(daemon_pid);
+  // The log's counters around the run: batch size and fsyncs per commit.
+  std::string admin_socket = o.spawn ? daemon.admin_socket_path() : o.admin_socket;
+  if (admin_socket.empty() && !socket_path.empty())
+    admin_socket = socket_path.substr(0, socket_path.rfind('/') + 1) + "admin.sock";
+  WalCounters wal_before, wal_after;
+  std::string wal_error;
+  bool have_wal =
+      o.workload == Workload::kCommit && read_wal_counters(admin_socket, &wal_before, &wal_error);
   RunResult run = run_clients(spec, [&](int index, Recorder& recorder) {
     return ringdb_client(index, recorder, socket_path, o);
   });
+  have_wal = have_wal && read_wal_counters(admin_socket, &wal_after, &wal_error);
+  if (o.workload == Workload::kCommit && !have_wal) {
+    std::fprintf(stderr, "ringdb-bench: no log counters (%s): batch size unknown\n",
+                 wal_error.c_str());
+  }
   idle.stop();
   if (!check(run, "ringdb", error)) return false;
   Result result = make_result("ringdb", o, o.depth, run);
+  if (have_wal && wal_after.records > wal_before.records) {
+    const double records = static_cast<double>(wal_after.records - wal_before.records);
+    result.batch_records_avg = records / static_cast<double>(std::max<uint64_t>(
+                                             1, wal_after.batches - wal_before.batches));
+    result.fsyncs_per_commit = static_cast<double>(wal_after.fsyncs - wal_before.fsyncs) / records;
+  }
   result.data_dir = place.dir;
   result.filesystem = describe(place.fs);
   reporter->add(std::move(result));

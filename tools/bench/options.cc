@@ -32,6 +32,9 @@ constexpr const char* kUsage =
     "  --value-size B       value bytes [100]\n"
     "  --get-percent P      mixed: share of gets [90]\n"
     "  --keys-per-commit K  commit: puts per transaction [1]\n"
+    "  --durability D       commit: sync (answered once on disk), async or none [sync]\n"
+    "  --admin-socket PATH  commit without --spawn: the daemon's admin socket, for batch\n"
+    "                       sizes and fsyncs per commit [beside --socket: admin.sock]\n"
     "  --idle-sessions N    open N idle sessions in a helper process before measuring [0]\n"
     "  --compare redis      also run the workload against a private redis-server (not commit)\n"
     "  --compare lmdb       commit: also run it against LMDB with synchronous commits, one\n"
@@ -213,6 +216,13 @@ bool parse_options(int argc, char** argv, Options* out, std::string* error, bool
     } else if (arg == "--keys-per-commit") {
       ok = parse_int(value, 1, kKeysPerCommitMax, &n);
       o.keys_per_commit = static_cast<uint32_t>(n);
+    } else if (arg == "--durability") {
+      ok = value == "sync" || value == "async" || value == "none";
+      o.durability = value == "async"  ? ringdb::Durability::kAsync
+                     : value == "none" ? ringdb::Durability::kNone
+                                       : ringdb::Durability::kSync;
+    } else if (arg == "--admin-socket") {
+      o.admin_socket = std::string(value);
     } else if (arg == "--compare") {
       o.compare_redis = o.compare_redis || value == "redis";
       o.compare_lmdb = o.compare_lmdb || value == "lmdb";

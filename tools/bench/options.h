@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ringdb/client.h"
+
 namespace ringdb::bench {
 
 enum class Workload { kPing, kGet, kPut, kMixed, kIdle, kCommit };
@@ -23,8 +25,10 @@ struct Options {
   double warmup_s = 1;
   uint32_t keys = 100000;
   uint32_t value_size_bytes = 100;
-  uint32_t get_percent = 90;     // mixed: the rest are puts
-  uint32_t keys_per_commit = 1;  // commit: puts per transaction
+  uint32_t get_percent = 90;                                  // mixed: the rest are puts
+  uint32_t keys_per_commit = 1;                               // commit: puts per transaction
+  ringdb::Durability durability = ringdb::Durability::kSync;  // commit: --durability
+  std::string admin_socket;  // --admin-socket (without --spawn): for the log's counters
   int idle_sessions = 0;
   bool json = false;
   bool compare_redis = false;

@@ -51,6 +51,9 @@ Result make_result(const std::string& system, const Options& options, int depth,
   r.value_size_bytes = options.value_size_bytes;
   r.keys = options.keys;
   r.keys_per_commit = options.workload == Workload::kCommit ? options.keys_per_commit : 0;
+  r.durability = options.durability == ringdb::Durability::kAsync  ? "async"
+                 : options.durability == ringdb::Durability::kNone ? "none"
+                                                                   : "sync";
   r.requests = run.histogram.count;
   r.errors = run.errors;
   r.measured_s = run.measured_s;
@@ -87,6 +90,13 @@ void print_json(const Result& r, FILE* out) {
     std::fprintf(out, ",\"keys_per_commit\":%u,\"data_dir\":\"%s\",\"filesystem\":\"%s\"",
                  r.keys_per_commit, json_escaped(r.data_dir).c_str(),
                  json_escaped(r.filesystem).c_str());
+    std::fprintf(out, ",\"durability\":\"%s\"", r.durability.c_str());
+    if (r.batch_records_avg >= 0) {
+      std::fprintf(out, ",\"batch_records_avg\":%.2f,\"fsyncs_per_commit\":%.4f",
+                   r.batch_records_avg, r.fsyncs_per_commit);
+    } else {
+      std::fprintf(out, ",\"batch_records_avg\":null,\"fsyncs_per_commit\":null");
+    }
   }
   std::fprintf(out, "}\n");
   std::fflush(out);
@@ -116,6 +126,13 @@ void print_table(const std::vector<Result>& results, FILE* out) {
       std::fprintf(out, "%s wrote to %s (%s)\n", r.system.c_str(),
                    r.data_dir.empty() ? "a directory not known here" : r.data_dir.c_str(),
                    r.filesystem.c_str());
+      if (r.batch_records_avg >= 0) {
+        std::fprintf(out,
+                     "%s: durability %s, %.1f commits per log batch, %.4f fdatasyncs per "
+                     "commit (whole run)\n",
+                     r.system.c_str(), r.durability.c_str(), r.batch_records_avg,
+                     r.fsyncs_per_commit);
+      }
     }
   }
   if (first.workload == "idle") {

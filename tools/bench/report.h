@@ -35,6 +35,12 @@ struct Result {
   // commit only (printed for it alone): puts per transaction, and where the durable writes
   // went (ringdb's log directory or LMDB's environment; empty if not known) and on what.
   uint32_t keys_per_commit = 0;
+  std::string durability;  // "sync", "async", "none"
+  // From the daemon's log counters over the whole run (warm-up included): records per
+  // group-commit batch and fdatasyncs per logged commit; < 0: not known (LMDB, or no admin
+  // socket).
+  double batch_records_avg = -1;
+  double fsyncs_per_commit = -1;
   std::string data_dir;
   std::string filesystem;
 };

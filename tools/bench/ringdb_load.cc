@@ -134,7 +134,7 @@ int run_commits(Client& client, Recorder& recorder, int index, const Options& op
       size_t length = format_commit_key(index, n, options.keys, i, key_buf);
       s = txn->put(std::string_view(key_buf, length), value);
     }
-    if (s == Status::kOk) s = txn->commit();
+    if (s == Status::kOk) s = txn->commit(options.durability);
     uint64_t end = now_ns();
     if (s == Status::kDisconnected || s == Status::kShuttingDown) {
       recorder.fail(std::string("transaction: ") + status_name(s));

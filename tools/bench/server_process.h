@@ -31,6 +31,7 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }
   const std::string& socket_path() const { return socket_path_; }
+  std::string admin_socket_path() const { return dir_ + "/admin.sock"; }
   // ringdbd's --data-dir (its log is in wal/ there); empty for redis-server.
   const std::string& data_dir() const { return data_dir_; }
   const std::string& binary() const { return binary_; }
