@@ -6,6 +6,7 @@
 #include <sys/sysinfo.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -36,6 +37,29 @@ void latch_warning(const ringdb::sync::LatchWarning& w) {
       w.kind == ringdb::sync::LatchWarning::Kind::kWait ? "wait" : "hold",
       static_cast<long>(w.duration_ns / 1000), static_cast<long>(w.threshold_ns / 1000),
       static_cast<unsigned long>(w.suppressed_since_last));
+}
+
+// Test-only fault injection (docs/OPERATIONS.md): RINGDB_FAULT_INJECT=fsync-fail-after:N makes
+// the log's (N+1)th fdatasync report EIO. Logged loudly; never set in production.
+bool fault_injection(ringdb::daemon::wal::LogFaults* faults) {
+  const char* env = getenv("RINGDB_FAULT_INJECT");
+  if (env == nullptr || *env == '\0') return false;
+  const std::string spec = env;
+  const std::string prefix = "fsync-fail-after:";
+  char* end = nullptr;
+  const long long n =
+      spec.rfind(prefix, 0) == 0 ? strtoll(spec.c_str() + prefix.size(), &end, 10) : -1;
+  if (n < 0 || end == nullptr || *end != '\0') {
+    log(LogLevel::kError, "RINGDB_FAULT_INJECT='%s' not understood (fsync-fail-after:N); ignored",
+        env);
+    return false;
+  }
+  faults->fsync_fail_after.store(n + 1);
+  log(LogLevel::kWarn,
+      "FAULT INJECTION ENABLED (RINGDB_FAULT_INJECT=%s): the log's fdatasync number %lld will "
+      "fail. For tests only.",
+      env, n + 1);
+  return true;
 }
 
 std::string join(const std::vector<int>& v) {
@@ -147,6 +171,8 @@ int main(int argc, char** argv) {
     log_options.dir = wal_dir;
     log_options.segment_bytes = config.wal_segment_bytes;
     log_options.async_flush_delay = std::chrono::milliseconds(config.wal_async_flush_ms);
+    static wal::LogFaults faults;
+    if (fault_injection(&faults)) log_options.faults = &faults;
     log_options.start_lsn = wal_result.next_lsn;
     log_options.first_segment_id = wal_result.next_segment_id;
     auto writer = wal::LogWriter::open(

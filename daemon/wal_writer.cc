@@ -309,6 +309,10 @@ int LogWriter::write_chunk(size_t from, size_t to) {
   if (options_.faults != nullptr) {
     if (const int e = options_.faults->fail_next_write.exchange(0); e != 0) write_res = -e;
     if (const int e = options_.faults->fail_next_fsync.exchange(0); e != 0) sync_res = -e;
+    if (options_.faults->fsync_fail_after.load() > 0 &&
+        options_.faults->fsync_fail_after.fetch_sub(1) == 1) {
+      sync_res = -EIO;
+    }
   }
   if (write_res == -ENOSPC || write_res == -EDQUOT) return write_res;
   if (write_res < 0 || static_cast<size_t>(write_res) != to - from) {

@@ -67,6 +67,8 @@ const char* log_status_name(LogStatus status);
 struct LogFaults {
   std::atomic<int> fail_next_fsync{0};  // an errno: the next fdatasync reports it
   std::atomic<int> fail_next_write{0};  // an errno: the next batch write reports it
+  // > 0: that many fdatasyncs succeed, then one reports EIO (ringdbd's RINGDB_FAULT_INJECT).
+  std::atomic<int64_t> fsync_fail_after{0};
 };
 
 struct LogWriterOptions {

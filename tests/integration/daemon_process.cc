@@ -11,7 +11,8 @@
 
 namespace ringdb::test {
 
-DaemonProcess::DaemonProcess(const std::vector<std::string>& extra_args, const std::string& dir)
+DaemonProcess::DaemonProcess(const std::vector<std::string>& extra_args, const std::string& dir,
+                             const std::map<std::string, std::string>& env)
     : owns_dir_(dir.empty()) {
   char tmpl[] = "/tmp/ringdb-it-XXXXXX";
   if (owns_dir_ && mkdtemp(tmpl) == nullptr) {
@@ -25,6 +26,7 @@ DaemonProcess::DaemonProcess(const std::vector<std::string>& extra_args, const s
   ChildOptions options;
   options.pipe_stderr = true;  // read as it comes by log_reader_
   options.pass_fd = ready[1];  // descriptor 3 in the daemon
+  options.env = env;
   admin_socket_ = dir_ + "/admin.sock";
   std::vector<std::string> argv = {program_path("RINGDBD"), "--socket", socket_, "--admin-socket",
                                    admin_socket_, "--data-dir", dir_ + "/data",

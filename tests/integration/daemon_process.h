@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,8 +27,10 @@ class DaemonProcess {
  public:
   // `dir`: a directory to run in (its data survives this object: a restart of the same
   // database); empty: a new temporary one, removed at the end.
+  // `env`: added to the daemon's environment.
   explicit DaemonProcess(const std::vector<std::string>& extra_args = {},
-                         const std::string& dir = {});
+                         const std::string& dir = {},
+                         const std::map<std::string, std::string>& env = {});
   ~DaemonProcess();  // SIGKILL if still running; removes a directory it made
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;

@@ -2,12 +2,18 @@
 // SIGKILL and restarted on the same data directory. Acknowledged commits are always there
 // after the restart; a transaction is there whole or not at all; what is there is a prefix
 // of each writer's commit order.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -135,6 +141,119 @@ TEST_CASE("durability: a graceful restart keeps everything") {
 // The crash test: writers commit three-key transactions in a loop and report each
 // acknowledged commit; the daemon is killed at a random moment, restarted, and checked;
 // several times in a row on one data directory.
+TEST_CASE(
+    "durability: a full disk gives DISK_FULL, reads go on, writes return with space, "
+    "nothing unacknowledged survives") {
+  TempDir dir("ringdb-durable");  // kept across daemon restarts
+  const std::string data = dir.path + "/data";
+  REQUIRE(mkdir(data.c_str(), 0700) == 0);
+  // A real small filesystem under the data directory. Needs CAP_SYS_ADMIN (CI runs as root).
+  if (mount("ringdb-disk-full", data.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    MESSAGE("skipped: cannot mount a small tmpfs here (" << strerror(errno)
+                                                         << "); needs root or CAP_SYS_ADMIN");
+    return;
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{data};
+  const std::vector<std::string> args = {
+      "--wal-segment-size", "1M", "--checkpoint-interval-ms", "0", "--checkpoint-wal-bytes", "0"};
+  std::map<std::string, std::string> acked;  // key -> value the daemon acknowledged
+  std::vector<std::string> refused;          // keys whose commit got DISK_FULL
+  {
+    DaemonProcess daemon(args, dir.path);
+    REQUIRE(daemon.ready());
+    // Fill the filesystem but for half a segment: the next segment cannot be made.
+    const std::string filler = data + "/filler";
+    {
+      struct statvfs st;
+      REQUIRE(statvfs(data.c_str(), &st) == 0);
+      const uint64_t free_bytes = uint64_t{st.f_bavail} * st.f_frsize;
+      REQUIRE(free_bytes > (512u << 10));
+      const int fd = open(filler.c_str(), O_CREAT | O_WRONLY, 0600);
+      REQUIRE(fd >= 0);
+      REQUIRE(posix_fallocate(fd, 0, static_cast<off_t>(free_bytes - (512u << 10))) == 0);
+      close(fd);
+    }
+    auto c = connect(daemon);
+    REQUIRE(c);
+    const std::string value(4000, 'v');
+    Status s = Status::kOk;
+    for (int i = 0; i < 1000 && s == Status::kOk; ++i) {  // a segment holds ~250 of them
+      const std::string key = cat("k", i);
+      s = c->put(key, value);
+      if (s == Status::kOk) acked[key] = value;
+      if (s == Status::kDiskFull) refused.push_back(key);
+    }
+    REQUIRE(s == Status::kDiskFull);
+    CHECK(acked.size() > 100);
+    // Reads keep working and see exactly what was acknowledged.
+    std::string v;
+    CHECK(c->get(acked.begin()->first, &v) == Status::kOk);
+    CHECK(c->get(refused.back(), &v) == Status::kNotFound);
+    // Still full: still refused (a transaction too, as large: a small record could still fit
+    // in what is left of the current segment), never OK.
+    std::unique_ptr<Transaction> t;
+    REQUIRE(c->begin(&t) == Status::kOk);
+    REQUIRE(t->put("txn/a", value) == Status::kOk);
+    CHECK(t->commit() == Status::kDiskFull);
+    refused.push_back("txn/a");
+    // Space returns: writes succeed again, no restart.
+    REQUIRE(unlink(filler.c_str()) == 0);
+    REQUIRE(c->put("after", "space") == Status::kOk);
+    acked["after"] = "space";
+    CHECK(daemon.stop() == 0);
+  }
+  DaemonProcess again(args, dir.path);
+  REQUIRE(again.ready());
+  auto c = connect(again);
+  REQUIRE(c);
+  for (const auto& [key, value] : acked) {
+    CAPTURE(key);
+    CHECK(get_or(*c, key) == value);
+  }
+  for (const std::string& key : refused) {
+    CAPTURE(key);
+    CHECK(get_or(*c, key) == "<absent>");
+  }
+}
+
+TEST_CASE(
+    "durability: a failed fdatasync stops the daemon at once; recovery keeps every "
+    "acknowledged commit") {
+  TempDir dir("ringdb-durable");
+  std::map<std::string, std::string> acked;
+  {
+    DaemonProcess daemon({}, dir.path, {{"RINGDB_FAULT_INJECT", "fsync-fail-after:30"}});
+    REQUIRE(daemon.ready());
+    REQUIRE(daemon.wait_log("FAULT INJECTION ENABLED"));
+    auto c = connect(daemon);
+    REQUIRE(c);
+    Status s = Status::kOk;
+    int i = 0;
+    for (; i < 100 && s == Status::kOk; ++i) {  // one fdatasync per commit: fails at the 31st
+      s = c->put(cat("f", i), cat("v", i));
+      if (s == Status::kOk) acked[cat("f", i)] = cat("v", i);
+    }
+    CHECK(s != Status::kOk);  // never acknowledged
+    CHECK(acked.size() == 30);
+    std::string line;
+    REQUIRE(daemon.wait_log("fdatasync of the log failed", &line));
+    CHECK(line.find("FATAL") != std::string::npos);
+    const int status = daemon.process().wait();
+    CHECK((WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)));
+  }
+  DaemonProcess again({}, dir.path);
+  REQUIRE(again.ready());
+  auto c = connect(again);
+  REQUIRE(c);
+  for (const auto& [key, value] : acked) {
+    CAPTURE(key);
+    CHECK(get_or(*c, key) == value);
+  }
+}
+
 // Rounds of: writers committing, SIGKILL at a random moment, restart, check every writer of
 // every round so far. Returns how many restarts loaded a checkpoint.
 int crash_loop(const std::vector<std::string>& daemon_args) {
