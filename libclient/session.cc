@@ -317,10 +317,10 @@ bool Session::sleep_on(uint32_t index) {
          sync::FutexWaitResult::kTimedOut;
 }
 
-Status Session::wait(uint32_t* index, const ResultSink& sink, Status* answer) {
+Status Session::wait(uint32_t* index, const ResultSink& sink, Status* answer, bool spin) {
   const std::atomic<uint32_t>& state = context(*index)->state;
   assert(state.load(std::memory_order_relaxed) != shm::kStateFree && "waiting for no request");
-  if (!spin_until_done(state)) {
+  if (!(spin ? spin_until_done(state) : state.load(std::memory_order_acquire) == shm::kStateDone)) {
     while (state.load(std::memory_order_acquire) != shm::kStateDone) {
       if (sleep_on(*index)) continue;
       nudge_sleeping_workers();
@@ -355,8 +355,13 @@ bool Session::poll(uint32_t* index, const ResultSink& sink, Status* transport, S
 Status Session::run(const RequestSpec& request, const ResultSink& sink) {
   uint32_t index = kNoContext;
   if (Status s = submit(request, SubmitMode::kWait, &index); s != Status::kOk) return s;
+  const bool logged = request.opcode == shm::Opcode::kCommit ||
+                      (request.txn == 0 && (request.opcode == shm::Opcode::kPut ||
+                                            request.opcode == shm::Opcode::kDel));
+  const bool sync = (request.flags & (shm::kFlagDurabilityAsync | shm::kFlagDurabilityNone)) == 0;
   Status answer = Status::kOk;
-  if (Status s = wait(&index, sink, &answer); s != Status::kOk) return s;
+  if (Status s = wait(&index, sink, &answer, /*spin=*/!(logged && sync)); s != Status::kOk)
+    return s;
   return answer;
 }
 

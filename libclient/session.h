@@ -97,12 +97,16 @@ class Session {
   // Waits for the answer to *context. kOk: *answer is the daemon's status, the results are
   // in `sink`. kDisconnected or kShuttingDown: the session ended without an answer. Either
   // way *context is kNoContext afterwards, set before anything that can throw (bad_alloc
-  // while copying results). REQUIRES: *context came from submit().
-  Status wait(uint32_t* context, const ResultSink& sink, Status* answer);
+  // while copying results). REQUIRES: *context came from submit(). `spin`: false for an
+  // answer known to take long (a sync commit waits for an fdatasync): sleep at once rather
+  // than burn the CPU other processes need for kSpinBudget.
+  Status wait(uint32_t* context, const ResultSink& sink, Status* answer, bool spin = true);
   // Like wait() if the answer is there (or the session is gone): returns true with
   // *transport (kOk or the transport error) and *answer. Else false, without blocking.
   bool poll(uint32_t* context, const ResultSink& sink, Status* transport, Status* answer);
-  // submit (waiting) then wait: the daemon's answer, or the transport's error.
+  // submit (waiting) then wait: the daemon's answer, or the transport's error. A write the
+  // daemon makes durable before answering (a sync commit, an autocommit put or delete) is
+  // waited for without spinning.
   Status run(const RequestSpec& request, const ResultSink& sink);
 
  private:
