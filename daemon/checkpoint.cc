@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "daemon/crc32c.h"
+#include "daemon/file_util.h"
 #include "daemon/log.h"
 #include "daemon/wal_recovery.h"
 #include "sync/futex.h"
@@ -47,18 +48,6 @@ constexpr size_t kEndMagicAt = 0, kKeysAt = 8, kEntryBytesAt = 16, kFileCrcAt = 
 constexpr size_t kScanKeysMax = 4096;
 constexpr size_t kScanBytesMax = size_t{8} << 20;
 constexpr size_t kWriteBuffer = size_t{1} << 20;
-
-template <typename T>
-T load(const std::byte* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename T>
-void store(std::byte* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 std::string errno_text(int e) {
   return strerror(e);
@@ -103,19 +92,19 @@ bool parse_file_name(const std::string& name, uint64_t* seq) {
 std::string encode_header(const CheckpointInfo& info) {
   std::string out(kHeaderSize + 8 * info.active.size(), '\0');
   auto* p = reinterpret_cast<std::byte*>(out.data());
-  store(p + kMagicAt, kHeaderMagic);
-  store(p + kVersionAt, kVersion);
-  store(p + kHeaderBytesAt, static_cast<uint32_t>(out.size()));
-  store(p + kSeqAt, info.seq);
-  store(p + kWalLsnAt, info.wal_lsn);
-  store(p + kNextTrxAt, info.next_trx);
-  store(p + kCsnAt, info.snapshot_csn);
-  store(p + kCreatedAt, info.created_ns);
-  store(p + kActiveCountAt, static_cast<uint32_t>(info.active.size()));
+  store_le(p + kMagicAt, kHeaderMagic);
+  store_le(p + kVersionAt, kVersion);
+  store_le(p + kHeaderBytesAt, static_cast<uint32_t>(out.size()));
+  store_le(p + kSeqAt, info.seq);
+  store_le(p + kWalLsnAt, info.wal_lsn);
+  store_le(p + kNextTrxAt, info.next_trx);
+  store_le(p + kCsnAt, info.snapshot_csn);
+  store_le(p + kCreatedAt, info.created_ns);
+  store_le(p + kActiveCountAt, static_cast<uint32_t>(info.active.size()));
   for (size_t i = 0; i < info.active.size(); ++i)
-    store(p + kHeaderSize + 8 * i, info.active[i]);
+    store_le(p + kHeaderSize + 8 * i, info.active[i]);
   const uint32_t crc = crc32c(p + kHeaderSize, out.size() - kHeaderSize, crc32c(p, kHeaderCrcAt));
-  store(p + kHeaderCrcAt, crc);
+  store_le(p + kHeaderCrcAt, crc);
   return out;
 }
 
@@ -126,82 +115,41 @@ bool decode_header(std::span<const std::byte> bytes, CheckpointInfo* info, std::
     return false;
   }
   const std::byte* p = bytes.data();
-  if (load<uint64_t>(p + kMagicAt) != kHeaderMagic) {
+  if (load_le<uint64_t>(p + kMagicAt) != kHeaderMagic) {
     *why = "not a checkpoint (bad magic)";
     return false;
   }
-  if (load<uint32_t>(p + kVersionAt) != kVersion) {
-    *why = "checkpoint format version " + std::to_string(load<uint32_t>(p + kVersionAt)) +
+  if (load_le<uint32_t>(p + kVersionAt) != kVersion) {
+    *why = "checkpoint format version " + std::to_string(load_le<uint32_t>(p + kVersionAt)) +
            " (this ringdbd reads version " + std::to_string(kVersion) + ")";
     return false;
   }
-  const uint32_t active = load<uint32_t>(p + kActiveCountAt);
-  const uint32_t header_bytes = load<uint32_t>(p + kHeaderBytesAt);
+  const uint32_t active = load_le<uint32_t>(p + kActiveCountAt);
+  const uint32_t header_bytes = load_le<uint32_t>(p + kHeaderBytesAt);
   if (active > kActiveMax || header_bytes != kHeaderSize + 8 * size_t{active} ||
       bytes.size() < header_bytes) {
     *why = "bad header length";
     return false;
   }
   const uint32_t crc = crc32c(p + kHeaderSize, header_bytes - kHeaderSize, crc32c(p, kHeaderCrcAt));
-  if (crc != load<uint32_t>(p + kHeaderCrcAt)) {
+  if (crc != load_le<uint32_t>(p + kHeaderCrcAt)) {
     *why = "header checksum mismatch";
     return false;
   }
-  info->seq = load<uint64_t>(p + kSeqAt);
-  info->wal_lsn = load<uint64_t>(p + kWalLsnAt);
-  info->next_trx = load<uint64_t>(p + kNextTrxAt);
-  info->snapshot_csn = load<uint64_t>(p + kCsnAt);
-  info->created_ns = load<uint64_t>(p + kCreatedAt);
+  info->seq = load_le<uint64_t>(p + kSeqAt);
+  info->wal_lsn = load_le<uint64_t>(p + kWalLsnAt);
+  info->next_trx = load_le<uint64_t>(p + kNextTrxAt);
+  info->snapshot_csn = load_le<uint64_t>(p + kCsnAt);
+  info->created_ns = load_le<uint64_t>(p + kCreatedAt);
   info->active.resize(active);
   for (uint32_t i = 0; i < active; ++i) {
-    info->active[i] = load<uint64_t>(p + kHeaderSize + 8 * size_t{i});
+    info->active[i] = load_le<uint64_t>(p + kHeaderSize + 8 * size_t{i});
     if (i > 0 && info->active[i] <= info->active[i - 1]) {
       *why = "active transaction ids out of order";
       return false;
     }
   }
   return true;
-}
-
-// A read-only mapping of a whole file.
-class Mapped {
- public:
-  bool open(const std::string& path, size_t at_most, std::string* error) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd_ < 0 || fstat(fd_, &st) != 0) {
-      *error = path + ": " + errno_text(errno);
-      return false;
-    }
-    size_ = std::min(static_cast<size_t>(st.st_size), at_most);
-    if (size_ == 0) return true;
-    void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-    if (p == MAP_FAILED) {
-      *error = path + ": mmap: " + errno_text(errno);
-      return false;
-    }
-    madvise(p, size_, MADV_SEQUENTIAL);
-    data_ = static_cast<const std::byte*>(p);
-    return true;
-  }
-  ~Mapped() {
-    if (data_ != nullptr) munmap(const_cast<std::byte*>(data_), size_);
-    if (fd_ >= 0) close(fd_);
-  }
-  std::span<const std::byte> bytes() const { return {data_, size_}; }
-
- private:
-  int fd_ = -1;
-  const std::byte* data_ = nullptr;
-  size_t size_ = 0;
-};
-
-bool sync_dir(const std::string& dir, std::string* error) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool ok = fd >= 0 && fsync(fd) == 0;
-  if (!ok) *error = "fsync of " + dir + ": " + errno_text(errno);
-  if (fd >= 0) close(fd);
-  return ok;
 }
 
 // Streams a checkpoint file: buffered writes, the running CRC, fdatasync at the end.
@@ -288,9 +236,9 @@ bool list_checkpoints(const std::string& dir, std::vector<CheckpointInfo>* out,
     }
     uint64_t seq;
     if (!e.is_regular_file() || !parse_file_name(name, &seq)) continue;
-    Mapped file;
+    MappedFile file;
     std::string why;
-    if (!file.open(e.path().string(), kHeaderSize + 8 * kActiveMax, &why)) {
+    if (!file.open(e.path().string(), &why, false, kHeaderSize + 8 * kActiveMax)) {
       log(LogLevel::kWarn, "checkpoint %s: %s", e.path().c_str(), why.c_str());
       continue;
     }
@@ -316,8 +264,8 @@ bool load_checkpoint(
     const std::string& path, const CheckpointLimits& limits,
     const std::function<bool(std::string_view, std::string_view, std::string*)>& apply,
     CheckpointInfo* info, std::string* error) {
-  Mapped file;
-  if (!file.open(path, SIZE_MAX, error)) return false;
+  MappedFile file;
+  if (!file.open(path, error)) return false;
   const std::span<const std::byte> bytes = file.bytes();
   std::string why;
   *info = CheckpointInfo{};
@@ -333,12 +281,12 @@ bool load_checkpoint(
   }
   const size_t end = bytes.size() - kTrailerSize;
   const std::byte* t = bytes.data() + end;
-  if (load<uint64_t>(t + kEndMagicAt) != kTrailerMagic ||
-      crc32c(t, kTrailerCrcAt) != load<uint32_t>(t + kTrailerCrcAt)) {
+  if (load_le<uint64_t>(t + kEndMagicAt) != kTrailerMagic ||
+      crc32c(t, kTrailerCrcAt) != load_le<uint32_t>(t + kTrailerCrcAt)) {
     *error = path + ": truncated or damaged (no valid trailer)";
     return false;
   }
-  if (crc32c(bytes.data(), end) != load<uint32_t>(t + kFileCrcAt)) {
+  if (crc32c(bytes.data(), end) != load_le<uint32_t>(t + kFileCrcAt)) {
     *error = path + ": checksum mismatch";
     return false;
   }
@@ -352,8 +300,8 @@ bool load_checkpoint(
         *error = path + ": entry header cut at offset " + std::to_string(at);
         return false;
       }
-      const uint32_t key_len = load<uint32_t>(bytes.data() + at);
-      const uint32_t value_len = load<uint32_t>(bytes.data() + at + 4);
+      const uint32_t key_len = load_le<uint32_t>(bytes.data() + at);
+      const uint32_t value_len = load_le<uint32_t>(bytes.data() + at + 4);
       at += kEntryHeaderSize;
       if (key_len == 0 || key_len > limits.key_size_max || value_len > limits.value_size_max ||
           end - at < size_t{key_len} + value_len) {
@@ -375,8 +323,8 @@ bool load_checkpoint(
       ++keys;
       if (pass == 1 && !apply(key, value, error)) return false;
     }
-    if (keys != load<uint64_t>(t + kKeysAt) ||
-        end - header_bytes != load<uint64_t>(t + kEntryBytesAt)) {
+    if (keys != load_le<uint64_t>(t + kKeysAt) ||
+        end - header_bytes != load_le<uint64_t>(t + kEntryBytesAt)) {
       *error = path + ": the trailer's counts do not match the entries";
       return false;
     }
@@ -549,8 +497,8 @@ bool Checkpointer::write_snapshot(const CheckpointInfo& header, Transaction& sna
         }
         for (const KeyValue& kv : items) {
           std::byte lengths[kEntryHeaderSize];
-          store(lengths, static_cast<uint32_t>(kv.key.size()));
-          store(lengths + 4, static_cast<uint32_t>(kv.value.size()));
+          store_le(lengths, static_cast<uint32_t>(kv.key.size()));
+          store_le(lengths + 4, static_cast<uint32_t>(kv.value.size()));
           if (!out.append(lengths, sizeof lengths, error) ||
               !out.append(kv.key.data(), kv.key.size(), error) ||
               !out.append(kv.value.data(), kv.value.size(), error)) {
@@ -564,11 +512,11 @@ bool Checkpointer::write_snapshot(const CheckpointInfo& header, Transaction& sna
         scan.start.push_back('\0');  // the next key after it
       }
       std::byte trailer[kTrailerSize] = {};
-      store(trailer + kEndMagicAt, kTrailerMagic);
-      store(trailer + kKeysAt, keys);
-      store(trailer + kEntryBytesAt, entry_bytes);
-      store(trailer + kFileCrcAt, out.crc());
-      store(trailer + kTrailerCrcAt, crc32c(trailer, kTrailerCrcAt));
+      store_le(trailer + kEndMagicAt, kTrailerMagic);
+      store_le(trailer + kKeysAt, keys);
+      store_le(trailer + kEntryBytesAt, entry_bytes);
+      store_le(trailer + kFileCrcAt, out.crc());
+      store_le(trailer + kTrailerCrcAt, crc32c(trailer, kTrailerCrcAt));
       if (!out.append(trailer, sizeof trailer, error) || !out.sync(error)) return false;
       result->info = header;
       result->info.keys = keys;

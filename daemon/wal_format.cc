@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "daemon/crc32c.h"
+#include "daemon/file_util.h"
 
 namespace ringdb::daemon::wal {
 
@@ -19,18 +20,6 @@ constexpr size_t kMagicAt = 0, kVersionAt = 8, kHeaderCrcAt = 12, kStartLsnAt = 
 
 // Record header fields.
 constexpr size_t kCrcAt = 0, kBodyLenAt = 4, kLsnAt = 8, kTxnAt = 16, kOpCountAt = 24, kTypeAt = 28;
-
-template <typename T>
-T load(const std::byte* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename T>
-void store(std::byte* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 size_t align8(size_t n) {
   return (n + 7) & ~size_t{7};
@@ -51,13 +40,13 @@ size_t body_size(std::span<const Op> ops) {
 
 void encode_segment_header(const SegmentHeader& header, std::byte* out) {
   std::memset(out, 0, kSegmentHeaderSize);
-  store(out + kMagicAt, kSegmentMagic);
-  store(out + kVersionAt, kFormatVersion);
-  store(out + kStartLsnAt, header.start_lsn);
-  store(out + kSegmentIdAt, header.segment_id);
-  store(out + kCreatedAt, header.created_ns);
-  store(out + kHeaderCrcAt,
-        crc32c(out + kStartLsnAt, kHeaderCheckedEnd - kStartLsnAt, crc32c(out, kHeaderCrcAt)));
+  store_le(out + kMagicAt, kSegmentMagic);
+  store_le(out + kVersionAt, kFormatVersion);
+  store_le(out + kStartLsnAt, header.start_lsn);
+  store_le(out + kSegmentIdAt, header.segment_id);
+  store_le(out + kCreatedAt, header.created_ns);
+  store_le(out + kHeaderCrcAt,
+           crc32c(out + kStartLsnAt, kHeaderCheckedEnd - kStartLsnAt, crc32c(out, kHeaderCrcAt)));
 }
 
 bool decode_segment_header(std::span<const std::byte> bytes, SegmentHeader* header,
@@ -67,23 +56,23 @@ bool decode_segment_header(std::span<const std::byte> bytes, SegmentHeader* head
     return false;
   }
   const std::byte* p = bytes.data();
-  if (load<uint64_t>(p + kMagicAt) != kSegmentMagic) {
+  if (load_le<uint64_t>(p + kMagicAt) != kSegmentMagic) {
     *why = "not a ringdb log segment (bad magic)";
     return false;
   }
-  if (load<uint32_t>(p + kVersionAt) != kFormatVersion) {
+  if (load_le<uint32_t>(p + kVersionAt) != kFormatVersion) {
     *why = "a log format version this build does not read";
     return false;
   }
   const uint32_t crc =
       crc32c(p + kStartLsnAt, kHeaderCheckedEnd - kStartLsnAt, crc32c(p, kHeaderCrcAt));
-  if (load<uint32_t>(p + kHeaderCrcAt) != crc) {
+  if (load_le<uint32_t>(p + kHeaderCrcAt) != crc) {
     *why = "segment header checksum mismatch";
     return false;
   }
-  header->start_lsn = load<uint64_t>(p + kStartLsnAt);
-  header->segment_id = load<uint64_t>(p + kSegmentIdAt);
-  header->created_ns = load<uint64_t>(p + kCreatedAt);
+  header->start_lsn = load_le<uint64_t>(p + kStartLsnAt);
+  header->segment_id = load_le<uint64_t>(p + kSegmentIdAt);
+  header->created_ns = load_le<uint64_t>(p + kCreatedAt);
   return true;
 }
 
@@ -96,16 +85,16 @@ void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::str
   const size_t begin = out->size();
   out->resize(begin + align8(kRecordHeaderSize + body));  // zero-filled: the padding
   std::byte* r = reinterpret_cast<std::byte*>(out->data()) + begin;
-  store(r + kBodyLenAt, static_cast<uint32_t>(body));
-  store(r + kLsnAt, lsn);
-  store(r + kTxnAt, txn);
-  store(r + kOpCountAt, static_cast<uint32_t>(ops.size()));
-  store(r + kTypeAt, kRecordTypeCommit);
+  store_le(r + kBodyLenAt, static_cast<uint32_t>(body));
+  store_le(r + kLsnAt, lsn);
+  store_le(r + kTxnAt, txn);
+  store_le(r + kOpCountAt, static_cast<uint32_t>(ops.size()));
+  store_le(r + kTypeAt, kRecordTypeCommit);
   std::byte* p = r + kRecordHeaderSize;
   for (const Op& op : ops) {
-    store(p, static_cast<uint8_t>(op.kind));
-    store(p + 4, static_cast<uint32_t>(op.key.size()));
-    store(p + 8, static_cast<uint32_t>(op.value.size()));
+    store_le(p, static_cast<uint8_t>(op.kind));
+    store_le(p + 4, static_cast<uint32_t>(op.key.size()));
+    store_le(p + 8, static_cast<uint32_t>(op.value.size()));
     p += kOpHeaderSize;
     // (An empty view may have a null data(), which memcpy must not get even for 0 bytes.)
     if (!op.key.empty()) std::memcpy(p, op.key.data(), op.key.size());
@@ -113,13 +102,13 @@ void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::str
     if (!op.value.empty()) std::memcpy(p, op.value.data(), op.value.size());
     p += op.value.size();
   }
-  store(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+  store_le(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
 }
 
 void set_record_lsn(std::byte* record, uint64_t lsn) {
-  store(record + kLsnAt, lsn);
-  const uint32_t body = load<uint32_t>(record + kBodyLenAt);
-  store(record + kCrcAt, crc32c(record + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+  store_le(record + kLsnAt, lsn);
+  const uint32_t body = load_le<uint32_t>(record + kBodyLenAt);
+  store_le(record + kCrcAt, crc32c(record + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
 }
 
 namespace {
@@ -135,9 +124,9 @@ bool decode_body(std::span<const std::byte> body, uint32_t op_count, Record* rec
       return false;
     }
     const std::byte* p = body.data() + at;
-    const auto kind = static_cast<OpKind>(load<uint8_t>(p));
-    const uint32_t key_len = load<uint32_t>(p + 4);
-    const uint32_t value_len = load<uint32_t>(p + 8);
+    const auto kind = static_cast<OpKind>(load_le<uint8_t>(p));
+    const uint32_t key_len = load_le<uint32_t>(p + 4);
+    const uint32_t value_len = load_le<uint32_t>(p + 8);
     if ((kind != OpKind::kPut && kind != OpKind::kDelete) || p[1] != std::byte{0} ||
         p[2] != std::byte{0} || p[3] != std::byte{0}) {
       *why = "an operation of unknown kind";
@@ -186,14 +175,14 @@ ScanResult scan(std::span<const std::byte> bytes, uint64_t start_lsn,
     }
     const std::byte* h = rest.data();
     if (all_zero(rest.first(kRecordHeaderSize))) return stop(ScanEnd::kEndOfLog, "");
-    const uint32_t body_len = load<uint32_t>(h + kBodyLenAt);
-    if (load<uint64_t>(h + kLsnAt) != result.next_lsn) {
+    const uint32_t body_len = load_le<uint32_t>(h + kBodyLenAt);
+    if (load_le<uint64_t>(h + kLsnAt) != result.next_lsn) {
       return stop(ScanEnd::kCorrupt, "a record whose LSN is not the expected one");
     }
     if (body_len > kRecordBodyMax) return stop(ScanEnd::kCorrupt, "a record body over the limit");
     const size_t total = align8(kRecordHeaderSize + body_len);
     if (total > rest.size()) return stop(ScanEnd::kTorn, "a record cut short");
-    if (load<uint32_t>(h + kCrcAt) !=
+    if (load_le<uint32_t>(h + kCrcAt) !=
         crc32c(h + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body_len)) {
       return stop(ScanEnd::kCorrupt, "a record checksum mismatch");
     }
@@ -201,16 +190,16 @@ ScanResult scan(std::span<const std::byte> bytes, uint64_t start_lsn,
             rest.subspan(kRecordHeaderSize + body_len, total - kRecordHeaderSize - body_len))) {
       return stop(ScanEnd::kCorrupt, "non-zero record padding");
     }
-    if (load<uint32_t>(h + kTypeAt) != kRecordTypeCommit) {
+    if (load_le<uint32_t>(h + kTypeAt) != kRecordTypeCommit) {
       return stop(ScanEnd::kCorrupt, "a record of unknown type");
     }
     const char* why = "";
-    if (!decode_body(rest.subspan(kRecordHeaderSize, body_len), load<uint32_t>(h + kOpCountAt),
+    if (!decode_body(rest.subspan(kRecordHeaderSize, body_len), load_le<uint32_t>(h + kOpCountAt),
                      &record, &why)) {
       return stop(ScanEnd::kCorrupt, why);
     }
     record.lsn = result.next_lsn;
-    record.txn = load<uint64_t>(h + kTxnAt);
+    record.txn = load_le<uint64_t>(h + kTxnAt);
     record.size = total;
     pos += total;
     result.next_lsn += total;

@@ -1,5 +1,7 @@
 #include "daemon/wal_recovery.h"
 
+#include "daemon/file_util.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -41,39 +43,6 @@ bool parse_segment_name(const std::string& name, uint64_t* start_lsn) {
   return true;
 }
 
-// A read-only view of a whole file.
-class MappedFile {
- public:
-  bool open(const std::string& path, std::string* error) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    struct stat st;
-    if (fd_ < 0 || fstat(fd_, &st) != 0) {
-      *error = path + ": " + strerror(errno);
-      return false;
-    }
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_ == 0) return true;
-    void* p = mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
-    if (p == MAP_FAILED) {
-      *error = path + ": mmap: " + strerror(errno);
-      return false;
-    }
-    data_ = static_cast<const std::byte*>(p);
-    return true;
-  }
-  ~MappedFile() {
-    if (data_ != nullptr) munmap(const_cast<std::byte*>(data_), size_);
-    if (fd_ >= 0) close(fd_);
-  }
-  std::span<const std::byte> bytes() const { return {data_, size_}; }
-  int fd() const { return fd_; }
-
- private:
-  int fd_ = -1;
-  const std::byte* data_ = nullptr;
-  size_t size_ = 0;
-};
-
 // Zeroes [from, size) of the file and syncs it.
 bool zero_tail(int fd, uint64_t from, uint64_t size, std::string* error) {
   static const std::vector<char> zeros(1 << 20, 0);
@@ -91,14 +60,6 @@ bool zero_tail(int fd, uint64_t from, uint64_t size, std::string* error) {
     return false;
   }
   return true;
-}
-
-bool sync_dir(const std::string& dir, std::string* error) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool ok = fd >= 0 && fsync(fd) == 0;
-  if (!ok) *error = "fsync of " + dir + ": " + strerror(errno);
-  if (fd >= 0) close(fd);
-  return ok;
 }
 
 bool list_segments(const std::string& dir, std::vector<SegmentFile>* segments, std::string* error) {
@@ -161,7 +122,7 @@ bool recover(const std::string& dir, uint64_t from_lsn, uint64_t empty_lsn,
   for (size_t i = 0; i < segments.size(); ++i) {
     const SegmentFile& seg = segments[i];
     MappedFile file;
-    if (!file.open(seg.path, error)) return false;
+    if (!file.open(seg.path, error, /*writable=*/true)) return false;
     SegmentHeader h;
     const char* why = "";
     if (!decode_segment_header(file.bytes(), &h, &why) || h.start_lsn != seg.start_lsn ||

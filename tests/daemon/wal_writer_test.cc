@@ -25,6 +25,7 @@
 
 #include "daemon/wal_format.h"
 #include "daemon/wal_writer.h"
+#include "tests/support/small_tmpfs.h"
 #include "tests/support/temp_dir.h"
 
 namespace ringdb::daemon::wal {
@@ -351,15 +352,11 @@ TEST_CASE("LogWriter: a failed fdatasync is fatal; nothing of it is reported dur
 TEST_CASE("LogWriter: a full filesystem gives DISK_FULL, and writes succeed when space returns") {
   TempDir dir("ringdb-wal");
   // A real small filesystem: a 512 KiB tmpfs. Needs CAP_SYS_ADMIN (CI runs as root here).
-  if (mount("ringdb-wal-test", dir.path.c_str(), "tmpfs", 0, "size=512k") != 0) {
-    MESSAGE("skipped: cannot mount a small tmpfs here (" << strerror(errno)
-                                                         << "); needs root or CAP_SYS_ADMIN");
+  ringdb::test::SmallTmpfs small(dir.path, "512k");
+  if (!small.mounted) {
+    MESSAGE("skipped: " << small.why);
     return;
   }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
-  } unmount{dir.path};
   const std::string log_dir = dir.path + "/log";
   fs::create_directory(log_dir);
   Outcomes outcomes;

@@ -25,6 +25,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/support/child_process.h"
+#include "tests/support/small_tmpfs.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
@@ -52,6 +53,15 @@ std::string get_or(Client& c, const std::string& key, const std::string& absent 
   if (s == Status::kNotFound) return absent;
   REQUIRE(s == Status::kOk);
   return v;
+}
+
+// Every key has its acknowledged value.
+void check_all_there(Client& c, const std::map<std::string, std::string>& acked) {
+  for (const auto& entry : acked) {
+    const std::string& key = entry.first;
+    CAPTURE(key);
+    CHECK(get_or(c, key) == entry.second);
+  }
 }
 
 TEST_CASE("durability: acknowledged commits survive SIGKILL; uncommitted work never appears") {
@@ -148,15 +158,11 @@ TEST_CASE(
   const std::string data = dir.path + "/data";
   REQUIRE(mkdir(data.c_str(), 0700) == 0);
   // A real small filesystem under the data directory. Needs CAP_SYS_ADMIN (CI runs as root).
-  if (mount("ringdb-disk-full", data.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    MESSAGE("skipped: cannot mount a small tmpfs here (" << strerror(errno)
-                                                         << "); needs root or CAP_SYS_ADMIN");
+  ringdb::test::SmallTmpfs small(data, "4m");
+  if (!small.mounted) {
+    MESSAGE("skipped: " << small.why);
     return;
   }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
-  } unmount{data};
   const std::vector<std::string> args = {
       "--wal-segment-size", "1M", "--checkpoint-interval-ms", "0", "--checkpoint-wal-bytes", "0"};
   std::map<std::string, std::string> acked;  // key -> value the daemon acknowledged
@@ -209,10 +215,7 @@ TEST_CASE(
   REQUIRE(again.ready());
   auto c = connect(again);
   REQUIRE(c);
-  for (const auto& [key, value] : acked) {
-    CAPTURE(key);
-    CHECK(get_or(*c, key) == value);
-  }
+  check_all_there(*c, acked);
   for (const std::string& key : refused) {
     CAPTURE(key);
     CHECK(get_or(*c, key) == "<absent>");
@@ -248,10 +251,7 @@ TEST_CASE(
   REQUIRE(again.ready());
   auto c = connect(again);
   REQUIRE(c);
-  for (const auto& [key, value] : acked) {
-    CAPTURE(key);
-    CHECK(get_or(*c, key) == value);
-  }
+  check_all_there(*c, acked);
 }
 
 // Rounds of: writers committing, SIGKILL at a random moment, restart, check every writer of

@@ -1,0 +1,51 @@
+// Small pieces the on-disk formats share (the write-ahead log, checkpoints): little-endian
+// field access in byte buffers, a whole file mapped for reading, and a directory's fsync.
+//
+// Thread safety: MappedFile is used by one thread; the functions have no shared state.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <string>
+
+namespace ringdb::daemon {
+
+// Fixed-width fields at `p` (the formats are little-endian; so is every host ringdb runs on).
+template <typename T>
+T load_le(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename T>
+void store_le(std::byte* p, T v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// A file mapped read-only, whole (or its first `at_most` bytes). The descriptor stays open
+// (read-write if asked) for the caller's own writes, e.g. zeroing a torn tail.
+class MappedFile {
+ public:
+  MappedFile() = default;
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  // false with `error` ("PATH: why").
+  bool open(const std::string& path, std::string* error, bool writable = false,
+            size_t at_most = SIZE_MAX);
+  std::span<const std::byte> bytes() const { return {data_, size_}; }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  const std::byte* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// fsync of a directory (after creating, renaming or removing entries in it).
+bool sync_dir(const std::string& dir, std::string* error);
+
+}  // namespace ringdb::daemon
