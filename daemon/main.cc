@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
+#include <systemd/sd-daemon.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -224,7 +225,10 @@ int main(int argc, char** argv) {
       checkpointer.start();
       admin.start();
       log(LogLevel::kInfo, "admin socket %s", config.admin_socket_path.c_str());
+      // systemd (Type=notify): serving. A no-op without NOTIFY_SOCKET.
+      sd_notify(0, "READY=1\nSTATUS=serving");
     });
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
     // The checkpointer first: a checkpoint the admin socket started stops at its next scan,
     // so admin.stop() does not wait for a whole one.
     checkpointer.stop();

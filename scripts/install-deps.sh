@@ -9,6 +9,7 @@ PACKAGES=(
   liburing-dev libnuma-dev libboost-dev
   liblmdb-dev                  # the baseline in bench_engine
   nlohmann-json3-dev           # the admin socket's JSON
+  libsystemd-dev               # sd_notify: the systemd unit is Type=notify
   doctest-dev libbenchmark-dev
   redis-server strace          # ringdb-bench: the Redis baseline, system-call counts
   prometheus                   # promtool: the admin socket's metrics are checked with it
