@@ -249,6 +249,16 @@ std::string metrics_text(const AdminContext& ctx) {
   e.one("ringdb_wal_records_total", "counter", "Log records (commits) written.", d(ws.records));
   e.one("ringdb_wal_written_bytes_total", "counter", "Log bytes written.", d(ws.bytes));
   e.one("ringdb_wal_fsyncs_total", "counter", "fdatasyncs of the log.", d(ws.fsyncs));
+  e.family("ringdb_wal_sync_duration_seconds", "summary",
+           "Each log write + fdatasync, submission to completion; quantiles are log2-bucket upper "
+           "bounds.");
+  e.sample("ringdb_wal_sync_duration_seconds", label("quantile", "0.5"),
+           static_cast<double>(ws.sync_latency.p50_ns) / 1e9);
+  e.sample("ringdb_wal_sync_duration_seconds", label("quantile", "0.99"),
+           static_cast<double>(ws.sync_latency.p99_ns) / 1e9);
+  e.sample("ringdb_wal_sync_duration_seconds_sum", "",
+           static_cast<double>(ws.sync_latency.total_ns) / 1e9);
+  e.sample("ringdb_wal_sync_duration_seconds_count", "", d(ws.sync_latency.count));
   e.one("ringdb_wal_disk_full_batches_total", "counter",
         "Batches that failed for lack of space (their commits got DISK_FULL).",
         d(ws.disk_full_batches));
@@ -572,6 +582,10 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                                ? 0.0
                                : static_cast<double>(s.records) / static_cast<double>(s.batches)},
                           {"batch_sizes", sizes},
+                          {"sync_p50_us", us(s.sync_latency.p50_ns)},
+                          {"sync_p99_us", us(s.sync_latency.p99_ns)},
+                          {"sync_max_us", us(s.sync_latency.max_ns)},
+                          {"slow_syncs", s.slow_syncs},
                           {"disk_full_batches", s.disk_full_batches},
                           {"segments_created", s.segments_created},
                           {"segments", count_segments(ctx.wal_dir)},

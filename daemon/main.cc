@@ -172,6 +172,12 @@ int main(int argc, char** argv) {
     log_options.dir = wal_dir;
     log_options.segment_bytes = config.wal_segment_bytes;
     log_options.async_flush_delay = std::chrono::milliseconds(config.wal_async_flush_ms);
+    log_options.on_slow = [](std::chrono::nanoseconds took, uint64_t suppressed) {
+      log(LogLevel::kWarn,
+          "write-ahead log: a write + fdatasync took %.3f s (slow disk?); %lu more since the "
+          "last warning",
+          static_cast<double>(took.count()) / 1e9, static_cast<unsigned long>(suppressed));
+    };
     static wal::LogFaults faults;
     if (fault_injection(&faults)) log_options.faults = &faults;
     log_options.start_lsn = wal_result.next_lsn;

@@ -285,6 +285,7 @@ int LogWriter::write_chunk(size_t from, size_t to) {
   write->user_data = 1;
   io_uring_prep_fsync(sync, segment_fd_, IORING_FSYNC_DATASYNC);
   sync->user_data = 2;
+  const int64_t submitted_ns = sync::now_ns();
   int submitted;
   do {
     submitted = io_uring_submit(ring);
@@ -305,6 +306,19 @@ int LogWriter::write_chunk(size_t from, size_t to) {
     (cqe->user_data == 1 ? write_res : sync_res) = cqe->res;
     io_uring_cqe_seen(ring, cqe);
     ++reaped;
+  }
+  const int64_t took_ns = sync::now_ns() - submitted_ns;
+  sync_latency_.record(took_ns);
+  if (took_ns >= options_.slow_sync_threshold.count()) {
+    slow_syncs_.fetch_add(1, std::memory_order_relaxed);
+    const int64_t now = sync::now_ns();
+    if (options_.on_slow && now >= next_slow_report_ns_) {
+      options_.on_slow(std::chrono::nanoseconds(took_ns), slow_unreported_);
+      slow_unreported_ = 0;
+      next_slow_report_ns_ = now + options_.slow_sync_interval.count();
+    } else {
+      ++slow_unreported_;
+    }
   }
   if (options_.faults != nullptr) {
     if (const int e = options_.faults->fail_next_write.exchange(0); e != 0) write_res = -e;
@@ -370,8 +384,14 @@ void LogWriter::fail(const std::string& reason) {
 }
 
 LogWriterStats LogWriter::stats() const {
-  sync::MutexGuard guard(stats_mu_);
-  return stats_;
+  LogWriterStats s;
+  {
+    sync::MutexGuard guard(stats_mu_);
+    s = stats_;
+  }
+  s.sync_latency = sync_latency_.summary();
+  s.slow_syncs = slow_syncs_.load(std::memory_order_relaxed);
+  return s;
 }
 
 }  // namespace ringdb::daemon::wal

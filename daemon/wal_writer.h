@@ -78,7 +78,12 @@ struct LogWriterOptions {
   uint64_t start_lsn = 0;                     // the LSN of the first record (after recovery)
   uint64_t first_segment_id = 0;
   std::chrono::nanoseconds async_flush_delay{0};  // see above
-  LogFaults* faults = nullptr;                    // tests only
+  // A write + fdatasync slower than this calls on_slow (at most once per slow_sync_interval;
+  // the others are counted and passed along).
+  std::chrono::nanoseconds slow_sync_threshold = std::chrono::seconds(1);
+  std::chrono::nanoseconds slow_sync_interval = std::chrono::seconds(10);
+  std::function<void(std::chrono::nanoseconds took, uint64_t suppressed)> on_slow;
+  LogFaults* faults = nullptr;  // tests only
 };
 
 struct LogWriterStats {
@@ -90,6 +95,9 @@ struct LogWriterStats {
   uint64_t disk_full_batches = 0;
   uint64_t durable_lsn = 0;                  // every record below it is on disk
   std::vector<uint64_t> batch_records_log2;  // [k]: batches of 2^k .. 2^(k+1)-1 records
+  // Each chunk's write + fdatasync, submission to both completions.
+  sync::HistogramSummary sync_latency;
+  uint64_t slow_syncs = 0;  // those over slow_sync_threshold
 };
 
 class LogWriter {
@@ -173,6 +181,10 @@ class LogWriter {
   uint64_t next_lsn_ = 0;
 
   std::atomic<uint64_t> durable_lsn_{0};
+  sync::LogHistogram sync_latency_;
+  std::atomic<uint64_t> slow_syncs_{0};
+  int64_t next_slow_report_ns_ = 0;  // the writer thread's
+  uint64_t slow_unreported_ = 0;
   mutable sync::Mutex stats_mu_;
   LogWriterStats stats_ GUARDED_BY(stats_mu_);
   std::thread thread_;

@@ -230,6 +230,39 @@ TEST_CASE("LogWriter: async records alone are written within the delay") {
   MESSAGE("20 async records alone: " << writer->stats().batches << " batch(es)");
 }
 
+TEST_CASE(
+    "LogWriter: sync latency is measured; slow syncs are reported at most once per "
+    "interval, the rest counted") {
+  TempDir dir("ringdb-wal");
+  Outcomes outcomes;
+  Fatal fatal;
+  LogWriterOptions o;
+  o.dir = dir.path;
+  o.slow_sync_threshold = std::chrono::nanoseconds(0);  // every sync counts as slow
+  o.slow_sync_interval = std::chrono::hours(1);
+  std::mutex mu;
+  std::vector<uint64_t> reports;  // `suppressed` of each report
+  o.on_slow = [&](std::chrono::nanoseconds, uint64_t suppressed) {
+    std::lock_guard lock(mu);
+    reports.push_back(suppressed);
+  };
+  std::string error;
+  auto writer = LogWriter::open(o, outcomes.notify(), fatal.handler(), &error);
+  REQUIRE_MESSAGE(writer, error);
+  std::string value;
+  for (uint64_t i = 0; i < 5; ++i) {  // one at a time: five batches, five syncs
+    REQUIRE(writer->append(i, ops_for(i, &value), 0, i) == LogStatus::kOk);
+    REQUIRE(outcomes.wait_for(i + 1));
+  }
+  writer->stop();
+  const LogWriterStats s = writer->stats();
+  CHECK(s.sync_latency.count >= 5);
+  CHECK(s.sync_latency.p99_ns > 0);
+  CHECK(s.slow_syncs == s.sync_latency.count);
+  std::lock_guard lock(mu);
+  CHECK(reports == std::vector<uint64_t>{0});  // the first, then silence for the interval
+}
+
 TEST_CASE("LogWriter: concurrent appends reach the disk in order, each notified once") {
   TempDir dir("ringdb-wal");
   Outcomes outcomes;

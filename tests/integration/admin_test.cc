@@ -148,6 +148,8 @@ TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown 
     CHECK(wal["fsyncs"].get<uint64_t>() >= before_wal["fsyncs"].get<uint64_t>() + 1);
     CHECK(wal["durable_lsn"].get<uint64_t>() > before_wal["durable_lsn"].get<uint64_t>());
     CHECK(wal["segments"] == 1);
+    CHECK(wal["sync_p99_us"].get<double>() > 0);
+    CHECK(wal["sync_max_us"].get<double>() >= wal["sync_p50_us"].get<double>());
     const json mvcc = admin_ok(daemon, {"mvcc"});
     CHECK(mvcc["trx_committed"].get<uint64_t>() - before_mvcc["trx_committed"].get<uint64_t>() ==
           kPuts);
