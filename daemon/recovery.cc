@@ -11,7 +11,29 @@
 namespace ringdb::daemon {
 namespace {
 
-constexpr int64_t kProgressNs = 1'000'000'000;  // a progress line a second on large logs
+// Says where recovery is, at most once per interval.
+class ProgressLine {
+ public:
+  explicit ProgressLine(const RecoveryProgress& options)
+      : options_(options), next_ns_(sync::now_ns() + options.interval.count()) {}
+  // Call once per item; `line` is built only when a line is due.
+  template <typename MakeLine>
+  void tick(MakeLine make_line) {
+    if (++items_ % 4096 != 0 || sync::now_ns() < next_ns_) return;
+    next_ns_ = sync::now_ns() + options_.interval.count();
+    const std::string line = make_line(items_);
+    if (options_.report) {
+      options_.report(line);
+    } else {
+      log(LogLevel::kInfo, "%s", line.c_str());
+    }
+  }
+
+ private:
+  const RecoveryProgress& options_;
+  int64_t next_ns_;
+  uint64_t items_ = 0;
+};
 
 // Replays one log record into the engine: a transaction of its own, as it was committed.
 bool replay(Engine& engine, const wal::Record& record, std::string* error) {
@@ -76,7 +98,7 @@ class BulkLoader {
 }  // namespace
 
 bool recover(Engine& engine, const std::string& checkpoint_dir, const std::string& wal_dir,
-             RecoveryReport* report, std::string* error) {
+             RecoveryReport* report, std::string* error, const RecoveryProgress& progress) {
   const auto started = std::chrono::steady_clock::now();
   *report = RecoveryReport{};
   CheckpointInfo& checkpoint = report->checkpoint;
@@ -88,17 +110,15 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
     BulkLoader loader(engine);
     bool engine_failed = false;
     std::string why;
-    uint64_t keys = 0;
-    int64_t next_progress_ns = sync::now_ns() + kProgressNs;
+    ProgressLine line(progress);
     const bool loaded = load_checkpoint(
         candidate.path, limits,
         [&](std::string_view key, std::string_view value, std::string* e) {
           engine_failed = !loader.put(key, value, e);
-          if (++keys % 4096 == 0 && sync::now_ns() >= next_progress_ns) {
-            next_progress_ns += kProgressNs;
-            log(LogLevel::kInfo, "recovery: loading %s: %lu keys so far", candidate.path.c_str(),
-                static_cast<unsigned long>(keys));
-          }
+          line.tick([&](uint64_t keys) {
+            return "recovery: loading " + candidate.path + ": " + std::to_string(keys) +
+                   " keys so far";
+          });
           return !engine_failed;
         },
         &checkpoint, &why);
@@ -117,17 +137,15 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
   }
   uint64_t max_txn = 0;
   const uint64_t from = checkpoint.seq != 0 ? checkpoint.wal_lsn : 0;
-  uint64_t records = 0;
-  int64_t next_progress_ns = sync::now_ns() + kProgressNs;
+  ProgressLine line(progress);
   if (!wal::recover(
           wal_dir, from, from,
           [&](const wal::Record& r, std::string* why) {
             max_txn = std::max(max_txn, r.txn);
-            if (++records % 4096 == 0 && sync::now_ns() >= next_progress_ns) {
-              next_progress_ns += kProgressNs;
-              log(LogLevel::kInfo, "recovery: replaying the log: %lu records so far, at LSN %lu",
-                  static_cast<unsigned long>(records), static_cast<unsigned long>(r.lsn));
-            }
+            line.tick([&](uint64_t records) {
+              return "recovery: replaying the log: " + std::to_string(records) +
+                     " records so far, at LSN " + std::to_string(r.lsn);
+            });
             if (checkpoint.seq != 0 && checkpoint.contains(r.txn)) {
               ++report->in_checkpoint;
               return true;

@@ -8,7 +8,9 @@
 // Thread safety: none needed (runs before the daemon serves).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "daemon/checkpoint.h"
@@ -27,8 +29,15 @@ struct RecoveryReport {
   double seconds = 0;          // all of it
 };
 
+// Progress on large checkpoints and logs: a line at most every `interval` (checked every
+// 4096 keys or records), given to `report` (default: the daemon's log, at INFO).
+struct RecoveryProgress {
+  std::chrono::nanoseconds interval = std::chrono::seconds(1);
+  std::function<void(const std::string& line)> report;
+};
+
 // REQUIRES: `engine` is empty and has no open transaction.
 bool recover(Engine& engine, const std::string& checkpoint_dir, const std::string& wal_dir,
-             RecoveryReport* report, std::string* error);
+             RecoveryReport* report, std::string* error, const RecoveryProgress& progress = {});
 
 }  // namespace ringdb::daemon

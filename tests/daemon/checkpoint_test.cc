@@ -495,6 +495,40 @@ TEST_CASE(
   CHECK(error.find("log segments are missing") != std::string::npos);
 }
 
+TEST_CASE("recovery reports its progress on large checkpoints and logs") {
+  Rig rig;
+  using D = Rig::Durability;
+  std::map<std::string, std::string> batch;
+  const std::string v = "v";
+  for (size_t i = 0; i < 9000; ++i) {
+    batch[key_of(i)] = v;
+    if (batch.size() == 1000) {
+      REQUIRE(rig.put(batch, D::kNone) == Status::kOk);
+      batch.clear();
+    }
+  }
+  rig.checkpoint();
+  for (size_t i = 0; i < 9000; ++i)
+    REQUIRE(rig.put({{key_of(i), "w"}}, D::kAsync) == Status::kOk);
+  rig.crash();
+  RecoveryProgress progress;
+  progress.interval = std::chrono::nanoseconds(0);  // a line at every chance (every 4096)
+  std::vector<std::string> lines;
+  progress.report = [&](const std::string& line) { lines.push_back(line); };
+  Engine fresh;
+  RecoveryReport report;
+  std::string error;
+  REQUIRE_MESSAGE(recover(fresh, rig.checkpoint_dir, rig.wal_dir, &report, &error, progress),
+                  error);
+  const auto count = [&](const char* what) {
+    return std::count_if(lines.begin(), lines.end(),
+                         [&](const std::string& l) { return l.find(what) != std::string::npos; });
+  };
+  CHECK(count("keys so far") == 2);     // 4096 and 8192 of 9000 keys
+  CHECK(count("records so far") == 2);  // of 9000 records
+  CHECK(dump(fresh).at(key_of(8999)) == "w");
+}
+
 TEST_CASE(
     "checkpointer: runs on its interval and on log growth; skips when nothing changed; "
     "leftover .tmp files are removed") {
