@@ -62,6 +62,16 @@ for line in "Type=notify" "Restart=on-failure" "StateDirectory=ringdb" "RuntimeD
   grep -q "^$line" "$unit" || fail "ringdbd.service lacks $line"
 done
 
+# systemd itself must accept the unit (pointed at the installed binary, which it checks).
+if command -v systemd-analyze >/dev/null 2>&1; then
+  sed "s|^ExecStart=$sbindir/ringdbd|ExecStart=$ringdbd|" "$unit" >"$work/ringdbd.service"
+  verify=$(systemd-analyze verify "$work/ringdbd.service" 2>&1) || fail "systemd-analyze: $verify"
+  [ -z "$verify" ] || fail "systemd-analyze verify ringdbd.service: $verify"
+  echo "install_test: systemd-analyze verify accepts ringdbd.service"
+else
+  echo "install_test: systemd-analyze not installed: the unit's syntax is not checked by systemd"
+fi
+
 # A listener for sd_notify: prints each datagram's lines, READY=1 and STOPPING=1 among them.
 # It says it is listening on a FIFO, which the test blocks on.
 notify="$work/notify.sock"
