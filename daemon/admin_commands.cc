@@ -517,6 +517,7 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                    {"sessions_max", ctx.config->sessions_max},
                    {"memory_used_bytes", es.memory_used_bytes},
                    {"memory_limit_bytes", es.memory_limit_bytes},
+                   {"wal_lsn", ctx.log->written_lsn()},
                    {"wal_durable_lsn", ctx.log->durable_lsn()},
                    {"last_checkpoint", checkpoint},
                    {"checkpoint_running", ctx.checkpointer->running()},
@@ -572,7 +573,8 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                                   {"records_to", (uint64_t{2} << k) - 1},
                                   {"batches", s.batch_records_log2[k]}});
                }
-               *result = {{"durable_lsn", ctx.log->durable_lsn()},
+               *result = {{"written_lsn", ctx.log->written_lsn()},
+                          {"durable_lsn", ctx.log->durable_lsn()},
                           {"batches", s.batches},
                           {"records", s.records},
                           {"bytes", s.bytes},

@@ -56,6 +56,7 @@ LogWriter::LogWriter(const LogWriterOptions& options, Notify notify, OnFatal on_
   segment_id_ = options.first_segment_id;
   next_lsn_ = options.start_lsn;
   durable_lsn_.store(options.start_lsn, std::memory_order_relaxed);
+  written_lsn_.store(options.start_lsn, std::memory_order_relaxed);
 }
 
 std::unique_ptr<LogWriter> LogWriter::open(const LogWriterOptions& options, Notify notify,
@@ -241,9 +242,11 @@ void LogWriter::write_batch() {
       batch_entries_[i].lsn = lsn;
       lsn += batch_entries_[i].size;
     }
+    written_lsn_.store(lsn, std::memory_order_relaxed);
     const int rc = write_chunk(offset, end_offset);
     if (rc == -ENOSPC || rc == -EDQUOT) {
       // Nothing of it counts: the next batch is written at the same position, same LSNs.
+      written_lsn_.store(next_lsn_, std::memory_order_relaxed);
       notify_range(entry, batch_entries_.size(), LogStatus::kDiskFull);
       sync::MutexGuard guard(stats_mu_);
       ++stats_.disk_full_batches;

@@ -130,6 +130,8 @@ class LogWriter {
   void stop();
 
   uint64_t durable_lsn() const { return durable_lsn_.load(std::memory_order_acquire); }
+  // Where the records handed to the disk end (durable_lsn() once their sync completes).
+  uint64_t written_lsn() const { return written_lsn_.load(std::memory_order_relaxed); }
   // The log failed for good (on_fatal was called).
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   LogWriterStats stats() const EXCLUDES(stats_mu_);
@@ -181,6 +183,7 @@ class LogWriter {
   uint64_t next_lsn_ = 0;
 
   std::atomic<uint64_t> durable_lsn_{0};
+  std::atomic<uint64_t> written_lsn_{0};
   sync::LogHistogram sync_latency_;
   std::atomic<uint64_t> slow_syncs_{0};
   int64_t next_slow_report_ns_ = 0;  // the writer thread's

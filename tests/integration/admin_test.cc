@@ -147,6 +147,9 @@ TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown 
     CHECK(wal["records"].get<uint64_t>() - before_wal["records"].get<uint64_t>() == kPuts);
     CHECK(wal["fsyncs"].get<uint64_t>() >= before_wal["fsyncs"].get<uint64_t>() + 1);
     CHECK(wal["durable_lsn"].get<uint64_t>() > before_wal["durable_lsn"].get<uint64_t>());
+    CHECK(wal["written_lsn"].get<uint64_t>() >= wal["durable_lsn"].get<uint64_t>());
+    CHECK(status["wal_lsn"].get<uint64_t>() >= status["wal_durable_lsn"].get<uint64_t>());
+    CHECK(status["wal_durable_lsn"].get<uint64_t>() > 0);
     CHECK(wal["segments"] == 1);
     CHECK(wal["sync_p99_us"].get<double>() > 0);
     CHECK(wal["sync_max_us"].get<double>() >= wal["sync_p50_us"].get<double>());
