@@ -301,12 +301,19 @@ void print(const std::vector<Figure>& figures, const std::string& filesystem, bo
     const double s = median(secs);
     const char* item = phase == "wal" ? "transactions" : "keys";
     if (json) {
+      std::string each;  // every run's seconds, in order
+      for (const double x : secs) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%s%.3f", each.empty() ? "" : ",", x);
+        each += buf;
+      }
       printf(
           "{\"system\":\"ringdb\",\"phase\":\"%s\",\"what\":\"%s\",\"cache\":\"%s\","
           "\"fs\":\"%s\",\"mib\":%.1f,\"runs\":%zu,\"seconds\":%.3f,\"seconds_per_gib\":%.3f,"
-          "\"mib_per_s\":%.1f,\"items\":\"%s\",\"items_per_s\":%.0f,\"puts_per_s\":%.0f}\n",
+          "\"mib_per_s\":%.1f,\"items\":\"%s\",\"items_per_s\":%.0f,\"puts_per_s\":%.0f,"
+          "\"seconds_each\":[%s]}\n",
           phase.c_str(), what.c_str(), cache.c_str(), filesystem.c_str(), mib, secs.size(), s,
-          s / (mib / 1024), mib / s, item, median(rates), median(op_rates));
+          s / (mib / 1024), mib / s, item, median(rates), median(op_rates), each.c_str());
     } else {
       printf("%-10s %-7s %-5s %7.0f %4zu %8.3f %7.3f %7.1f %-12s %10.0f %10.0f\n", phase.c_str(),
              what.c_str(), cache.empty() ? "-" : cache.c_str(), mib, secs.size(), s,
