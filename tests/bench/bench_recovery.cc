@@ -3,12 +3,15 @@
 // Engine). Issue 5's "recovery time per GB of WAL and per GB of checkpoint".
 //
 //   bench_recovery [--wal-mib N] [--checkpoint-mib N] [--runs R] [--dir DIR] [--json]
+//                  [--warm-only]
 //
 // Phase "wal": a log of about N MiB written by a real LogWriter (transactions of 1-4 puts,
 // 24-byte keys, 100-899-byte values over 200 000 keys), then recover() timed, warm (the page
 // cache holds the log) and cold (caches dropped first, as root). Phase "checkpoint": an engine
 // holding about N MiB of live data, one checkpoint written (timed too), then recover() of that
-// checkpoint with an empty log after it, warm and cold. Prints a table, or one JSON object per
+// checkpoint with an empty log after it, warm and cold. Beside each, "read": the same files
+// read and checked by the same functions (wal::recover, load_checkpoint) with nothing applied,
+// so that the engine's share of the time shows. Prints a table, or one JSON object per
 // case with --json; medians over the runs. Files go to a new directory under DIR (default
 // /tmp), removed at the end; its filesystem is printed, since the figures depend on it.
 #include <sys/statfs.h>
@@ -156,7 +159,7 @@ LogContents write_log(const std::string& dir, uint64_t bytes) {
 
 struct Figure {
   std::string phase;  // "wal" or "checkpoint"
-  std::string what;   // "recover" or "write"
+  std::string what;   // "recover", "read" (its reading and checking alone) or "write"
   std::string cache;  // "warm", "cold", or "" (writing)
   double mib = 0;
   double seconds = 0;
@@ -177,9 +180,44 @@ Figure recover_into_fresh(const std::string& phase, const std::string& cache,
   return Figure{phase, "recover", cache, mib, s, items, phase == "wal" ? ops : items};
 }
 
+// The baseline in the same run: what recover() reads and checks (every segment scanned and
+// every record's checksum, or the checkpoint's checksum, bounds and order), with nothing
+// applied to an engine.
+Figure read_only(const std::string& phase, const std::string& cache,
+                 const std::string& checkpoint_dir, const std::string& wal_dir, double mib,
+                 uint64_t ops) {
+  std::string error;
+  uint64_t items = 0;
+  const auto t = std::chrono::steady_clock::now();
+  if (phase == "wal") {
+    wal::RecoveryResult result;
+    if (!wal::recover(
+            wal_dir, 0, 0, [](const wal::Record&, std::string*) { return true; }, &result,
+            &error)) {
+      die("reading the log: " + error);
+    }
+    items = result.records;
+  } else {
+    std::vector<CheckpointInfo> found;
+    if (!list_checkpoints(checkpoint_dir, &found, &error) || found.empty())
+      die("no checkpoint to read: " + error);
+    const EngineOptions limits = big_engine();
+    CheckpointInfo info;
+    if (!load_checkpoint(
+            found.front().path, {limits.key_size_max, limits.value_size_max},
+            [](std::string_view, std::string_view, std::string*) { return true; }, &info, &error)) {
+      die("reading the checkpoint: " + error);
+    }
+    items = info.keys;
+  }
+  const double s = seconds_since(t);
+  return Figure{phase, "read", cache, mib, s, items, phase == "wal" ? ops : items};
+}
+
 // Cold runs need the page cache dropped; says once why they are skipped if it cannot be.
 class ColdCache {
  public:
+  explicit ColdCache(bool wanted) : usable_(wanted) {}
   bool drop() {
     if (!usable_) return false;
     std::string why;
@@ -190,7 +228,7 @@ class ColdCache {
   }
 
  private:
-  bool usable_ = true;
+  bool usable_;
 };
 
 void run_wal_phase(const std::string& root, uint64_t mib_wanted, int runs, ColdCache& cold,
@@ -204,7 +242,9 @@ void run_wal_phase(const std::string& root, uint64_t mib_wanted, int runs, ColdC
   fprintf(stderr, "bench_recovery: log of %.0f MiB, %lu transactions, %lu puts\n", mib,
           static_cast<unsigned long>(log.transactions), static_cast<unsigned long>(log.ops));
   for (int r = 0; r < runs; ++r) {
+    figures->push_back(read_only("wal", "warm", ckpt_dir, wal_dir, mib, log.ops));
     figures->push_back(recover_into_fresh("wal", "warm", ckpt_dir, wal_dir, mib, log.ops));
+    if (cold.drop()) figures->push_back(read_only("wal", "cold", ckpt_dir, wal_dir, mib, log.ops));
     if (cold.drop())
       figures->push_back(recover_into_fresh("wal", "cold", ckpt_dir, wal_dir, mib, log.ops));
   }
@@ -265,7 +305,9 @@ void run_checkpoint_phase(const std::string& root, uint64_t mib_wanted, int runs
   }
   fprintf(stderr, "bench_recovery: checkpoint of %.0f MiB\n", mib);
   for (int r = 0; r < runs; ++r) {
+    figures->push_back(read_only("checkpoint", "warm", ckpt_dir, wal_dir, mib, 0));
     figures->push_back(recover_into_fresh("checkpoint", "warm", ckpt_dir, wal_dir, mib, 0));
+    if (cold.drop()) figures->push_back(read_only("checkpoint", "cold", ckpt_dir, wal_dir, mib, 0));
     if (cold.drop())
       figures->push_back(recover_into_fresh("checkpoint", "cold", ckpt_dir, wal_dir, mib, 0));
   }
@@ -324,11 +366,13 @@ void print(const std::vector<Figure>& figures, const std::string& filesystem, bo
 
 constexpr const char* kUsage =
     "usage: bench_recovery [--wal-mib N] [--checkpoint-mib N] [--runs R] [--dir DIR] [--json]\n"
+    "                      [--warm-only]\n"
     "  --wal-mib N         log size for the log phase (default 1024; 0 skips the phase)\n"
     "  --checkpoint-mib N  live data for the checkpoint phase (default 1024; 0 skips it)\n"
     "  --runs R            timed runs of each case, medians reported (default 3)\n"
     "  --dir DIR           the files go to a new directory under DIR (default /tmp)\n"
     "  --json              one JSON object per case instead of a table\n"
+    "  --warm-only         no cold-cache runs (they drop the whole machine's page cache)\n"
     "  (--wal-mb and --checkpoint-mb are accepted for --wal-mib and --checkpoint-mib)\n";
 
 }  // namespace
@@ -336,7 +380,7 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
   uint64_t wal_mib = 1024, checkpoint_mib = 1024;
   int runs = 3;
-  bool json = false;
+  bool json = false, warm_only = false;
   std::string base = "/tmp";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -351,6 +395,8 @@ int main(int argc, char** argv) {
       base = argv[++i];
     } else if (a == "--json") {
       json = true;
+    } else if (a == "--warm-only") {
+      warm_only = true;
     } else if (a == "--help" || a == "-h") {
       fputs(kUsage, stdout);
       return 0;
@@ -368,7 +414,7 @@ int main(int argc, char** argv) {
   const std::string filesystem = filesystem_of(root);
   fprintf(stderr, "bench_recovery: files in %s (%s)%s\n", root.c_str(), filesystem.c_str(),
           filesystem == "tmpfs" ? ": cold-cache figures mean nothing there" : "");
-  ColdCache cold;
+  ColdCache cold(!warm_only);
   std::vector<Figure> figures;
   if (wal_mib > 0) run_wal_phase(root, wal_mib, runs, cold, &figures);
   if (checkpoint_mib > 0) run_checkpoint_phase(root, checkpoint_mib, runs, cold, &figures);
