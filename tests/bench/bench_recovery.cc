@@ -3,18 +3,22 @@
 // Engine). Issue 5's "recovery time per GB of WAL and per GB of checkpoint".
 //
 //   bench_recovery [--wal-mib N] [--checkpoint-mib N] [--runs R] [--dir DIR] [--json]
+//                  [--warm-only]
 //
 // Phase "wal": a log of about N MiB written by a real LogWriter (transactions of 1-4 puts,
-// 24-byte keys, 100-900-byte values over 200 000 keys), then recover() timed, warm (the page
+// 24-byte keys, 100-899-byte values over 200 000 keys), then recover() timed, warm (the page
 // cache holds the log) and cold (caches dropped first, as root). Phase "checkpoint": an engine
 // holding about N MiB of live data, one checkpoint written (timed too), then recover() of that
-// checkpoint with an empty log after it, warm and cold. Prints a table, or one JSON object per
-// measurement with --json; medians over the runs.
-#include <sys/stat.h>
+// checkpoint with an empty log after it, warm and cold. Beside each, "read": the same files
+// read and checked by the same functions (wal::recover, load_checkpoint) with nothing applied,
+// so that the engine's share of the time shows. Prints a table, or one JSON object per
+// case with --json; medians over the runs. Files go to a new directory under DIR (default
+// /tmp), removed at the end; its filesystem is printed, since the figures depend on it.
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,21 +40,66 @@ namespace {
 using namespace ringdb::daemon;
 namespace fs = std::filesystem;
 
+constexpr uint64_t kLogKeys = 200'000;  // the log's key space: about 100 MiB live, any log size
+
+std::string g_root;  // the bench's directory, removed on every exit
+
+[[noreturn]] void die(const std::string& why) {
+  fprintf(stderr, "bench_recovery: %s\n", why.c_str());
+  std::error_code ec;
+  if (!g_root.empty()) fs::remove_all(g_root, ec);
+  exit(1);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-bool drop_caches() {
+// Empties the page cache (as root); false with `why` if this process may not.
+bool drop_caches(std::string* why) {
   sync();
   FILE* f = fopen("/proc/sys/vm/drop_caches", "w");
-  if (f == nullptr) return false;
-  const bool ok = fputs("3\n", f) >= 0;
-  return fclose(f) == 0 && ok;
+  if (f == nullptr) {
+    *why = std::string("cannot open /proc/sys/vm/drop_caches: ") + strerror(errno);
+    return false;
+  }
+  const bool wrote = fputs("3\n", f) >= 0;
+  if (fclose(f) != 0 || !wrote) {
+    *why = std::string("cannot write /proc/sys/vm/drop_caches: ") + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+std::string filesystem_of(const std::string& path) {
+  struct statfs sf;
+  if (statfs(path.c_str(), &sf) != 0) return "unknown";
+  switch (static_cast<uint64_t>(sf.f_type)) {
+    case 0xEF53:
+      return "ext4";  // also ext2/ext3: one magic
+    case 0x01021994:
+      return "tmpfs";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x794C7630:
+      return "overlayfs";
+    case 0x2FC12FC1:
+      return "zfs";
+    case 0x6969:
+      return "nfs";
+    default: {
+      char buf[32];
+      snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(sf.f_type));
+      return buf;
+    }
+  }
 }
 
 EngineOptions big_engine() {
   EngineOptions o;
-  o.memory_limit_bytes = size_t{16} << 30;
+  o.memory_limit_bytes = size_t{16} << 30;  // no limit in the way of a 1-GiB checkpoint
   o.purge_interval = std::chrono::milliseconds(10);
   return o;
 }
@@ -61,76 +110,208 @@ std::string key_of(uint64_t k) {
   return buf;
 }
 
-// Writes transactions to a log in `dir` until it holds `bytes`; returns its size.
-uint64_t write_log(const std::string& dir, uint64_t bytes, uint64_t* transactions) {
+struct LogContents {
+  uint64_t bytes = 0;  // record bytes (the durable LSN)
+  uint64_t transactions = 0;
+  uint64_t ops = 0;
+};
+
+// Writes transactions to a log in `dir` until it holds about `bytes`.
+LogContents write_log(const std::string& dir, uint64_t bytes) {
   wal::LogWriterOptions o;
   o.dir = dir;
   o.segment_bytes = uint64_t{64} << 20;
   std::string error;
   auto writer = wal::LogWriter::open(
       o, [](uint32_t, uint64_t, wal::LogStatus, uint64_t) {},
-      [](const std::string& reason) {
-        fprintf(stderr, "bench_recovery: log failed: %s\n", reason.c_str());
-        exit(1);
-      },
-      &error);
-  if (!writer) {
-    fprintf(stderr, "bench_recovery: %s\n", error.c_str());
-    exit(1);
-  }
+      [](const std::string& reason) { die("log failed: " + reason); }, &error);
+  if (!writer) die(error);
   std::mt19937_64 rng(42);
-  std::string value(1000, 'v');
+  const std::string value(1000, 'v');
+  LogContents log;
   uint64_t appended = 0;
-  *transactions = 0;
   std::vector<std::string> keys(4);
+  std::vector<wal::Op> ops;
   while (appended < bytes) {
     const size_t n = 1 + rng() % 4;
-    std::vector<wal::Op> ops;
+    ops.clear();
     for (size_t i = 0; i < n; ++i) {
-      keys[i] = key_of(rng() % 200'000);
+      keys[i] = key_of(rng() % kLogKeys);
       ops.push_back(
           wal::Op{wal::OpKind::kPut, keys[i], std::string_view(value.data(), 100 + rng() % 800)});
     }
+    const uint64_t txn = ++log.transactions;
     wal::LogStatus s;
-    while ((s = writer->append(++*transactions, ops, 0, wal::LogWriter::kNoNotify)) ==
+    while ((s = writer->append(txn, ops, 0, wal::LogWriter::kNoNotify)) ==
            wal::LogStatus::kQueueFull) {
       std::this_thread::yield();
     }
-    if (s != wal::LogStatus::kOk) {
-      fprintf(stderr, "bench_recovery: append: %s\n", wal::log_status_name(s));
-      exit(1);
-    }
-    appended += 32 + n * 12;
+    if (s != wal::LogStatus::kOk) die(std::string("append: ") + wal::log_status_name(s));
+    log.ops += n;
+    appended += 32 + n * 12;  // record and operation headers (padding left out)
     for (const auto& op : ops)
       appended += op.key.size() + op.value.size();
   }
   writer->stop();
-  return writer->durable_lsn();
+  log.bytes = writer->durable_lsn();
+  return log;
 }
 
 struct Figure {
   std::string phase;  // "wal" or "checkpoint"
+  std::string what;   // "recover", "read" (its reading and checking alone) or "write"
   std::string cache;  // "warm", "cold", or "" (writing)
-  std::string what;   // "recover" or "write"
   double mib = 0;
   double seconds = 0;
-  uint64_t items = 0;  // transactions replayed or keys loaded/written
+  uint64_t items = 0;  // transactions replayed, or keys loaded or written
+  uint64_t ops = 0;    // puts replayed (wal), keys (checkpoint)
 };
 
 Figure recover_into_fresh(const std::string& phase, const std::string& cache,
-                          const std::string& checkpoint_dir, const std::string& wal_dir,
-                          double mib) {
+                          const std::string& checkpoint_dir, const std::string& wal_dir, double mib,
+                          uint64_t ops) {
   Engine engine(big_engine());
   RecoveryReport report;
   std::string error;
   const auto t = std::chrono::steady_clock::now();
-  if (!recover(engine, checkpoint_dir, wal_dir, &report, &error)) {
-    fprintf(stderr, "bench_recovery: recovery failed: %s\n", error.c_str());
-    exit(1);
+  if (!recover(engine, checkpoint_dir, wal_dir, &report, &error)) die("recovery failed: " + error);
+  const double s = seconds_since(t);
+  const uint64_t items = phase == "wal" ? report.replayed : report.checkpoint.keys;
+  return Figure{phase, "recover", cache, mib, s, items, phase == "wal" ? ops : items};
+}
+
+// The baseline in the same run: what recover() reads and checks (every segment scanned and
+// every record's checksum, or the checkpoint's checksum, bounds and order), with nothing
+// applied to an engine.
+Figure read_only(const std::string& phase, const std::string& cache,
+                 const std::string& checkpoint_dir, const std::string& wal_dir, double mib,
+                 uint64_t ops) {
+  std::string error;
+  uint64_t items = 0;
+  const auto t = std::chrono::steady_clock::now();
+  if (phase == "wal") {
+    wal::RecoveryResult result;
+    if (!wal::recover(
+            wal_dir, 0, 0, [](const wal::Record&, std::string*) { return true; }, &result,
+            &error)) {
+      die("reading the log: " + error);
+    }
+    items = result.records;
+  } else {
+    std::vector<CheckpointInfo> found;
+    if (!list_checkpoints(checkpoint_dir, &found, &error) || found.empty())
+      die("no checkpoint to read: " + error);
+    const EngineOptions limits = big_engine();
+    CheckpointInfo info;
+    if (!load_checkpoint(
+            found.front().path, {limits.key_size_max, limits.value_size_max},
+            [](std::string_view, std::string_view, std::string*) { return true; }, &info, &error)) {
+      die("reading the checkpoint: " + error);
+    }
+    items = info.keys;
   }
   const double s = seconds_since(t);
-  return Figure{phase, cache, "recover",
-                mib,   s,     phase == "wal" ? report.replayed : report.checkpoint.keys};
+  return Figure{phase, "read", cache, mib, s, items, phase == "wal" ? ops : items};
+}
+
+// Cold runs need the page cache dropped; says once why they are skipped if it cannot be.
+class ColdCache {
+ public:
+  explicit ColdCache(bool wanted) : usable_(wanted) {}
+  bool drop() {
+    if (!usable_) return false;
+    std::string why;
+    if (drop_caches(&why)) return true;
+    usable_ = false;
+    fprintf(stderr, "bench_recovery: cold-cache runs skipped: %s\n", why.c_str());
+    return false;
+  }
+
+ private:
+  bool usable_;
+};
+
+void run_wal_phase(const std::string& root, uint64_t mib_wanted, int runs, ColdCache& cold,
+                   std::vector<Figure>* figures) {
+  const std::string dir = root + "/wal-phase";
+  const std::string wal_dir = dir + "/wal", ckpt_dir = dir + "/checkpoints";
+  fs::create_directories(wal_dir);
+  fs::create_directories(ckpt_dir);
+  const LogContents log = write_log(wal_dir, mib_wanted << 20);
+  const double mib = static_cast<double>(log.bytes) / (1 << 20);
+  fprintf(stderr, "bench_recovery: log of %.0f MiB, %lu transactions, %lu puts\n", mib,
+          static_cast<unsigned long>(log.transactions), static_cast<unsigned long>(log.ops));
+  for (int r = 0; r < runs; ++r) {
+    figures->push_back(read_only("wal", "warm", ckpt_dir, wal_dir, mib, log.ops));
+    figures->push_back(recover_into_fresh("wal", "warm", ckpt_dir, wal_dir, mib, log.ops));
+    if (cold.drop()) figures->push_back(read_only("wal", "cold", ckpt_dir, wal_dir, mib, log.ops));
+    if (cold.drop())
+      figures->push_back(recover_into_fresh("wal", "cold", ckpt_dir, wal_dir, mib, log.ops));
+  }
+  fs::remove_all(dir);
+}
+
+// Fills `engine` with distinct keys and 100-899-byte values until it holds about `bytes` of
+// keys and values.
+void fill(Engine& engine, uint64_t bytes) {
+  std::mt19937_64 rng(7);
+  const std::string value(1000, 'c');
+  uint64_t data = 0, k = 0;
+  while (data < bytes) {
+    std::unique_ptr<Transaction> txn;
+    if (engine.begin(TxnMode::kReadWrite, &txn) != Status::kOk) die("begin failed");
+    for (int i = 0; i < 1000; ++i, ++k) {
+      const std::string key = key_of(k);
+      const size_t len = 100 + rng() % 800;
+      const Status s = engine.put(*txn, key, std::string_view(value.data(), len));
+      if (s != Status::kOk) die(std::string("put: ") + status_name(s));
+      data += key.size() + len;
+    }
+    if (engine.commit(std::move(txn)) != Status::kOk) die("commit failed");
+  }
+}
+
+void run_checkpoint_phase(const std::string& root, uint64_t mib_wanted, int runs, ColdCache& cold,
+                          std::vector<Figure>* figures) {
+  const std::string dir = root + "/checkpoint-phase";
+  const std::string wal_dir = dir + "/wal", ckpt_dir = dir + "/checkpoints";
+  fs::create_directories(wal_dir);
+  double mib = 0;
+  {
+    Engine engine(big_engine());
+    fill(engine, mib_wanted << 20);
+    wal::LogWriterOptions lo;
+    lo.dir = wal_dir;
+    std::string error;
+    auto log = wal::LogWriter::open(
+        lo, [](uint32_t, uint64_t, wal::LogStatus, uint64_t) {},
+        [](const std::string& reason) { die("log failed: " + reason); }, &error);
+    if (!log) die(error);
+    // Each run writes a new checkpoint of the same data (two are kept; the newest is loaded).
+    for (int r = 0; r < runs; ++r) {
+      CheckpointerOptions co;
+      co.dir = ckpt_dir;
+      co.wal_dir = wal_dir;
+      Checkpointer checkpointer(co, &engine, log.get(), [] { return UINT64_MAX; });
+      if (!checkpointer.open(&error)) die(error);
+      CheckpointResult result;
+      const auto t = std::chrono::steady_clock::now();
+      if (!checkpointer.run(true, &result, &error)) die("checkpoint: " + error);
+      mib = static_cast<double>(result.file_bytes) / (1 << 20);
+      figures->push_back(Figure{"checkpoint", "write", "", mib, seconds_since(t), result.info.keys,
+                                result.info.keys});
+    }
+    log->stop();
+  }
+  fprintf(stderr, "bench_recovery: checkpoint of %.0f MiB\n", mib);
+  for (int r = 0; r < runs; ++r) {
+    figures->push_back(read_only("checkpoint", "warm", ckpt_dir, wal_dir, mib, 0));
+    figures->push_back(recover_into_fresh("checkpoint", "warm", ckpt_dir, wal_dir, mib, 0));
+    if (cold.drop()) figures->push_back(read_only("checkpoint", "cold", ckpt_dir, wal_dir, mib, 0));
+    if (cold.drop())
+      figures->push_back(recover_into_fresh("checkpoint", "cold", ckpt_dir, wal_dir, mib, 0));
+  }
+  fs::remove_all(dir);
 }
 
 double median(std::vector<double> v) {
@@ -138,155 +319,106 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  uint64_t wal_mib = 1024, checkpoint_mib = 1024;
-  int runs = 3;
-  bool json = false;
-  std::string base = "/tmp";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--wal-mib" && i + 1 < argc) {
-      wal_mib = strtoull(argv[++i], nullptr, 10);
-    } else if (a == "--checkpoint-mib" && i + 1 < argc) {
-      checkpoint_mib = strtoull(argv[++i], nullptr, 10);
-    } else if (a == "--runs" && i + 1 < argc) {
-      runs = std::max(1, atoi(argv[++i]));
-    } else if (a == "--dir" && i + 1 < argc) {
-      base = argv[++i];
-    } else if (a == "--json") {
-      json = true;
-    } else {
-      fprintf(stderr,
-              "usage: bench_recovery [--wal-mib N] [--checkpoint-mib N] [--runs R] [--dir DIR] "
-              "[--json]\n");
-      return 2;
-    }
-  }
-  std::string root = base + "/ringdb-bench-recovery-XXXXXX";
-  if (mkdtemp(root.data()) == nullptr) {
-    perror("mkdtemp");
-    return 1;
-  }
-  struct statfs sf;
-  const bool tmpfs = statfs(root.c_str(), &sf) == 0 && sf.f_type == 0x01021994;  // TMPFS_MAGIC
-  fprintf(stderr, "bench_recovery: files in %s%s\n", root.c_str(),
-          tmpfs ? " (tmpfs: cold-cache figures mean nothing there)" : "");
-  const bool can_drop = geteuid() == 0;
-  if (!can_drop) fprintf(stderr, "bench_recovery: not root: cold-cache runs skipped\n");
-  std::vector<Figure> figures;
-
-  if (wal_mib > 0) {
-    const std::string dir = root + "/wal-phase";
-    const std::string wal_dir = dir + "/wal", ckpt_dir = dir + "/checkpoints";
-    fs::create_directories(wal_dir);
-    fs::create_directories(ckpt_dir);
-    uint64_t transactions = 0;
-    const uint64_t bytes = write_log(wal_dir, wal_mib << 20, &transactions);
-    const double mib = static_cast<double>(bytes) / (1 << 20);
-    fprintf(stderr, "bench_recovery: log of %.0f MiB, %lu transactions\n", mib,
-            static_cast<unsigned long>(transactions));
-    for (int r = 0; r < runs; ++r) {
-      figures.push_back(recover_into_fresh("wal", "warm", ckpt_dir, wal_dir, mib));
-      if (can_drop && drop_caches())
-        figures.push_back(recover_into_fresh("wal", "cold", ckpt_dir, wal_dir, mib));
-    }
-    fs::remove_all(dir);
-  }
-
-  if (checkpoint_mib > 0) {
-    const std::string dir = root + "/checkpoint-phase";
-    const std::string wal_dir = dir + "/wal", ckpt_dir = dir + "/checkpoints";
-    fs::create_directories(wal_dir);
-    double mib = 0;
-    {
-      Engine engine(big_engine());
-      // Live data: distinct keys, 100-900-byte values, until the engine holds about N MiB of
-      // keys and values.
-      std::mt19937_64 rng(7);
-      std::string value(1000, 'c');
-      uint64_t data = 0, k = 0;
-      while (data < (checkpoint_mib << 20)) {
-        std::unique_ptr<Transaction> txn;
-        if (engine.begin(TxnMode::kReadWrite, &txn) != Status::kOk) return 1;
-        for (int i = 0; i < 1000; ++i, ++k) {
-          const std::string key = key_of(k);
-          const size_t len = 100 + rng() % 800;
-          if (engine.put(*txn, key, std::string_view(value.data(), len)) != Status::kOk) return 1;
-          data += key.size() + len;
-        }
-        if (engine.commit(std::move(txn)) != Status::kOk) return 1;
-      }
-      wal::LogWriterOptions lo;
-      lo.dir = wal_dir;
-      std::string error;
-      auto log = wal::LogWriter::open(
-          lo, [](uint32_t, uint64_t, wal::LogStatus, uint64_t) {}, [](const std::string&) {},
-          &error);
-      if (!log) {
-        fprintf(stderr, "bench_recovery: %s\n", error.c_str());
-        return 1;
-      }
-      for (int r = 0; r < runs; ++r) {
-        CheckpointerOptions co;
-        co.dir = ckpt_dir;
-        co.wal_dir = wal_dir;
-        Checkpointer checkpointer(co, &engine, log.get(), [] { return UINT64_MAX; });
-        if (!checkpointer.open(&error)) return 1;
-        CheckpointResult result;
-        const auto t = std::chrono::steady_clock::now();
-        if (!checkpointer.run(true, &result, &error)) {
-          fprintf(stderr, "bench_recovery: checkpoint: %s\n", error.c_str());
-          return 1;
-        }
-        mib = static_cast<double>(result.file_bytes) / (1 << 20);
-        figures.push_back(
-            Figure{"checkpoint", "", "write", mib, seconds_since(t), result.info.keys});
-      }
-      log->stop();
-    }
-    fprintf(stderr, "bench_recovery: checkpoint of %.0f MiB\n", mib);
-    for (int r = 0; r < runs; ++r) {
-      figures.push_back(recover_into_fresh("checkpoint", "warm", ckpt_dir, wal_dir, mib));
-      if (can_drop && drop_caches())
-        figures.push_back(recover_into_fresh("checkpoint", "cold", ckpt_dir, wal_dir, mib));
-    }
-    fs::remove_all(dir);
-  }
-  fs::remove_all(root);
-
-  // Medians per (phase, what, cache).
+// Medians per (phase, what, cache), as a table or JSON lines.
+void print(const std::vector<Figure>& figures, const std::string& filesystem, bool json) {
   std::vector<std::tuple<std::string, std::string, std::string>> cases;
   for (const Figure& f : figures) {
     auto c = std::make_tuple(f.phase, f.what, f.cache);
     if (std::find(cases.begin(), cases.end(), c) == cases.end()) cases.push_back(c);
   }
   if (!json) {
-    printf("%-11s %-8s %-5s %9s %5s %9s %10s %12s\n", "phase", "what", "cache", "MiB", "runs",
-           "seconds", "s/GiB", "items/s");
+    printf("%-10s %-7s %-5s %7s %4s %8s %7s %7s %-12s %10s %10s\n", "phase", "what", "cache", "MiB",
+           "runs", "seconds", "s/GiB", "MiB/s", "items", "items/s", "puts/s");
   }
   for (const auto& [phase, what, cache] : cases) {
-    std::vector<double> secs, rates;
+    std::vector<double> secs, rates, op_rates;
     double mib = 0;
     for (const Figure& f : figures) {
       if (f.phase != phase || f.what != what || f.cache != cache) continue;
       secs.push_back(f.seconds);
       rates.push_back(static_cast<double>(f.items) / f.seconds);
+      op_rates.push_back(static_cast<double>(f.ops) / f.seconds);
       mib = f.mib;
     }
     const double s = median(secs);
-    const double per_gib = s / (mib / 1024);
+    const char* item = phase == "wal" ? "transactions" : "keys";
     if (json) {
+      std::string each;  // every run's seconds, in order
+      for (const double x : secs) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%s%.3f", each.empty() ? "" : ",", x);
+        each += buf;
+      }
       printf(
           "{\"system\":\"ringdb\",\"phase\":\"%s\",\"what\":\"%s\",\"cache\":\"%s\","
-          "\"mib\":%.1f,\"runs\":%zu,\"seconds\":%.3f,\"seconds_per_gib\":%.3f,"
-          "\"items_per_s\":%.0f}\n",
-          phase.c_str(), what.c_str(), cache.c_str(), mib, secs.size(), s, per_gib, median(rates));
+          "\"fs\":\"%s\",\"mib\":%.1f,\"runs\":%zu,\"seconds\":%.3f,\"seconds_per_gib\":%.3f,"
+          "\"mib_per_s\":%.1f,\"items\":\"%s\",\"items_per_s\":%.0f,\"puts_per_s\":%.0f,"
+          "\"seconds_each\":[%s]}\n",
+          phase.c_str(), what.c_str(), cache.c_str(), filesystem.c_str(), mib, secs.size(), s,
+          s / (mib / 1024), mib / s, item, median(rates), median(op_rates), each.c_str());
     } else {
-      printf("%-11s %-8s %-5s %9.0f %5zu %9.3f %10.3f %12.0f\n", phase.c_str(), what.c_str(),
-             cache.empty() ? "-" : cache.c_str(), mib, secs.size(), s, per_gib, median(rates));
+      printf("%-10s %-7s %-5s %7.0f %4zu %8.3f %7.3f %7.1f %-12s %10.0f %10.0f\n", phase.c_str(),
+             what.c_str(), cache.empty() ? "-" : cache.c_str(), mib, secs.size(), s,
+             s / (mib / 1024), mib / s, item, median(rates), median(op_rates));
     }
   }
+}
+
+constexpr const char* kUsage =
+    "usage: bench_recovery [--wal-mib N] [--checkpoint-mib N] [--runs R] [--dir DIR] [--json]\n"
+    "                      [--warm-only]\n"
+    "  --wal-mib N         log size for the log phase (default 1024; 0 skips the phase)\n"
+    "  --checkpoint-mib N  live data for the checkpoint phase (default 1024; 0 skips it)\n"
+    "  --runs R            timed runs of each case, medians reported (default 3)\n"
+    "  --dir DIR           the files go to a new directory under DIR (default /tmp)\n"
+    "  --json              one JSON object per case instead of a table\n"
+    "  --warm-only         no cold-cache runs (they drop the whole machine's page cache)\n"
+    "  (--wal-mb and --checkpoint-mb are accepted for --wal-mib and --checkpoint-mib)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t wal_mib = 1024, checkpoint_mib = 1024;
+  int runs = 3;
+  bool json = false, warm_only = false;
+  std::string base = "/tmp";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if ((a == "--wal-mib" || a == "--wal-mb") && has_value) {
+      wal_mib = strtoull(argv[++i], nullptr, 10);
+    } else if ((a == "--checkpoint-mib" || a == "--checkpoint-mb") && has_value) {
+      checkpoint_mib = strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--runs" && has_value) {
+      runs = std::max(1, atoi(argv[++i]));
+    } else if (a == "--dir" && has_value) {
+      base = argv[++i];
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--warm-only") {
+      warm_only = true;
+    } else if (a == "--help" || a == "-h") {
+      fputs(kUsage, stdout);
+      return 0;
+    } else {
+      fputs(kUsage, stderr);
+      return 2;
+    }
+  }
+  std::string root = base + "/ringdb-bench-recovery-XXXXXX";
+  if (mkdtemp(root.data()) == nullptr) {
+    fprintf(stderr, "bench_recovery: mkdtemp under %s: %s\n", base.c_str(), strerror(errno));
+    return 1;
+  }
+  g_root = root;
+  const std::string filesystem = filesystem_of(root);
+  fprintf(stderr, "bench_recovery: files in %s (%s)%s\n", root.c_str(), filesystem.c_str(),
+          filesystem == "tmpfs" ? ": cold-cache figures mean nothing there" : "");
+  ColdCache cold(!warm_only);
+  std::vector<Figure> figures;
+  if (wal_mib > 0) run_wal_phase(root, wal_mib, runs, cold, &figures);
+  if (checkpoint_mib > 0) run_checkpoint_phase(root, checkpoint_mib, runs, cold, &figures);
+  fs::remove_all(root);
+  print(figures, filesystem, json);
   return 0;
 }
