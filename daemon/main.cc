@@ -1,5 +1,5 @@
-// ringdbd: the ringdb daemon. Configuration: daemon/config.h (`ringdbd --help`); what it
-// runs: daemon/server.h. Exit codes: 0 after a graceful shutdown, 1 when it cannot start,
+// ringdbd: the ringdb daemon. Configuration: daemon/service/config.h (`ringdbd --help`); what it
+// runs: daemon/service/server.h. Exit codes: 0 after a graceful shutdown, 1 when it cannot start,
 // 2 on a usage error; a fatal internal error aborts (non-zero, with a core dump).
 #include <signal.h>
 #include <sys/stat.h>
@@ -12,16 +12,16 @@
 #include <memory>
 #include <string>
 
-#include "daemon/admin_commands.h"
-#include "daemon/admin_server.h"
-#include "daemon/checkpoint.h"
-#include "daemon/config.h"
-#include "daemon/engine.h"
-#include "daemon/log.h"
-#include "daemon/placement.h"
-#include "daemon/recovery.h"
-#include "daemon/server.h"
-#include "daemon/wal_writer.h"
+#include "daemon/admin/admin_commands.h"
+#include "daemon/admin/admin_server.h"
+#include "daemon/base/log.h"
+#include "daemon/durability/checkpoint.h"
+#include "daemon/durability/recovery.h"
+#include "daemon/engine/engine.h"
+#include "daemon/service/config.h"
+#include "daemon/service/placement.h"
+#include "daemon/service/server.h"
+#include "daemon/wal/writer.h"
 #include "shm/bus_guard.h"
 #include "shm/wire.h"
 #include "sync/latch_stats.h"
@@ -183,10 +183,7 @@ int main(int argc, char** argv) {
     log_options.start_lsn = wal_result.next_lsn;
     log_options.first_segment_id = wal_result.next_segment_id;
     auto writer = wal::LogWriter::open(
-        log_options,
-        [&server](uint32_t worker, uint64_t request, wal::LogStatus status, uint64_t lsn) {
-          server.notify_io_complete(worker, request, status, lsn);
-        },
+        log_options, server.completion_sinks(),
         [](const std::string& reason) {
           fatal("write-ahead log: %s; exiting so that recovery runs", reason.c_str());
         },

@@ -17,7 +17,7 @@
 namespace ringdb {
 
 std::string default_socket_path() {
-  // The same rule as ringdbd's default (daemon/config.cc): a relative or empty variable is
+  // The same rule as ringdbd's default (daemon/service/config.cc): a relative or empty variable is
   // ignored, as the daemon ignores it.
   if (const char* env = std::getenv("RINGDB_SOCKET"); env != nullptr && *env != '\0') {
     return env;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "shm/doorbell.h"
 #include "shm/request.h"
 #include "sync/fence.h"
 #include "sync/futex.h"
@@ -134,29 +135,22 @@ uint32_t Session::current_ring() const {
 }
 
 void Session::wake_worker(uint32_t ring) {
-  // The client's half of the Dekker pair of docs/PROTOCOL.md section 3: the push (a store)
-  // must be ordered before the load of need_wakeup, which only a full fence does. The
-  // worker's half: store need_wakeup, full fence, look at the rings.
-  sync::full_fence();
+  // The producer's half of the wake-up protocol (shm/doorbell.h), after the push.
   const uint32_t worker = connection_->ring_worker(ring);
-  if (connection_->board_worker(worker)->need_wakeup.load(std::memory_order_relaxed) != 0) {
-    ring_doorbell(worker);
-  }
+  shm::wake_if_sleeping(connection_->board_worker(worker)->need_wakeup,
+                        *connection_->doorbell(worker));
 }
 
 void Session::nudge_sleeping_workers() {
   for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r) {
     const uint32_t worker = connection_->ring_worker(r);
-    if (connection_->board_worker(worker)->need_wakeup.load(std::memory_order_relaxed) != 0) {
-      ring_doorbell(worker);
-    }
+    shm::wake_if_sleeping(connection_->board_worker(worker)->need_wakeup,
+                          *connection_->doorbell(worker));
   }
 }
 
 void Session::ring_doorbell(uint32_t worker) {
-  std::atomic<uint32_t>& bell = connection_->doorbell(worker)->bell;
-  bell.fetch_add(1, std::memory_order_release);
-  sync::futex_wake(&bell, 1, sync::Sharing::kProcessShared);
+  shm::ring(*connection_->doorbell(worker));
 }
 
 // ---- Free contexts ----------------------------------------------------------------------

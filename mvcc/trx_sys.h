@@ -65,7 +65,7 @@ class TrxSys {
 
   Lookup lookup(TrxId id) const;
 
-  // A checkpoint's cut (daemon/checkpoint.h): which transactions a snapshot taken at one
+  // A checkpoint's cut (daemon/durability/checkpoint.h): which transactions a snapshot taken at one
   // instant contains, in terms the log's records carry (transaction ids). At the cut, with no
   // commit in progress (under commit_mu_), `at_cut` runs (it opens the snapshot's view) and
   // the transactions that began but had not committed are listed. A transaction is in the

@@ -4,7 +4,8 @@
 #   2. checks formatting (clang-format)
 #   3. builds with clang and -Wthread-safety -Werror, and checks that a known violation is
 #      rejected (so the annotations are really being checked); runs the request decoder's
-#      libFuzzer target from that build for 20 s
+#      libFuzzer target from that build for 20 s; checks that an upward include between the
+#      rooms fails to build (scripts/check_rooms.py)
 #   4. builds and runs the suite three ways: release, ASan+UBSan, TSan
 # Fails if any step fails. Build trees live in build-test/ (kept between runs, so a re-run
 # only rebuilds what changed). Extra arguments go to `meson test` (e.g. a test name).
@@ -35,6 +36,9 @@ if clang++ -std=c++20 -Wthread-safety -Werror -I"$root" -fsyntax-only \
   exit 1
 fi
 echo "thread-safety: violation rejected as it should be"
+# Each room sees only the rooms below it (the top-level meson.build): an upward include must
+# fail to build, and a downward one must not.
+scripts/check_rooms.py build-test/clang
 
 # The clang build carries the libFuzzer targets (tests/fuzz/meson.build). Each run starts from
 # the checked-in seeds with a fresh corpus: the decoder is small and its coverage saturates in

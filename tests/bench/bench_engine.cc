@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/engine.h"
+#include "daemon/engine/engine.h"
 
 namespace {
 

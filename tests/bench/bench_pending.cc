@@ -3,7 +3,7 @@
 // stretches (executing a batch of requests), in the two designs of the seed
 // (kv_engine MB-25822, ../shared/seeds/kv_engine-MB-25822-pending-io-mutex.txt):
 //
-//   Notify/own_mutex/HOLD_US    the pending set has its own mutex (daemon/pending_set.h)
+//   Notify/own_mutex/HOLD_US    the pending set has its own mutex (daemon/service/pending_set.h)
 //   Notify/worker_mutex/HOLD_US the pending set is guarded by the worker's main mutex, the
 //                               design before the seed: a post waits for the worker's stretch
 //
@@ -24,14 +24,15 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/pending_set.h"
+#include "daemon/service/pending_set.h"
 #include "sync/latch_stats.h"
 #include "sync/mutex.h"
 
 namespace {
 
-using ringdb::daemon::PendingCompletion;
 using ringdb::daemon::PendingSet;
+using ringdb::daemon::wal::Completion;
+using ringdb::daemon::wal::LogStatus;
 using ringdb::sync::Mutex;
 using ringdb::sync::MutexGuard;
 using ringdb::sync::now_ns;
@@ -50,21 +51,21 @@ class WorkerMutexPending {
   explicit WorkerMutexPending(Mutex& worker_mutex) : mu_(worker_mutex) {
     entries_.reserve(kCapacity);
   }
-  bool post(uint64_t request, uint32_t status) {
+  bool post(uint64_t request, LogStatus status) {
     MutexGuard guard(mu_);
     if (entries_.size() >= kCapacity) return false;
-    entries_.push_back(PendingCompletion{request, status});
+    entries_.push_back(Completion{request, status});
     return true;
   }
   // The worker calls this while it holds the mutex already.
-  void drain_locked(std::vector<PendingCompletion>* out) NO_THREAD_SAFETY_ANALYSIS {
+  void drain_locked(std::vector<Completion>* out) NO_THREAD_SAFETY_ANALYSIS {
     out->clear();
     entries_.swap(*out);
   }
 
  private:
   Mutex& mu_;
-  std::vector<PendingCompletion> entries_;
+  std::vector<Completion> entries_;
 };
 
 template <bool kOwnMutex>
@@ -76,7 +77,7 @@ void BM_Notify(benchmark::State& state) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> drained{0};
   std::thread worker([&] {
-    std::vector<PendingCompletion> out;
+    std::vector<Completion> out;
     out.reserve(kCapacity);
     while (!stop.load(std::memory_order_relaxed)) {
       {
@@ -97,9 +98,10 @@ void BM_Notify(benchmark::State& state) {
     const int64_t start = now_ns();
     bool posted;
     if constexpr (kOwnMutex) {
-      posted = own.post(request, 0);
+      const Completion c{request, LogStatus::kOk};
+      posted = own.post({&c, 1});
     } else {
-      posted = shared.post(request, 0);
+      posted = shared.post(request, LogStatus::kOk);
     }
     latencies.push_back(now_ns() - start);
     if (!posted) state.SkipWithError("the pending set is full");

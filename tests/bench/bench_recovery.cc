@@ -1,5 +1,5 @@
 // bench_recovery: how long ringdbd's start takes per GiB of write-ahead log and per GiB of
-// checkpoint, through the code ringdbd runs (daemon/recovery.h's recover() into a fresh
+// checkpoint, through the code ringdbd runs (daemon/durability/recovery.h's recover() into a fresh
 // Engine). Issue 5's "recovery time per GB of WAL and per GB of checkpoint".
 //
 //   bench_recovery [--wal-mib N] [--checkpoint-mib N] [--runs R] [--dir DIR] [--json]
@@ -30,10 +30,10 @@
 #include <tuple>
 #include <vector>
 
-#include "daemon/checkpoint.h"
-#include "daemon/engine.h"
-#include "daemon/recovery.h"
-#include "daemon/wal_writer.h"
+#include "daemon/durability/checkpoint.h"
+#include "daemon/durability/recovery.h"
+#include "daemon/engine/engine.h"
+#include "daemon/wal/writer.h"
 
 namespace {
 
@@ -123,8 +123,7 @@ LogContents write_log(const std::string& dir, uint64_t bytes) {
   o.segment_bytes = uint64_t{64} << 20;
   std::string error;
   auto writer = wal::LogWriter::open(
-      o, [](uint32_t, uint64_t, wal::LogStatus, uint64_t) {},
-      [](const std::string& reason) { die("log failed: " + reason); }, &error);
+      o, {}, [](const std::string& reason) { die("log failed: " + reason); }, &error);
   if (!writer) die(error);
   std::mt19937_64 rng(42);
   const std::string value(1000, 'v');
@@ -284,8 +283,7 @@ void run_checkpoint_phase(const std::string& root, uint64_t mib_wanted, int runs
     lo.dir = wal_dir;
     std::string error;
     auto log = wal::LogWriter::open(
-        lo, [](uint32_t, uint64_t, wal::LogStatus, uint64_t) {},
-        [](const std::string& reason) { die("log failed: " + reason); }, &error);
+        lo, {}, [](const std::string& reason) { die("log failed: " + reason); }, &error);
     if (!log) die(error);
     // Each run writes a new checkpoint of the same data (two are kept; the newest is loaded).
     for (int r = 0; r < runs; ++r) {

@@ -25,7 +25,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// RINGDB_ADMIN_SOCKET if set, else the daemon's default (daemon/config.cc): in /run/ringdb
+// RINGDB_ADMIN_SOCKET if set, else the daemon's default (daemon/service/config.cc): in /run/ringdb
 // for root, $XDG_RUNTIME_DIR/ringdb, or /tmp/ringdb-UID.
 std::string default_admin_socket() {
   if (const char* env = std::getenv("RINGDB_ADMIN_SOCKET"); env != nullptr && *env != '\0')

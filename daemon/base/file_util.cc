@@ -1,0 +1,46 @@
+#include "daemon/base/file_util.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+
+namespace ringdb::daemon {
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) munmap(const_cast<std::byte*>(data_), size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+bool MappedFile::open(const std::string& path, std::string* error, bool writable, size_t at_most) {
+  fd_ = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  struct stat st;
+  if (fd_ < 0 || fstat(fd_, &st) != 0) {
+    *error = path + ": " + strerror(errno);
+    return false;
+  }
+  size_ = std::min(static_cast<size_t>(st.st_size), at_most);
+  if (size_ == 0) return true;
+  void* p = mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) {
+    *error = path + ": mmap: " + strerror(errno);
+    return false;
+  }
+  madvise(p, size_, MADV_SEQUENTIAL);
+  data_ = static_cast<const std::byte*>(p);
+  return true;
+}
+
+bool sync_dir(const std::string& dir, std::string* error) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool ok = fd >= 0 && fsync(fd) == 0;
+  if (!ok) *error = "fsync of " + dir + ": " + strerror(errno);
+  if (fd >= 0) close(fd);
+  return ok;
+}
+
+}  // namespace ringdb::daemon

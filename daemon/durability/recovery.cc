@@ -1,0 +1,166 @@
+#include "daemon/durability/recovery.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string_view>
+
+#include "daemon/base/log.h"
+#include "sync/latch_stats.h"
+
+namespace ringdb::daemon {
+namespace {
+
+// Says where recovery is, at most once per interval.
+class ProgressLine {
+ public:
+  explicit ProgressLine(const RecoveryProgress& options)
+      : options_(options), next_ns_(sync::now_ns() + options.interval.count()) {}
+  // Call once per item; `line` is built only when a line is due.
+  template <typename MakeLine>
+  void tick(MakeLine make_line) {
+    if (++items_ % 4096 != 0 || sync::now_ns() < next_ns_) return;
+    next_ns_ = sync::now_ns() + options_.interval.count();
+    const std::string line = make_line(items_);
+    if (options_.report) {
+      options_.report(line);
+    } else {
+      log(LogLevel::kInfo, "%s", line.c_str());
+    }
+  }
+
+ private:
+  const RecoveryProgress& options_;
+  int64_t next_ns_;
+  uint64_t items_ = 0;
+};
+
+// Replays one log record into the engine: a transaction of its own, as it was committed.
+bool replay(Engine& engine, const wal::Record& record, std::string* error) {
+  std::unique_ptr<Transaction> txn;
+  if (engine.begin(TxnMode::kReadWrite, &txn) != Status::kOk) {
+    *error = "cannot begin a transaction";
+    return false;
+  }
+  for (const auto& op : record.ops) {
+    const Status s = op.kind == wal::OpKind::kPut ? engine.put(*txn, op.key, op.value)
+                                                  : engine.del(*txn, op.key);
+    if (s != Status::kOk && !(s == Status::kNotFound && op.kind != wal::OpKind::kPut)) {
+      *error = std::string("the engine refused an operation: ") + status_name(s);
+      engine.abort(std::move(txn));
+      return false;
+    }
+  }
+  if (const Status s = engine.commit(std::move(txn)); s != Status::kOk) {
+    *error = std::string("the engine refused the commit: ") + status_name(s);
+    return false;
+  }
+  return true;
+}
+
+// Loads a checkpoint's keys into the engine in transactions of a bounded size.
+class BulkLoader {
+ public:
+  explicit BulkLoader(Engine& engine) : engine_(engine) {}
+  bool put(std::string_view key, std::string_view value, std::string* error) {
+    if (!txn_ && engine_.begin(TxnMode::kReadWrite, &txn_) != Status::kOk) {
+      *error = "cannot begin a transaction";
+      return false;
+    }
+    if (const Status s = engine_.put(*txn_, key, value); s != Status::kOk) {
+      *error = std::string("the engine refused a key: ") + status_name(s);
+      return false;
+    }
+    bytes_ += key.size() + value.size();
+    if (++keys_ % 1024 == 0 || bytes_ >= (size_t{16} << 20)) return flush(error);
+    return true;
+  }
+  bool flush(std::string* error) {
+    bytes_ = 0;
+    if (!txn_) return true;
+    if (const Status s = engine_.commit(std::move(txn_)); s != Status::kOk) {
+      *error = std::string("the engine refused the commit: ") + status_name(s);
+      return false;
+    }
+    return true;
+  }
+  ~BulkLoader() {
+    if (txn_) engine_.abort(std::move(txn_));
+  }
+
+ private:
+  Engine& engine_;
+  std::unique_ptr<Transaction> txn_;
+  uint64_t keys_ = 0;
+  size_t bytes_ = 0;
+};
+
+}  // namespace
+
+bool recover(Engine& engine, const std::string& checkpoint_dir, const std::string& wal_dir,
+             RecoveryReport* report, std::string* error, const RecoveryProgress& progress) {
+  const auto started = std::chrono::steady_clock::now();
+  *report = RecoveryReport{};
+  CheckpointInfo& checkpoint = report->checkpoint;
+  std::vector<CheckpointInfo> candidates;
+  if (!list_checkpoints(checkpoint_dir, &candidates, error)) return false;
+  const CheckpointLimits limits{engine.options().key_size_max, engine.options().value_size_max};
+  for (const CheckpointInfo& candidate : candidates) {
+    const auto loading = std::chrono::steady_clock::now();
+    BulkLoader loader(engine);
+    bool engine_failed = false;
+    std::string why;
+    ProgressLine line(progress);
+    const bool loaded = load_checkpoint(
+        candidate.path, limits,
+        [&](std::string_view key, std::string_view value, std::string* e) {
+          engine_failed = !loader.put(key, value, e);
+          line.tick([&](uint64_t keys) {
+            return "recovery: loading " + candidate.path + ": " + std::to_string(keys) +
+                   " keys so far";
+          });
+          return !engine_failed;
+        },
+        &checkpoint, &why);
+    if (loaded && loader.flush(&why)) {
+      report->checkpoint_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - loading).count();
+      break;
+    }
+    if (engine_failed || loaded) {  // the engine holds part of it: no fallback possible
+      *error = "loading checkpoint " + candidate.path + ": " + why;
+      return false;
+    }
+    // Found bad before anything was applied: the previous one (and the log kept after it).
+    report->unusable_checkpoints.push_back(why);
+    checkpoint = CheckpointInfo{};
+  }
+  uint64_t max_txn = 0;
+  const uint64_t from = checkpoint.seq != 0 ? checkpoint.wal_lsn : 0;
+  ProgressLine line(progress);
+  if (!wal::recover(
+          wal_dir, from, from,
+          [&](const wal::Record& r, std::string* why) {
+            max_txn = std::max(max_txn, r.txn);
+            line.tick([&](uint64_t records) {
+              return "recovery: replaying the log: " + std::to_string(records) +
+                     " records so far, at LSN " + std::to_string(r.lsn);
+            });
+            if (checkpoint.seq != 0 && checkpoint.contains(r.txn)) {
+              ++report->in_checkpoint;
+              return true;
+            }
+            ++report->replayed;
+            return replay(engine, r, why);
+          },
+          &report->log, error)) {
+    return false;
+  }
+  report->in_checkpoint += report->log.skipped;
+  engine.advance_trx_ids(std::max(checkpoint.next_trx, max_txn + 1));
+  report->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return true;
+}
+
+}  // namespace ringdb::daemon

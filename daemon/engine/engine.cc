@@ -1,0 +1,319 @@
+#include "daemon/engine/engine.h"
+
+#include <cassert>
+#include <limits>
+
+#include "sync/latch_stats.h"
+
+namespace ringdb::daemon {
+
+using mvcc::ReadView;
+using mvcc::Version;
+using mvcc::VersionChain;
+
+Engine::Engine(EngineOptions options)
+    : options_(options),
+      mvcc_(trx_sys_, options.views_max),
+      index_(BTreeOptions{options.index_node_keys_max, nullptr}),
+      purger_(trx_sys_, mvcc_, *this) {
+  if (options_.purge_interval.count() > 0) purger_.start(options_.purge_interval);
+}
+
+Engine::~Engine() {
+  purger_.stop();
+  assert(mvcc_.active_view_count() == 0);
+  // Chains still in the index own their versions; garbage is freed by ~Purger.
+  index_.scan({}, false, std::numeric_limits<size_t>::max(), [](std::string_view, void* payload) {
+    delete static_cast<VersionChain*>(payload);
+    return true;
+  });
+}
+
+Status Engine::check_key(std::string_view key) const {
+  if (key.empty()) return Status::kInvalidArgument;
+  if (key.size() > options_.key_size_max) return Status::kTooLarge;
+  return Status::kOk;
+}
+
+bool Engine::charge(size_t bytes) {
+  size_t used = memory_used_.load(std::memory_order_relaxed);
+  do {
+    if (used + bytes > options_.memory_limit_bytes) return false;
+  } while (!memory_used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void Engine::uncharge(size_t bytes) {
+  memory_used_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+// ---- Transactions ---------------------------------------------------------------------
+
+Status Engine::begin(TxnMode mode, std::unique_ptr<Transaction>* txn) {
+  ReadView* view = mvcc_.open_view(mvcc::kNoTrx);
+  if (view == nullptr) return Status::kTooManyViews;
+  auto t = std::make_unique<Transaction>();
+  t->mode_ = mode;
+  t->view_ = view;
+  *txn = std::move(t);
+  return Status::kOk;
+}
+
+Status Engine::begin_checkpoint(std::unique_ptr<Transaction>* txn, mvcc::TrxSys::Cut* cut) {
+  ReadView* view = nullptr;
+  trx_sys_.cut(cut, [&] { view = mvcc_.open_view(mvcc::kNoTrx); });
+  if (view == nullptr) return Status::kTooManyViews;
+  auto t = std::make_unique<Transaction>();
+  t->mode_ = TxnMode::kReadOnly;
+  t->view_ = view;
+  *txn = std::move(t);
+  return Status::kOk;
+}
+
+Status Engine::read(const ReadView& view, std::string_view key, std::string* value) const {
+  void* payload = nullptr;
+  if (!index_.find(key, &payload)) return Status::kNotFound;
+  const Version* v = static_cast<const VersionChain*>(payload)->find_visible(view, trx_sys_);
+  if (v == nullptr || v->tombstone()) return Status::kNotFound;
+  value->assign(v->value());
+  return Status::kOk;
+}
+
+Status Engine::get(Transaction& txn, std::string_view key, std::string* value) {
+  if (const Status s = check_key(key); s != Status::kOk) return s;
+  return read(*txn.view_, key, value);
+}
+
+Status Engine::put(Transaction& txn, std::string_view key, std::string_view value) {
+  return write(txn, key, value, false);
+}
+
+Status Engine::del(Transaction& txn, std::string_view key) {
+  if (const Status s = check_key(key); s != Status::kOk) return s;
+  std::string ignored;
+  if (!txn.failed_ && !txn.read_only() && read(*txn.view_, key, &ignored) == Status::kNotFound)
+    return Status::kNotFound;
+  return write(txn, key, {}, true);
+}
+
+// Finds the key's chain or publishes a new one. A chain found dead (purge is removing it) is
+// looked up again until purge has taken it out of the index.
+VersionChain* Engine::find_or_create_chain(std::string_view key, Status* status) {
+  void* payload = nullptr;
+  if (index_.find(key, &payload)) return static_cast<VersionChain*>(payload);
+  auto* fresh = new (std::nothrow) VersionChain(key);
+  if (fresh == nullptr || !charge(fresh->footprint_bytes())) {
+    delete fresh;
+    *status = Status::kOutOfMemory;
+    return nullptr;
+  }
+  void* stored = index_.insert_if_absent(key, fresh);
+  if (stored != fresh) {
+    uncharge(fresh->footprint_bytes());
+    delete fresh;  // never published
+  }
+  return static_cast<VersionChain*>(stored);
+}
+
+Status Engine::write(Transaction& txn, std::string_view key, std::string_view value,
+                     bool tombstone) {
+  if (txn.failed_) return Status::kTransactionDone;
+  if (txn.read_only()) return Status::kInvalidArgument;
+  if (const Status s = check_key(key); s != Status::kOk) return s;
+  if (value.size() > options_.value_size_max) return Status::kTooLarge;
+
+  // Memory first: a write that cannot be stored fails before it changes anything. Deletes
+  // are charged but always accepted, so a full store can be emptied; they stay bounded, since
+  // a delete writes only over a visible value.
+  const size_t bytes = sizeof(Version) + value.size();
+  if (tombstone) {
+    memory_used_.fetch_add(bytes, std::memory_order_relaxed);
+  } else if (!charge(bytes)) {
+    return Status::kOutOfMemory;
+  }
+  Version* version = nullptr;
+  if (txn.id_ == mvcc::kNoTrx) {
+    txn.id_ = trx_sys_.begin_rw();  // ids only for read-write work, at the first write
+    txn.view_->set_creator(txn.id_);
+  }
+  version = Version::create(mvcc::uncommitted_stamp(txn.id_), value, tombstone);
+  if (version == nullptr) {
+    uncharge(bytes);
+    return Status::kOutOfMemory;
+  }
+
+  for (;;) {
+    Status status = Status::kOk;
+    VersionChain* chain = find_or_create_chain(key, &status);
+    if (chain == nullptr) {
+      Version::destroy(version);
+      uncharge(bytes);
+      return status;
+    }
+    sync::MutexGuard guard(chain->mutex());
+    if (chain->dead()) continue;  // being removed by purge: look up again
+    const mvcc::Version* head = chain->head();
+    const bool already_mine = head != nullptr && head->stamp() == mvcc::uncommitted_stamp(txn.id_);
+    if (chain->check_write(txn.id_, txn.view_->snapshot(), trx_sys_) ==
+        mvcc::WriteCheck::kConflict) {
+      Version::destroy(version);
+      uncharge(bytes);
+      txn.failed_ = true;
+      conflicts_.fetch_add(1, std::memory_order_relaxed);
+      return Status::kConflict;
+    }
+    chain->push(version);
+    txn.versions_.push_back(version);
+    if (!already_mine) txn.write_set_.push_back(chain);
+    return Status::kOk;
+  }
+}
+
+Status Engine::scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out) {
+  out->clear();
+  if (options.limit == 0) return Status::kInvalidArgument;
+  const ReadView& view = *txn.view_;
+  BTreeRange range{options.start, options.end, options.prefix};
+  size_t bytes = 0;
+  index_.scan(range, options.reverse, std::numeric_limits<size_t>::max(),
+              [&](std::string_view key, void* payload) {
+                const Version* v =
+                    static_cast<VersionChain*>(payload)->find_visible(view, trx_sys_);
+                if (v != nullptr && !v->tombstone()) {
+                  out->push_back(KeyValue{std::string(key), std::string(v->value())});
+                  bytes += key.size() + v->value().size();
+                }
+                return out->size() < options.limit && bytes < options.bytes_max;
+              });
+  return Status::kOk;
+}
+
+void Engine::end_transaction(Transaction& txn) {
+  mvcc_.close_view(txn.view_);
+  txn.view_ = nullptr;
+}
+
+Status Engine::prepare_commit(const Transaction& txn, std::vector<RedoOp>* redo) const {
+  redo->clear();
+  if (txn.failed_) return Status::kTransactionDone;
+  for (VersionChain* chain : txn.write_set_) {
+    // Its own newest version heads the chain: nobody stacks a version on an uncommitted one
+    // (they get kConflict), and purge never unlinks a head.
+    const Version* own = chain->head();
+    assert(own != nullptr && own->stamp() == mvcc::uncommitted_stamp(txn.id_));
+    redo->push_back(RedoOp{own->tombstone(), chain->key(),
+                           own->tombstone() ? std::string_view() : own->value()});
+  }
+  return Status::kOk;
+}
+
+Status Engine::commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn) {
+  if (commit_csn != nullptr) *commit_csn = mvcc::kNoCsn;
+  if (txn->failed_) {
+    abort(std::move(txn));
+    return Status::kTransactionDone;
+  }
+  if (txn->id_ == mvcc::kNoTrx) {  // read-only work, or no write happened
+    end_transaction(*txn);
+    return Status::kOk;
+  }
+  const mvcc::Csn csn = trx_sys_.commit(txn->id_);
+  for (Version* v : txn->versions_)
+    v->stamp_committed(csn);
+  trx_sys_.forget(txn->id_);  // only after every version is stamped (mvcc/version.cc)
+  if (commit_csn != nullptr) *commit_csn = csn;
+  purger_.add_history(csn, std::move(txn->write_set_));
+  end_transaction(*txn);
+  return Status::kOk;
+}
+
+void Engine::abort(std::unique_ptr<Transaction> txn) {
+  if (txn->id_ != mvcc::kNoTrx) {
+    const uint64_t mine = mvcc::uncommitted_stamp(txn->id_);
+    for (VersionChain* chain : txn->write_set_) {
+      Version* unlinked;
+      {
+        sync::MutexGuard guard(chain->mutex());
+        unlinked = chain->unlink_own(txn->id_);
+      }
+      purger_.retire_unlinked(unlinked, mine);
+    }
+    trx_sys_.abort(txn->id_);
+    trx_sys_.forget(txn->id_);
+    // Chains left empty leave the index through purge.
+    purger_.add_history(trx_sys_.visible_csn(), std::move(txn->write_set_));
+  }
+  end_transaction(*txn);
+}
+
+// ---- Sessions and autocommit ----------------------------------------------------------
+
+Status Engine::open_session(std::unique_ptr<Session>* session, uint64_t id) {
+  ReadView* view = mvcc_.open_view(mvcc::kNoTrx, id);
+  if (view == nullptr) return Status::kTooManyViews;
+  mvcc_.release_view(view);  // inactive between requests: it does not hold purge back
+  auto s = std::make_unique<Session>();
+  s->view_ = view;
+  s->id_ = id;
+  *session = std::move(s);
+  return Status::kOk;
+}
+
+void Engine::close_session(std::unique_ptr<Session> session) {
+  mvcc_.close_view(session->view_);
+}
+
+Status Engine::get(Session& session, std::string_view key, std::string* value) {
+  if (const Status s = check_key(key); s != Status::kOk) return s;
+  mvcc_.reuse_view(session.view_);
+  const Status status = read(*session.view_, key, value);
+  mvcc_.release_view(session.view_);
+  return status;
+}
+
+Status Engine::put(Session&, std::string_view key, std::string_view value) {
+  std::unique_ptr<Transaction> txn;
+  if (const Status s = begin(TxnMode::kReadWrite, &txn); s != Status::kOk) return s;
+  if (const Status s = put(*txn, key, value); s != Status::kOk) {
+    abort(std::move(txn));
+    return s;
+  }
+  return commit(std::move(txn));
+}
+
+Status Engine::del(Session&, std::string_view key) {
+  std::unique_ptr<Transaction> txn;
+  if (const Status s = begin(TxnMode::kReadWrite, &txn); s != Status::kOk) return s;
+  if (const Status s = del(*txn, key); s != Status::kOk) {
+    abort(std::move(txn));
+    return s;
+  }
+  return commit(std::move(txn));
+}
+
+// ---- Purge and statistics -------------------------------------------------------------
+
+void Engine::remove_dead_chain(VersionChain* chain) {
+  [[maybe_unused]] const bool removed = index_.remove_if(chain->key(), chain);
+  assert(removed);
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  s.memory_used_bytes = memory_used_.load(std::memory_order_relaxed);
+  s.memory_limit_bytes = options_.memory_limit_bytes;
+  s.keys = index_.size();
+  s.history_length = purger_.history_length();
+  const mvcc::OldestView oldest = mvcc_.clone_oldest_view();
+  s.oldest_view_age_ns = oldest.opened_ns != 0 ? sync::coarse_now_ns() - oldest.opened_ns : 0;
+  s.active_views = mvcc_.active_view_count();
+  s.trx_started = trx_sys_.started_count();
+  s.trx_committed = trx_sys_.committed_count();
+  s.trx_aborted = trx_sys_.aborted_count();
+  s.trx_conflicted = conflicts_.load(std::memory_order_relaxed);
+  s.purge = purger_.totals();
+  s.purge_idle = purger_.idle();
+  return s;
+}
+
+}  // namespace ringdb::daemon

@@ -1,0 +1,197 @@
+// Engine: snapshot-isolated transactions over the ordered index (daemon/index/btree.h) and MVCC
+// (mvcc/). In-process; ringdbd's workers call it.
+//
+// Isolation: snapshot isolation. A transaction reads the snapshot taken when it began plus
+// its own writes; its writes are invisible to others until it commits, and then visible to
+// every later snapshot at once (mvcc/trx_sys.h). Write-write conflicts are first updater
+// wins, without waiting: writing a key whose newest version belongs to another active
+// transaction, or was committed after this transaction's snapshot, returns kConflict, after
+// which the transaction can only abort. Reads never block on writers and never take a
+// transaction id.
+//
+// Durability: a transaction that wrote something is logged before it becomes visible.
+// prepare_commit() hands out its redo (what it leaves each key it wrote), without ending it:
+// its writes stay invisible and its keys held (others writing them get kConflict), so the
+// write-ahead log can make the redo durable meanwhile; commit() then makes it visible. Since
+// writers of one key are serialized that way, the log's order is a valid commit order for
+// replay.
+//
+// Limits (EngineOptions): key and value size (kTooLarge), memory for stored data
+// (kOutOfMemory on puts; reads and deletes keep working, so space can be reclaimed), read
+// views = concurrent transactions plus sessions (kTooManyViews).
+//
+// Thread safety: Engine methods may be called concurrently. A Transaction or Session is used
+// by one thread at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/engine/status.h"
+#include "daemon/index/btree.h"
+#include "mvcc/mvcc_manager.h"
+#include "mvcc/purge.h"
+#include "mvcc/trx_sys.h"
+#include "mvcc/version.h"
+
+namespace ringdb::daemon {
+
+struct EngineOptions {
+  size_t key_size_max = 1024;                   // bytes; keys must be non-empty
+  size_t value_size_max = size_t{1} << 20;      // 1 MiB
+  size_t memory_limit_bytes = size_t{1} << 30;  // versions, chains and keys held in memory
+  uint32_t views_max = 4096;                    // concurrent transactions + sessions
+  uint32_t index_node_keys_max = 64;
+  // Purge runs this often in its own thread while work is left (and sleeps while none is);
+  // 0 = no thread (call run_purge() yourself).
+  std::chrono::milliseconds purge_interval{10};
+};
+
+enum class TxnMode : uint8_t { kReadWrite, kReadOnly };
+
+class Engine;
+
+class Transaction {
+ public:
+  mvcc::Csn snapshot_csn() const { return view_->snapshot(); }
+  bool read_only() const { return mode_ == TxnMode::kReadOnly; }
+  // Its id, once it wrote something (mvcc::kNoTrx before): for the log's records.
+  mvcc::TrxId id() const { return id_; }
+
+ private:
+  friend class Engine;
+  TxnMode mode_ = TxnMode::kReadWrite;
+  bool failed_ = false;
+  mvcc::ReadView* view_ = nullptr;
+  mvcc::TrxId id_ = mvcc::kNoTrx;
+  std::vector<mvcc::VersionChain*> write_set_;  // each chain once
+  // Every version it wrote, stamped directly at commit: once it is visible, others may stack
+  // newer versions on its chains, so a walk from the head could miss them.
+  std::vector<mvcc::Version*> versions_;
+};
+
+// A client session: keeps one read view between autocommit reads (AC-NL-RO reuse).
+class Session {
+ private:
+  friend class Engine;
+  mvcc::ReadView* view_ = nullptr;
+  uint64_t id_ = 0;
+};
+
+// One key's final state in a transaction's redo. The views point into the engine's versions
+// and stay valid until the transaction ends.
+struct RedoOp {
+  bool tombstone = false;  // a deletion
+  std::string_view key;
+  std::string_view value;  // empty for a deletion
+};
+
+// The keys start <= key < end that begin with `prefix`, ascending, or descending from the
+// largest if `reverse`; at most `limit` visible ones. Empty start/end/prefix: no bound.
+struct ScanOptions {
+  std::string start;
+  std::string end;
+  std::string prefix;
+  size_t limit = 100;  // must be >= 1: every scan is bounded
+  bool reverse = false;
+  // Also stops once the results hold this many key and value bytes (after the item that
+  // reached it: at least one item is returned).
+  size_t bytes_max = SIZE_MAX;
+};
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  bool operator==(const KeyValue&) const = default;
+};
+
+struct EngineStats {
+  size_t memory_used_bytes = 0;
+  size_t memory_limit_bytes = 0;
+  size_t keys = 0;  // index entries (live keys plus deleted ones purge has not removed)
+  uint64_t history_length = 0;
+  int64_t oldest_view_age_ns = 0;
+  uint32_t active_views = 0;
+  uint64_t trx_started = 0, trx_committed = 0, trx_aborted = 0, trx_conflicted = 0;
+  mvcc::PurgeStats purge;
+  bool purge_idle = false;  // the purge thread sleeps until a transaction leaves work
+};
+
+class Engine final : private mvcc::DeadChainHandler {
+ public:
+  explicit Engine(EngineOptions options = {});
+  // REQUIRES: no open transaction or session.
+  ~Engine() override;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Transactions. begin: kOk or kTooManyViews.
+  Status begin(TxnMode mode, std::unique_ptr<Transaction>* txn);
+  // kOk, kNotFound.
+  Status get(Transaction& txn, std::string_view key, std::string* value);
+  // kOk, kConflict, kOutOfMemory, kTooLarge, kInvalidArgument, kTransactionDone.
+  Status put(Transaction& txn, std::string_view key, std::string_view value);
+  // As put; kNotFound (and no write) if the key has no visible value.
+  Status del(Transaction& txn, std::string_view key);
+  // kOk (possibly with no results), kInvalidArgument. Replaces *out's contents.
+  Status scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out);
+  // The redo of txn's writes, each key it wrote once, in the order it first wrote them (empty
+  // if it wrote nothing): kOk, or kTransactionDone if it failed earlier (abort it). The
+  // transaction stays open and its writes invisible until commit() or abort().
+  Status prepare_commit(const Transaction& txn, std::vector<RedoOp>* redo) const;
+  // kOk, or kTransactionDone (then it was aborted). Releases the transaction either way.
+  // `commit_csn`, if given, receives its place in the commit order (kNoCsn if it wrote
+  // nothing).
+  Status commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn = nullptr);
+  void abort(std::unique_ptr<Transaction> txn);
+
+  // Sessions and autocommit operations. open_session: kOk or kTooManyViews.
+  Status open_session(std::unique_ptr<Session>* session, uint64_t id);
+  void close_session(std::unique_ptr<Session> session);
+  // The AC-NL-RO fast path: reuses the session's view; no transaction id, no allocation.
+  Status get(Session& session, std::string_view key, std::string* value);
+  Status put(Session& session, std::string_view key, std::string_view value);
+  Status del(Session& session, std::string_view key);
+
+  // A checkpoint's snapshot: a read-only transaction whose view is taken at a cut
+  // (mvcc::TrxSys::cut): *cut says which transactions it contains, by id, so that recovery
+  // can tell the log's records it holds from those it does not. kOk or kTooManyViews.
+  Status begin_checkpoint(std::unique_ptr<Transaction>* txn, mvcc::TrxSys::Cut* cut);
+  // Recovery: transaction ids go on from at least `id`. REQUIRES: no open transaction.
+  void advance_trx_ids(mvcc::TrxId id) { trx_sys_.advance_next_id(id); }
+  mvcc::TrxId next_trx_id() const { return trx_sys_.next_id(); }
+
+  void run_purge() { purger_.run_once(); }
+  EngineStats stats() const;
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  Status check_key(std::string_view key) const;
+  bool charge(size_t bytes);
+  void uncharge(size_t bytes);
+  Status write(Transaction& txn, std::string_view key, std::string_view value, bool tombstone);
+  mvcc::VersionChain* find_or_create_chain(std::string_view key, Status* status);
+  Status read(const mvcc::ReadView& view, std::string_view key, std::string* value) const;
+  void end_transaction(Transaction& txn);
+
+  // DeadChainHandler
+  void remove_dead_chain(mvcc::VersionChain* chain) override;
+  void on_reclaimed(size_t bytes) override { uncharge(bytes); }
+
+  const EngineOptions options_;
+  mvcc::TrxSys trx_sys_;
+  mvcc::MvccManager mvcc_;
+  BTree index_;
+  std::atomic<size_t> memory_used_{0};
+  std::atomic<uint64_t> conflicts_{0};
+  mvcc::Purger purger_;  // last: its thread uses the members above
+};
+
+}  // namespace ringdb::daemon

@@ -1,0 +1,74 @@
+// ringdbd's configuration: embedded defaults, an optional config file, and command-line
+// flags (flags win over the file). Every option has the same name in both places:
+// `--sessions-max 64` on the command line is `sessions-max = 64` in the file.
+//
+// Thread safety: a value type, filled once at start.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "daemon/base/log.h"
+
+namespace ringdb::daemon {
+
+struct Config {
+  std::string data_dir;     // the durability issue's WAL and checkpoints live here
+  std::string socket_path;  // the session socket
+  std::string admin_socket_path;
+  uint32_t socket_mode = 0660;
+  std::vector<int> cores;           // one worker per core; empty: chosen at start (see placement.h)
+  std::vector<uid_t> allow_users;   // empty: the daemon's own user and root
+  std::vector<gid_t> allow_groups;  // peers whose primary or supplementary group is listed
+  std::vector<uid_t> admin_users;   // the admin socket's; empty: the daemon's own user and root
+  std::vector<gid_t> admin_groups;
+  uint32_t admin_idle_timeout_ms = 10'000;  // an admin connection with no request is closed
+
+  uint32_t sessions_max = 256;
+  uint32_t inflight_max = 256;  // request contexts per session
+  uint32_t ring_slots = 128;    // per CPU per session
+  uint32_t context_size = 512;  // bytes: 64-byte header + inline data
+  uint32_t request_area_bytes = (2u << 20) + (64u << 10);
+  uint32_t response_area_bytes = (4u << 20) + (128u << 10);
+  uint32_t transactions_max = 16;  // open transactions per session
+  uint32_t key_size_max = 1024;
+  uint32_t value_size_max = 1u << 20;
+  uint64_t memory_limit_bytes = uint64_t{1} << 30;
+  // Write-ahead log segment files (preallocated); a transaction's redo must fit in one.
+  uint64_t wal_segment_bytes = uint64_t{64} << 20;
+  // A checkpoint starts when this much time passed or this many log bytes were written since
+  // the last one began (0: that trigger is off; both 0: only on request).
+  // An async commit's record waits at most this long for others to share its write and sync
+  // (a sync commit takes everything queued at once).
+  uint32_t wal_async_flush_ms = 10;
+  uint64_t checkpoint_interval_ms = 300'000;
+  uint64_t checkpoint_wal_bytes = uint64_t{256} << 20;
+  uint32_t spin_us = 50;  // a worker polls this long without work before it sleeps
+  // Guards. An open transaction older than this is aborted (TRX_TOO_OLD); 0: no limit.
+  uint64_t transaction_age_max_ms = 600'000;
+  // A worker that is awake and completes no polling round for this long is reported (and,
+  // with watchdog_abort, the daemon aborts so that a supervisor restarts it); 0: off.
+  uint64_t watchdog_ms = 10'000;
+  uint32_t watchdog_abort = 0;
+  uint32_t test_hooks = 0;  // admin commands that break things on purpose (tests only)
+  LogLevel log_level = LogLevel::kInfo;
+  int ready_fd = -1;  // writes "ready\n" here once serving (tests, supervisors)
+};
+
+// Fills `config` from defaults, the file named by --config (if any) and the flags. Returns
+// 0 to go on, -1 after --help or --version (exit 0), or 2 on a usage error (the message
+// already printed).
+int parse_config(int argc, char** argv, Config* config);
+
+// The default socket paths, as the client library computes them: /run/ringdb/ for root,
+// $XDG_RUNTIME_DIR/ringdb/ or /tmp/ringdb-$UID/ otherwise.
+std::string default_runtime_dir();
+std::string default_data_dir();
+
+// Parses "0-3,6,8-9" (no duplicates); false on a malformed list.
+bool parse_core_list(const std::string& text, std::vector<int>* cores);
+
+}  // namespace ringdb::daemon

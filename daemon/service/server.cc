@@ -1,0 +1,549 @@
+#include "daemon/service/server.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "daemon/base/log.h"
+#include "daemon/base/unix_socket.h"
+#include "shm/bus_guard.h"
+#include "shm/doorbell.h"
+#include "shm/ring.h"
+#include "sync/futex.h"
+
+namespace ringdb::daemon {
+namespace {
+
+// mkdir -p with `mode` for the directories it creates.
+bool make_dirs(const std::string& path, mode_t mode, std::string* error) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    const std::string part = path.substr(0, i);
+    if (mkdir(part.c_str(), mode) != 0 && errno != EEXIST) {
+      *error = "cannot create directory " + part + ": " + strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string parent_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string process_name(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+void set_error(shm::HelloReply* reply, const std::string& why) {
+  snprintf(reply->error, sizeof reply->error, "%s", why.c_str());
+}
+
+}  // namespace
+
+Server::Server(const Config& config, const Placement& placement, Engine* engine)
+    : config_(config), placement_(placement), engine_(engine) {
+  limits_.key_size_max = config.key_size_max;
+  limits_.value_size_max = config.value_size_max;
+}
+
+Server::~Server() {
+  shm::BusGuard::set_notify_fd(-1);
+  for (auto& w : workers_)
+    w->join();
+  for (int fd : {listen_fd_, epoll_fd_, signal_fd_, event_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+  if (socket_bound_) unlink(config_.socket_path.c_str());
+}
+
+bool Server::open(std::string* error) {
+  shm::SegmentSizes sizes;
+  sizes.ring_count = static_cast<uint32_t>(placement_.ring_worker.size());
+  sizes.ring_slots = config_.ring_slots;
+  sizes.context_count = config_.inflight_max;
+  sizes.context_size = config_.context_size;
+  sizes.request_area_size = config_.request_area_bytes;
+  sizes.response_area_size = config_.response_area_bytes;
+  if (!shm::SegmentGeometry::compute(sizes, &geometry_, error)) return false;
+  // A value of the maximum size must fit in each direction.
+  const uint64_t largest_put = uint64_t{config_.key_size_max} + config_.value_size_max;
+  if (largest_put > std::max<uint64_t>(geometry_.inline_capacity(), sizes.request_area_size) ||
+      config_.value_size_max >
+          std::max<uint64_t>(geometry_.inline_capacity(), sizes.response_area_size)) {
+    *error = "the request and response areas must hold the largest key and value";
+    return false;
+  }
+
+  if (!make_dirs(config_.data_dir, 0700, error)) return false;
+  if (!make_dirs(parent_of(config_.socket_path), 0755, error)) return false;
+
+  board_ = shm::Segment::create(shm::kBoardSize, "board", /*read_only_view=*/true, error);
+  if (!board_) return false;
+  doorbells_ = shm::Segment::create_sealed(shm::kDoorbellsSize, "ringdb-doorbells", error);
+  if (!doorbells_) return false;
+  auto* board = reinterpret_cast<shm::BoardHeader*>(board_->base());
+  board->magic = shm::kBoardMagic;
+  board->version = shm::kProtocolVersion;
+  board->worker_count = static_cast<uint32_t>(placement_.worker_cores.size());
+  board->ring_count = sizes.ring_count;
+  for (size_t r = 0; r < placement_.ring_worker.size(); ++r) {
+    board->ring_worker[r] = static_cast<uint16_t>(placement_.ring_worker[r]);
+  }
+  for (size_t w = 0; w < placement_.worker_cores.size(); ++w) {
+    auto* line = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset) + w;
+    line->core = static_cast<uint32_t>(placement_.worker_cores[w]);
+    line->node = static_cast<uint32_t>(placement_.worker_nodes[w]);
+  }
+  make_pending_sets();
+
+  listen_fd_ = listen_unix(config_.socket_path, SOCK_SEQPACKET, config_.socket_mode, error);
+  if (listen_fd_ < 0) return false;
+  socket_bound_ = true;
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  signal_fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (signal_fd_ < 0 || event_fd_ < 0 || epoll_fd_ < 0) {
+    *error = std::string("signalfd/eventfd/epoll: ") + strerror(errno);
+    return false;
+  }
+  shm::BusGuard::set_notify_fd(event_fd_);
+  for (int fd : {listen_fd_, signal_fd_, event_fd_}) {
+    epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  return true;
+}
+
+void Server::start_workers() {
+  const auto scan_bytes =
+      std::max<uint32_t>(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
+  for (size_t w = 0; w < placement_.worker_cores.size(); ++w) {
+    WorkerEnv env;
+    env.engine = engine_;
+    env.sessions = &table_;
+    env.board = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset) + w;
+    env.doorbell = reinterpret_cast<shm::Doorbell*>(doorbells_->base()) + w;
+    for (size_t r = 0; r < placement_.ring_worker.size(); ++r) {
+      if (placement_.ring_worker[r] == static_cast<int>(w))
+        env.rings.push_back(static_cast<uint32_t>(r));
+    }
+    env.index = static_cast<uint32_t>(w);
+    env.core = placement_.worker_cores[w];
+    env.node = placement_.worker_nodes[w];
+    env.spin_us = config_.spin_us;
+    env.limits = limits_;
+    env.scan_result_bytes_max = scan_bytes;
+    env.log = log_;
+    env.pending = pending_[w].get();
+    env.notify_control = [fd = event_fd_] {
+      const uint64_t one = 1;
+      [[maybe_unused]] const ssize_t n = write(fd, &one, sizeof one);
+    };
+    workers_.push_back(std::make_unique<Worker>(std::move(env)));
+  }
+  for (auto& w : workers_)
+    w->start();
+}
+
+int Server::run(const std::function<void()>& on_serving) {
+  start_workers();
+  if (on_serving) on_serving();
+  log(LogLevel::kInfo,
+      "serving on %s: %zu workers, %u rings per session, %u requests in flight "
+      "per session, up to %u sessions",
+      config_.socket_path.c_str(), workers_.size(), geometry_.sizes.ring_count,
+      geometry_.sizes.context_count, config_.sessions_max);
+  if (config_.ready_fd >= 0) {
+    [[maybe_unused]] const ssize_t n = write(config_.ready_fd, "ready\n", 6);
+    close(config_.ready_fd);
+  }
+  for (;;) {
+    epoll_event events[64];
+    const int n = epoll_wait(epoll_fd_, events, 64, guard_timeout_ms());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fatal("epoll_wait: %s", strerror(errno));
+    }
+    guard_tick();
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == listen_fd_) {
+        accept_all();
+      } else if (fd == event_fd_) {
+        uint64_t count;
+        [[maybe_unused]] const ssize_t r = read(event_fd_, &count, sizeof count);
+        disconnect_corrupt();
+      } else if (fd == signal_fd_) {
+        signalfd_siginfo info;
+        if (read(signal_fd_, &info, sizeof info) == sizeof info) {
+          log(LogLevel::kInfo, "signal %u: shutting down", info.ssi_signo);
+          shutdown();
+          return 0;
+        }
+      } else {
+        on_session_event(fd);
+      }
+    }
+  }
+}
+
+void Server::accept_all() {
+  for (;;) {
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+      // EMFILE and friends: log and let the client see its connection closed.
+      log(LogLevel::kWarn, "accept: %s", strerror(errno));
+      return;
+    }
+    connect(fd);
+  }
+}
+
+void Server::refuse(int fd, shm::HelloStatus status, const std::string& why) {
+  shm::HelloReply reply = {};
+  reply.magic = shm::kSegmentMagic;
+  reply.version = shm::kProtocolVersion;
+  reply.status = status;
+  set_error(&reply, why);
+  [[maybe_unused]] const ssize_t n = send(fd, &reply, sizeof reply, MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(fd);
+}
+
+void Server::connect(int fd) {
+  ucred cred = {};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    refuse(fd, shm::HelloStatus::kHelloInternalError, "cannot read peer credentials");
+    return;
+  }
+  std::string who;
+  if (!peer_allowed(fd, cred, config_.allow_users, config_.allow_groups, &who)) {
+    log(LogLevel::kWarn, "refused %s: not in allow-users or allow-groups", who.c_str());
+    refuse(fd, shm::HelloStatus::kHelloPermissionDenied,
+           who + " is not allowed to connect (ringdbd --allow-users / --allow-groups)");
+    return;
+  }
+  if (table_.size() >= config_.sessions_max) {
+    log(LogLevel::kWarn, "refused %s: %u sessions connected (sessions-max)", who.c_str(),
+        config_.sessions_max);
+    refuse(fd, shm::HelloStatus::kHelloTooManySessions,
+           "the daemon serves its maximum of " + std::to_string(config_.sessions_max) +
+               " sessions (ringdbd --sessions-max)");
+    return;
+  }
+  std::string error;
+  auto segment = shm::Segment::create(geometry_.segment_size, "session", false, &error);
+  // The fixed part (header, rings, contexts) gets its memory now: daemon writes there must
+  // not fault on a full tmpfs. Data areas are touched lazily (the SIGBUS guard covers them).
+  if (!segment || !segment->reserve(geometry_.request_area_offset, &error)) {
+    log(LogLevel::kError, "session for %s: %s", who.c_str(), error.c_str());
+    refuse(fd, shm::HelloStatus::kHelloInternalError, "cannot create the session segment");
+    return;
+  }
+  const uint64_t id = next_session_id_++;
+  std::byte* base = segment->base();
+  auto* header = reinterpret_cast<shm::SegmentHeader*>(base);
+  header->magic = shm::kSegmentMagic;
+  header->version = shm::kProtocolVersion;
+  header->segment_size = geometry_.segment_size;
+  header->session_id = id;
+  header->ring_count = geometry_.sizes.ring_count;
+  header->ring_slots = geometry_.sizes.ring_slots;
+  header->rings_offset = geometry_.rings_offset;
+  header->ring_stride = geometry_.ring_stride;
+  header->context_count = geometry_.sizes.context_count;
+  header->context_size = geometry_.sizes.context_size;
+  header->contexts_offset = geometry_.contexts_offset;
+  header->request_area_offset = geometry_.request_area_offset;
+  header->request_area_size = geometry_.sizes.request_area_size;
+  header->response_area_offset = geometry_.response_area_offset;
+  header->response_area_size = geometry_.sizes.response_area_size;
+  header->key_size_max = config_.key_size_max;
+  header->value_size_max = config_.value_size_max;
+  header->scan_result_bytes_max =
+      std::max<uint32_t>(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
+  header->transactions_max = config_.transactions_max;
+  for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r) {
+    void* ring = base + geometry_.rings_offset + uint64_t{r} * geometry_.ring_stride;
+    // Before the first touch: the ring's pages come from its worker's node.
+    prefer_node(ring, geometry_.ring_stride,
+                placement_.worker_nodes[static_cast<size_t>(placement_.ring_worker[r])]);
+    shm::RingConsumer::format(ring, geometry_.sizes.ring_slots);
+  }
+
+  shm::HelloReply reply = {};
+  reply.magic = shm::kSegmentMagic;
+  reply.version = shm::kProtocolVersion;
+  reply.status = shm::HelloStatus::kHelloOk;
+  reply.session_id = id;
+  reply.segment_size = geometry_.segment_size;
+  int fds[3] = {segment->fd(), board_->read_only_fd(), doorbells_->fd()};
+  char control[CMSG_SPACE(sizeof fds)] = {};
+  iovec iov = {&reply, sizeof reply};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
+  // The session joins the table before the client learns of it: a request the client
+  // submits right after the handshake must find a worker that serves its rings (a worker
+  // woken by the doorbell refreshes its view of the table before it polls).
+  PeerInfo peer{cred.pid, cred.uid, cred.gid, process_name(cred.pid)};
+  auto session = std::make_shared<ClientSession>(id, geometry_, std::move(segment), fd,
+                                                 std::move(peer), config_.transactions_max);
+  table_.add(session);
+  if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(sizeof reply)) {
+    log(LogLevel::kWarn, "session for %s: handshake failed: %s", who.c_str(), strerror(errno));
+    detach_from_workers(*session);
+    return;  // the last reference: closes the socket and frees the segment
+  }
+  epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  by_fd_[fd] = session;
+  log(LogLevel::kInfo, "session %lu: connected: %s, %s; sessions connected: %zu",
+      static_cast<unsigned long>(id), who.c_str(), session->peer().process_name.c_str(),
+      by_fd_.size());
+}
+
+void Server::on_session_event(int fd) {
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return;
+  // Clients send nothing after the handshake; anything read is discarded. EOF or an error
+  // means the client closed the session or died.
+  char buf[256];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    disconnect(it->second, n == 0 ? "closed by the client" : strerror(errno));
+    return;
+  }
+}
+
+void Server::disconnect_corrupt() {
+  std::vector<std::shared_ptr<ClientSession>> corrupt;
+  for (auto& [fd, s] : by_fd_) {
+    // A poisoned segment was truncated under us: the SIGBUS guard put private memory over
+    // it (and wrote the event descriptor that brought us here).
+    if (s->poisoned()) s->mark_corrupt("the segment was truncated under the daemon (SIGBUS)");
+    if (s->corrupt()) corrupt.push_back(s);
+  }
+  for (auto& s : corrupt)
+    disconnect(s, "disconnected: " + s->corrupt_reason());
+}
+
+void Server::detach_from_workers(ClientSession& session) {
+  const uint64_t version = table_.remove(&session);
+  if (workers_stopped_) return;
+  wake_workers();
+  // A worker that has seen `version` has dropped the session's rings; it refreshes at the
+  // top of its loop, never in the middle of a request (worker.cc).
+  for (;;) {
+    const uint32_t refreshes = table_.refreshes.load(std::memory_order_acquire);
+    const bool all = std::all_of(workers_.begin(), workers_.end(),
+                                 [&](auto& w) { return w->seen_version() >= version; });
+    if (all) return;
+    sync::futex_wait(&table_.refreshes, refreshes, sync::Sharing::kProcessPrivate);
+  }
+}
+
+void Server::disconnect(std::shared_ptr<ClientSession> session, const std::string& reason) {
+  detach_from_workers(*session);
+  auto* header = reinterpret_cast<shm::SegmentHeader*>(session->base());
+  header->closed.store(1, std::memory_order_release);
+  const uint32_t open = session->open_transactions();
+  session->abort_transactions(*engine_);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, session->socket_fd(), nullptr);
+  by_fd_.erase(session->socket_fd());
+  log(LogLevel::kInfo,
+      "session %lu: ended (%s); %u open transactions aborted; sessions connected: %zu",
+      static_cast<unsigned long>(session->id()), reason.c_str(), open, by_fd_.size());
+  // The last reference: closes the socket (the client sees POLLHUP) and frees the segment.
+}
+
+void Server::make_pending_sets() {
+  static sync::LatchStats stats("worker.pending_set");  // every worker's set, one latch class
+  // The most commits a worker can park: one per request context of every session, so a set
+  // never fills (a full one would be a bug, which the log writer treats as fatal).
+  const uint32_t capacity = config_.sessions_max * geometry_.sizes.context_count;
+  for (size_t w = 0; w < placement_.worker_cores.size(); ++w) {
+    auto* line = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset) + w;
+    auto* bell = reinterpret_cast<shm::Doorbell*>(doorbells_->base()) + w;
+    pending_.push_back(std::make_unique<PendingSet>(
+        capacity, &line->need_wakeup, [bell] { shm::ring(*bell); }, &stats));
+  }
+}
+
+std::vector<wal::CompletionSink*> Server::completion_sinks() const {
+  std::vector<wal::CompletionSink*> sinks;
+  for (const auto& p : pending_)
+    sinks.push_back(p.get());
+  return sinks;
+}
+
+std::vector<const WorkerStats*> Server::worker_stats() const {
+  std::vector<const WorkerStats*> out;
+  for (const auto& w : workers_)
+    out.push_back(&w->stats());
+  return out;
+}
+
+int Server::guard_timeout_ms() const {
+  // The guards' tick: a second, or less for short limits (tests); none if both are off.
+  uint64_t tick = 1000;
+  if (config_.transaction_age_max_ms > 0)
+    tick = std::min<uint64_t>(tick, std::max<uint64_t>(10, config_.transaction_age_max_ms / 4));
+  if (config_.watchdog_ms > 0)
+    tick = std::min<uint64_t>(tick, std::max<uint64_t>(10, config_.watchdog_ms / 4));
+  if (config_.transaction_age_max_ms == 0 && config_.watchdog_ms == 0) return -1;
+  return static_cast<int>(tick);
+}
+
+void Server::guard_tick() {
+  const int64_t now = sync::now_ns();
+  if (now < next_guard_ns_ || guard_timeout_ms() < 0) return;
+  next_guard_ns_ = now + int64_t{guard_timeout_ms()} * 1'000'000 - 1'000'000;
+  if (config_.transaction_age_max_ms > 0) {
+    const int64_t cutoff =
+        sync::coarse_now_ns() - static_cast<int64_t>(config_.transaction_age_max_ms) * 1'000'000;
+    for (auto& [fd, s] : by_fd_) {
+      if (const uint32_t n = s->expire_transactions(*engine_, cutoff); n > 0) {
+        log(LogLevel::kWarn,
+            "session %lu (pid %d, %s): %u transactions open longer than %lu ms aborted "
+            "(TRX_TOO_OLD; --transaction-age-max-ms)",
+            static_cast<unsigned long>(s->id()), static_cast<int>(s->peer().pid),
+            s->peer().process_name.c_str(), n,
+            static_cast<unsigned long>(config_.transaction_age_max_ms));
+      }
+    }
+  }
+  if (config_.watchdog_ms > 0 && !workers_.empty()) {
+    watched_.resize(workers_.size());
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      const WorkerStats& st = workers_[w]->stats();
+      WatchedWorker& seen = watched_[w];
+      const uint64_t rounds = st.rounds.load(std::memory_order_relaxed);
+      const bool asleep = st.asleep.load(std::memory_order_relaxed) != 0;
+      if (rounds != seen.rounds || asleep || seen.same_since_ns == 0) {
+        if (seen.reported) log(LogLevel::kWarn, "watchdog: worker %zu makes progress again", w);
+        seen = WatchedWorker{rounds, now, false};
+        continue;
+      }
+      const int64_t stalled_ms = (now - seen.same_since_ns) / 1'000'000;
+      if (seen.reported || stalled_ms < static_cast<int64_t>(config_.watchdog_ms)) continue;
+      seen.reported = true;
+      log(LogLevel::kError,
+          "watchdog: worker %zu (core %d) is awake and has made no progress for %ld ms: "
+          "%lu requests served, %lu commits parked, %u log completions pending, %lu rounds",
+          w, placement_.worker_cores[w], static_cast<long>(stalled_ms),
+          static_cast<unsigned long>(st.requests.load(std::memory_order_relaxed)),
+          static_cast<unsigned long>(st.parked_now.load(std::memory_order_relaxed)),
+          workers_[w]->pending_depth(), static_cast<unsigned long>(rounds));
+      if (config_.watchdog_abort != 0) {
+        fatal(
+            "watchdog: worker %zu stalled; aborting so that a supervisor restarts the daemon "
+            "and recovery runs (--watchdog-abort)",
+            w);
+      }
+    }
+  }
+}
+
+std::vector<Server::SessionRow> Server::sessions() const {
+  uint64_t version;
+  std::vector<SessionRow> rows;
+  for (const auto& s : table_.snapshot(&version))
+    rows.push_back(SessionRow{s->id(), s->peer(), s->activity()});
+  return rows;
+}
+
+bool Server::kill_session(uint64_t id, const std::string& reason) {
+  uint64_t version;
+  for (const auto& s : table_.snapshot(&version)) {
+    if (s->id() != id) continue;
+    s->mark_corrupt(reason.c_str());
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = write(event_fd_, &one, sizeof one);
+    return true;
+  }
+  return false;
+}
+
+bool Server::stall_worker_for_test(size_t w, int64_t ms) {
+  if (w >= workers_.size()) return false;
+  workers_[w]->stall_for_test(ms);
+  return true;
+}
+
+std::vector<uint32_t> Server::pending_depths() const {
+  std::vector<uint32_t> out;
+  for (const auto& w : workers_)
+    out.push_back(w->pending_depth());
+  return out;
+}
+
+uint64_t Server::oldest_unapplied_lsn() const {
+  uint64_t lsn = UINT64_MAX;
+  for (const auto& w : workers_)
+    lsn = std::min(lsn, w->oldest_unapplied_lsn());
+  return lsn;
+}
+
+void Server::wake_workers() {
+  for (auto& w : workers_)
+    w->wake();
+}
+
+void Server::shutdown() {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+  close(listen_fd_);
+  listen_fd_ = -1;
+  unlink(config_.socket_path.c_str());
+  socket_bound_ = false;
+  reinterpret_cast<shm::BoardHeader*>(board_->base())
+      ->shutting_down.store(1, std::memory_order_release);
+  for (auto& w : workers_)
+    w->stop();
+  for (auto& w : workers_)
+    w->join();
+  workers_stopped_ = true;  // no worker runs now: sessions are detached directly
+  std::vector<std::shared_ptr<ClientSession>> sessions;
+  for (auto& [fd, s] : by_fd_)
+    sessions.push_back(s);
+  for (auto& s : sessions)
+    disconnect(s, "daemon shutting down");
+  log(LogLevel::kInfo, "stopped");
+}
+
+}  // namespace ringdb::daemon

@@ -1,0 +1,603 @@
+#include "daemon/service/worker.h"
+
+#include <cassert>
+#include <climits>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "daemon/base/log.h"
+#include "daemon/service/placement.h"
+#include "shm/doorbell.h"
+#include "shm/ring.h"
+#include "sync/fence.h"
+#include "sync/futex.h"
+#include "sync/latch_stats.h"
+#include "sync/spin.h"
+
+namespace ringdb::daemon {
+
+using shm::Opcode;
+using shm::WireStatus;
+
+// Engine statuses travel on the wire with the same numbers.
+static_assert(static_cast<int>(Status::kOk) == static_cast<int>(WireStatus::kOk));
+static_assert(static_cast<int>(Status::kNotFound) == static_cast<int>(WireStatus::kNotFound));
+static_assert(static_cast<int>(Status::kConflict) == static_cast<int>(WireStatus::kConflict));
+static_assert(static_cast<int>(Status::kOutOfMemory) == static_cast<int>(WireStatus::kOutOfMemory));
+static_assert(static_cast<int>(Status::kTooLarge) == static_cast<int>(WireStatus::kTooLarge));
+static_assert(static_cast<int>(Status::kInvalidArgument) ==
+              static_cast<int>(WireStatus::kInvalidArgument));
+static_assert(static_cast<int>(Status::kTooManyViews) ==
+              static_cast<int>(WireStatus::kTooManyViews));
+static_assert(static_cast<int>(Status::kTransactionDone) ==
+              static_cast<int>(WireStatus::kTransactionDone));
+
+namespace {
+
+constexpr uint32_t kBatchMax = 32;            // requests taken from one ring before the next
+constexpr uint32_t kColdPerRound = 8;         // idle rings looked at per round
+constexpr uint64_t kHotRounds = 1024;         // a ring stays hot this many rounds after work
+constexpr uint32_t kIdleRoundsPerClock = 64;  // idle rounds between clock reads
+
+WireStatus wire(Status s) {
+  return static_cast<WireStatus>(s);
+}
+
+// What an executed request answers, before it is written to the context.
+struct Answer {
+  WireStatus status = WireStatus::kOk;
+  uint64_t u64 = 0;
+  const std::string* value = nullptr;
+  const std::vector<KeyValue>* items = nullptr;
+  bool parked = false;  // a commit waiting for the log: answered when its completion comes
+};
+
+}  // namespace
+
+struct Worker::Loop {
+  struct Attached;
+  // One ring of one session; its consumer position lives as long as the attachment.
+  struct Ring {
+    Attached* owner = nullptr;
+    shm::RingConsumer consumer;
+    uint64_t last_work_round = 0;
+    bool hot = false;
+  };
+  struct Attached {
+    std::shared_ptr<ClientSession> session;
+    std::unique_ptr<Session> engine_session;  // for autocommit requests, opened on first use
+    std::vector<Ring> rings;                  // sized once at attach: pointers stay valid
+  };
+
+  Worker& worker;
+  const WorkerEnv& env;
+  uint64_t table_version = UINT64_MAX;
+  std::vector<std::unique_ptr<Attached>> attached;
+  std::vector<Ring*> rings;  // every attached ring, for the cold sweep
+  std::vector<Ring*> hot;    // rings with recent work, polled every round
+  size_t cold_cursor = 0;
+  uint64_t round = 0;
+  // Scratch reused by every request: payloads, results.
+  std::vector<char> payload;
+  std::string value;
+  std::vector<KeyValue> items;
+  uint32_t current_index = 0;  // the context being executed
+  // Commits whose redo is in the log, by the token the log's completion names.
+  struct Parked {
+    std::shared_ptr<ClientSession> session;  // kept alive: the session may end meanwhile
+    uint32_t index;                          // its context, still claimed
+    std::unique_ptr<Transaction> txn;
+    int64_t started_ns;  // for the commit's service time
+    uint8_t opcode;
+  };
+  std::unordered_map<uint64_t, Parked> parked;
+  uint32_t sample = 0;     // every WorkerStats::kLatencySample-th request is timed
+  int64_t started_ns = 0;  // the current request's start, if timed (else 0)
+  uint8_t current_opcode = 0;
+  uint64_t next_token = 0;
+  std::vector<wal::Completion> completions;
+  std::vector<RedoOp> redo;
+  std::vector<wal::Op> log_ops;
+
+  explicit Loop(Worker& w) : worker(w), env(w.env_) {}
+
+  void refresh();
+  bool poll_round();
+  bool drain(Ring& ring);
+  void execute(Attached& a, uint32_t index);
+  WireStatus dispatch(Attached& a, const shm::Request& request, Answer* answer);
+  WireStatus with_transaction(ClientSession& s, uint64_t handle,
+                              const std::function<WireStatus(Transaction&)>& fn);
+  void post(ClientSession& s, uint32_t index, const Answer& answer);
+  // Commits txn now (memory only, nothing to log, or durability async or none) or logs its
+  // redo and parks it (sync). `flags`: the request's, with its durability level.
+  WireStatus commit_or_park(Attached& a, std::unique_ptr<Transaction> txn, uint8_t flags,
+                            Answer* answer);
+  // Applies what the log reported for parked commits, and answers them.
+  void complete_parked();
+  bool any_ready();
+  void sleep();
+  void drain_for_shutdown();
+  void detach_all();
+};
+
+Worker::Worker(WorkerEnv env) : env_(std::move(env)) {
+  assert(env_.pending != nullptr);
+}
+
+Worker::~Worker() {
+  join();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::stop() {
+  stop_.store(true, std::memory_order_release);
+  wake();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::wake() {
+  shm::ring(*env_.doorbell);
+}
+
+void Worker::run() {
+  if (env_.core >= 0 && !pin_current_thread({env_.core})) {
+    fatal("worker %u: cannot pin to core %d: %s", env_.index, env_.core, strerror(errno));
+  }
+  // Allocated here, after pinning: its pages are first touched on this worker's node.
+  auto loop = std::make_unique<Loop>(*this);
+  uint64_t idle_rounds = 0;
+  int64_t last_work_ns = sync::now_ns();
+  const int64_t spin_ns = int64_t{env_.spin_us} * 1000;
+  for (;;) {
+    if (stall_until_ns_.load(std::memory_order_relaxed) != 0) {  // --test-hooks only
+      while (sync::now_ns() < stall_until_ns_.load(std::memory_order_relaxed))
+        sync::cpu_relax();
+      stall_until_ns_.store(0, std::memory_order_relaxed);
+    }
+    if (env_.pending->maybe_nonempty()) {
+      loop->complete_parked();
+      idle_rounds = 0;
+    }
+    if (env_.sessions->version() != loop->table_version) loop->refresh();
+    if (stop_.load(std::memory_order_acquire)) break;
+    if (loop->poll_round()) {
+      idle_rounds = 0;
+      continue;
+    }
+    if (++idle_rounds % kIdleRoundsPerClock != 0) {
+      sync::cpu_relax();
+      continue;
+    }
+    const int64_t now = sync::now_ns();
+    if (idle_rounds == kIdleRoundsPerClock) last_work_ns = now;  // first check since work
+    if (now - last_work_ns >= spin_ns) {
+      loop->sleep();
+      idle_rounds = 0;
+    }
+  }
+  loop->drain_for_shutdown();
+  loop->detach_all();
+}
+
+void Worker::Loop::refresh() {
+  uint64_t version;
+  auto current = env.sessions->snapshot(&version);
+  // Detach sessions that left the table: close the engine session, drop the rings, ack.
+  bool changed = false;
+  for (auto& a : attached) {
+    const bool present =
+        std::any_of(current.begin(), current.end(), [&](auto& s) { return s == a->session; });
+    if (present) continue;
+    if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
+    a.reset();
+    changed = true;
+  }
+  std::erase_if(attached, [](auto& a) { return a == nullptr; });
+  for (auto& s : current) {
+    const bool known =
+        std::any_of(attached.begin(), attached.end(), [&](auto& a) { return a->session == s; });
+    if (known) continue;
+    auto a = std::make_unique<Attached>();
+    a->session = s;
+    for (uint32_t r : env.rings) {
+      a->rings.push_back(
+          Ring{a.get(), shm::RingConsumer(s->ring(r), s->geometry().sizes.ring_slots)});
+    }
+    attached.push_back(std::move(a));
+    changed = true;
+  }
+  if (changed) {
+    rings.clear();
+    hot.clear();
+    for (auto& a : attached) {
+      for (Ring& r : a->rings) {
+        r.hot = false;
+        rings.push_back(&r);
+      }
+    }
+    cold_cursor = 0;
+  }
+  table_version = version;
+  worker.seen_version_.store(version, std::memory_order_release);
+  env.sessions->refreshed();
+}
+
+bool Worker::Loop::poll_round() {
+  ++round;
+  bump(worker.stats_.rounds);
+  bool worked = false;
+  for (Ring* r : hot)
+    worked |= drain(*r);
+  // A few idle rings per round: a request on an idle session waits at most
+  // rings / kColdPerRound rounds, and hundreds of idle sessions cost the busy ones little.
+  const size_t n = rings.size();
+  for (uint32_t i = 0; i < kColdPerRound && i < n; ++i) {
+    Ring* r = rings[cold_cursor++ % n];
+    if (r->hot || !r->consumer.ready()) continue;
+    worked |= drain(*r);
+    r->hot = true;
+    hot.push_back(r);
+  }
+  if (round % 256 == 0) {
+    std::erase_if(hot, [&](Ring* r) {
+      if (round - r->last_work_round < kHotRounds) return false;
+      r->hot = false;
+      return true;
+    });
+  }
+  if (worked) bump(worker.stats_.work_rounds);
+  return worked;
+}
+
+bool Worker::Loop::drain(Ring& ring) {
+  ClientSession& s = *ring.owner->session;
+  if (s.corrupt()) return false;  // the control thread is disconnecting it
+  uint32_t taken = 0;
+  uint32_t index;
+  while (taken < kBatchMax && ring.consumer.try_pop(&index)) {
+    ++taken;
+    execute(*ring.owner, index);
+    if (s.corrupt()) break;
+  }
+  if (taken == 0) return false;
+  ring.last_work_round = round;
+  bump(worker.stats_.requests, taken);
+  if (s.corrupt()) env.notify_control();
+  return true;
+}
+
+void Worker::Loop::execute(Attached& a, uint32_t index) {
+  ClientSession& s = *a.session;
+  if (index >= s.geometry().sizes.context_count) {
+    s.mark_corrupt("a ring holds a context index out of range");
+    return;
+  }
+  if (!s.claim_context(index)) {
+    s.mark_corrupt("a context was submitted while the daemon was executing it");
+    return;
+  }
+  shm::Request request;
+  const char* why = nullptr;
+  Answer answer;
+  started_ns = ++sample % WorkerStats::kLatencySample == 0 ? sync::now_ns() : 0;
+  answer.status =
+      shm::decode_request(s.geometry(), s.base(), index, env.limits, &payload, &request, &why);
+  const uint8_t opcode =
+      answer.status == WireStatus::kOk ? static_cast<uint8_t>(request.opcode) : uint8_t{0};
+  bump(worker.stats_.by_opcode[opcode]);
+  if (answer.status == WireStatus::kOk) {
+    current_index = index;
+    current_opcode = opcode;
+    answer.status = dispatch(a, request, &answer);
+    if (answer.parked) return;  // answered when the log has it
+  } else if (answer.status == WireStatus::kInvalidRequest) {
+    bump(worker.stats_.invalid_requests);
+    log(LogLevel::kDebug, "session %lu: invalid request in context %u: %s",
+        static_cast<unsigned long>(s.id()), index, why);
+  }
+  post(s, index, answer);
+  if (started_ns != 0) worker.stats_.latency[opcode].record(sync::now_ns() - started_ns);
+}
+
+WireStatus Worker::Loop::with_transaction(ClientSession& s, uint64_t handle,
+                                          const std::function<WireStatus(Transaction&)>& fn) {
+  Transaction* txn = nullptr;
+  if (const WireStatus st = s.claim_transaction(handle, &txn); st != WireStatus::kOk) return st;
+  const WireStatus st = fn(*txn);
+  s.release_transaction(handle);
+  return st;
+}
+
+WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* answer) {
+  ClientSession& s = *a.session;
+  Engine& engine = *env.engine;
+  const bool autocommit = rq.txn == 0;
+  if (autocommit && !a.engine_session &&
+      (rq.opcode == Opcode::kGet || rq.opcode == Opcode::kPut || rq.opcode == Opcode::kDel)) {
+    if (const Status st = engine.open_session(&a.engine_session, s.id()); st != Status::kOk) {
+      return wire(st);
+    }
+  }
+  if (autocommit && env.log != nullptr &&
+      (rq.opcode == Opcode::kPut || rq.opcode == Opcode::kDel)) {
+    // A logged autocommit write: a transaction of its own, committed through the log.
+    std::unique_ptr<Transaction> txn;
+    if (const Status st = engine.begin(TxnMode::kReadWrite, &txn); st != Status::kOk) {
+      return wire(st);
+    }
+    const Status st =
+        rq.opcode == Opcode::kPut ? engine.put(*txn, rq.key, rq.value) : engine.del(*txn, rq.key);
+    if (st != Status::kOk) {
+      engine.abort(std::move(txn));
+      return wire(st);
+    }
+    return commit_or_park(a, std::move(txn), rq.flags, answer);
+  }
+  switch (rq.opcode) {
+    case Opcode::kPing:
+      return WireStatus::kOk;
+    case Opcode::kGet:
+      answer->value = &value;
+      if (autocommit) return wire(engine.get(*a.engine_session, rq.key, &value));
+      return with_transaction(s, rq.txn,
+                              [&](Transaction& t) { return wire(engine.get(t, rq.key, &value)); });
+    case Opcode::kPut:
+      if (autocommit) return wire(engine.put(*a.engine_session, rq.key, rq.value));
+      return with_transaction(
+          s, rq.txn, [&](Transaction& t) { return wire(engine.put(t, rq.key, rq.value)); });
+    case Opcode::kDel:
+      if (autocommit) return wire(engine.del(*a.engine_session, rq.key));
+      return with_transaction(s, rq.txn,
+                              [&](Transaction& t) { return wire(engine.del(t, rq.key)); });
+    case Opcode::kScan: {
+      ScanOptions options;
+      options.start.assign(rq.key);
+      options.end.assign(rq.value);
+      options.prefix.assign(rq.prefix);
+      options.limit = rq.limit;
+      options.reverse = (rq.flags & shm::kFlagReverse) != 0;
+      answer->items = &items;
+      if (!autocommit) {
+        return with_transaction(
+            s, rq.txn, [&](Transaction& t) { return wire(engine.scan(t, options, &items)); });
+      }
+      std::unique_ptr<Transaction> txn;
+      if (const Status st = engine.begin(TxnMode::kReadOnly, &txn); st != Status::kOk) {
+        return wire(st);
+      }
+      const Status st = engine.scan(*txn, options, &items);
+      engine.abort(std::move(txn));  // read-only: nothing to commit
+      return wire(st);
+    }
+    case Opcode::kBegin:
+      return s.begin_transaction(engine, (rq.flags & shm::kFlagReadOnly) != 0, &answer->u64);
+    case Opcode::kCommit:
+    case Opcode::kAbort: {
+      Transaction* txn = nullptr;
+      if (const WireStatus st = s.claim_transaction(rq.txn, &txn); st != WireStatus::kOk) {
+        return st;
+      }
+      if (rq.opcode == Opcode::kCommit && env.log != nullptr) {
+        return commit_or_park(a, s.take_transaction(rq.txn), rq.flags, answer);
+      }
+      return s.end_transaction(engine, rq.txn, rq.opcode == Opcode::kCommit, &answer->u64);
+    }
+  }
+  return WireStatus::kInvalidRequest;  // decode_request admits only the opcodes above
+}
+
+WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction> txn,
+                                        uint8_t flags, Answer* answer) {
+  Engine& engine = *env.engine;
+  if (const Status st = engine.prepare_commit(*txn, &redo); st != Status::kOk) {
+    engine.abort(std::move(txn));
+    return wire(st);
+  }
+  auto commit_now = [&] {
+    mvcc::Csn csn = mvcc::kNoCsn;
+    const Status st = engine.commit(std::move(txn), &csn);
+    if (csn != mvcc::kNoCsn) answer->u64 = csn;
+    return wire(st);
+  };
+  // Read-only work has nothing to make durable; durability none logs nothing.
+  if (redo.empty() || (flags & shm::kFlagDurabilityNone) != 0) return commit_now();
+  const bool async = (flags & shm::kFlagDurabilityAsync) != 0;
+  // Cannot happen: the pending set (and so the parked map) holds one per request context.
+  if (parked.size() >= env.pending->capacity()) {
+    engine.abort(std::move(txn));
+    return WireStatus::kResponseAreaFull;
+  }
+  log_ops.clear();
+  for (const RedoOp& op : redo) {
+    log_ops.push_back(
+        wal::Op{op.tombstone ? wal::OpKind::kDelete : wal::OpKind::kPut, op.key, op.value});
+  }
+  const uint64_t token = async ? wal::LogWriter::kNoNotify : ++next_token;
+  // An async record may be durable before its commit is visible, with no completion to
+  // show it: a checkpoint's cut reads this floor instead (daemon/durability/checkpoint.h). seq_cst:
+  // the cut's load either sees it or comes before the append.
+  if (async) worker.async_floor_.store(env.log->durable_lsn(), std::memory_order_seq_cst);
+  wal::LogStatus ls;
+  // A full log queue empties as the writer takes it: wait for room (the writer never waits
+  // for us, so this ends unless the disk stops, which the writer reports as fatal).
+  while ((ls = env.log->append(txn->id(), log_ops, env.index, token)) ==
+         wal::LogStatus::kQueueFull) {
+    std::this_thread::yield();
+  }
+  if (ls != wal::LogStatus::kOk) {
+    worker.async_floor_.store(wal::Completion::kNoLsn, std::memory_order_release);
+    engine.abort(std::move(txn));
+    return ls == wal::LogStatus::kTooLarge ? WireStatus::kTooLarge : WireStatus::kShuttingDown;
+  }
+  // Async: queued for the log in commit order (before any later writer of these keys can
+  // queue its own record), visible and answered now.
+  if (async) {
+    const WireStatus status = commit_now();
+    worker.async_floor_.store(wal::Completion::kNoLsn, std::memory_order_release);
+    return status;
+  }
+  // Timed whatever the sample: a commit that waits for the disk is worth two clock reads.
+  // Its opcode for the histogram: autocommit put/del or commit, from the request.
+  parked.emplace(token, Parked{a.session, current_index, std::move(txn),
+                               started_ns != 0 ? started_ns : sync::now_ns(), current_opcode});
+  bump(worker.stats_.commits_parked);
+  bump(worker.stats_.parked_now);
+  answer->parked = true;
+  return WireStatus::kOk;
+}
+
+void Worker::Loop::complete_parked() {
+  env.pending->drain(&completions);
+  for (const wal::Completion& c : completions) {
+    auto it = parked.find(c.request);
+    if (it == parked.end()) {
+      log(LogLevel::kError, "worker %u: a log completion for no parked commit (%lu)", env.index,
+          static_cast<unsigned long>(c.request));
+      continue;
+    }
+    Parked p = std::move(it->second);
+    parked.erase(it);
+    Answer answer;
+    if (c.status == wal::LogStatus::kOk) {
+      mvcc::Csn csn = mvcc::kNoCsn;
+      answer.status = wire(env.engine->commit(std::move(p.txn), &csn));
+      answer.u64 = csn;
+    } else {
+      env.engine->abort(std::move(p.txn));
+      answer.status =
+          c.status == wal::LogStatus::kDiskFull ? WireStatus::kDiskFull : WireStatus::kShuttingDown;
+    }
+    post(*p.session, p.index, answer);
+    worker.stats_.latency[p.opcode].record(sync::now_ns() - p.started_ns);
+    worker.stats_.parked_now.store(parked.size(), std::memory_order_relaxed);
+  }
+  env.pending->applied();
+}
+
+void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {
+  shm::ContextHeader* ctx = s.context(index);
+  std::byte* inline_data = reinterpret_cast<std::byte*>(ctx) + sizeof(shm::ContextHeader);
+  const uint32_t inline_capacity = s.geometry().inline_capacity();
+  WireStatus status = answer.status;
+  uint16_t flags = 0;
+  uint32_t length = 0, offset = 0, count = 0;
+
+  // The result's size: a value, or as many scan items as fit in the per-answer byte limit.
+  size_t items_to_send = 0;
+  if (status == WireStatus::kOk && answer.value != nullptr) {
+    length = static_cast<uint32_t>(answer.value->size());
+  } else if (status == WireStatus::kOk && answer.items != nullptr) {
+    uint64_t total = 0;
+    for (const KeyValue& kv : *answer.items) {
+      const uint64_t next = total + shm::encoded_item_size(kv.key.size(), kv.value.size());
+      if (next > env.scan_result_bytes_max) {
+        flags |= shm::kResultTruncated;
+        break;
+      }
+      total = next;
+      ++items_to_send;
+    }
+    length = static_cast<uint32_t>(total);
+    count = static_cast<uint32_t>(items_to_send);
+  }
+  std::byte* out = inline_data;
+  if (length > inline_capacity) {
+    if (s.place_result(index, length, &offset)) {
+      flags |= shm::kResultExternal;
+      out = s.response_area() + offset;
+    } else {
+      status = WireStatus::kResponseAreaFull;
+      length = count = 0;
+      flags = 0;
+    }
+  }
+  if (status == WireStatus::kOk && answer.value != nullptr && length != 0) {
+    std::memcpy(out, answer.value->data(), length);
+  } else if (status == WireStatus::kOk && answer.items != nullptr) {
+    for (size_t i = 0; i < items_to_send; ++i) {
+      const KeyValue& kv = (*answer.items)[i];
+      out += shm::encode_item(out, kv.key, kv.value);
+    }
+  }
+  ctx->status = static_cast<uint16_t>(status);
+  bump(worker.stats_.by_status[std::min<size_t>(static_cast<size_t>(status), shm::kWireStatusMax)]);
+  ctx->result_flags = flags;
+  ctx->result_len = length;
+  ctx->result_offset = offset;
+  ctx->result_count = count;
+  ctx->result_u64 = status == WireStatus::kOk ? answer.u64 : 0;
+  // Released before DONE is visible: once the client sees DONE it may submit the context
+  // again, and the next claim (perhaps on another worker) must succeed.
+  s.release_context(index);
+  const uint32_t previous = ctx->state.exchange(shm::kStateDone, std::memory_order_release);
+  if ((previous & shm::kStateWaiting) != 0) {
+    sync::futex_wake_all(&ctx->state, sync::Sharing::kProcessShared);
+  }
+}
+
+bool Worker::Loop::any_ready() {
+  for (Ring* r : rings) {
+    if (r->consumer.ready()) return true;
+  }
+  return false;
+}
+
+// The sleeping side of the wake-up protocol (docs/PROTOCOL.md section 3).
+void Worker::Loop::sleep() {
+  const uint32_t bell = shm::announce_sleep(*env.board, *env.doorbell);
+  if (!any_ready() && !env.pending->maybe_nonempty() && env.sessions->version() == table_version &&
+      !worker.stop_.load(std::memory_order_acquire)) {
+    bump(worker.stats_.sleeps);
+    const int64_t asleep = sync::now_ns();
+    worker.stats_.asleep.store(1, std::memory_order_relaxed);
+    shm::sleep(*env.doorbell, bell);
+    worker.stats_.asleep.store(0, std::memory_order_relaxed);
+    bump(worker.stats_.sleep_ns, static_cast<uint64_t>(sync::now_ns() - asleep));
+  }
+  shm::end_sleep(*env.board);
+}
+
+void Worker::Loop::drain_for_shutdown() {
+  for (Ring* r : rings) {
+    ClientSession& s = *r->owner->session;
+    uint32_t index;
+    while (!s.corrupt() && r->consumer.try_pop(&index)) {
+      if (index >= s.geometry().sizes.context_count || !s.claim_context(index)) {
+        s.mark_corrupt("corrupt ring during shutdown");
+        break;
+      }
+      Answer answer;
+      answer.status = WireStatus::kShuttingDown;
+      post(s, index, answer);
+    }
+  }
+  // Parked commits are in the log already: wait for their outcome (the log writer runs
+  // until the workers have stopped) and answer them.
+  while (!parked.empty()) {
+    if (env.pending->maybe_nonempty()) {
+      complete_parked();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+void Worker::Loop::detach_all() {
+  for (auto& a : attached) {
+    if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
+  }
+  attached.clear();
+  rings.clear();
+  hot.clear();
+}
+
+}  // namespace ringdb::daemon

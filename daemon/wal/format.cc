@@ -1,0 +1,211 @@
+#include "daemon/wal/format.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "daemon/base/crc32c.h"
+#include "daemon/base/file_util.h"
+
+namespace ringdb::daemon::wal {
+
+static_assert(std::endian::native == std::endian::little,
+              "the log format is little-endian; a big-endian build needs byte swaps here");
+
+namespace {
+
+// Segment header fields (the rest of the page is zero).
+constexpr size_t kMagicAt = 0, kVersionAt = 8, kHeaderCrcAt = 12, kStartLsnAt = 16,
+                 kSegmentIdAt = 24, kCreatedAt = 32, kHeaderCheckedEnd = 64;
+
+// Record header fields.
+constexpr size_t kCrcAt = 0, kBodyLenAt = 4, kLsnAt = 8, kTxnAt = 16, kOpCountAt = 24, kTypeAt = 28;
+
+size_t align8(size_t n) {
+  return (n + 7) & ~size_t{7};
+}
+
+bool all_zero(std::span<const std::byte> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+
+size_t body_size(std::span<const Op> ops) {
+  size_t n = 0;
+  for (const Op& op : ops)
+    n += kOpHeaderSize + op.key.size() + op.value.size();
+  return n;
+}
+
+}  // namespace
+
+void encode_segment_header(const SegmentHeader& header, std::byte* out) {
+  std::memset(out, 0, kSegmentHeaderSize);
+  store_le(out + kMagicAt, kSegmentMagic);
+  store_le(out + kVersionAt, kFormatVersion);
+  store_le(out + kStartLsnAt, header.start_lsn);
+  store_le(out + kSegmentIdAt, header.segment_id);
+  store_le(out + kCreatedAt, header.created_ns);
+  store_le(out + kHeaderCrcAt,
+           crc32c(out + kStartLsnAt, kHeaderCheckedEnd - kStartLsnAt, crc32c(out, kHeaderCrcAt)));
+}
+
+bool decode_segment_header(std::span<const std::byte> bytes, SegmentHeader* header,
+                           const char** why) {
+  if (bytes.size() < kSegmentHeaderSize) {
+    *why = "shorter than a segment header";
+    return false;
+  }
+  const std::byte* p = bytes.data();
+  if (load_le<uint64_t>(p + kMagicAt) != kSegmentMagic) {
+    *why = "not a ringdb log segment (bad magic)";
+    return false;
+  }
+  if (load_le<uint32_t>(p + kVersionAt) != kFormatVersion) {
+    *why = "a log format version this build does not read";
+    return false;
+  }
+  const uint32_t crc =
+      crc32c(p + kStartLsnAt, kHeaderCheckedEnd - kStartLsnAt, crc32c(p, kHeaderCrcAt));
+  if (load_le<uint32_t>(p + kHeaderCrcAt) != crc) {
+    *why = "segment header checksum mismatch";
+    return false;
+  }
+  header->start_lsn = load_le<uint64_t>(p + kStartLsnAt);
+  header->segment_id = load_le<uint64_t>(p + kSegmentIdAt);
+  header->created_ns = load_le<uint64_t>(p + kCreatedAt);
+  return true;
+}
+
+size_t record_size(std::span<const Op> ops) {
+  return align8(kRecordHeaderSize + body_size(ops));
+}
+
+void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::string* out) {
+  const size_t body = body_size(ops);
+  const size_t begin = out->size();
+  out->resize(begin + align8(kRecordHeaderSize + body));  // zero-filled: the padding
+  std::byte* r = reinterpret_cast<std::byte*>(out->data()) + begin;
+  store_le(r + kBodyLenAt, static_cast<uint32_t>(body));
+  store_le(r + kLsnAt, lsn);
+  store_le(r + kTxnAt, txn);
+  store_le(r + kOpCountAt, static_cast<uint32_t>(ops.size()));
+  store_le(r + kTypeAt, kRecordTypeCommit);
+  std::byte* p = r + kRecordHeaderSize;
+  for (const Op& op : ops) {
+    store_le(p, static_cast<uint8_t>(op.kind));
+    store_le(p + 4, static_cast<uint32_t>(op.key.size()));
+    store_le(p + 8, static_cast<uint32_t>(op.value.size()));
+    p += kOpHeaderSize;
+    // (An empty view may have a null data(), which memcpy must not get even for 0 bytes.)
+    if (!op.key.empty()) std::memcpy(p, op.key.data(), op.key.size());
+    p += op.key.size();
+    if (!op.value.empty()) std::memcpy(p, op.value.data(), op.value.size());
+    p += op.value.size();
+  }
+  store_le(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+}
+
+void set_record_lsn(std::byte* record, uint64_t lsn) {
+  store_le(record + kLsnAt, lsn);
+  const uint32_t body = load_le<uint32_t>(record + kBodyLenAt);
+  store_le(record + kCrcAt, crc32c(record + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+}
+
+namespace {
+
+// Decodes a body of exactly `op_count` ops into record->ops; false (with `why`) otherwise.
+bool decode_body(std::span<const std::byte> body, uint32_t op_count, Record* record,
+                 const char** why) {
+  record->ops.clear();
+  size_t at = 0;
+  for (uint32_t i = 0; i < op_count; ++i) {
+    if (body.size() - at < kOpHeaderSize) {
+      *why = "an operation runs past the record body";
+      return false;
+    }
+    const std::byte* p = body.data() + at;
+    const auto kind = static_cast<OpKind>(load_le<uint8_t>(p));
+    const uint32_t key_len = load_le<uint32_t>(p + 4);
+    const uint32_t value_len = load_le<uint32_t>(p + 8);
+    if ((kind != OpKind::kPut && kind != OpKind::kDelete) || p[1] != std::byte{0} ||
+        p[2] != std::byte{0} || p[3] != std::byte{0}) {
+      *why = "an operation of unknown kind";
+      return false;
+    }
+    if (key_len == 0 || (kind == OpKind::kDelete && value_len != 0)) {
+      *why = "an operation with impossible lengths";
+      return false;
+    }
+    at += kOpHeaderSize;
+    if (body.size() - at < uint64_t{key_len} + value_len) {
+      *why = "an operation runs past the record body";
+      return false;
+    }
+    const char* text = reinterpret_cast<const char*>(body.data() + at);
+    record->ops.push_back(
+        Op{kind, std::string_view(text, key_len), std::string_view(text + key_len, value_len)});
+    at += key_len + value_len;
+  }
+  if (at != body.size()) {
+    *why = "the record body is longer than its operations";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ScanResult scan(std::span<const std::byte> bytes, uint64_t start_lsn,
+                const std::function<bool(const Record&)>& on_record) {
+  ScanResult result;
+  result.next_lsn = start_lsn;
+  Record record;
+  size_t pos = 0;
+  auto stop = [&](ScanEnd end, const char* why) {
+    result.end = end;
+    result.why = why;
+    result.valid_bytes = pos;
+    return result;
+  };
+  for (;;) {
+    const std::span<const std::byte> rest = bytes.subspan(pos);
+    if (rest.size() < kRecordHeaderSize) {
+      return all_zero(rest) ? stop(ScanEnd::kEndOfLog, "")
+                            : stop(ScanEnd::kTorn, "a record header cut short");
+    }
+    const std::byte* h = rest.data();
+    if (all_zero(rest.first(kRecordHeaderSize))) return stop(ScanEnd::kEndOfLog, "");
+    const uint32_t body_len = load_le<uint32_t>(h + kBodyLenAt);
+    if (load_le<uint64_t>(h + kLsnAt) != result.next_lsn) {
+      return stop(ScanEnd::kCorrupt, "a record whose LSN is not the expected one");
+    }
+    if (body_len > kRecordBodyMax) return stop(ScanEnd::kCorrupt, "a record body over the limit");
+    const size_t total = align8(kRecordHeaderSize + body_len);
+    if (total > rest.size()) return stop(ScanEnd::kTorn, "a record cut short");
+    if (load_le<uint32_t>(h + kCrcAt) !=
+        crc32c(h + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body_len)) {
+      return stop(ScanEnd::kCorrupt, "a record checksum mismatch");
+    }
+    if (!all_zero(
+            rest.subspan(kRecordHeaderSize + body_len, total - kRecordHeaderSize - body_len))) {
+      return stop(ScanEnd::kCorrupt, "non-zero record padding");
+    }
+    if (load_le<uint32_t>(h + kTypeAt) != kRecordTypeCommit) {
+      return stop(ScanEnd::kCorrupt, "a record of unknown type");
+    }
+    const char* why = "";
+    if (!decode_body(rest.subspan(kRecordHeaderSize, body_len), load_le<uint32_t>(h + kOpCountAt),
+                     &record, &why)) {
+      return stop(ScanEnd::kCorrupt, why);
+    }
+    record.lsn = result.next_lsn;
+    record.txn = load_le<uint64_t>(h + kTxnAt);
+    record.size = total;
+    pos += total;
+    result.next_lsn += total;
+    ++result.records;
+    if (!on_record(record)) return stop(ScanEnd::kEndOfLog, "");
+  }
+}
+
+}  // namespace ringdb::daemon::wal

@@ -1,0 +1,418 @@
+#include "daemon/wal/writer.h"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "sync/futex.h"
+#include "sync/latch_stats.h"
+
+namespace ringdb::daemon::wal {
+namespace {
+
+std::string segment_name(uint64_t start_lsn) {
+  char name[40];
+  snprintf(name, sizeof name, "wal-%016llx.log", static_cast<unsigned long long>(start_lsn));
+  return name;
+}
+
+int64_t realtime_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string errno_text(int err) {
+  return strerror(err);
+}
+
+}  // namespace
+
+const char* log_status_name(LogStatus status) {
+  switch (status) {
+    case LogStatus::kOk:
+      return "OK";
+    case LogStatus::kDiskFull:
+      return "DISK_FULL";
+    case LogStatus::kFailed:
+      return "LOG_FAILED";
+    case LogStatus::kQueueFull:
+      return "QUEUE_FULL";
+    case LogStatus::kTooLarge:
+      return "TOO_LARGE";
+  }
+  return "?";
+}
+
+LogWriter::LogWriter(const LogWriterOptions& options, std::vector<CompletionSink*> sinks,
+                     OnFatal on_fatal)
+    : options_(options),
+      sinks_(std::move(sinks)),
+      on_fatal_(std::move(on_fatal)),
+      by_worker_(sinks_.size()) {
+  segment_id_ = options.first_segment_id;
+  next_lsn_ = options.start_lsn;
+  durable_lsn_.store(options.start_lsn, std::memory_order_relaxed);
+  written_lsn_.store(options.start_lsn, std::memory_order_relaxed);
+}
+
+std::unique_ptr<LogWriter> LogWriter::open(const LogWriterOptions& options,
+                                           std::vector<CompletionSink*> sinks, OnFatal on_fatal,
+                                           std::string* error) {
+  if (options.segment_bytes < kSegmentHeaderSize + 4096) {
+    *error = "the log segment size is too small";
+    return nullptr;
+  }
+  std::unique_ptr<LogWriter> writer(new LogWriter(options, std::move(sinks), std::move(on_fatal)));
+  if (!writer->init(error)) return nullptr;
+  writer->thread_ = std::thread([w = writer.get()] { w->run(); });
+  return writer;
+}
+
+bool LogWriter::init(std::string* error) {
+  dir_fd_ = ::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ < 0) {
+    *error = "cannot open the log directory " + options_.dir + ": " + errno_text(errno);
+    return false;
+  }
+  ring_ = std::make_unique<io_uring>();
+  if (const int rc = io_uring_queue_init(8, ring_.get(), 0); rc < 0) {
+    ring_.reset();
+    *error = "io_uring_queue_init: " + errno_text(-rc);
+    return false;
+  }
+  if (const int rc = new_segment(); rc < 0) {
+    *error = "cannot create the first log segment in " + options_.dir + ": " + errno_text(-rc);
+    return false;
+  }
+  return true;
+}
+
+LogWriter::~LogWriter() {
+  stop();
+  if (segment_fd_ >= 0) close(segment_fd_);
+  if (dir_fd_ >= 0) close(dir_fd_);
+  if (ring_) io_uring_queue_exit(ring_.get());
+}
+
+void LogWriter::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    sync::MutexGuard guard(mu_);
+    stopping_ = true;
+  }
+  wake_word_.fetch_add(1, std::memory_order_release);
+  sync::futex_wake(&wake_word_, 1, sync::Sharing::kProcessPrivate);
+  if (thread_.joinable()) thread_.join();
+}
+
+sync::LatchStats* LogWriter::queue_latch_stats() {
+  static sync::LatchStats stats("wal.queue");
+  return &stats;
+}
+
+LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t worker,
+                            uint64_t request) {
+  assert(request == kNoNotify || worker < sinks_.size());
+  if (failed_.load(std::memory_order_acquire)) return LogStatus::kFailed;
+  const size_t size = record_size(ops);
+  if (size > options_.segment_bytes - kSegmentHeaderSize) return LogStatus::kTooLarge;
+  {
+    sync::MutexGuard guard(mu_);
+    if (queue_.size() + size > options_.queue_bytes_max) return LogStatus::kQueueFull;
+    if (queue_entries_.empty()) queue_since_ns_ = sync::now_ns();
+    append_record(0, txn, ops, &queue_);  // the writer sets the LSN
+    queue_entries_.push_back(Entry{worker, request, static_cast<uint32_t>(size), 0});
+    if (request != kNoNotify) queue_has_waiter_ = true;
+  }
+  // The writer stores writer_idle_ (writer_delaying_) before it looks at the queue under mu_;
+  // we look at the flags after queueing under mu_: one of us sees the other (as in
+  // mvcc/purge.cc). A delaying writer is woken only for a record somebody waits for.
+  if (writer_idle_.load(std::memory_order_relaxed) ||
+      (request != kNoNotify && writer_delaying_.load(std::memory_order_relaxed))) {
+    wake_word_.fetch_add(1, std::memory_order_release);
+    sync::futex_wake(&wake_word_, 1, sync::Sharing::kProcessPrivate);
+  }
+  return LogStatus::kOk;
+}
+
+void LogWriter::run() {
+  for (;;) {
+    const uint32_t seen = wake_word_.load(std::memory_order_acquire);
+    bool stopping;
+    int64_t delay_ns = 0;  // > 0: only async records are queued, and not for long enough
+    {
+      sync::MutexGuard guard(mu_);
+      if (options_.async_flush_delay.count() > 0 && !stopping_ && !queue_has_waiter_ &&
+          !queue_entries_.empty()) {
+        delay_ns = queue_since_ns_ + options_.async_flush_delay.count() - sync::now_ns();
+      }
+      if (delay_ns <= 0) {
+        batch_.clear();
+        batch_entries_.clear();
+        queue_.swap(batch_);
+        queue_entries_.swap(batch_entries_);
+        queue_has_waiter_ = false;
+      }
+      stopping = stopping_;
+    }
+    if (delay_ns > 0) {
+      writer_delaying_.store(true, std::memory_order_relaxed);
+      bool wait;
+      {
+        sync::MutexGuard guard(mu_);
+        wait = !queue_has_waiter_ && !stopping_;
+      }
+      if (wait) {
+        sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate,
+                         std::chrono::nanoseconds(delay_ns));
+      }
+      writer_delaying_.store(false, std::memory_order_relaxed);
+      continue;
+    }
+    if (!batch_entries_.empty()) {
+      write_batch();
+      continue;
+    }
+    if (stopping) return;
+    writer_idle_.store(true, std::memory_order_relaxed);
+    bool empty;
+    {
+      sync::MutexGuard guard(mu_);
+      empty = queue_entries_.empty() && !stopping_;
+    }
+    if (empty) sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate);
+    writer_idle_.store(false, std::memory_order_relaxed);
+  }
+}
+
+void LogWriter::notify_range(size_t first_entry, size_t end_entry, LogStatus status) {
+  // Grouped by worker first, so that each worker's sink is locked (and its worker woken) once
+  // per batch, not once per commit. The scratch vectors keep their capacity between batches.
+  for (size_t i = first_entry; i < end_entry; ++i) {
+    const Entry& e = batch_entries_[i];
+    if (e.request == kNoNotify) continue;
+    std::vector<Completion>& list = by_worker_[e.worker];
+    if (list.empty()) workers_touched_.push_back(e.worker);
+    list.push_back(Completion{e.request, status, e.lsn});
+  }
+  for (const uint32_t w : workers_touched_) {
+    if (!sinks_[w]->post(by_worker_[w]))
+      on_fatal_("worker " + std::to_string(w) + " has no room for the log's completions");
+    by_worker_[w].clear();
+  }
+  workers_touched_.clear();
+}
+
+void LogWriter::write_batch() {
+  if (failed_.load(std::memory_order_relaxed)) {
+    notify_range(0, batch_entries_.size(), LogStatus::kFailed);
+    return;
+  }
+  {
+    sync::MutexGuard guard(stats_mu_);
+    ++stats_.batches;
+    size_t bucket = 0;
+    for (size_t n = batch_entries_.size(); n > 1; n >>= 1)
+      ++bucket;
+    if (stats_.batch_records_log2.size() <= bucket) stats_.batch_records_log2.resize(bucket + 1);
+    ++stats_.batch_records_log2[bucket];
+  }
+  size_t entry = 0;
+  size_t offset = 0;
+  while (entry < batch_entries_.size()) {
+    // The records that fit in the current segment, from `entry` on.
+    const uint64_t room = options_.segment_bytes - segment_offset_;
+    size_t end_entry = entry;
+    size_t end_offset = offset;
+    while (end_entry < batch_entries_.size() &&
+           end_offset - offset + batch_entries_[end_entry].size <= room) {
+      end_offset += batch_entries_[end_entry].size;
+      ++end_entry;
+    }
+    if (end_entry == entry) {
+      if (const int rc = new_segment(); rc < 0) {
+        if (rc == -ENOSPC || rc == -EDQUOT) {
+          notify_range(entry, batch_entries_.size(), LogStatus::kDiskFull);
+          sync::MutexGuard guard(stats_mu_);
+          ++stats_.disk_full_batches;
+        } else {
+          fail("cannot create a log segment: " + errno_text(-rc));
+          notify_range(entry, batch_entries_.size(), LogStatus::kFailed);
+        }
+        return;
+      }
+      continue;
+    }
+    // The LSNs are given here, at the position the records really take.
+    uint64_t lsn = next_lsn_;
+    for (size_t i = entry, at = offset; i < end_entry; at += batch_entries_[i].size, ++i) {
+      set_record_lsn(reinterpret_cast<std::byte*>(batch_.data()) + at, lsn);
+      batch_entries_[i].lsn = lsn;
+      lsn += batch_entries_[i].size;
+    }
+    written_lsn_.store(lsn, std::memory_order_relaxed);
+    const int rc = write_chunk(offset, end_offset);
+    if (rc == -ENOSPC || rc == -EDQUOT) {
+      // Nothing of it counts: the next batch is written at the same position, same LSNs.
+      written_lsn_.store(next_lsn_, std::memory_order_relaxed);
+      notify_range(entry, batch_entries_.size(), LogStatus::kDiskFull);
+      sync::MutexGuard guard(stats_mu_);
+      ++stats_.disk_full_batches;
+      return;
+    }
+    if (rc < 0) {
+      notify_range(entry, batch_entries_.size(), LogStatus::kFailed);
+      return;
+    }
+    segment_offset_ += end_offset - offset;
+    next_lsn_ = lsn;
+    {
+      // Before the notifications: whoever heard "durable" finds the batch counted.
+      sync::MutexGuard guard(stats_mu_);
+      stats_.records += end_entry - entry;
+      stats_.bytes += end_offset - offset;
+      ++stats_.fsyncs;
+      stats_.durable_lsn = next_lsn_;
+    }
+    notify_range(entry, end_entry, LogStatus::kOk);
+    // After the notifications (see Notify).
+    durable_lsn_.store(next_lsn_, std::memory_order_release);
+    entry = end_entry;
+    offset = end_offset;
+  }
+}
+
+int LogWriter::write_chunk(size_t from, size_t to) {
+  io_uring* ring = ring_.get();
+  io_uring_sqe* write = io_uring_get_sqe(ring);
+  io_uring_sqe* sync = write != nullptr ? io_uring_get_sqe(ring) : nullptr;
+  if (write == nullptr || sync == nullptr) {  // cannot happen: each chunk reaps what it submits
+    fail("io_uring: no submission queue entry free");
+    return -EIO;
+  }
+  io_uring_prep_write(write, segment_fd_, batch_.data() + from, static_cast<unsigned>(to - from),
+                      segment_offset_);
+  write->flags |= IOSQE_IO_LINK;  // the sync runs after the write, and only if it succeeded
+  write->user_data = 1;
+  io_uring_prep_fsync(sync, segment_fd_, IORING_FSYNC_DATASYNC);
+  sync->user_data = 2;
+  const int64_t submitted_ns = sync::now_ns();
+  int submitted;
+  do {
+    submitted = io_uring_submit(ring);
+  } while (submitted == -EINTR);
+  if (submitted != 2) {
+    fail("io_uring_submit: " + errno_text(submitted < 0 ? -submitted : EIO));
+    return -EIO;
+  }
+  int write_res = 0, sync_res = 0;
+  for (int reaped = 0; reaped < 2;) {
+    io_uring_cqe* cqe = nullptr;
+    const int rc = io_uring_wait_cqe(ring, &cqe);
+    if (rc == -EINTR) continue;
+    if (rc < 0) {
+      fail("io_uring_wait_cqe: " + errno_text(-rc));
+      return rc;
+    }
+    (cqe->user_data == 1 ? write_res : sync_res) = cqe->res;
+    io_uring_cqe_seen(ring, cqe);
+    ++reaped;
+  }
+  const int64_t took_ns = sync::now_ns() - submitted_ns;
+  sync_latency_.record(took_ns);
+  if (took_ns >= options_.slow_sync_threshold.count()) {
+    slow_syncs_.fetch_add(1, std::memory_order_relaxed);
+    const int64_t now = sync::now_ns();
+    if (options_.on_slow && now >= next_slow_report_ns_) {
+      options_.on_slow(std::chrono::nanoseconds(took_ns), slow_unreported_);
+      slow_unreported_ = 0;
+      next_slow_report_ns_ = now + options_.slow_sync_interval.count();
+    } else {
+      ++slow_unreported_;
+    }
+  }
+  if (options_.faults != nullptr) {
+    if (const int e = options_.faults->fail_next_write.exchange(0); e != 0) write_res = -e;
+    if (const int e = options_.faults->fail_next_fsync.exchange(0); e != 0) sync_res = -e;
+    if (options_.faults->fsync_fail_after.load() > 0 &&
+        options_.faults->fsync_fail_after.fetch_sub(1) == 1) {
+      sync_res = -EIO;
+    }
+  }
+  if (write_res == -ENOSPC || write_res == -EDQUOT) return write_res;
+  if (write_res < 0 || static_cast<size_t>(write_res) != to - from) {
+    // A short write into preallocated space, or an I/O error: the file's state is unknown.
+    fail(write_res < 0 ? "log write failed: " + errno_text(-write_res)
+                       : "short log write (" + std::to_string(write_res) + " of " +
+                             std::to_string(to - from) + " bytes)");
+    return write_res < 0 ? write_res : -EIO;
+  }
+  if (sync_res < 0) {
+    // Never retried: after a failed fdatasync the page cache may have dropped the dirty
+    // pages, and a second fdatasync could succeed without them being on disk.
+    fail("fdatasync of the log failed: " + errno_text(-sync_res) +
+         "; the log cannot be trusted until recovery runs");
+    return sync_res;
+  }
+  return 0;
+}
+
+int LogWriter::new_segment() {
+  const std::string name = segment_name(next_lsn_);
+  const int fd = openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return -errno;
+  auto undo = [&](int err) {
+    close(fd);
+    unlinkat(dir_fd_, name.c_str(), 0);
+    return -err;
+  };
+  if (const int rc = posix_fallocate(fd, 0, static_cast<off_t>(options_.segment_bytes)); rc != 0)
+    return undo(rc);
+  std::vector<std::byte> header(kSegmentHeaderSize);
+  const uint64_t id = segment_id_ + (segment_fd_ >= 0 ? 1 : 0);
+  encode_segment_header(SegmentHeader{next_lsn_, id, static_cast<uint64_t>(realtime_ns())},
+                        header.data());
+  if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
+    return undo(errno != 0 ? errno : EIO);
+  if (fdatasync(fd) != 0 || fsync(dir_fd_) != 0) {
+    const int err = errno;
+    close(fd);
+    fail("fsync of a new log segment failed: " + errno_text(err));
+    return -err;
+  }
+  if (segment_fd_ >= 0) close(segment_fd_);
+  segment_fd_ = fd;
+  segment_id_ = id;
+  segment_offset_ = kSegmentHeaderSize;
+  sync::MutexGuard guard(stats_mu_);
+  ++stats_.segments_created;
+  return 0;
+}
+
+void LogWriter::fail(const std::string& reason) {
+  if (failed_.exchange(true, std::memory_order_acq_rel)) return;
+  on_fatal_(reason);
+}
+
+LogWriterStats LogWriter::stats() const {
+  LogWriterStats s;
+  {
+    sync::MutexGuard guard(stats_mu_);
+    s = stats_;
+  }
+  s.sync_latency = sync_latency_.summary();
+  s.slow_syncs = slow_syncs_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace ringdb::daemon::wal

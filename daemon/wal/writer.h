@@ -1,0 +1,192 @@
+// LogWriter: the write-ahead log's group commit (issue 5; format in docs/STORAGE.md).
+//
+// Workers append one record per committing transaction (append(), any thread). One writer
+// thread takes everything appended so far as a batch, gives the records their LSNs, writes the
+// batch with one write and one fdatasync, linked in io_uring (the sync starts only after the
+// write completed, and fails if it failed), reaps both completions itself, and posts each
+// commit's outcome straight into its worker's sink (completion.h: in ringdbd, the worker's
+// pending set), one post per worker per batch. While a
+// batch is on its way to disk, new appends queue up; the next batch takes them all. So a batch
+// is as large as what arrived during one write+fdatasync: one record when idle, hundreds under
+// load, with no timer and no artificial delay.
+//
+// Async commits (request kNoNotify: nobody waits) may wait up to `async_flush_delay` in the
+// queue so that several share a write and an fdatasync: while the queue holds only async
+// records, the writer waits until the oldest is that old, or until a record somebody waits
+// for arrives (it then takes them all at once). 0: every record is written at once.
+//
+// Segments: files of `segment_bytes` (header included), preallocated with fallocate when
+// created (then fdatasync has no size change to write) and made durable with the directory's
+// fsync. A batch that does not fit in the current segment is split at a record boundary; the
+// rest goes to a new segment starting at its LSN.
+//
+// Faults:
+//   - no space for a new segment (ENOSPC from fallocate or from a write): the commits that did
+//     not reach the disk get DISK_FULL, never OK; their LSNs are given again to the next batch,
+//     which tries again (so writes succeed again once space returns);
+//   - a failed fdatasync (or any other write error) is never retried: after it, what the page
+//     cache holds is unknown. The writer calls `on_fatal` with the reason, answers nothing more
+//     as durable, and refuses further appends (kFailed). The daemon logs it and exits so that
+//     recovery can run.
+//
+// Bounds: the bytes queued for the next batch (queue_bytes_max: append() returns kQueueFull
+// beyond it) and a record's size (one segment's space: kTooLarge beyond it).
+//
+// Thread safety: append() and stats() from any thread; the constructor's caller owns stop().
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/wal/completion.h"
+#include "daemon/wal/format.h"
+#include "sync/latch_stats.h"
+#include "sync/mutex.h"
+#include "sync/thread_annotations.h"
+
+struct io_uring;
+
+namespace ringdb::daemon::wal {
+
+// Fault injection for tests (faults a real device cannot be made to produce here).
+struct LogFaults {
+  std::atomic<int> fail_next_fsync{0};  // an errno: the next fdatasync reports it
+  std::atomic<int> fail_next_write{0};  // an errno: the next batch write reports it
+  // > 0: that many fdatasyncs succeed, then one reports EIO (ringdbd's RINGDB_FAULT_INJECT).
+  std::atomic<int64_t> fsync_fail_after{0};
+};
+
+struct LogWriterOptions {
+  std::string dir;  // the log's directory (must exist)
+  uint64_t segment_bytes = uint64_t{64} << 20;
+  size_t queue_bytes_max = size_t{32} << 20;  // bytes appended and not yet taken by a batch
+  uint64_t start_lsn = 0;                     // the LSN of the first record (after recovery)
+  uint64_t first_segment_id = 0;
+  std::chrono::nanoseconds async_flush_delay{0};  // see above
+  // A write + fdatasync slower than this calls on_slow (at most once per slow_sync_interval;
+  // the others are counted and passed along).
+  std::chrono::nanoseconds slow_sync_threshold = std::chrono::seconds(1);
+  std::chrono::nanoseconds slow_sync_interval = std::chrono::seconds(10);
+  std::function<void(std::chrono::nanoseconds took, uint64_t suppressed)> on_slow;
+  LogFaults* faults = nullptr;  // tests only
+};
+
+struct LogWriterStats {
+  uint64_t batches = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t fsyncs = 0;
+  uint64_t segments_created = 0;
+  uint64_t disk_full_batches = 0;
+  uint64_t durable_lsn = 0;                  // every record below it is on disk
+  std::vector<uint64_t> batch_records_log2;  // [k]: batches of 2^k .. 2^(k+1)-1 records
+  // Each chunk's write + fdatasync, submission to both completions.
+  sync::HistogramSummary sync_latency;
+  uint64_t slow_syncs = 0;  // those over slow_sync_threshold
+};
+
+class LogWriter {
+ public:
+  using OnFatal = std::function<void(const std::string& reason)>;
+
+  // Creates the first segment and starts the writer thread; nullptr (with `error`) on failure.
+  // `sinks[w]` hears the outcomes of worker w's records, from the writer thread; the sinks
+  // outlive the writer. A batch's records are posted before durable_lsn() moves past them,
+  // so whoever reads durable_lsn() == D knows that every record below D was posted (a
+  // checkpoint relies on it: daemon/durability/checkpoint.h).
+  static std::unique_ptr<LogWriter> open(const LogWriterOptions& options,
+                                         std::vector<CompletionSink*> sinks, OnFatal on_fatal,
+                                         std::string* error);
+  ~LogWriter();  // stop()
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  // append()'s `request` for a record whose outcome nobody waits for (an async commit).
+  static constexpr uint64_t kNoNotify = UINT64_MAX;
+
+  // Queues transaction `txn`'s record; its outcome comes later through sinks[worker]
+  // (unless request is kNoNotify). REQUIRES: worker < the number of sinks.
+  // kOk, kQueueFull, kTooLarge or kFailed (then nothing is queued or notified).
+  LogStatus append(uint64_t txn, std::span<const Op> ops, uint32_t worker, uint64_t request)
+      EXCLUDES(mu_);
+
+  // Writes what is queued, then stops the thread. Idempotent.
+  void stop();
+
+  uint64_t durable_lsn() const { return durable_lsn_.load(std::memory_order_acquire); }
+  // Where the records handed to the disk end (durable_lsn() once their sync completes).
+  uint64_t written_lsn() const { return written_lsn_.load(std::memory_order_relaxed); }
+  // The log failed for good (on_fatal was called).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  LogWriterStats stats() const EXCLUDES(stats_mu_);
+
+ private:
+  struct Entry {
+    uint32_t worker;
+    uint64_t request;
+    uint32_t size;  // the record's bytes in the batch
+    uint64_t lsn;   // set when the batch is written
+  };
+
+  LogWriter(const LogWriterOptions& options, std::vector<CompletionSink*> sinks, OnFatal on_fatal);
+  bool init(std::string* error);
+  void run();
+  // Writes batch_ (records at batch_entries_) to disk in one or more chunks, posting the
+  // outcomes.
+  void write_batch();
+  // Writes batch bytes [from, to) at the current position: write + fdatasync. 0 or -errno.
+  int write_chunk(size_t from, size_t to);
+  // Opens a new segment starting at next_lsn_; 0 or -errno.
+  int new_segment();
+  void fail(const std::string& reason);
+  // Posts the outcome of batch entries [first_entry, end_entry) to their workers' sinks.
+  void notify_range(size_t first_entry, size_t end_entry, LogStatus status);
+
+  const LogWriterOptions options_;
+  const std::vector<CompletionSink*> sinks_;
+  const OnFatal on_fatal_;
+
+  sync::Mutex mu_{queue_latch_stats()};  // "wal.queue"
+  static sync::LatchStats* queue_latch_stats();
+  std::string queue_ GUARDED_BY(mu_);  // encoded records, LSNs not yet set
+  std::vector<Entry> queue_entries_ GUARDED_BY(mu_);
+  bool queue_has_waiter_ GUARDED_BY(mu_) = false;  // a record somebody waits for is queued
+  int64_t queue_since_ns_ GUARDED_BY(mu_) = 0;     // when the oldest queued record came
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> writer_idle_{false};
+  std::atomic<bool> writer_delaying_{false};  // waiting out async_flush_delay
+  std::atomic<uint32_t> wake_word_{0};
+
+  // The writer thread's own.
+  std::string batch_;
+  std::vector<Entry> batch_entries_;
+  std::vector<std::vector<Completion>> by_worker_;  // notify_range()'s scratch, per worker
+  std::vector<uint32_t> workers_touched_;           // those of by_worker_ it filled
+  std::unique_ptr<io_uring> ring_;
+  int dir_fd_ = -1;
+  int segment_fd_ = -1;
+  uint64_t segment_id_ = 0;
+  uint64_t segment_offset_ = 0;  // where the next record goes in the segment file
+  uint64_t next_lsn_ = 0;
+
+  std::atomic<uint64_t> durable_lsn_{0};
+  std::atomic<uint64_t> written_lsn_{0};
+  sync::LogHistogram sync_latency_;
+  std::atomic<uint64_t> slow_syncs_{0};
+  int64_t next_slow_report_ns_ = 0;  // the writer thread's
+  uint64_t slow_unreported_ = 0;
+  mutable sync::Mutex stats_mu_;
+  LogWriterStats stats_ GUARDED_BY(stats_mu_);
+  std::thread thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace ringdb::daemon::wal
