@@ -42,12 +42,6 @@ std::atomic<LatchWarningSink> g_warning_sink{&default_warning_sink};
 
 }  // namespace
 
-int64_t coarse_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 void LogHistogram::record(int64_t ns) {
   if (ns < 0) ns = 0;  // a clock that stepped back; steady_clock should not
   buckets_[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);

@@ -25,18 +25,9 @@
 #include <string_view>
 #include <vector>
 
+#include "sync/clock.h"
+
 namespace ringdb::sync {
-
-// Monotonic nanoseconds (CLOCK_MONOTONIC through the vDSO: no system call).
-inline int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Monotonic nanoseconds at the kernel tick's resolution (CLOCK_MONOTONIC_COARSE, 1-4 ms):
-// a few ns instead of a few tens under a hypervisor. For ages shown to people, not latencies.
-int64_t coarse_now_ns();
 
 struct HistogramSummary {
   uint64_t count = 0;

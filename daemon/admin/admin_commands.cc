@@ -11,6 +11,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/service/worker.h"
+#include "sync/clock.h"
 #include "sync/latch_stats.h"
 
 #ifndef RINGDB_VERSION
@@ -22,14 +23,8 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-uint64_t realtime_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 json checkpoint_json(const CheckpointResult& r) {
-  const uint64_t now = realtime_ns();
+  const uint64_t now = sync::realtime_ns();
   return json{{"seq", r.info.seq},
               {"path", r.info.path},
               {"wal_lsn", r.info.wal_lsn},
@@ -48,9 +43,8 @@ size_t count_segments(const std::string& dir) {
   size_t n = 0;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("wal-", 0) == 0 && name.size() > 4 && name.substr(name.size() - 4) == ".log")
-      ++n;
+    uint64_t start_lsn;
+    if (wal::parse_segment_file_name(e.path().filename().string(), &start_lsn)) ++n;
   }
   return n;
 }

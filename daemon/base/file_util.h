@@ -1,5 +1,6 @@
 // Small pieces the on-disk formats share (the write-ahead log, checkpoints): little-endian
-// field access in byte buffers, a whole file mapped for reading, and a directory's fsync.
+// field access in byte buffers, a whole file mapped for reading, a directory's fsync, and the
+// text of an errno value for messages.
 //
 // Thread safety: MappedFile is used by one thread; the functions have no shared state.
 #pragma once
@@ -10,6 +11,11 @@
 #include <string>
 
 namespace ringdb::daemon {
+
+// strerror(err) as a string, for error messages ("cannot open X: " + errno_text(errno)).
+inline std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 // Fixed-width fields at `p` (the formats are little-endian; so is every host ringdb runs on).
 template <typename T>

@@ -15,6 +15,7 @@
 #include "daemon/base/file_util.h"
 #include "daemon/base/log.h"
 #include "daemon/wal/reader.h"
+#include "sync/clock.h"
 #include "sync/futex.h"
 
 namespace ringdb::daemon {
@@ -48,22 +49,6 @@ constexpr size_t kEndMagicAt = 0, kKeysAt = 8, kEntryBytesAt = 16, kFileCrcAt = 
 constexpr size_t kScanKeysMax = 4096;
 constexpr size_t kScanBytesMax = size_t{8} << 20;
 constexpr size_t kWriteBuffer = size_t{1} << 20;
-
-std::string errno_text(int e) {
-  return strerror(e);
-}
-
-uint64_t realtime_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // ckpt-<16 hex digits>.rdb
 std::string file_name(uint64_t seq) {
@@ -361,7 +346,7 @@ bool Checkpointer::open(std::string* error) {
   }
   sync::MutexGuard guard(run_mu_);
   next_seq_ = newest + 1;
-  started_ns_.store(static_cast<uint64_t>(steady_ns()), std::memory_order_relaxed);
+  started_ns_.store(static_cast<uint64_t>(sync::now_ns()), std::memory_order_relaxed);
   return true;
 }
 
@@ -389,7 +374,7 @@ void Checkpointer::loop() {
     sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate, tick);
     if (stopping_.load(std::memory_order_acquire)) break;
     const int64_t since_ns =
-        steady_ns() - static_cast<int64_t>(started_ns_.load(std::memory_order_relaxed));
+        sync::now_ns() - static_cast<int64_t>(started_ns_.load(std::memory_order_relaxed));
     const uint64_t durable = log_->durable_lsn();
     const bool by_time = options_.interval.count() > 0 &&
                          since_ns >= std::chrono::nanoseconds(options_.interval).count();
@@ -421,7 +406,7 @@ bool Checkpointer::run(bool force, CheckpointResult* result, std::string* error)
     ~Done() { running.store(false, std::memory_order_relaxed); }
   } done{running_};
   *result = CheckpointResult{};
-  const int64_t started = steady_ns();
+  const int64_t started = sync::now_ns();
   started_ns_.store(static_cast<uint64_t>(started), std::memory_order_relaxed);
   // The cut, in this order (checkpoint.h): D, then M, then the snapshot.
   const uint64_t durable = log_->durable_lsn();
@@ -443,7 +428,7 @@ bool Checkpointer::run(bool force, CheckpointResult* result, std::string* error)
   header.next_trx = cut.next_id;
   header.active = std::move(cut.active);
   header.snapshot_csn = snapshot->snapshot_csn();
-  header.created_ns = realtime_ns();
+  header.created_ns = sync::realtime_ns();
   const bool ok = write_snapshot(header, *snapshot, result, error);
   engine_->abort(std::move(snapshot));  // read-only: closes the view
   if (!ok) return false;
@@ -453,7 +438,7 @@ bool Checkpointer::run(bool force, CheckpointResult* result, std::string* error)
   last_committed_ = committed;
   completed_.fetch_add(1, std::memory_order_relaxed);
   const bool pruned = prune(result, error);
-  result->seconds = static_cast<double>(steady_ns() - started) / 1e9;
+  result->seconds = static_cast<double>(sync::now_ns() - started) / 1e9;
   {
     sync::MutexGuard last_guard(last_mu_);
     last_ = *result;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdio>
 #include <cstring>
 
 #include "daemon/base/crc32c.h"
@@ -37,6 +38,34 @@ size_t body_size(std::span<const Op> ops) {
 }
 
 }  // namespace
+
+std::string segment_file_name(uint64_t start_lsn) {
+  char name[32];
+  snprintf(name, sizeof name, "wal-%016llx.log", static_cast<unsigned long long>(start_lsn));
+  return name;
+}
+
+bool parse_segment_file_name(std::string_view name, uint64_t* start_lsn) {
+  constexpr std::string_view kPrefix = "wal-", kSuffix = ".log";
+  constexpr size_t kDigits = 16;
+  if (name.size() != kPrefix.size() + kDigits + kSuffix.size() || !name.starts_with(kPrefix) ||
+      !name.ends_with(kSuffix))
+    return false;
+  uint64_t v = 0;
+  for (const char c : name.substr(kPrefix.size(), kDigits)) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return false;
+    }
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  *start_lsn = v;
+  return true;
+}
 
 void encode_segment_header(const SegmentHeader& header, std::byte* out) {
   std::memset(out, 0, kSegmentHeaderSize);

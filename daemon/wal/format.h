@@ -63,6 +63,12 @@ struct SegmentHeader {
   uint64_t created_ns = 0;  // CLOCK_REALTIME, for people
 };
 
+// A segment's file name: wal-<the LSN of its first record, 16 lower-case hex digits>.log.
+// Built and recognised here only (the writer, the reader, the admin socket).
+std::string segment_file_name(uint64_t start_lsn);
+// true, with *start_lsn, if `name` is a segment's file name.
+bool parse_segment_file_name(std::string_view name, uint64_t* start_lsn);
+
 // Encodes a segment header into exactly kSegmentHeaderSize bytes at `out`.
 void encode_segment_header(const SegmentHeader& header, std::byte* out);
 // Decodes and checks magic, version and checksum; false (with `why`) if any is wrong.

@@ -23,26 +23,6 @@ struct SegmentFile {
   std::string path;
 };
 
-// wal-<16 hex digits>.log
-bool parse_segment_name(const std::string& name, uint64_t* start_lsn) {
-  if (name.size() != 24 || name.rfind("wal-", 0) != 0 || name.substr(20) != ".log") return false;
-  uint64_t v = 0;
-  for (size_t i = 4; i < 20; ++i) {
-    const char c = name[i];
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else {
-      return false;
-    }
-    v = v << 4 | static_cast<uint64_t>(d);
-  }
-  *start_lsn = v;
-  return true;
-}
-
 // Zeroes [from, size) of the file and syncs it.
 bool zero_tail(int fd, uint64_t from, uint64_t size, std::string* error) {
   static const std::vector<char> zeros(1 << 20, 0);
@@ -67,7 +47,7 @@ bool list_segments(const std::string& dir, std::vector<SegmentFile>* segments, s
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     uint64_t lsn;
-    if (e.is_regular_file() && parse_segment_name(e.path().filename().string(), &lsn))
+    if (e.is_regular_file() && parse_segment_file_name(e.path().filename().string(), &lsn))
       segments->push_back(SegmentFile{lsn, e.path().string()});
   }
   if (ec) {

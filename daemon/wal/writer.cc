@@ -12,29 +12,13 @@
 #include <cstring>
 #include <utility>
 
+#include "daemon/base/file_util.h"
+#include "sync/clock.h"
 #include "sync/futex.h"
 #include "sync/latch_stats.h"
 
 namespace ringdb::daemon::wal {
-namespace {
-
-std::string segment_name(uint64_t start_lsn) {
-  char name[40];
-  snprintf(name, sizeof name, "wal-%016llx.log", static_cast<unsigned long long>(start_lsn));
-  return name;
-}
-
-int64_t realtime_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string errno_text(int err) {
-  return strerror(err);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 const char* log_status_name(LogStatus status) {
   switch (status) {
@@ -368,7 +352,7 @@ int LogWriter::write_chunk(size_t from, size_t to) {
 }
 
 int LogWriter::new_segment() {
-  const std::string name = segment_name(next_lsn_);
+  const std::string name = segment_file_name(next_lsn_);
   const int fd = openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return -errno;
   auto undo = [&](int err) {
@@ -380,8 +364,7 @@ int LogWriter::new_segment() {
     return undo(rc);
   std::vector<std::byte> header(kSegmentHeaderSize);
   const uint64_t id = segment_id_ + (segment_fd_ >= 0 ? 1 : 0);
-  encode_segment_header(SegmentHeader{next_lsn_, id, static_cast<uint64_t>(realtime_ns())},
-                        header.data());
+  encode_segment_header(SegmentHeader{next_lsn_, id, sync::realtime_ns()}, header.data());
   if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
     return undo(errno != 0 ? errno : EIO);
   if (fdatasync(fd) != 0 || fsync(dir_fd_) != 0) {

@@ -191,9 +191,7 @@ constexpr int kFloodReaders = 3;
 // the benchmark terminates; such a wait is counted as censored (its true length is longer).
 constexpr int64_t kStarvationCapNs = 20'000'000;
 
-int64_t now_ns() {
-  return ringdb::sync::now_ns();
-}
+using ringdb::sync::now_ns;
 
 template <typename L>
 void BM_HighXWait(benchmark::State& state) {

@@ -25,6 +25,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/support/child_process.h"
+#include "tests/support/seed.h"
 #include "tests/support/small_tmpfs.h"
 #include "tests/support/temp_dir.h"
 
@@ -38,8 +39,8 @@ using ringdb::test::ChildProcess;
 using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
 using ringdb::test::it_client;
-using ringdb::test::seed_from_env;
 using ringdb::test::TempDir;
+using ringdb::test::test_seed;
 
 // a + decimal n (not `"k" + std::to_string(n)`: GCC 12 -O3 warns falsely, bug 105329).
 std::string cat(std::string a, long n) {
@@ -259,7 +260,7 @@ TEST_CASE(
 int crash_loop(const std::vector<std::string>& daemon_args) {
   TempDir dir("ringdb-durable");  // kept across daemon restarts
   int from_checkpoint = 0;
-  const uint64_t seed = seed_from_env();
+  const uint64_t seed = test_seed("durability");
   INFO("seed " << seed << " (RINGDB_TEST_SEED replays it)");
   std::mt19937_64 rng(seed);
   // CI runs a few rounds; RINGDB_CRASH_ROUNDS=N runs more (docs/OPERATIONS.md, the long

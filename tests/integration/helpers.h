@@ -33,9 +33,4 @@ inline std::unique_ptr<ChildProcess> it_client(const std::vector<std::string>& a
   return std::make_unique<ChildProcess>(argv, options);
 }
 
-inline uint64_t seed_from_env() {
-  if (const char* s = getenv("RINGDB_TEST_SEED")) return std::stoull(s);
-  return std::random_device{}();
-}
-
 }  // namespace ringdb::test

@@ -21,6 +21,7 @@
 #include "tests/integration/helpers.h"
 #include "tests/integration/raw_session.h"
 #include "tests/support/child_process.h"
+#include "tests/support/seed.h"
 
 namespace {
 
@@ -33,7 +34,7 @@ using ringdb::test::ChildProcess;
 using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
 using ringdb::test::it_client;
-using ringdb::test::seed_from_env;
+using ringdb::test::test_seed;
 
 }  // namespace
 
@@ -146,7 +147,7 @@ TEST_CASE("the open-transaction limit per session") {
 TEST_CASE("many processes and threads: every request answered once, and right") {
   DaemonProcess daemon;
   REQUIRE(daemon.ready());
-  const uint64_t seed = seed_from_env();
+  const uint64_t seed = test_seed("transport");
   INFO("seed " << seed << " (RINGDB_TEST_SEED replays it)");
   constexpr int kProcesses = 4, kThreads = 3, kOps = 1500;
   std::vector<std::unique_ptr<ChildProcess>> children;
@@ -201,7 +202,7 @@ TEST_CASE(
 TEST_CASE("hostile clients scribbling over their segments do not disturb a good one") {
   DaemonProcess daemon;
   REQUIRE(daemon.ready());
-  const uint64_t seed = seed_from_env();
+  const uint64_t seed = test_seed("transport hostile");
   INFO("seed " << seed);
   std::vector<std::unique_ptr<ChildProcess>> hostile;
   for (int i = 0; i < 3; ++i) {

@@ -19,18 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/seed.h"
+
 namespace ringdb::shm::test {
 
-// A seed for a randomized case: RINGDB_TEST_SEED if set (to replay a failure), else random.
-// Printed so that a failing run can be replayed.
-inline unsigned test_seed(const char* test) {
-  const char* env = std::getenv("RINGDB_TEST_SEED");
-  const unsigned seed = env != nullptr ? static_cast<unsigned>(std::strtoul(env, nullptr, 10))
-                                       : std::random_device{}();
-  std::printf("%s seed=%u (replay: RINGDB_TEST_SEED=%u)\n", test, seed, seed);
-  std::fflush(stdout);
-  return seed;
-}
+using ringdb::test::test_seed;
 
 // Forks a child that runs body() and leaves with its result through _exit(), never
 // returning into the test runner. The child dumps no core (some children die on purpose).

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sync/priority_rw_latch.h"
+#include "tests/support/seed.h"
 #include "tests/sync/test_util.h"
 
 namespace ringdb::sync {
@@ -42,10 +43,7 @@ void spin_for_ns(int64_t ns) {
   }
 }
 
-uint64_t test_seed() {
-  if (const char* env = std::getenv("RINGDB_TEST_SEED")) return std::strtoull(env, nullptr, 10);
-  return std::random_device{}();
-}
+using ringdb::test::test_seed;
 
 // ---- LogHistogram ----
 
@@ -130,7 +128,7 @@ TEST_CASE("LogHistogram: percentiles of a uniform distribution are within a fact
 }
 
 TEST_CASE("LogHistogram: percentiles of random log-uniform durations are within a factor of 2") {
-  const uint64_t seed = test_seed();
+  const uint64_t seed = test_seed("latch_stats");
   MESSAGE("seed " << seed << " (replay: RINGDB_TEST_SEED=" << seed << ")");
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> exponent(0.0, 40.0);

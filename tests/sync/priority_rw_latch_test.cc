@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/seed.h"
 #include "tests/sync/test_util.h"
 
 namespace ringdb::sync {
@@ -246,26 +247,22 @@ void stress(unsigned seed, int threads, int iterations, int high_percent) {
   CHECK_FALSE(latch.is_locked_exclusive());
 }
 
-unsigned test_seed() {
-  const unsigned seed = std::random_device{}();
-  std::printf("priority_rw_latch_test seed=%u\n", seed);
-  return seed;
-}
+using ringdb::test::test_seed;
 
 TEST_CASE("PriorityRwLatch stress: regular threads, mixed S and X") {
-  const unsigned seed = test_seed();
+  const unsigned seed = test_seed("priority_rw_latch stress");
   INFO("seed=" << seed);
   stress(seed, 8, 20000, 0);
 }
 
 TEST_CASE("PriorityRwLatch stress: both priorities, mixed S and X") {
-  const unsigned seed = test_seed();
+  const unsigned seed = test_seed("priority_rw_latch stress");
   INFO("seed=" << seed);
   stress(seed, 8, 20000, 20);
 }
 
 TEST_CASE("PriorityRwLatch stress: high priority only") {
-  const unsigned seed = test_seed();
+  const unsigned seed = test_seed("priority_rw_latch stress");
   INFO("seed=" << seed);
   stress(seed, 6, 10000, 100);
 }

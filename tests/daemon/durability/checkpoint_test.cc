@@ -25,7 +25,7 @@
 #include "daemon/durability/recovery.h"
 #include "daemon/engine/engine.h"
 #include "daemon/wal/writer.h"
-#include "tests/shm/shm_test_util.h"
+#include "tests/support/seed.h"
 #include "tests/support/temp_dir.h"
 
 namespace ringdb::daemon {
@@ -193,7 +193,7 @@ std::string key_of(size_t i) {
 
 TEST_CASE("checkpoint: the file holds the snapshot; any damage or a limit makes it unusable") {
   Rig rig;
-  std::mt19937_64 rng(shm::test::test_seed("checkpoint file"));
+  std::mt19937_64 rng(ringdb::test::test_seed("checkpoint file"));
   std::map<std::string, std::string> batch;
   for (size_t i = 0; i < 6000; ++i) {  // more than one scan (4096 keys) of the snapshot
     batch[key_of(i)] = std::string(rng() % 2000, static_cast<char>('a' + i % 26));
@@ -309,7 +309,7 @@ TEST_CASE("checkpoint: a snapshot taken under concurrent writers equals the stat
   constexpr size_t kWriters = 3;
   std::vector<std::vector<Committed>> log(kWriters);
   std::vector<std::thread> writers;
-  const uint64_t seed = shm::test::test_seed("checkpoint under load");
+  const uint64_t seed = ringdb::test::test_seed("checkpoint under load");
   for (size_t w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       std::mt19937_64 rng(seed + w);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sync/latch_stats.h"
+#include "tests/support/seed.h"
 
 namespace ringdb::daemon {
 namespace {
@@ -37,13 +38,7 @@ struct ByteOrder {
 };
 using RefMap = std::map<std::string, void*, ByteOrder>;
 
-unsigned test_seed(const char* test) {
-  const char* env = std::getenv("RINGDB_TEST_SEED");
-  const unsigned seed = env != nullptr ? static_cast<unsigned>(std::strtoul(env, nullptr, 10))
-                                       : std::random_device{}();
-  std::printf("%s seed=%u (replay: RINGDB_TEST_SEED=%u)\n", test, seed, seed);
-  return seed;
-}
+using ringdb::test::test_seed;
 
 // Distinct payloads: the address of cell i.
 struct Payloads {

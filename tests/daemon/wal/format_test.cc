@@ -12,7 +12,7 @@
 
 #include "daemon/base/crc32c.h"
 #include "daemon/wal/format.h"
-#include "tests/shm/shm_test_util.h"
+#include "tests/support/seed.h"
 
 namespace ringdb::daemon::wal {
 namespace {
@@ -92,7 +92,7 @@ TEST_CASE("crc32c: known values; the SSE4.2 and table versions agree; it continu
   CHECK(crc32c("", 0) == 0u);
   const std::string zeros(32, '\0');
   CHECK(crc32c(zeros.data(), zeros.size()) == 0x8A9136AAu);  // RFC 3720, B.4
-  std::mt19937_64 rng(shm::test::test_seed("crc32c"));
+  std::mt19937_64 rng(ringdb::test::test_seed("crc32c"));
   for (int i = 0; i < 200; ++i) {
     std::string data(rng() % 300, '\0');
     for (char& c : data)
@@ -123,7 +123,7 @@ TEST_CASE("wal: a segment header round-trips; a damaged one is refused") {
 }
 
 TEST_CASE("wal: records round-trip, and a zeroed tail is a clean end of log") {
-  std::mt19937_64 rng(shm::test::test_seed("wal round trip"));
+  std::mt19937_64 rng(ringdb::test::test_seed("wal round trip"));
   const auto txns = random_txns(rng, 50);
   const uint64_t start = 1 << 20;
   std::string log = log_of(txns, start);
@@ -139,7 +139,7 @@ TEST_CASE("wal: records round-trip, and a zeroed tail is a clean end of log") {
 }
 
 TEST_CASE("wal: the last record cut at every byte offset: all before it kept, it never is") {
-  std::mt19937_64 rng(shm::test::test_seed("wal torn"));
+  std::mt19937_64 rng(ringdb::test::test_seed("wal torn"));
   const auto txns = random_txns(rng, 6);
   std::vector<size_t> offsets;
   const std::string log = log_of(txns, 0, &offsets);
@@ -171,7 +171,7 @@ TEST_CASE("wal: the last record cut at every byte offset: all before it kept, it
 }
 
 TEST_CASE("wal: every bit of the last record flipped: all before it kept, it never is") {
-  std::mt19937_64 rng(shm::test::test_seed("wal bit flips"));
+  std::mt19937_64 rng(ringdb::test::test_seed("wal bit flips"));
   const auto txns = random_txns(rng, 5);
   std::vector<size_t> offsets;
   const std::string log = log_of(txns, 4096, &offsets);
@@ -190,7 +190,7 @@ TEST_CASE("wal: every bit of the last record flipped: all before it kept, it nev
 }
 
 TEST_CASE("wal: a record from elsewhere (wrong LSN), huge lengths, and leftovers stop the scan") {
-  std::mt19937_64 rng(shm::test::test_seed("wal lsn"));
+  std::mt19937_64 rng(ringdb::test::test_seed("wal lsn"));
   const auto txns = random_txns(rng, 4);
   std::vector<size_t> offsets;
   const std::string log = log_of(txns, 0, &offsets);
@@ -222,7 +222,7 @@ TEST_CASE("wal: a record from elsewhere (wrong LSN), huge lengths, and leftovers
 }
 
 TEST_CASE("wal: the callback can stop the scan early") {
-  std::mt19937_64 rng(shm::test::test_seed("wal early stop"));
+  std::mt19937_64 rng(ringdb::test::test_seed("wal early stop"));
   const auto txns = random_txns(rng, 10);
   std::vector<size_t> offsets;
   const std::string log = log_of(txns, 0, &offsets);

@@ -102,7 +102,9 @@ std::string read_file(const std::string& name) {
 std::vector<uint64_t> read_log(const std::string& dir, uint64_t start_lsn, uint64_t* end_lsn) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().filename().string().rfind("wal-", 0) == 0) names.push_back(e.path().string());
+    uint64_t lsn;
+    if (parse_segment_file_name(e.path().filename().string(), &lsn))
+      names.push_back(e.path().string());
   }
   std::sort(names.begin(), names.end());  // hex start LSNs: name order is log order
   std::vector<uint64_t> txns;
