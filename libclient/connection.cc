@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "shm/fd_passing.h"
 #include "shm/segment.h"
 
 namespace ringdb {
@@ -130,8 +131,6 @@ bool wait_readable(int fd, const std::string& path, std::string* error) {
 
 // Up to this many descriptors are accepted so that a daemon sending more than three is
 // recognised (and every one of them closed) rather than having some silently dropped.
-constexpr size_t kFdsMax = 8;
-
 struct Hello {
   shm::HelloReply reply = {};
   size_t bytes = 0;
@@ -143,34 +142,15 @@ struct Hello {
 Status receive_hello(int fd, const std::string& path, Hello* hello, std::string* error) {
   std::string why;
   if (!wait_readable(fd, path, &why)) return fail(error, Status::kConnectFailed, why);
-  union {
-    cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(int) * kFdsMax)];
-  } control = {};
-  iovec iov = {&hello->reply, sizeof hello->reply};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.bytes;
-  msg.msg_controllen = sizeof control.bytes;
-  ssize_t n;
-  do {
-    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
+  shm::ReceivedFds received;
+  const ssize_t n = shm::receive_with_fds(fd, &hello->reply, sizeof hello->reply, &received);
   if (n < 0)
     return fail(error, Status::kConnectFailed, "receive the hello: " + errno_text("recvmsg"));
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int received;
-      std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof received);
-      hello->fds.emplace_back(received);
-    }
-  }
+  for (const int received_fd : received.fds)
+    hello->fds.emplace_back(received_fd);
   hello->bytes = static_cast<size_t>(n);
-  hello->truncated = (msg.msg_flags & MSG_TRUNC) != 0;
-  hello->descriptors_lost = (msg.msg_flags & MSG_CTRUNC) != 0;
+  hello->truncated = received.truncated;
+  hello->descriptors_lost = received.descriptors_lost;
   return Status::kOk;
 }
 

@@ -178,9 +178,9 @@ void Session::give_context(uint32_t index) {
 }
 
 template <typename TryFn>
-Status Session::wait_for(EventCount& ec, TryFn try_fn) {
+Status Session::wait_for(sync::EventCount& ec, TryFn try_fn) {
   for (;;) {
-    const EventCount::Key key = ec.prepare_wait();
+    const sync::EventCount::Key key = ec.prepare_wait();
     if (try_fn()) {
       ec.cancel_wait();
       return Status::kOk;
@@ -239,7 +239,7 @@ Status Session::take_block(SubmitMode mode, uint32_t index, uint32_t size, uint3
   if (try_place(index, size, offset)) return Status::kOk;
   if (mode == SubmitMode::kTry) return Status::kTooManyInFlight;
   for (;;) {
-    const EventCount::Key key = area_freed_.prepare_wait();
+    const sync::EventCount::Key key = area_freed_.prepare_wait();
     if (try_place(index, size, offset)) {
       area_freed_.cancel_wait();
       return Status::kOk;

@@ -8,7 +8,7 @@
 // lines are still in this core's cache); the payload inline in the context if it fits, else
 // in a block of the request area (first fit under `area_mu_`); state SUBMITTED; a push on
 // ring sched_getcpu() % ring_count; then the wake-up check. Blocking submits wait for a
-// context or for area space on an EventCount (no polling); a full ring is retried with
+// context or for area space on a sync::EventCount (no polling); a full ring is retried with
 // pauses, then yields (nothing signals a ring slot being freed).
 //
 // Waiting: spin on the context's state for kSpinBudget, then futex-wait on it in
@@ -38,11 +38,11 @@
 #include <vector>
 
 #include "libclient/connection.h"
-#include "libclient/event_count.h"
 #include "ringdb/client.h"
 #include "shm/extent_allocator.h"
 #include "shm/ring.h"
 #include "shm/wire.h"
+#include "sync/event_count.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
 
@@ -135,7 +135,7 @@ class Session {
   void give_block(uint32_t index) EXCLUDES(area_mu_);
   // Sleeps on `ec` until notified or kWaitSlice; between slices checks the session.
   template <typename TryFn>
-  Status wait_for(EventCount& ec, TryFn try_fn);
+  Status wait_for(sync::EventCount& ec, TryFn try_fn);
 
   void write_request(uint32_t index, const RequestSpec& request, const Block& block);
   Status publish(uint32_t index, SubmitMode mode);
@@ -169,12 +169,12 @@ class Session {
 
   sync::Mutex free_mu_;
   std::vector<uint32_t> free_ GUARDED_BY(free_mu_);
-  EventCount context_freed_;
+  sync::EventCount context_freed_;
 
   sync::Mutex area_mu_;
   shm::ExtentAllocator area_ GUARDED_BY(area_mu_);
   std::vector<Block> blocks_ GUARDED_BY(area_mu_);  // by context
-  EventCount area_freed_;
+  sync::EventCount area_freed_;
 
   std::atomic<int> lost_{0};  // 0, or the Status every request now fails with
   std::atomic<int64_t> next_probe_ns_{0};

@@ -2,8 +2,6 @@
 
 #include <cassert>
 
-#include "sync/futex.h"
-
 namespace ringdb::mvcc {
 
 Purger::Purger(TrxSys& trx_sys, MvccManager& mvcc, DeadChainHandler& handler)
@@ -163,7 +161,8 @@ void Purger::start(std::chrono::milliseconds interval) {
   stopping_.store(false, std::memory_order_relaxed);
   thread_ = std::thread([this, interval] {
     while (!stopping_.load(std::memory_order_acquire)) {
-      const uint32_t seen = wake_word_.load(std::memory_order_acquire);
+      // Taken before the pass, so that a wake() during it makes the wait below return at once.
+      const sync::EventCount::Key key = wake_.prepare_wait();
       run_once();
       // Work left (history a view still needs, garbage a view may reach): look again after
       // `interval`. None: sleep until add_history() or retire() brings some, so that an idle
@@ -171,10 +170,10 @@ void Purger::start(std::chrono::milliseconds interval) {
       idle_.store(true, std::memory_order_relaxed);
       if (has_work()) {
         idle_.store(false, std::memory_order_relaxed);
-        sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate, interval);
+        wake_.wait(key, interval);
       } else {
         asleep_.store(true, std::memory_order_relaxed);
-        sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate);
+        wake_.wait(key);
         asleep_.store(false, std::memory_order_relaxed);
         idle_.store(false, std::memory_order_relaxed);
       }
@@ -183,8 +182,7 @@ void Purger::start(std::chrono::milliseconds interval) {
 }
 
 void Purger::wake() {
-  wake_word_.fetch_add(1, std::memory_order_release);
-  sync::futex_wake(&wake_word_, 1, sync::Sharing::kProcessPrivate);
+  wake_.notify_one();
 }
 
 void Purger::stop() {

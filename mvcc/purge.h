@@ -27,6 +27,7 @@
 #include "mvcc/mvcc_manager.h"
 #include "mvcc/trx_sys.h"
 #include "mvcc/version.h"
+#include "sync/event_count.h"
 #include "sync/mutex.h"
 
 namespace ringdb::mvcc {
@@ -104,7 +105,7 @@ class Purger {
   PurgeStats totals_ GUARDED_BY(totals_mu_);
 
   std::thread thread_;
-  std::atomic<uint32_t> wake_word_{0};
+  sync::EventCount wake_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> idle_{false};    // the thread may sleep with no timeout (wake_if_idle)
   std::atomic<bool> asleep_{false};  // it does (for idle())

@@ -49,6 +49,30 @@ bool SegmentGeometry::compute(const SegmentSizes& s, SegmentGeometry* out, std::
   return true;
 }
 
+void SegmentGeometry::write_header(const SessionTerms& terms, SegmentHeader* h) const {
+  h->magic = kSegmentMagic;
+  h->version = kProtocolVersion;
+  h->segment_size = segment_size;
+  h->session_id = terms.session_id;
+  h->ring_count = sizes.ring_count;
+  h->ring_slots = sizes.ring_slots;
+  h->rings_offset = rings_offset;
+  h->ring_stride = ring_stride;
+  h->context_count = sizes.context_count;
+  h->context_size = sizes.context_size;
+  h->contexts_offset = contexts_offset;
+  h->request_area_offset = request_area_offset;
+  h->request_area_size = sizes.request_area_size;
+  h->response_area_offset = response_area_offset;
+  h->response_area_size = sizes.response_area_size;
+  h->key_size_max = terms.key_size_max;
+  h->value_size_max = terms.value_size_max;
+  h->scan_result_bytes_max = terms.scan_result_bytes_max;
+  h->transactions_max = terms.transactions_max;
+  h->closed.store(0, std::memory_order_relaxed);
+  h->reserved0 = 0;
+}
+
 bool SegmentGeometry::from_header(const SegmentHeader& h, uint64_t mapped_size,
                                   SegmentGeometry* out, std::string* error) {
   if (h.magic != kSegmentMagic) {

@@ -23,6 +23,15 @@ struct SegmentSizes {
   uint32_t response_area_size = (4u << 20) + (128u << 10);
 };
 
+// What the daemon tells a session in its segment header besides the geometry.
+struct SessionTerms {
+  uint64_t session_id = 0;
+  uint32_t key_size_max = 0;
+  uint32_t value_size_max = 0;
+  uint32_t scan_result_bytes_max = 0;
+  uint32_t transactions_max = 0;
+};
+
 struct SegmentGeometry {
   SegmentSizes sizes;
   uint64_t rings_offset = 0;
@@ -38,6 +47,8 @@ struct SegmentGeometry {
 
   // Lays out `sizes`; returns false (with a reason) if a size is out of bounds.
   static bool compute(const SegmentSizes& sizes, SegmentGeometry* out, std::string* error);
+  // The daemon side: writes a new segment's header (every field; `closed` starts at 0).
+  void write_header(const SessionTerms& terms, SegmentHeader* header) const;
   // The client side: reads and checks a header written by the daemon.
   static bool from_header(const SegmentHeader& header, uint64_t mapped_size, SegmentGeometry* out,
                           std::string* error);

@@ -10,7 +10,6 @@
 
 #include "daemon/base/log.h"
 #include "daemon/base/unix_socket.h"
-#include "sync/futex.h"
 #include "sync/latch_stats.h"
 
 namespace ringdb::daemon {
@@ -105,8 +104,7 @@ void AdminServer::stop() {
     const uint64_t one = 1;
     [[maybe_unused]] const ssize_t n = write(event_fd_, &one, sizeof one);
   }
-  slow_word_.fetch_add(1, std::memory_order_release);
-  sync::futex_wake_all(&slow_word_, sync::Sharing::kProcessPrivate);
+  slow_wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (slow_thread_.joinable()) slow_thread_.join();
   for (auto& [id, c] : connections_)
@@ -302,8 +300,7 @@ std::string AdminServer::run(const std::string& line, Connection& c) {
     }
     slow_jobs_.push_back(SlowJob{c.id, &it->second, std::move(args)});
     c.waiting_slow = true;
-    slow_word_.fetch_add(1, std::memory_order_release);
-    sync::futex_wake(&slow_word_, 1, sync::Sharing::kProcessPrivate);
+    slow_wake_.notify_one();
     return {};
   }
   json result;
@@ -318,7 +315,7 @@ std::string AdminServer::run(const std::string& line, Connection& c) {
 
 void AdminServer::slow_loop() {
   while (!stopping_.load(std::memory_order_acquire)) {
-    const uint32_t seen = slow_word_.load(std::memory_order_acquire);
+    const sync::EventCount::Key key = slow_wake_.prepare_wait();
     SlowJob job{};
     bool have = false;
     {
@@ -330,10 +327,14 @@ void AdminServer::slow_loop() {
       }
     }
     if (!have) {
-      if (!stopping_.load(std::memory_order_acquire))
-        sync::futex_wait(&slow_word_, seen, sync::Sharing::kProcessPrivate);
+      if (stopping_.load(std::memory_order_acquire)) {
+        slow_wake_.cancel_wait();
+      } else {
+        slow_wake_.wait(key);
+      }
       continue;
     }
+    slow_wake_.cancel_wait();
     json result;
     std::string error;
     std::string line;

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "sync/event_count.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
 
@@ -125,7 +126,7 @@ class AdminServer {
   sync::Mutex slow_mu_;
   std::deque<SlowJob> slow_jobs_ GUARDED_BY(slow_mu_);
   std::vector<SlowDone> slow_done_ GUARDED_BY(slow_mu_);
-  std::atomic<uint32_t> slow_word_{0};  // futex: jobs queued, or stop
+  sync::EventCount slow_wake_;  // jobs queued, or stop
   std::thread thread_;
   std::thread slow_thread_;
 };

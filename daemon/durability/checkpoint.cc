@@ -16,7 +16,6 @@
 #include "daemon/base/log.h"
 #include "daemon/wal/reader.h"
 #include "sync/clock.h"
-#include "sync/futex.h"
 
 namespace ringdb::daemon {
 namespace {
@@ -357,8 +356,7 @@ void Checkpointer::start() {
 
 void Checkpointer::stop() {
   stopping_.store(true, std::memory_order_release);
-  wake_word_.fetch_add(1, std::memory_order_release);
-  sync::futex_wake(&wake_word_, 1, sync::Sharing::kProcessPrivate);
+  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -369,9 +367,12 @@ void Checkpointer::loop() {
       options_.interval.count() > 0 ? std::min<int64_t>(options_.interval.count(), 1000) : 1000);
   uint64_t wal_at_last = log_->durable_lsn();
   while (!stopping_.load(std::memory_order_acquire)) {
-    const uint32_t seen = wake_word_.load(std::memory_order_acquire);
-    if (stopping_.load(std::memory_order_acquire)) break;
-    sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate, tick);
+    const sync::EventCount::Key key = wake_.prepare_wait();
+    if (stopping_.load(std::memory_order_acquire)) {
+      wake_.cancel_wait();
+      break;
+    }
+    wake_.wait(key, tick);
     if (stopping_.load(std::memory_order_acquire)) break;
     const int64_t since_ns =
         sync::now_ns() - static_cast<int64_t>(started_ns_.load(std::memory_order_relaxed));

@@ -40,6 +40,7 @@
 
 #include "daemon/engine/engine.h"
 #include "daemon/wal/writer.h"
+#include "sync/event_count.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
 
@@ -138,7 +139,7 @@ class Checkpointer {
   bool have_last_ GUARDED_BY(run_mu_) = false;
   std::atomic<uint64_t> started_ns_{0};  // steady clock, the last checkpoint's start
   std::atomic<bool> stopping_{false};
-  std::atomic<uint32_t> wake_word_{0};
+  sync::EventCount wake_;  // stop() wakes the thread from its tick
   std::atomic<uint64_t> completed_{0};
   std::atomic<bool> running_{false};
   mutable sync::Mutex last_mu_;

@@ -19,6 +19,7 @@
 #include "daemon/base/unix_socket.h"
 #include "shm/bus_guard.h"
 #include "shm/doorbell.h"
+#include "shm/fd_passing.h"
 #include "shm/ring.h"
 #include "sync/futex.h"
 
@@ -137,9 +138,14 @@ bool Server::open(std::string* error) {
   return true;
 }
 
+uint32_t Server::scan_result_bytes_max() const {
+  // Half the response area (a scan must leave room for the session's other answers), but
+  // at least what fits inline.
+  return std::max<uint32_t>(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
+}
+
 void Server::start_workers() {
-  const auto scan_bytes =
-      std::max<uint32_t>(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
+  const uint32_t scan_bytes = scan_result_bytes_max();
   for (size_t w = 0; w < placement_.worker_cores.size(); ++w) {
     WorkerEnv env;
     env.engine = engine_;
@@ -266,27 +272,13 @@ void Server::connect(int fd) {
   }
   const uint64_t id = next_session_id_++;
   std::byte* base = segment->base();
-  auto* header = reinterpret_cast<shm::SegmentHeader*>(base);
-  header->magic = shm::kSegmentMagic;
-  header->version = shm::kProtocolVersion;
-  header->segment_size = geometry_.segment_size;
-  header->session_id = id;
-  header->ring_count = geometry_.sizes.ring_count;
-  header->ring_slots = geometry_.sizes.ring_slots;
-  header->rings_offset = geometry_.rings_offset;
-  header->ring_stride = geometry_.ring_stride;
-  header->context_count = geometry_.sizes.context_count;
-  header->context_size = geometry_.sizes.context_size;
-  header->contexts_offset = geometry_.contexts_offset;
-  header->request_area_offset = geometry_.request_area_offset;
-  header->request_area_size = geometry_.sizes.request_area_size;
-  header->response_area_offset = geometry_.response_area_offset;
-  header->response_area_size = geometry_.sizes.response_area_size;
-  header->key_size_max = config_.key_size_max;
-  header->value_size_max = config_.value_size_max;
-  header->scan_result_bytes_max =
-      std::max<uint32_t>(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
-  header->transactions_max = config_.transactions_max;
+  shm::SessionTerms terms;
+  terms.session_id = id;
+  terms.key_size_max = config_.key_size_max;
+  terms.value_size_max = config_.value_size_max;
+  terms.scan_result_bytes_max = scan_result_bytes_max();
+  terms.transactions_max = config_.transactions_max;
+  geometry_.write_header(terms, reinterpret_cast<shm::SegmentHeader*>(base));
   for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r) {
     void* ring = base + geometry_.rings_offset + uint64_t{r} * geometry_.ring_stride;
     // Before the first touch: the ring's pages come from its worker's node.
@@ -301,19 +293,7 @@ void Server::connect(int fd) {
   reply.status = shm::HelloStatus::kHelloOk;
   reply.session_id = id;
   reply.segment_size = geometry_.segment_size;
-  int fds[3] = {segment->fd(), board_->read_only_fd(), doorbells_->fd()};
-  char control[CMSG_SPACE(sizeof fds)] = {};
-  iovec iov = {&reply, sizeof reply};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof fds);
-  memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
+  const int fds[3] = {segment->fd(), board_->read_only_fd(), doorbells_->fd()};
   // The session joins the table before the client learns of it: a request the client
   // submits right after the handshake must find a worker that serves its rings (a worker
   // woken by the doorbell refreshes its view of the table before it polls).
@@ -321,7 +301,8 @@ void Server::connect(int fd) {
   auto session = std::make_shared<ClientSession>(id, geometry_, std::move(segment), fd,
                                                  std::move(peer), config_.transactions_max);
   table_.add(session);
-  if (sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(sizeof reply)) {
+  if (shm::send_with_fds(fd, &reply, sizeof reply, fds, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+      static_cast<ssize_t>(sizeof reply)) {
     log(LogLevel::kWarn, "session for %s: handshake failed: %s", who.c_str(), strerror(errno));
     detach_from_workers(*session);
     return;  // the last reference: closes the socket and frees the segment

@@ -79,6 +79,7 @@ class Server {
 
  private:
   void make_pending_sets();
+  uint32_t scan_result_bytes_max() const;
   void start_workers();
   void accept_all();
   void connect(int fd);

@@ -14,7 +14,6 @@
 
 #include "daemon/base/file_util.h"
 #include "sync/clock.h"
-#include "sync/futex.h"
 #include "sync/latch_stats.h"
 
 namespace ringdb::daemon::wal {
@@ -94,8 +93,7 @@ void LogWriter::stop() {
     sync::MutexGuard guard(mu_);
     stopping_ = true;
   }
-  wake_word_.fetch_add(1, std::memory_order_release);
-  sync::futex_wake(&wake_word_, 1, sync::Sharing::kProcessPrivate);
+  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -123,15 +121,15 @@ LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t work
   // mvcc/purge.cc). A delaying writer is woken only for a record somebody waits for.
   if (writer_idle_.load(std::memory_order_relaxed) ||
       (request != kNoNotify && writer_delaying_.load(std::memory_order_relaxed))) {
-    wake_word_.fetch_add(1, std::memory_order_release);
-    sync::futex_wake(&wake_word_, 1, sync::Sharing::kProcessPrivate);
+    wake_.notify_one();
   }
   return LogStatus::kOk;
 }
 
 void LogWriter::run() {
   for (;;) {
-    const uint32_t seen = wake_word_.load(std::memory_order_acquire);
+    // Every path below either waits with this key or cancels it.
+    const sync::EventCount::Key key = wake_.prepare_wait();
     bool stopping;
     int64_t delay_ns = 0;  // > 0: only async records are queued, and not for long enough
     {
@@ -157,24 +155,33 @@ void LogWriter::run() {
         wait = !queue_has_waiter_ && !stopping_;
       }
       if (wait) {
-        sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate,
-                         std::chrono::nanoseconds(delay_ns));
+        wake_.wait(key, std::chrono::nanoseconds(delay_ns));
+      } else {
+        wake_.cancel_wait();
       }
       writer_delaying_.store(false, std::memory_order_relaxed);
       continue;
     }
     if (!batch_entries_.empty()) {
+      wake_.cancel_wait();
       write_batch();
       continue;
     }
-    if (stopping) return;
+    if (stopping) {
+      wake_.cancel_wait();
+      return;
+    }
     writer_idle_.store(true, std::memory_order_relaxed);
     bool empty;
     {
       sync::MutexGuard guard(mu_);
       empty = queue_entries_.empty() && !stopping_;
     }
-    if (empty) sync::futex_wait(&wake_word_, seen, sync::Sharing::kProcessPrivate);
+    if (empty) {
+      wake_.wait(key);
+    } else {
+      wake_.cancel_wait();
+    }
     writer_idle_.store(false, std::memory_order_relaxed);
   }
 }

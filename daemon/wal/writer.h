@@ -47,6 +47,7 @@
 
 #include "daemon/wal/completion.h"
 #include "daemon/wal/format.h"
+#include "sync/event_count.h"
 #include "sync/latch_stats.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
@@ -163,7 +164,7 @@ class LogWriter {
   std::atomic<bool> failed_{false};
   std::atomic<bool> writer_idle_{false};
   std::atomic<bool> writer_delaying_{false};  // waiting out async_flush_delay
-  std::atomic<uint32_t> wake_word_{0};
+  sync::EventCount wake_;                     // the writer sleeps on it when idle or delaying
 
   // The writer thread's own.
   std::string batch_;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "shm/fd_passing.h"
 #include "shm/request.h"
 #include "sync/fence.h"
 #include "sync/futex.h"
@@ -90,25 +91,9 @@ shm::HelloReply HelloServer::hello(shm::HelloStatus status, const char* error) {
 }
 
 void HelloServer::send_hello(int fd, const shm::HelloReply& reply, const int* fds, int fd_count) {
-  iovec iov = {const_cast<shm::HelloReply*>(&reply), sizeof reply};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  union {
-    cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(int) * 8)];
-  } control = {};
-  if (fd_count > 0) {
-    const size_t fd_bytes = sizeof(int) * static_cast<size_t>(fd_count);
-    msg.msg_control = control.bytes;
-    msg.msg_controllen = CMSG_SPACE(fd_bytes);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(fd_bytes);
-    std::memcpy(CMSG_DATA(c), fds, fd_bytes);
-  }
-  check(sendmsg(fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof reply), "sendmsg");
+  check(shm::send_with_fds(fd, &reply, sizeof reply, std::span(fds, static_cast<size_t>(fd_count)),
+                           MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof reply),
+        "sendmsg");
 }
 
 // ---- FakeDaemon: setup and control ------------------------------------------------------
@@ -141,27 +126,14 @@ FakeDaemon::FakeDaemon(FakeOptions options)
   for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r)
     board->ring_worker[r] = 0;
 
-  auto* h = reinterpret_cast<shm::SegmentHeader*>(segment_->base());
-  h->magic = shm::kSegmentMagic;
-  h->version = shm::kProtocolVersion;
-  h->segment_size = geometry_.segment_size;
-  h->session_id = 7;
-  h->ring_count = geometry_.sizes.ring_count;
-  h->ring_slots = geometry_.sizes.ring_slots;
-  h->rings_offset = geometry_.rings_offset;
-  h->ring_stride = geometry_.ring_stride;
-  h->context_count = geometry_.sizes.context_count;
-  h->context_size = geometry_.sizes.context_size;
-  h->contexts_offset = geometry_.contexts_offset;
-  h->request_area_offset = geometry_.request_area_offset;
-  h->request_area_size = geometry_.sizes.request_area_size;
-  h->response_area_offset = geometry_.response_area_offset;
-  h->response_area_size = geometry_.sizes.response_area_size;
-  h->key_size_max = 1024;
-  h->value_size_max = 1u << 20;
-  h->scan_result_bytes_max =
+  shm::SessionTerms terms;
+  terms.session_id = 7;
+  terms.key_size_max = 1024;
+  terms.value_size_max = 1u << 20;
+  terms.scan_result_bytes_max =
       std::max(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
-  h->transactions_max = 16;
+  terms.transactions_max = 16;
+  geometry_.write_header(terms, reinterpret_cast<shm::SegmentHeader*>(segment_->base()));
   for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r) {
     void* ring = segment_->base() + geometry_.rings_offset + uint64_t{r} * geometry_.ring_stride;
     shm::RingConsumer::format(ring, geometry_.sizes.ring_slots);

@@ -21,26 +21,13 @@ uint64_t round_up(uint64_t value, uint64_t align) {
 
 // What the daemon writes into a new segment's first page.
 void write_header(const SegmentGeometry& g, SegmentHeader* h) {
-  h->magic = kSegmentMagic;
-  h->version = kProtocolVersion;
-  h->segment_size = g.segment_size;
-  h->session_id = 7;
-  h->ring_count = g.sizes.ring_count;
-  h->ring_slots = g.sizes.ring_slots;
-  h->rings_offset = g.rings_offset;
-  h->ring_stride = g.ring_stride;
-  h->context_count = g.sizes.context_count;
-  h->context_size = g.sizes.context_size;
-  h->contexts_offset = g.contexts_offset;
-  h->request_area_offset = g.request_area_offset;
-  h->request_area_size = g.sizes.request_area_size;
-  h->response_area_offset = g.response_area_offset;
-  h->response_area_size = g.sizes.response_area_size;
-  h->key_size_max = 1024;
-  h->value_size_max = 1u << 20;
-  h->scan_result_bytes_max = 2u << 20;
-  h->transactions_max = 16;
-  h->closed.store(0);
+  SessionTerms terms;
+  terms.session_id = 7;
+  terms.key_size_max = 1024;
+  terms.value_size_max = 1u << 20;
+  terms.scan_result_bytes_max = 2u << 20;
+  terms.transactions_max = 16;
+  g.write_header(terms, h);
 }
 
 // A named change to a value, for tables of cases.

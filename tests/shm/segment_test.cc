@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "shm/fd_passing.h"
 #include "shm/segment.h"
 #include "tests/shm/shm_test_util.h"
 
@@ -162,37 +163,15 @@ TEST_CASE("Segment::reserve allocates backing store for the whole segment") {
 }
 
 bool send_fd(int socket, int fd) {
-  char byte = 'F';
-  iovec iov = {&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  return sendmsg(socket, &msg, 0) == 1;
+  const char byte = 'F';
+  return send_with_fds(socket, &byte, 1, std::span(&fd, 1), 0) == 1;
 }
 
 int receive_fd(int socket) {
   char byte = 0;
-  iovec iov = {&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  if (recvmsg(socket, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
-  const cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return -1;
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return fd;
+  ReceivedFds received;
+  if (receive_with_fds(socket, &byte, 1, &received) != 1 || received.fds.size() != 1) return -1;
+  return received.fds[0];
 }
 
 // The child maps what it receives, checks the parent's pattern and answers with its own.

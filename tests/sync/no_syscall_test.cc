@@ -1,4 +1,5 @@
-// Uncontended Mutex and PriorityRwLatch operations make no system call: a forked child
+// Uncontended Mutex and PriorityRwLatch operations, and EventCount notifies with nobody
+// waiting, make no system call: a forked child
 // installs a seccomp filter that kills it on any futex(2) call, then locks and unlocks a
 // million times. Without the property the child dies of SIGSYS and the test fails.
 #include <doctest/doctest.h>
@@ -11,6 +12,7 @@
 
 #include <cstddef>
 
+#include "sync/event_count.h"
 #include "sync/mutex.h"
 #include "sync/priority_rw_latch.h"
 
@@ -93,6 +95,18 @@ TEST_CASE("No system call: the filter itself catches a futex call") {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 77) return;
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGSYS);
+}
+
+TEST_CASE("No system call: EventCount notify with nobody waiting, and a cancelled wait") {
+  check_clean_exit(run_without_futex([] {
+    EventCount ec;
+    for (int i = 0; i < kRounds; ++i) {
+      ec.notify_one();
+      ec.notify_all();
+      ec.prepare_wait();
+      ec.cancel_wait();
+    }
+  }));
 }
 
 }  // namespace

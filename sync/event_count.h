@@ -1,6 +1,8 @@
 // EventCount: lets threads of one process sleep until another thread reports that the
-// condition they check may have changed (after folly::EventCount). libringdb's blocking
-// submit uses it to wait for a free request context or request-area space without polling.
+// condition they check may have changed (after folly::EventCount). Users: libringdb's
+// blocking submit (waiting for a free request context or request-area space without
+// polling) and the daemon's background threads (the log writer, the checkpointer, purge, the
+// admin server's slow-command thread), which sleep until there is work or a tick is due.
 //
 // Protocol (a waiter, then a notifier):
 //   waiter:   key = prepare_wait(); if (condition()) { cancel_wait(); done; } wait(key);
@@ -14,14 +16,14 @@
 // system call.
 //
 // Fairness: none. A woken waiter competes with threads that never slept; one that loses goes
-// back to sleep. The waits are bounded by a timeout so that callers can look at the
-// session's liveness between them.
+// back to sleep. A wait may have a timeout (a tick, or a client that looks at its session's
+// liveness between waits).
 //
 // State: `epoch_` (futex word; wraps harmlessly, only equality with a key matters) and
 // `waiters_` (threads between prepare_wait and the end of wait/cancel_wait).
 //
 // Thread safety: every method may be called concurrently. Process-private futex: the object
-// lives in the client's own memory, never in a shared segment.
+// lives in one process's own memory, never in a shared segment.
 #pragma once
 
 #include <atomic>
@@ -30,7 +32,7 @@
 
 #include "sync/futex.h"
 
-namespace ringdb::libclient {
+namespace ringdb::sync {
 
 class EventCount {
  public:
@@ -41,12 +43,11 @@ class EventCount {
     return epoch_.load(std::memory_order_seq_cst);
   }
   void cancel_wait() { waiters_.fetch_sub(1, std::memory_order_relaxed); }
-  // Sleeps until a notify after prepare_wait() returned `key`, or `timeout`. Returns false on
-  // timeout. REQUIRES: prepare_wait() returned `key`, and neither wait nor cancel_wait ran
-  // since.
-  bool wait(Key key, std::chrono::nanoseconds timeout) {
-    const sync::FutexWaitResult r =
-        sync::futex_wait(&epoch_, key, sync::Sharing::kProcessPrivate, timeout);
+  // Sleeps until a notify after prepare_wait() returned `key`, or `timeout` (negative: none).
+  // Returns false on timeout. REQUIRES: prepare_wait() returned `key`, and neither wait nor
+  // cancel_wait ran since.
+  bool wait(Key key, std::chrono::nanoseconds timeout = std::chrono::nanoseconds{-1}) {
+    const FutexWaitResult r = futex_wait(&epoch_, key, Sharing::kProcessPrivate, timeout);
     waiters_.fetch_sub(1, std::memory_order_relaxed);
     return r != sync::FutexWaitResult::kTimedOut;
   }
@@ -58,7 +59,7 @@ class EventCount {
   void notify(int count) {
     epoch_.fetch_add(1, std::memory_order_seq_cst);
     if (waiters_.load(std::memory_order_seq_cst) != 0) {
-      sync::futex_wake(&epoch_, count, sync::Sharing::kProcessPrivate);
+      futex_wake(&epoch_, count, Sharing::kProcessPrivate);
     }
   }
 
@@ -66,4 +67,4 @@ class EventCount {
   std::atomic<uint32_t> waiters_{0};
 };
 
-}  // namespace ringdb::libclient
+}  // namespace ringdb::sync
