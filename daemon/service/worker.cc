@@ -9,6 +9,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/service/placement.h"
+#include "shm/answer.h"
 #include "shm/doorbell.h"
 #include "shm/ring.h"
 #include "sync/fence.h"
@@ -484,64 +485,27 @@ void Worker::Loop::complete_parked() {
 }
 
 void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {
+  shm::AnswerContent<std::vector<KeyValue>> content;
+  content.status = answer.status;
+  content.u64 = answer.u64;
+  if (answer.value != nullptr) {
+    content.has_value = true;
+    content.value = *answer.value;
+  }
+  content.items = answer.items;
   shm::ContextHeader* ctx = s.context(index);
-  std::byte* inline_data = reinterpret_cast<std::byte*>(ctx) + sizeof(shm::ContextHeader);
-  const uint32_t inline_capacity = s.geometry().inline_capacity();
-  WireStatus status = answer.status;
-  uint16_t flags = 0;
-  uint32_t length = 0, offset = 0, count = 0;
-
-  // The result's size: a value, or as many scan items as fit in the per-answer byte limit.
-  size_t items_to_send = 0;
-  if (status == WireStatus::kOk && answer.value != nullptr) {
-    length = static_cast<uint32_t>(answer.value->size());
-  } else if (status == WireStatus::kOk && answer.items != nullptr) {
-    uint64_t total = 0;
-    for (const KeyValue& kv : *answer.items) {
-      const uint64_t next = total + shm::encoded_item_size(kv.key.size(), kv.value.size());
-      if (next > env.scan_result_bytes_max) {
-        flags |= shm::kResultTruncated;
-        break;
-      }
-      total = next;
-      ++items_to_send;
-    }
-    length = static_cast<uint32_t>(total);
-    count = static_cast<uint32_t>(items_to_send);
-  }
-  std::byte* out = inline_data;
-  if (length > inline_capacity) {
-    if (s.place_result(index, length, &offset)) {
-      flags |= shm::kResultExternal;
-      out = s.response_area() + offset;
-    } else {
-      status = WireStatus::kResponseAreaFull;
-      length = count = 0;
-      flags = 0;
-    }
-  }
-  if (status == WireStatus::kOk && answer.value != nullptr && length != 0) {
-    std::memcpy(out, answer.value->data(), length);
-  } else if (status == WireStatus::kOk && answer.items != nullptr) {
-    for (size_t i = 0; i < items_to_send; ++i) {
-      const KeyValue& kv = (*answer.items)[i];
-      out += shm::encode_item(out, kv.key, kv.value);
-    }
-  }
-  ctx->status = static_cast<uint16_t>(status);
+  const WireStatus status =
+      shm::write_answer(ctx, s.geometry().inline_capacity(), content, env.scan_result_bytes_max,
+                        [&](uint32_t length, std::byte** out, uint32_t* offset) {
+                          if (!s.place_result(index, length, offset)) return false;
+                          *out = s.response_area() + *offset;
+                          return true;
+                        });
   bump(worker.stats_.by_status[std::min<size_t>(static_cast<size_t>(status), shm::kWireStatusMax)]);
-  ctx->result_flags = flags;
-  ctx->result_len = length;
-  ctx->result_offset = offset;
-  ctx->result_count = count;
-  ctx->result_u64 = status == WireStatus::kOk ? answer.u64 : 0;
   // Released before DONE is visible: once the client sees DONE it may submit the context
   // again, and the next claim (perhaps on another worker) must succeed.
   s.release_context(index);
-  const uint32_t previous = ctx->state.exchange(shm::kStateDone, std::memory_order_release);
-  if ((previous & shm::kStateWaiting) != 0) {
-    sync::futex_wake_all(&ctx->state, sync::Sharing::kProcessShared);
-  }
+  shm::publish_done(ctx);
 }
 
 bool Worker::Loop::any_ready() {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "shm/answer.h"
 #include "shm/fd_passing.h"
 #include "shm/request.h"
 #include "sync/fence.h"
@@ -98,13 +99,19 @@ void HelloServer::send_hello(int fd, const shm::HelloReply& reply, const int* fd
 
 // ---- FakeDaemon: setup and control ------------------------------------------------------
 
+// A scan item as shm::write_answer takes it.
+struct Item {
+  std::string key;
+  std::string value;
+};
+
 struct FakeDaemon::Answer {
   shm::WireStatus status = shm::WireStatus::kOk;
   uint64_t u64 = 0;
   bool has_value = false;
   std::string value;
   bool has_items = false;
-  std::vector<std::pair<std::string, std::string>> items;
+  std::vector<Item> items;
 };
 
 FakeDaemon::FakeDaemon(FakeOptions options)
@@ -339,7 +346,8 @@ shm::WireStatus FakeDaemon::dispatch(const shm::Request& rq, Answer* answer) {
         return k >= rq.key && (rq.value.empty() || k < rq.value) && k.starts_with(rq.prefix);
       };
       auto add = [&](const auto& kv) {
-        if (answer->items.size() < rq.limit && wanted(kv.first)) answer->items.push_back(kv);
+        if (answer->items.size() < rq.limit && wanted(kv.first))
+          answer->items.push_back({kv.first, kv.second});
       };
       if ((rq.flags & shm::kFlagReverse) != 0) {
         std::for_each(data_.rbegin(), data_.rend(), add);
@@ -383,54 +391,21 @@ bool FakeDaemon::place_result(uint32_t index, uint32_t size, uint32_t* offset) {
 }
 
 void FakeDaemon::post(uint32_t index, const Answer& answer) {
+  shm::AnswerContent<std::vector<Item>> content;
+  content.status = answer.status;
+  content.u64 = answer.u64;
+  content.has_value = answer.has_value;
+  content.value = answer.value;
+  if (answer.has_items) content.items = &answer.items;
   shm::ContextHeader* c = context(index);
-  std::byte* inline_data = reinterpret_cast<std::byte*>(c) + sizeof(shm::ContextHeader);
-  shm::WireStatus status = answer.status;
-  std::vector<std::byte> bytes;
-  uint16_t flags = 0;
-  uint32_t count = 0;
-  if (status == shm::WireStatus::kOk && answer.has_value) {
-    bytes.resize(answer.value.size());
-    std::memcpy(bytes.data(), answer.value.data(), answer.value.size());
-  } else if (status == shm::WireStatus::kOk && answer.has_items) {
-    const size_t limit =
-        std::max(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2);
-    for (const auto& [k, v] : answer.items) {
-      const size_t at = bytes.size();
-      if (at + shm::encoded_item_size(k.size(), v.size()) > limit) {
-        flags |= shm::kResultTruncated;
-        break;
-      }
-      bytes.resize(at + shm::encoded_item_size(k.size(), v.size()));
-      shm::encode_item(bytes.data() + at, k, v);
-      ++count;
-    }
-  }
-  auto length = static_cast<uint32_t>(bytes.size());
-  uint32_t offset = 0;
-  std::byte* out = inline_data;
-  if (length > geometry_.inline_capacity()) {
-    if (place_result(index, length, &offset)) {
-      flags |= shm::kResultExternal;
-      out = segment_->base() + geometry_.response_area_offset + offset;
-    } else {
-      status = shm::WireStatus::kResponseAreaFull;
-      length = count = 0;
-      flags = 0;
-    }
-  }
-  if (length != 0) std::memcpy(out, bytes.data(), length);
-  c->status = static_cast<uint16_t>(status);
-  c->result_flags = flags;
-  c->result_len = length;
-  c->result_offset = offset;
-  c->result_count = count;
-  c->result_u64 = status == shm::WireStatus::kOk ? answer.u64 : 0;
-  const uint32_t previous = c->state.exchange(shm::kStateDone, std::memory_order_release);
-  if ((previous & shm::kStateWaiting) != 0) {
-    waiter_wakes_.fetch_add(1);
-    sync::futex_wake_all(&c->state, sync::Sharing::kProcessShared);
-  }
+  shm::write_answer(c, geometry_.inline_capacity(), content,
+                    std::max(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2),
+                    [&](uint32_t length, std::byte** out, uint32_t* offset) {
+                      if (!place_result(index, length, offset)) return false;
+                      *out = segment_->base() + geometry_.response_area_offset + *offset;
+                      return true;
+                    });
+  if (shm::publish_done(c)) waiter_wakes_.fetch_add(1);
 }
 
 }  // namespace ringdb::test
