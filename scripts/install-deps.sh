@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  g++ clang clang-format       # compilers (clang for the -Wthread-safety build), formatter
+  g++ clang clang-format clang-tidy  # compilers (clang for -Wthread-safety), formatter, naming
   meson ninja-build pkg-config cmake  # build; cmake lets meson find doctest's config
   liburing-dev libnuma-dev libboost-dev
   liblmdb-dev                  # the baseline in bench_engine

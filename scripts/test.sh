@@ -5,7 +5,8 @@
 #   3. builds with clang and -Wthread-safety -Werror, and checks that a known violation is
 #      rejected (so the annotations are really being checked); runs the request decoder's
 #      libFuzzer target from that build for 20 s; checks that an upward include between the
-#      rooms fails to build (scripts/check_rooms.py)
+#      rooms fails to build (scripts/check_rooms.py); runs clang-tidy's naming checks
+#      (scripts/tidy.sh, .clang-tidy)
 #   4. builds and runs the suite three ways: release, ASan+UBSan, TSan
 # Fails if any step fails. Build trees live in build-test/ (kept between runs, so a re-run
 # only rebuilds what changed). Extra arguments go to `meson test` (e.g. a test name).
@@ -39,6 +40,8 @@ echo "thread-safety: violation rejected as it should be"
 # Each room sees only the rooms below it (the top-level meson.build): an upward include must
 # fail to build, and a downward one must not.
 scripts/check_rooms.py build-test/clang
+# The naming scheme (.clang-tidy), over the sources that build compiles.
+scripts/tidy.sh build-test/clang
 
 # The clang build carries the libFuzzer targets (tests/fuzz/meson.build). Each run starts from
 # the checked-in seeds with a fresh corpus: the decoder is small and its coverage saturates in

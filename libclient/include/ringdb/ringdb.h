@@ -16,6 +16,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* C names (RINGDB_OK, ringdb_status), not the C++ code's: */
+/* NOLINTBEGIN(readability-identifier-naming) */
 
 /* Codes 0-31 come from the daemon (the wire's status codes); 32 and up from the library. */
 typedef enum ringdb_status {
@@ -120,6 +122,7 @@ ringdb_status ringdb_commit_durability(ringdb_txn* txn, ringdb_durability durabi
 void ringdb_free(void* p);
 void ringdb_items_free(ringdb_item* items, size_t count);
 
+/* NOLINTEND(readability-identifier-naming) */
 #ifdef __cplusplus
 }
 #endif
