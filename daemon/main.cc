@@ -40,27 +40,27 @@ void latch_warning(const ringdb::sync::LatchWarning& w) {
       static_cast<unsigned long>(w.suppressed_since_last));
 }
 
-// Test-only fault injection (docs/OPERATIONS.md): RINGDB_FAULT_INJECT=fsync-fail-after:N makes
-// the log's (N+1)th fdatasync report EIO. Logged loudly; never set in production.
-bool fault_injection(ringdb::daemon::wal::LogFaults* faults) {
-  const char* env = getenv("RINGDB_FAULT_INJECT");
-  if (env == nullptr || *env == '\0') return false;
-  const std::string spec = env;
-  const std::string prefix = "fsync-fail-after:";
-  char* end = nullptr;
-  const long long n =
-      spec.rfind(prefix, 0) == 0 ? strtoll(spec.c_str() + prefix.size(), &end, 10) : -1;
-  if (n < 0 || end == nullptr || *end != '\0') {
-    log(LogLevel::kError, "RINGDB_FAULT_INJECT='%s' not understood (fsync-fail-after:N); ignored",
-        env);
-    return false;
+// Test-only fault injection (docs/OPERATIONS.md): RINGDB_FAULT_INJECT=fsync-fail-after:N puts
+// the faulty twin of the log's disk in place of the real one (daemon/wal/log_io.h), so that
+// the log's (N+1)th fdatasync reports EIO. Logged loudly; never set in production.
+// nullptr: no injection (or a variable not understood, which is logged and ignored).
+std::unique_ptr<ringdb::daemon::wal::LogIo> fault_injection() {
+  using ringdb::daemon::wal::FaultyLogIo;
+  using ringdb::daemon::wal::UringLogIo;
+  if (getenv("RINGDB_FAULT_INJECT") == nullptr) return nullptr;
+  std::string error;
+  auto real = UringLogIo::open(&error);
+  if (!real) return nullptr;  // the writer opens its own and reports the same error
+  auto faulty = FaultyLogIo::from_environment(std::move(real), &error);
+  if (!faulty) {
+    if (!error.empty()) log(LogLevel::kError, "%s; ignored", error.c_str());
+    return nullptr;
   }
-  faults->fsync_fail_after.store(n + 1);
   log(LogLevel::kWarn,
-      "FAULT INJECTION ENABLED (RINGDB_FAULT_INJECT=%s): the log's fdatasync number %lld will "
-      "fail. For tests only.",
-      env, n + 1);
-  return true;
+      "FAULT INJECTION ENABLED (RINGDB_FAULT_INJECT=%s): the log's fdatasyncs "
+      "will fail as it says. For tests only.",
+      getenv("RINGDB_FAULT_INJECT"));
+  return faulty;
 }
 
 std::string join(const std::vector<int>& v) {
@@ -178,8 +178,8 @@ int main(int argc, char** argv) {
           "last warning",
           static_cast<double>(took.count()) / 1e9, static_cast<unsigned long>(suppressed));
     };
-    static wal::LogFaults faults;
-    if (fault_injection(&faults)) log_options.faults = &faults;
+    const std::unique_ptr<wal::LogIo> faulty_io = fault_injection();
+    log_options.io = faulty_io.get();
     log_options.start_lsn = wal_result.next_lsn;
     log_options.first_segment_id = wal_result.next_segment_id;
     auto writer = wal::LogWriter::open(

@@ -1,7 +1,6 @@
 #include "daemon/wal/writer.h"
 
 #include <fcntl.h>
-#include <liburing.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,11 +65,11 @@ bool LogWriter::init(std::string* error) {
     *error = "cannot open the log directory " + options_.dir + ": " + errno_text(errno);
     return false;
   }
-  ring_ = std::make_unique<io_uring>();
-  if (const int rc = io_uring_queue_init(8, ring_.get(), 0); rc < 0) {
-    ring_.reset();
-    *error = "io_uring_queue_init: " + errno_text(-rc);
-    return false;
+  io_ = options_.io;
+  if (io_ == nullptr) {
+    own_io_ = UringLogIo::open(error);
+    if (!own_io_) return false;
+    io_ = own_io_.get();
   }
   if (const int rc = new_segment(); rc < 0) {
     *error = "cannot create the first log segment in " + options_.dir + ": " + errno_text(-rc);
@@ -83,7 +82,6 @@ LogWriter::~LogWriter() {
   stop();
   if (segment_fd_ >= 0) close(segment_fd_);
   if (dir_fd_ >= 0) close(dir_fd_);
-  if (ring_) io_uring_queue_exit(ring_.get());
 }
 
 void LogWriter::stop() {
@@ -284,41 +282,16 @@ void LogWriter::write_batch() {
 }
 
 int LogWriter::write_chunk(size_t from, size_t to) {
-  io_uring* ring = ring_.get();
-  io_uring_sqe* write = io_uring_get_sqe(ring);
-  io_uring_sqe* sync = write != nullptr ? io_uring_get_sqe(ring) : nullptr;
-  if (write == nullptr || sync == nullptr) {  // cannot happen: each chunk reaps what it submits
-    fail("io_uring: no submission queue entry free");
-    return -EIO;
-  }
-  io_uring_prep_write(write, segment_fd_, batch_.data() + from, static_cast<unsigned>(to - from),
-                      segment_offset_);
-  write->flags |= IOSQE_IO_LINK;  // the sync runs after the write, and only if it succeeded
-  write->user_data = 1;
-  io_uring_prep_fsync(sync, segment_fd_, IORING_FSYNC_DATASYNC);
-  sync->user_data = 2;
   const int64_t submitted_ns = sync::now_ns();
-  int submitted;
-  do {
-    submitted = io_uring_submit(ring);
-  } while (submitted == -EINTR);
-  if (submitted != 2) {
-    fail("io_uring_submit: " + errno_text(submitted < 0 ? -submitted : EIO));
+  WriteSyncResult r;
+  std::string error;
+  if (!io_->write_and_sync(segment_fd_, reinterpret_cast<const std::byte*>(batch_.data()) + from,
+                           to - from, segment_offset_, &r, &error)) {
+    fail(error);
     return -EIO;
   }
-  int write_res = 0, sync_res = 0;
-  for (int reaped = 0; reaped < 2;) {
-    io_uring_cqe* cqe = nullptr;
-    const int rc = io_uring_wait_cqe(ring, &cqe);
-    if (rc == -EINTR) continue;
-    if (rc < 0) {
-      fail("io_uring_wait_cqe: " + errno_text(-rc));
-      return rc;
-    }
-    (cqe->user_data == 1 ? write_res : sync_res) = cqe->res;
-    io_uring_cqe_seen(ring, cqe);
-    ++reaped;
-  }
+  const int write_res = r.write_res;
+  const int sync_res = r.sync_res;
   const int64_t took_ns = sync::now_ns() - submitted_ns;
   sync_latency_.record(took_ns);
   if (took_ns >= options_.slow_sync_threshold.count()) {
@@ -330,14 +303,6 @@ int LogWriter::write_chunk(size_t from, size_t to) {
       next_slow_report_ns_ = now + options_.slow_sync_interval.count();
     } else {
       ++slow_unreported_;
-    }
-  }
-  if (options_.faults != nullptr) {
-    if (const int e = options_.faults->fail_next_write.exchange(0); e != 0) write_res = -e;
-    if (const int e = options_.faults->fail_next_fsync.exchange(0); e != 0) sync_res = -e;
-    if (options_.faults->fsync_fail_after.load() > 0 &&
-        options_.faults->fsync_fail_after.fetch_sub(1) == 1) {
-      sync_res = -EIO;
     }
   }
   if (write_res == -ENOSPC || write_res == -EDQUOT) return write_res;

@@ -47,22 +47,13 @@
 
 #include "daemon/wal/completion.h"
 #include "daemon/wal/format.h"
+#include "daemon/wal/log_io.h"
 #include "sync/event_count.h"
 #include "sync/latch_stats.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
 
-struct io_uring;
-
 namespace ringdb::daemon::wal {
-
-// Fault injection for tests (faults a real device cannot be made to produce here).
-struct LogFaults {
-  std::atomic<int> fail_next_fsync{0};  // an errno: the next fdatasync reports it
-  std::atomic<int> fail_next_write{0};  // an errno: the next batch write reports it
-  // > 0: that many fdatasyncs succeed, then one reports EIO (ringdbd's RINGDB_FAULT_INJECT).
-  std::atomic<int64_t> fsync_fail_after{0};
-};
 
 struct LogWriterOptions {
   std::string dir;  // the log's directory (must exist)
@@ -76,7 +67,9 @@ struct LogWriterOptions {
   std::chrono::nanoseconds slow_sync_threshold = std::chrono::seconds(1);
   std::chrono::nanoseconds slow_sync_interval = std::chrono::seconds(10);
   std::function<void(std::chrono::nanoseconds took, uint64_t suppressed)> on_slow;
-  LogFaults* faults = nullptr;  // tests only
+  // The disk (log_io.h); nullptr: the writer opens an io_uring of its own (UringLogIo). Tests
+  // and RINGDB_FAULT_INJECT put a FaultyLogIo here. Must outlive the writer.
+  LogIo* io = nullptr;
 };
 
 struct LogWriterStats {
@@ -171,7 +164,8 @@ class LogWriter {
   std::vector<Entry> batch_entries_;
   std::vector<std::vector<Completion>> by_worker_;  // notify_range()'s scratch, per worker
   std::vector<uint32_t> workers_touched_;           // those of by_worker_ it filled
-  std::unique_ptr<io_uring> ring_;
+  std::unique_ptr<LogIo> own_io_;                   // when options_.io is nullptr
+  LogIo* io_ = nullptr;
   int dir_fd_ = -1;
   int segment_fd_ = -1;
   uint64_t segment_id_ = 0;

@@ -399,11 +399,13 @@ TEST_CASE("LogWriter: a failed fdatasync is fatal; nothing of it is reported dur
   TempDir dir("ringdb-wal");
   Outcomes outcomes;
   Fatal fatal;
-  LogFaults faults;
+  std::string error;
+  auto real = UringLogIo::open(&error);
+  REQUIRE_MESSAGE(real, error);
+  FaultyLogIo faults(std::move(real));
   LogWriterOptions o;
   o.dir = dir.path;
-  o.faults = &faults;
-  std::string error;
+  o.io = &faults;
   auto writer = LogWriter::open(o, outcomes.sinks(), fatal.handler(), &error);
   REQUIRE_MESSAGE(writer, error);
   const Op op[] = {{OpKind::kPut, "k", "v"}};
@@ -417,7 +419,7 @@ TEST_CASE("LogWriter: a failed fdatasync is fatal; nothing of it is reported dur
     std::this_thread::yield();
   }
   const uint64_t durable = writer->durable_lsn();
-  faults.fail_next_fsync = EIO;
+  faults.fail_next_fsync(EIO);
   REQUIRE(writer->append(2, op, 0, 2) == LogStatus::kOk);
   REQUIRE(outcomes.wait_for(2));
   CHECK(outcomes.only(2) == LogStatus::kFailed);
