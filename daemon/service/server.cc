@@ -17,6 +17,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/base/unix_socket.h"
+#include "daemon/service/stall_hook.h"
 #include "shm/bus_guard.h"
 #include "shm/doorbell.h"
 #include "shm/fd_passing.h"
@@ -482,9 +483,8 @@ bool Server::kill_session(uint64_t id, const std::string& reason) {
 }
 
 bool Server::stall_worker_for_test(size_t w, int64_t ms) {
-  if (w >= workers_.size()) return false;
-  workers_[w]->stall_for_test(ms);
-  return true;
+  if (w >= workers_.size() || workers_[w]->tid() == 0) return false;
+  return stall_thread_for_test(workers_[w]->tid(), ms);
 }
 
 std::vector<uint32_t> Server::pending_depths() const {

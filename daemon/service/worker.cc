@@ -1,5 +1,7 @@
 #include "daemon/service/worker.h"
 
+#include <unistd.h>
+
 #include <cassert>
 #include <climits>
 #include <cstring>
@@ -9,6 +11,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/service/placement.h"
+#include "daemon/service/stall_hook.h"
 #include "shm/answer.h"
 #include "shm/doorbell.h"
 #include "shm/ring.h"
@@ -153,17 +156,14 @@ void Worker::run() {
   if (env_.core >= 0 && !pin_current_thread({env_.core})) {
     fatal("worker %u: cannot pin to core %d: %s", env_.index, env_.core, strerror(errno));
   }
+  register_stall_target(&stats_.asleep);
+  tid_.store(gettid(), std::memory_order_release);
   // Allocated here, after pinning: its pages are first touched on this worker's node.
   auto loop = std::make_unique<Loop>(*this);
   uint64_t idle_rounds = 0;
   int64_t last_work_ns = sync::now_ns();
   const int64_t spin_ns = int64_t{env_.spin_us} * 1000;
   for (;;) {
-    if (stall_until_ns_.load(std::memory_order_relaxed) != 0) {  // --test-hooks only
-      while (sync::now_ns() < stall_until_ns_.load(std::memory_order_relaxed))
-        sync::cpu_relax();
-      stall_until_ns_.store(0, std::memory_order_relaxed);
-    }
     if (env_.pending->maybe_nonempty()) {
       loop->complete_parked();
       idle_rounds = 0;

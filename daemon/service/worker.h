@@ -19,6 +19,8 @@
 // the worker's own thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -95,11 +97,8 @@ class Worker {
   void join();
   // Makes a sleeping worker look at its rings and the session table.
   void wake();
-  // Test hook (--test-hooks): the worker stops making progress, awake, for `ms`.
-  void stall_for_test(int64_t ms) {
-    stall_until_ns_.store(sync::now_ns() + ms * 1'000'000, std::memory_order_relaxed);
-    wake();
-  }
+  // The worker thread's id, once it runs (0 before): for the watchdog's test hook.
+  pid_t tid() const { return tid_.load(std::memory_order_acquire); }
   // Completions posted and not yet drained.
   uint32_t pending_depth() const { return env_.pending->size(); }
   // The lowest LSN among the log records whose completions this worker has not applied yet
@@ -124,7 +123,7 @@ class Worker {
   // below its record's LSN (the durable LSN before the append), else Completion::kNoLsn.
   std::atomic<uint64_t> async_floor_{wal::Completion::kNoLsn};
   std::atomic<bool> stop_{false};
-  std::atomic<int64_t> stall_until_ns_{0};
+  std::atomic<pid_t> tid_{0};
   std::atomic<uint64_t> seen_version_{0};
   std::thread thread_;
 };
