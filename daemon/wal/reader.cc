@@ -59,6 +59,160 @@ bool list_segments(const std::string& dir, std::vector<SegmentFile>* segments, s
   return true;
 }
 
+// recover()'s steps over the segments, in LSN order.
+class Replay {
+ public:
+  using Apply = std::function<bool(const Record&, std::string* error)>;
+  enum class Step {
+    kNext,              // the segment was read whole: go on
+    kSetAsideFromHere,  // the log ended before anything of this segment: it and later ones go
+    kSetAsideAfter,     // the log ends inside this segment (its tail was zeroed): later ones go
+    kDone,              // the last segment was empty and is removed
+    kFailed,            // *error says why
+  };
+
+  Replay(uint64_t from_lsn, uint64_t empty_lsn, const Apply& apply, RecoveryResult* result,
+         std::string* error)
+      : from_lsn_(from_lsn),
+        lsn_(empty_lsn),
+        empty_lsn_(empty_lsn),
+        apply_(apply),
+        result_(result),
+        error_(error) {}
+
+  // Replay must begin at from_lsn: the oldest segment may not start after it.
+  bool check_start(const std::vector<SegmentFile>& segments) {
+    if (segments.empty() || segments.front().start_lsn <= from_lsn_) return true;
+    *error_ = "the log starts at LSN " + std::to_string(segments.front().start_lsn) + " (" +
+              segments.front().path + "), after LSN " + std::to_string(from_lsn_) +
+              " where replay must begin: log segments are missing" +
+              (from_lsn_ == 0 ? " (and there is no valid checkpoint)" : "");
+    return false;
+  }
+
+  // Checks the segment's header, replays its records from from_lsn on, and decides how the
+  // log goes on after it.
+  Step segment(const SegmentFile& seg, bool last) {
+    MappedFile file;
+    if (!file.open(seg.path, error_, /*writable=*/true)) return Step::kFailed;
+    SegmentHeader h;
+    const char* why = "";
+    if (!decode_segment_header(file.bytes(), &h, &why) || h.start_lsn != seg.start_lsn ||
+        (have_lsn_ && h.start_lsn != lsn_)) {
+      result_->end = ScanEnd::kCorrupt;
+      result_->stopped_at =
+          seg.path + ": " + (*why != '\0' ? why : "the segment does not continue the log");
+      return Step::kSetAsideFromHere;
+    }
+    if (!have_lsn_) {
+      result_->first_lsn = h.start_lsn;
+      lsn_ = h.start_lsn;
+      have_lsn_ = true;
+    }
+    ++result_->segments;
+    ScanResult r;
+    if (!replay_records(file.bytes().subspan(kSegmentHeaderSize), &r)) return Step::kFailed;
+    lsn_ = r.next_lsn;
+    if (r.valid_bytes == 0 && r.end == ScanEnd::kEndOfLog && last) {
+      // Created, never written: the writer makes it again, same LSN and id.
+      if (unlink(seg.path.c_str()) != 0) {
+        *error_ = "cannot remove the empty log segment " + seg.path + ": " + strerror(errno);
+        return Step::kFailed;
+      }
+      removed_empty_ = true;
+      last_id_ = h.segment_id;
+      return Step::kDone;
+    }
+    if (r.end == ScanEnd::kEndOfLog) {
+      kept(h);
+      return Step::kNext;
+    }
+    return end_inside(seg, file, h, r);
+  }
+
+  // After the set-aside: the log must reach from_lsn; where the writer goes on.
+  bool finish() {
+    if (have_lsn_ && from_lsn_ > lsn_) {
+      *error_ = "the log ends at LSN " + std::to_string(lsn_) + ", before the checkpoint's LSN " +
+                std::to_string(from_lsn_) + ": log segments are missing";
+      return false;
+    }
+    result_->next_lsn = have_lsn_ ? lsn_ : std::max(empty_lsn_, from_lsn_);
+    result_->next_segment_id = removed_empty_ ? last_id_ : any_kept_ ? last_id_ + 1 : 0;
+    return true;
+  }
+
+  bool removed_empty() const { return removed_empty_; }
+
+ private:
+  bool replay_records(std::span<const std::byte> records, ScanResult* r) {
+    std::string apply_error;
+    bool apply_failed = false;
+    *r = scan(records, lsn_, [&](const Record& rec) {
+      if (rec.lsn < from_lsn_) {
+        ++result_->skipped;
+        return true;
+      }
+      if (!apply_(rec, &apply_error)) {
+        apply_failed = true;
+        return false;
+      }
+      ++result_->records;
+      return true;
+    });
+    if (apply_failed) {
+      *error_ =
+          "replaying the log record at LSN " + std::to_string(r->next_lsn) + ": " + apply_error;
+    }
+    return !apply_failed;
+  }
+
+  // The log ends inside this segment (a torn or corrupt record): what is valid before it is
+  // kept, the rest of the file zeroed.
+  Step end_inside(const SegmentFile& seg, const MappedFile& file, const SegmentHeader& h,
+                  const ScanResult& r) {
+    result_->end = r.end;
+    const uint64_t offset = kSegmentHeaderSize + r.valid_bytes;
+    result_->stopped_at = seg.path + " at offset " + std::to_string(offset) + ": " + r.why;
+    if (r.valid_bytes == 0) return Step::kSetAsideFromHere;  // nothing of it is kept
+    kept(h);
+    const uint64_t size = file.bytes().size();
+    if (!zero_tail(file.fd(), offset, size, error_)) return Step::kFailed;
+    result_->zeroed_bytes = size - offset;
+    return Step::kSetAsideAfter;
+  }
+
+  void kept(const SegmentHeader& h) {
+    any_kept_ = true;
+    last_id_ = h.segment_id;
+  }
+
+  const uint64_t from_lsn_;
+  uint64_t lsn_;  // where the next record must start
+  const uint64_t empty_lsn_;
+  const Apply& apply_;
+  RecoveryResult* const result_;
+  std::string* const error_;
+  bool have_lsn_ = false;
+  uint64_t last_id_ = 0;
+  bool any_kept_ = false;
+  bool removed_empty_ = false;  // the last segment had no record and was removed
+};
+
+// Renames segments [from, end) to *.discarded: beyond the end of the valid log.
+bool set_aside(const std::vector<SegmentFile>& segments, size_t from, RecoveryResult* result,
+               std::string* error) {
+  for (size_t i = from; i < segments.size(); ++i) {
+    const std::string to = segments[i].path + ".discarded";
+    if (rename(segments[i].path.c_str(), to.c_str()) != 0) {
+      *error = "cannot set aside the log segment " + segments[i].path + ": " + strerror(errno);
+      return false;
+    }
+    result->discarded.push_back(to);
+  }
+  return true;
+}
+
 }  // namespace
 
 bool remove_segments_below(const std::string& dir, uint64_t lsn, std::vector<std::string>* removed,
@@ -85,108 +239,22 @@ bool recover(const std::string& dir, uint64_t from_lsn, uint64_t empty_lsn,
   *result = RecoveryResult{};
   std::vector<SegmentFile> segments;
   if (!list_segments(dir, &segments, error)) return false;
-  if (!segments.empty() && segments.front().start_lsn > from_lsn) {
-    *error = "the log starts at LSN " + std::to_string(segments.front().start_lsn) + " (" +
-             segments.front().path + "), after LSN " + std::to_string(from_lsn) +
-             " where replay must begin: log segments are missing" +
-             (from_lsn == 0 ? " (and there is no valid checkpoint)" : "");
-    return false;
-  }
-
-  uint64_t lsn = empty_lsn;
-  bool have_lsn = false;
-  uint64_t last_id = 0;
-  bool any_kept = false;
-  bool removed_empty = false;            // the last segment had no record and was removed
-  size_t stop_before = segments.size();  // segments from here on are discarded
+  Replay replay(from_lsn, empty_lsn, apply, result, error);
+  if (!replay.check_start(segments)) return false;
+  size_t stop_before = segments.size();  // segments from here on are set aside
   for (size_t i = 0; i < segments.size(); ++i) {
-    const SegmentFile& seg = segments[i];
-    MappedFile file;
-    if (!file.open(seg.path, error, /*writable=*/true)) return false;
-    SegmentHeader h;
-    const char* why = "";
-    if (!decode_segment_header(file.bytes(), &h, &why) || h.start_lsn != seg.start_lsn ||
-        (have_lsn && h.start_lsn != lsn)) {
-      result->end = ScanEnd::kCorrupt;
-      result->stopped_at =
-          seg.path + ": " + (*why != '\0' ? why : "the segment does not continue the log");
-      stop_before = i;
-      break;
-    }
-    if (!have_lsn) {
-      result->first_lsn = h.start_lsn;
-      lsn = h.start_lsn;
-      have_lsn = true;
-    }
-    ++result->segments;
-    std::string apply_error;
-    bool apply_failed = false;
-    const ScanResult r =
-        scan(file.bytes().subspan(kSegmentHeaderSize), lsn, [&](const Record& rec) {
-          if (rec.lsn < from_lsn) {
-            ++result->skipped;
-            return true;
-          }
-          if (!apply(rec, &apply_error)) {
-            apply_failed = true;
-            return false;
-          }
-          ++result->records;
-          return true;
-        });
-    if (apply_failed) {
-      *error = "replaying the log record at LSN " + std::to_string(r.next_lsn) + ": " + apply_error;
-      return false;
-    }
-    lsn = r.next_lsn;
-    const bool last = i + 1 == segments.size();
-    if (r.valid_bytes == 0 && r.end == ScanEnd::kEndOfLog && last) {
-      // Created, never written: the writer makes it again, same LSN and id.
-      if (unlink(seg.path.c_str()) != 0) {
-        *error = "cannot remove the empty log segment " + seg.path + ": " + strerror(errno);
-        return false;
-      }
-      removed_empty = true;
-      last_id = h.segment_id;
-      break;
-    }
-    if (r.end != ScanEnd::kEndOfLog) {
-      result->end = r.end;
-      const uint64_t offset = kSegmentHeaderSize + r.valid_bytes;
-      result->stopped_at = seg.path + " at offset " + std::to_string(offset) + ": " + r.why;
-      if (r.valid_bytes == 0) {  // nothing of it is kept: set it aside whole, with the rest
-        stop_before = i;
-        break;
-      }
-      any_kept = true;
-      last_id = h.segment_id;
-      const uint64_t size = file.bytes().size();
-      if (!zero_tail(file.fd(), offset, size, error)) return false;
-      result->zeroed_bytes = size - offset;
-      stop_before = i + 1;
-      break;
-    }
-    any_kept = true;
-    last_id = h.segment_id;
+    const Replay::Step step = replay.segment(segments[i], i + 1 == segments.size());
+    if (step == Replay::Step::kFailed) return false;
+    if (step == Replay::Step::kNext) continue;
+    if (step == Replay::Step::kSetAsideFromHere) stop_before = i;
+    if (step == Replay::Step::kSetAsideAfter) stop_before = i + 1;
+    break;
   }
-  for (size_t i = stop_before; i < segments.size(); ++i) {
-    const std::string to = segments[i].path + ".discarded";
-    if (rename(segments[i].path.c_str(), to.c_str()) != 0) {
-      *error = "cannot set aside the log segment " + segments[i].path + ": " + strerror(errno);
-      return false;
-    }
-    result->discarded.push_back(to);
-  }
-  if (have_lsn && from_lsn > lsn) {
-    *error = "the log ends at LSN " + std::to_string(lsn) + ", before the checkpoint's LSN " +
-             std::to_string(from_lsn) + ": log segments are missing";
-    return false;
-  }
-  result->next_lsn = have_lsn ? lsn : std::max(empty_lsn, from_lsn);
-  result->next_segment_id = removed_empty ? last_id : any_kept ? last_id + 1 : 0;
+  if (!set_aside(segments, stop_before, result, error) || !replay.finish()) return false;
   result->seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const bool changed = removed_empty || !result->discarded.empty() || result->zeroed_bytes != 0;
+  const bool changed =
+      replay.removed_empty() || !result->discarded.empty() || result->zeroed_bytes != 0;
   return !changed || sync_dir(dir, error);
 }
 
