@@ -18,41 +18,55 @@ WireStatus invalid(const char** why, const char* reason) {
   return WireStatus::kInvalidRequest;
 }
 
-}  // namespace
+// The request header's fields, read once from a private copy: every decision is made on it.
+struct Fields {
+  uint8_t opcode;
+  uint8_t flags;
+  uint32_t len[3];  // payload parts: key/start, value/end, prefix
+  uint32_t limit;
+  uint64_t txn;
+  uint32_t data_offset;
+};
 
-WireStatus decode_request(const SegmentGeometry& g, const std::byte* segment, uint32_t index,
-                          const RequestLimits& limits, std::vector<char>* scratch, Request* out,
-                          const char** why) {
-  const std::byte* context = segment + g.contexts_offset + uint64_t{index} * g.sizes.context_size;
-  // One copy of the header; every decision below is made on it.
+Fields read_fields(const std::byte* context) {
   std::byte header[sizeof(ContextHeader)];
   std::memcpy(header, context, sizeof header);
+  Fields f;
+  f.opcode = field<uint8_t>(header, offsetof(ContextHeader, opcode));
+  f.flags = field<uint8_t>(header, offsetof(ContextHeader, flags));
+  std::memcpy(f.len, header + offsetof(ContextHeader, len), sizeof f.len);
+  f.limit = field<uint32_t>(header, offsetof(ContextHeader, limit));
+  f.txn = field<uint64_t>(header, offsetof(ContextHeader, txn));
+  f.data_offset = field<uint32_t>(header, offsetof(ContextHeader, data_offset));
+  return f;
+}
 
-  const auto opcode = field<uint8_t>(header, offsetof(ContextHeader, opcode));
-  const auto flags = field<uint8_t>(header, offsetof(ContextHeader, flags));
-  uint32_t len[3];
-  std::memcpy(len, header + offsetof(ContextHeader, len), sizeof len);
-  const auto limit = field<uint32_t>(header, offsetof(ContextHeader, limit));
-  const auto txn = field<uint64_t>(header, offsetof(ContextHeader, txn));
-  const auto data_offset = field<uint32_t>(header, offsetof(ContextHeader, data_offset));
-
-  if (opcode == 0 || opcode > kOpcodeMax) return invalid(why, "unknown opcode");
-  if ((flags & ~kFlagsKnown) != 0) return invalid(why, "unknown flags");
-  const auto op = static_cast<Opcode>(opcode);
-  const bool reverse = (flags & kFlagReverse) != 0;
-  const bool read_only = (flags & kFlagReadOnly) != 0;
-  if (reverse && op != Opcode::kScan) return invalid(why, "reverse flag outside scan");
-  if (read_only && op != Opcode::kBegin) return invalid(why, "read-only flag outside begin");
-  const uint8_t durability = flags & (kFlagDurabilityAsync | kFlagDurabilityNone);
+// The opcode and the flags it may carry.
+WireStatus check_opcode_and_flags(const Fields& f, const char** why) {
+  if (f.opcode == 0 || f.opcode > kOpcodeMax) return invalid(why, "unknown opcode");
+  if ((f.flags & ~kFlagsKnown) != 0) return invalid(why, "unknown flags");
+  const auto op = static_cast<Opcode>(f.opcode);
+  if ((f.flags & kFlagReverse) != 0 && op != Opcode::kScan) {
+    return invalid(why, "reverse flag outside scan");
+  }
+  if ((f.flags & kFlagReadOnly) != 0 && op != Opcode::kBegin) {
+    return invalid(why, "read-only flag outside begin");
+  }
+  const uint8_t durability = f.flags & (kFlagDurabilityAsync | kFlagDurabilityNone);
   if (durability == (kFlagDurabilityAsync | kFlagDurabilityNone)) {
     return invalid(why, "two durability levels");
   }
   if (durability != 0 && op != Opcode::kCommit &&
-      !((op == Opcode::kPut || op == Opcode::kDel) && txn == 0)) {
+      !((op == Opcode::kPut || op == Opcode::kDel) && f.txn == 0)) {
     return invalid(why, "a durability level outside commit and autocommit writes");
   }
+  return WireStatus::kOk;
+}
 
-  // Which payload parts each opcode takes, and the size bounds of each.
+// Which payload parts the opcode takes and their size bounds; the scan limit and the
+// transaction handle where the opcode needs or forbids them.
+WireStatus check_operands(const Fields& f, const RequestLimits& limits, const char** why) {
+  const auto op = static_cast<Opcode>(f.opcode);
   uint32_t part_max[3] = {0, 0, 0};
   bool key_required = false;
   switch (op) {
@@ -76,51 +90,71 @@ WireStatus decode_request(const SegmentGeometry& g, const std::byte* segment, ui
       break;
   }
   for (int i = 0; i < 3; ++i) {
-    if (len[i] > part_max[i]) {
+    if (f.len[i] > part_max[i]) {
       if (part_max[i] == 0) return invalid(why, "payload on an opcode that takes none there");
       *why = i == 1 && op == Opcode::kPut ? "value too large" : "key too large";
       return WireStatus::kTooLarge;
     }
   }
-  if (key_required && len[0] == 0) {
+  if (key_required && f.len[0] == 0) {
     *why = "empty key";  // well-formed, but not a key: the engine's answer
     return WireStatus::kInvalidArgument;
   }
-  if (op == Opcode::kScan && (limit == 0 || limit > limits.scan_limit_max)) {
+  if (op == Opcode::kScan && (f.limit == 0 || f.limit > limits.scan_limit_max)) {
     return invalid(why, "scan limit out of range");
   }
-  if (op != Opcode::kScan && limit != 0) return invalid(why, "limit outside scan");
-  if ((op == Opcode::kCommit || op == Opcode::kAbort) && txn == 0) {
+  if (op != Opcode::kScan && f.limit != 0) return invalid(why, "limit outside scan");
+  if ((op == Opcode::kCommit || op == Opcode::kAbort) && f.txn == 0) {
     return invalid(why, "commit or abort without a transaction");
   }
-  if ((op == Opcode::kPing || op == Opcode::kBegin) && txn != 0) {
+  if ((op == Opcode::kPing || op == Opcode::kBegin) && f.txn != 0) {
     return invalid(why, "transaction handle on ping or begin");
   }
+  return WireStatus::kOk;
+}
 
-  // Each part is bounded by a 32-bit limit above, so the sum cannot overflow 64 bits.
-  const uint64_t total = uint64_t{len[0]} + len[1] + len[2];
+// Copies the payload, inline or in the request area, into `scratch`, once its place is
+// checked against the segment's bounds.
+WireStatus copy_payload(const SegmentGeometry& g, const std::byte* segment,
+                        const std::byte* context, const Fields& f, std::vector<char>* scratch,
+                        const char** why) {
+  // Each part is bounded by a 32-bit limit (check_operands), so the sum cannot overflow.
+  const uint64_t total = uint64_t{f.len[0]} + f.len[1] + f.len[2];
   const std::byte* source;
-  if ((flags & kFlagExternal) != 0) {
-    if (uint64_t{data_offset} + total > g.sizes.request_area_size) {
+  if ((f.flags & kFlagExternal) != 0) {
+    if (uint64_t{f.data_offset} + total > g.sizes.request_area_size) {
       return invalid(why, "payload outside the request area");
     }
-    source = segment + g.request_area_offset + data_offset;
+    source = segment + g.request_area_offset + f.data_offset;
   } else {
-    if (data_offset != 0) return invalid(why, "data offset on an inline payload");
+    if (f.data_offset != 0) return invalid(why, "data offset on an inline payload");
     if (total > g.inline_capacity()) return invalid(why, "inline payload over the inline size");
     source = context + sizeof(ContextHeader);
   }
   scratch->resize(total);
   if (total != 0) std::memcpy(scratch->data(), source, total);
+  return WireStatus::kOk;
+}
 
-  out->opcode = op;
-  out->flags = flags;
-  out->limit = limit;
-  out->txn = txn;
+}  // namespace
+
+WireStatus decode_request(const SegmentGeometry& g, const std::byte* segment, uint32_t index,
+                          const RequestLimits& limits, std::vector<char>* scratch, Request* out,
+                          const char** why) {
+  const std::byte* context = segment + g.contexts_offset + uint64_t{index} * g.sizes.context_size;
+  const Fields f = read_fields(context);
+  WireStatus s = check_opcode_and_flags(f, why);
+  if (s == WireStatus::kOk) s = check_operands(f, limits, why);
+  if (s == WireStatus::kOk) s = copy_payload(g, segment, context, f, scratch, why);
+  if (s != WireStatus::kOk) return s;
+  out->opcode = static_cast<Opcode>(f.opcode);
+  out->flags = f.flags;
+  out->limit = f.limit;
+  out->txn = f.txn;
   const char* p = scratch->data();
-  out->key = std::string_view(p, len[0]);
-  out->value = std::string_view(p + len[0], len[1]);
-  out->prefix = std::string_view(p + len[0] + len[1], len[2]);
+  out->key = std::string_view(p, f.len[0]);
+  out->value = std::string_view(p + f.len[0], f.len[1]);
+  out->prefix = std::string_view(p + f.len[0] + f.len[1], f.len[2]);
   *why = nullptr;
   return WireStatus::kOk;
 }
