@@ -240,38 +240,34 @@ void Server::refuse(int fd, shm::HelloStatus status, const std::string& why) {
   close(fd);
 }
 
-void Server::connect(int fd) {
-  ucred cred = {};
-  socklen_t len = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+bool Server::admit(int fd, ucred* cred, std::string* who) {
+  socklen_t len = sizeof *cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) != 0) {
     refuse(fd, shm::HelloStatus::kHelloInternalError, "cannot read peer credentials");
-    return;
+    return false;
   }
-  std::string who;
-  if (!peer_allowed(fd, cred, config_.allow_users, config_.allow_groups, &who)) {
-    log(LogLevel::kWarn, "refused %s: not in allow-users or allow-groups", who.c_str());
+  if (!peer_allowed(fd, *cred, config_.allow_users, config_.allow_groups, who)) {
+    log(LogLevel::kWarn, "refused %s: not in allow-users or allow-groups", who->c_str());
     refuse(fd, shm::HelloStatus::kHelloPermissionDenied,
-           who + " is not allowed to connect (ringdbd --allow-users / --allow-groups)");
-    return;
+           *who + " is not allowed to connect (ringdbd --allow-users / --allow-groups)");
+    return false;
   }
   if (table_.size() >= config_.sessions_max) {
-    log(LogLevel::kWarn, "refused %s: %u sessions connected (sessions-max)", who.c_str(),
+    log(LogLevel::kWarn, "refused %s: %u sessions connected (sessions-max)", who->c_str(),
         config_.sessions_max);
     refuse(fd, shm::HelloStatus::kHelloTooManySessions,
            "the daemon serves its maximum of " + std::to_string(config_.sessions_max) +
                " sessions (ringdbd --sessions-max)");
-    return;
+    return false;
   }
-  std::string error;
-  auto segment = shm::Segment::create(geometry_.segment_size, "session", false, &error);
+  return true;
+}
+
+std::unique_ptr<shm::Segment> Server::make_session_segment(uint64_t id, std::string* error) {
+  auto segment = shm::Segment::create(geometry_.segment_size, "session", false, error);
   // The fixed part (header, rings, contexts) gets its memory now: daemon writes there must
   // not fault on a full tmpfs. Data areas are touched lazily (the SIGBUS guard covers them).
-  if (!segment || !segment->reserve(geometry_.request_area_offset, &error)) {
-    log(LogLevel::kError, "session for %s: %s", who.c_str(), error.c_str());
-    refuse(fd, shm::HelloStatus::kHelloInternalError, "cannot create the session segment");
-    return;
-  }
-  const uint64_t id = next_session_id_++;
+  if (!segment || !segment->reserve(geometry_.request_area_offset, error)) return nullptr;
   std::byte* base = segment->base();
   shm::SessionTerms terms;
   terms.session_id = id;
@@ -287,7 +283,21 @@ void Server::connect(int fd) {
                 placement_.worker_nodes[static_cast<size_t>(placement_.ring_worker[r])]);
     shm::RingConsumer::format(ring, geometry_.sizes.ring_slots);
   }
+  return segment;
+}
 
+void Server::connect(int fd) {
+  ucred cred = {};
+  std::string who;
+  if (!admit(fd, &cred, &who)) return;
+  std::string error;
+  auto segment = make_session_segment(next_session_id_, &error);
+  if (!segment) {
+    log(LogLevel::kError, "session for %s: %s", who.c_str(), error.c_str());
+    refuse(fd, shm::HelloStatus::kHelloInternalError, "cannot create the session segment");
+    return;
+  }
+  const uint64_t id = next_session_id_++;
   shm::HelloReply reply = {};
   reply.magic = shm::kSegmentMagic;
   reply.version = shm::kProtocolVersion;

@@ -83,6 +83,10 @@ class Server {
   void start_workers();
   void accept_all();
   void connect(int fd);
+  // connect()'s steps: the peer's credentials, the allow lists and the session limit (a
+  // refusal is sent and logged here); a new session's segment, its header and rings written.
+  bool admit(int fd, ucred* cred, std::string* who);
+  std::unique_ptr<shm::Segment> make_session_segment(uint64_t id, std::string* error);
   void refuse(int fd, shm::HelloStatus status, const std::string& why);
   void on_session_event(int fd);
   void disconnect_corrupt();
