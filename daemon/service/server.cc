@@ -17,7 +17,6 @@
 
 #include "daemon/base/log.h"
 #include "daemon/base/unix_socket.h"
-#include "daemon/service/stall_hook.h"
 #include "shm/bus_guard.h"
 #include "shm/doorbell.h"
 #include "shm/fd_passing.h"
@@ -59,15 +58,17 @@ void set_error(shm::HelloReply* reply, const std::string& why) {
 }  // namespace
 
 Server::Server(const Config& config, const Placement& placement, Engine* engine)
-    : config_(config), placement_(placement), engine_(engine) {
+    : config_(config),
+      placement_(placement),
+      engine_(engine),
+      watchdog_(config.watchdog_ms, config.watchdog_abort != 0, placement.worker_cores) {
   limits_.key_size_max = config.key_size_max;
   limits_.value_size_max = config.value_size_max;
 }
 
 Server::~Server() {
   shm::BusGuard::set_notify_fd(-1);
-  for (auto& w : workers_)
-    w->join();
+  if (pool_) pool_->stop();
   for (int fd : {listen_fd_, epoll_fd_, signal_fd_, event_fd_}) {
     if (fd >= 0) close(fd);
   }
@@ -112,7 +113,13 @@ bool Server::open(std::string* error) {
     line->core = static_cast<uint32_t>(placement_.worker_cores[w]);
     line->node = static_cast<uint32_t>(placement_.worker_nodes[w]);
   }
-  make_pending_sets();
+  // The most commits a worker can park: one per request context of every session, so a
+  // pending set never fills (a full one would be a bug, which the log writer treats as fatal).
+  pool_ = std::make_unique<WorkerPool>(
+      placement_.worker_cores.size(),
+      reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset),
+      reinterpret_cast<shm::Doorbell*>(doorbells_->base()),
+      config_.sessions_max * geometry_.sizes.context_count);
 
   listen_fd_ = listen_unix(config_.socket_path, SOCK_SEQPACKET, config_.socket_mode, error);
   if (listen_fd_ < 0) return false;
@@ -146,33 +153,26 @@ uint32_t Server::scan_result_bytes_max() const {
 }
 
 void Server::start_workers() {
-  const uint32_t scan_bytes = scan_result_bytes_max();
-  for (size_t w = 0; w < placement_.worker_cores.size(); ++w) {
+  pool_->start([this](size_t w) {
     WorkerEnv env;
     env.engine = engine_;
     env.sessions = &table_;
-    env.board = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset) + w;
-    env.doorbell = reinterpret_cast<shm::Doorbell*>(doorbells_->base()) + w;
     for (size_t r = 0; r < placement_.ring_worker.size(); ++r) {
       if (placement_.ring_worker[r] == static_cast<int>(w))
         env.rings.push_back(static_cast<uint32_t>(r));
     }
-    env.index = static_cast<uint32_t>(w);
     env.core = placement_.worker_cores[w];
     env.node = placement_.worker_nodes[w];
     env.spin_us = config_.spin_us;
     env.limits = limits_;
-    env.scan_result_bytes_max = scan_bytes;
+    env.scan_result_bytes_max = scan_result_bytes_max();
     env.log = log_;
-    env.pending = pending_[w].get();
     env.notify_control = [fd = event_fd_] {
       const uint64_t one = 1;
       [[maybe_unused]] const ssize_t n = write(fd, &one, sizeof one);
     };
-    workers_.push_back(std::make_unique<Worker>(std::move(env)));
-  }
-  for (auto& w : workers_)
-    w->start();
+    return env;
+  });
 }
 
 int Server::run(const std::function<void()>& on_serving) {
@@ -181,7 +181,7 @@ int Server::run(const std::function<void()>& on_serving) {
   log(LogLevel::kInfo,
       "serving on %s: %zu workers, %u rings per session, %u requests in flight "
       "per session, up to %u sessions",
-      config_.socket_path.c_str(), workers_.size(), geometry_.sizes.ring_count,
+      config_.socket_path.c_str(), pool_->size(), geometry_.sizes.ring_count,
       geometry_.sizes.context_count, config_.sessions_max);
   if (config_.ready_fd >= 0) {
     [[maybe_unused]] const ssize_t n = write(config_.ready_fd, "ready\n", 6);
@@ -357,15 +357,13 @@ void Server::disconnect_corrupt() {
 
 void Server::detach_from_workers(ClientSession& session) {
   const uint64_t version = table_.remove(&session);
-  if (workers_stopped_) return;
-  wake_workers();
+  if (!pool_->running()) return;  // stopped: sessions are detached directly
+  pool_->wake_all();
   // A worker that has seen `version` has dropped the session's rings; it refreshes at the
   // top of its loop, never in the middle of a request (worker.cc).
   for (;;) {
     const uint32_t refreshes = table_.refreshes.load(std::memory_order_acquire);
-    const bool all = std::all_of(workers_.begin(), workers_.end(),
-                                 [&](auto& w) { return w->seen_version() >= version; });
-    if (all) return;
+    if (pool_->all_seen(version)) return;
     sync::futex_wait(&table_.refreshes, refreshes, sync::Sharing::kProcessPrivate);
   }
 }
@@ -384,31 +382,12 @@ void Server::disconnect(std::shared_ptr<ClientSession> session, const std::strin
   // The last reference: closes the socket (the client sees POLLHUP) and frees the segment.
 }
 
-void Server::make_pending_sets() {
-  static sync::LatchStats stats("worker.pending_set");  // every worker's set, one latch class
-  // The most commits a worker can park: one per request context of every session, so a set
-  // never fills (a full one would be a bug, which the log writer treats as fatal).
-  const uint32_t capacity = config_.sessions_max * geometry_.sizes.context_count;
-  for (size_t w = 0; w < placement_.worker_cores.size(); ++w) {
-    auto* line = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset) + w;
-    auto* bell = reinterpret_cast<shm::Doorbell*>(doorbells_->base()) + w;
-    pending_.push_back(std::make_unique<PendingSet>(
-        capacity, &line->need_wakeup, [bell] { shm::ring(*bell); }, &stats));
-  }
-}
-
 std::vector<wal::CompletionSink*> Server::completion_sinks() const {
-  std::vector<wal::CompletionSink*> sinks;
-  for (const auto& p : pending_)
-    sinks.push_back(p.get());
-  return sinks;
+  return pool_->completion_sinks();
 }
 
 std::vector<const WorkerStats*> Server::worker_stats() const {
-  std::vector<const WorkerStats*> out;
-  for (const auto& w : workers_)
-    out.push_back(&w->stats());
-  return out;
+  return pool_->stats();
 }
 
 int Server::guard_timeout_ms() const {
@@ -440,36 +419,7 @@ void Server::guard_tick() {
       }
     }
   }
-  if (config_.watchdog_ms > 0 && !workers_.empty()) {
-    watched_.resize(workers_.size());
-    for (size_t w = 0; w < workers_.size(); ++w) {
-      const WorkerStats& st = workers_[w]->stats();
-      WatchedWorker& seen = watched_[w];
-      const uint64_t rounds = st.rounds.load(std::memory_order_relaxed);
-      const bool asleep = st.asleep.load(std::memory_order_relaxed) != 0;
-      if (rounds != seen.rounds || asleep || seen.same_since_ns == 0) {
-        if (seen.reported) log(LogLevel::kWarn, "watchdog: worker %zu makes progress again", w);
-        seen = WatchedWorker{rounds, now, false};
-        continue;
-      }
-      const int64_t stalled_ms = (now - seen.same_since_ns) / 1'000'000;
-      if (seen.reported || stalled_ms < static_cast<int64_t>(config_.watchdog_ms)) continue;
-      seen.reported = true;
-      log(LogLevel::kError,
-          "watchdog: worker %zu (core %d) is awake and has made no progress for %ld ms: "
-          "%lu requests served, %lu commits parked, %u log completions pending, %lu rounds",
-          w, placement_.worker_cores[w], static_cast<long>(stalled_ms),
-          static_cast<unsigned long>(st.requests.load(std::memory_order_relaxed)),
-          static_cast<unsigned long>(st.parked_now.load(std::memory_order_relaxed)),
-          workers_[w]->pending_depth(), static_cast<unsigned long>(rounds));
-      if (config_.watchdog_abort != 0) {
-        fatal(
-            "watchdog: worker %zu stalled; aborting so that a supervisor restarts the daemon "
-            "and recovery runs (--watchdog-abort)",
-            w);
-      }
-    }
-  }
+  watchdog_.check(*pool_, now);
 }
 
 std::vector<Server::SessionRow> Server::sessions() const {
@@ -493,27 +443,15 @@ bool Server::kill_session(uint64_t id, const std::string& reason) {
 }
 
 bool Server::stall_worker_for_test(size_t w, int64_t ms) {
-  if (w >= workers_.size() || workers_[w]->tid() == 0) return false;
-  return stall_thread_for_test(workers_[w]->tid(), ms);
+  return pool_->stall_for_test(w, ms);
 }
 
 std::vector<uint32_t> Server::pending_depths() const {
-  std::vector<uint32_t> out;
-  for (const auto& w : workers_)
-    out.push_back(w->pending_depth());
-  return out;
+  return pool_->pending_depths();
 }
 
 uint64_t Server::oldest_unapplied_lsn() const {
-  uint64_t lsn = UINT64_MAX;
-  for (const auto& w : workers_)
-    lsn = std::min(lsn, w->oldest_unapplied_lsn());
-  return lsn;
-}
-
-void Server::wake_workers() {
-  for (auto& w : workers_)
-    w->wake();
+  return pool_->oldest_unapplied_lsn();
 }
 
 void Server::shutdown() {
@@ -524,11 +462,7 @@ void Server::shutdown() {
   socket_bound_ = false;
   reinterpret_cast<shm::BoardHeader*>(board_->base())
       ->shutting_down.store(1, std::memory_order_release);
-  for (auto& w : workers_)
-    w->stop();
-  for (auto& w : workers_)
-    w->join();
-  workers_stopped_ = true;  // no worker runs now: sessions are detached directly
+  pool_->stop();  // no worker runs now: sessions are detached directly
   std::vector<std::shared_ptr<ClientSession>> sessions;
   for (auto& [fd, s] : by_fd_)
     sessions.push_back(s);

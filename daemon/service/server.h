@@ -1,5 +1,5 @@
 // Server: ringdbd's control thread. It owns the session socket, the board and doorbells,
-// the workers, and the life cycle of every session:
+// the worker pool (worker_pool.h), and the life cycle of every session:
 //   connect: check SO_PEERCRED against the allowed users and groups, create the session's
 //     segment (Boost.Interprocess), place each ring on its worker's NUMA node, send the
 //     three descriptors (SCM_RIGHTS), add the session to the table;
@@ -10,6 +10,8 @@
 //     SHUTTING_DOWN, detach every session, return 0.
 // The control thread never waits on a client: sockets are non-blocking and a client's
 // socket is only read to notice that it closed.
+// Once a tick it runs the guards: transactions open longer than --transaction-age-max-ms
+// are aborted, and the watchdog (watchdog.h) looks at the workers.
 //
 // Thread safety: run() on one thread; the accessors below say which threads may call them.
 #pragma once
@@ -25,10 +27,10 @@
 #include "daemon/engine/engine.h"
 #include "daemon/service/client_session.h"
 #include "daemon/service/config.h"
-#include "daemon/service/pending_set.h"
 #include "daemon/service/placement.h"
 #include "daemon/service/session_table.h"
-#include "daemon/service/worker.h"
+#include "daemon/service/watchdog.h"
+#include "daemon/service/worker_pool.h"
 #include "daemon/wal/writer.h"
 #include "shm/layout.h"
 #include "shm/segment.h"
@@ -78,7 +80,6 @@ class Server {
   bool stall_worker_for_test(size_t w, int64_t ms);
 
  private:
-  void make_pending_sets();
   uint32_t scan_result_bytes_max() const;
   void start_workers();
   void accept_all();
@@ -96,19 +97,12 @@ class Server {
   // Once a tick: the transaction-age guard and the worker watchdog.
   void guard_tick();
   int guard_timeout_ms() const;
-  void wake_workers();
 
   const Config& config_;
   const Placement placement_;
   Engine* const engine_;
   wal::LogWriter* log_ = nullptr;
-  // The watchdog's view of each worker: rounds at the last tick, since when unchanged.
-  struct WatchedWorker {
-    uint64_t rounds = 0;
-    int64_t same_since_ns = 0;
-    bool reported = false;
-  };
-  std::vector<WatchedWorker> watched_;
+  Watchdog watchdog_;
   int64_t next_guard_ns_ = 0;
   shm::SegmentGeometry geometry_;
   shm::RequestLimits limits_;
@@ -116,15 +110,13 @@ class Server {
   std::unique_ptr<shm::Segment> doorbells_;
   SessionTable table_;
   std::map<int, std::shared_ptr<ClientSession>> by_fd_;  // the control thread's index
-  std::vector<std::unique_ptr<PendingSet>> pending_;     // one per worker, from open() on
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<WorkerPool> pool_;  // from open() on; the workers run from run() on
   uint64_t next_session_id_ = 1;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int signal_fd_ = -1;
   int event_fd_ = -1;  // workers: "a session needs attention"
   bool socket_bound_ = false;
-  bool workers_stopped_ = false;
 };
 
 }  // namespace ringdb::daemon
