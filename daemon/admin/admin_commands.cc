@@ -286,15 +286,6 @@ std::string metrics_text(const AdminContext& ctx) {
   return e.take();
 }
 
-std::string join_ids(const std::vector<uint32_t>& ids) {
-  std::string out;
-  for (uint32_t id : ids) {
-    if (!out.empty()) out.push_back(',');
-    out += std::to_string(id);
-  }
-  return out;
-}
-
 }  // namespace
 
 void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
@@ -519,41 +510,15 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                return true;
              });
 
-  admin->add("config", "the effective configuration",
+  admin->add("config", "the effective configuration: every option, written as in the config file",
              [ctx](const json&, json* result, std::string*) {
-               const Config& c = *ctx.config;
-               std::vector<uint32_t> users(c.allow_users.begin(), c.allow_users.end());
-               std::vector<uint32_t> groups(c.allow_groups.begin(), c.allow_groups.end());
-               std::vector<uint32_t> admin_users(c.admin_users.begin(), c.admin_users.end());
-               std::vector<uint32_t> admin_groups(c.admin_groups.begin(), c.admin_groups.end());
-               std::vector<uint32_t> cores(ctx.server->placement().worker_cores.begin(),
-                                           ctx.server->placement().worker_cores.end());
-               *result = {{"data-dir", c.data_dir},
-                          {"socket", c.socket_path},
-                          {"admin-socket", c.admin_socket_path},
-                          {"socket-mode", c.socket_mode},
-                          {"cores", join_ids(cores)},
-                          {"allow-users", join_ids(users)},
-                          {"allow-groups", join_ids(groups)},
-                          {"admin-users", join_ids(admin_users)},
-                          {"admin-groups", join_ids(admin_groups)},
-                          {"admin-idle-timeout-ms", c.admin_idle_timeout_ms},
-                          {"sessions-max", c.sessions_max},
-                          {"inflight-max", c.inflight_max},
-                          {"ring-slots", c.ring_slots},
-                          {"context-size", c.context_size},
-                          {"request-area", c.request_area_bytes},
-                          {"response-area", c.response_area_bytes},
-                          {"transactions-max", c.transactions_max},
-                          {"key-size-max", c.key_size_max},
-                          {"value-size-max", c.value_size_max},
-                          {"memory-limit", c.memory_limit_bytes},
-                          {"wal-segment-size", c.wal_segment_bytes},
-                          {"wal-async-flush-ms", c.wal_async_flush_ms},
-                          {"checkpoint-interval-ms", c.checkpoint_interval_ms},
-                          {"checkpoint-wal-bytes", c.checkpoint_wal_bytes},
-                          {"spin-us", c.spin_us},
-                          {"log-level", log_level_name(log_level())}};
+               // In effect: the cores chosen at start and the log level as last set.
+               Config effective = *ctx.config;
+               effective.cores = ctx.server->placement().worker_cores;
+               effective.log_level = log_level();
+               *result = json::object();
+               for (const ConfigOption& o : config_options())
+                 (*result)[o.name] = o.value.print(effective);
                return true;
              });
 

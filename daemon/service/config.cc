@@ -13,18 +13,10 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <utility>
 
 namespace ringdb::daemon {
 namespace {
-
-using Setter = std::function<bool(Config*, const std::string&)>;
-
-struct Option {
-  const char* name;
-  const char* value_name;
-  const char* help;
-  Setter set;
-};
 
 bool parse_u64(const std::string& text, uint64_t min, uint64_t max, uint64_t* out) {
   if (text.empty()) return false;
@@ -47,22 +39,53 @@ bool parse_u64(const std::string& text, uint64_t min, uint64_t max, uint64_t* ou
   return true;
 }
 
-template <typename T>
-Setter number(T Config::*field, uint64_t min, uint64_t max) {
-  return [=](Config* c, const std::string& text) {
-    uint64_t v;
-    if (!parse_u64(text, min, max, &v)) return false;
-    c->*field = static_cast<T>(v);
-    return true;
-  };
+// "4M" rather than 4194304: the largest suffix that divides the value exactly.
+std::string size_text(uint64_t v) {
+  static constexpr std::pair<int, char> kSuffixes[] = {{30, 'G'}, {20, 'M'}, {10, 'K'}};
+  for (const auto& [shift, suffix] : kSuffixes) {
+    const uint64_t unit = uint64_t{1} << shift;
+    if (v != 0 && v % unit == 0) return std::to_string(v / unit) + suffix;
+  }
+  return std::to_string(v);
 }
 
-Setter text(std::string Config::*field) {
-  return [=](Config* c, const std::string& value) {
-    if (value.empty()) return false;
-    c->*field = value;
-    return true;
-  };
+// A count, a duration or a flag: written in decimal.
+template <typename T>
+ConfigValue count(T Config::*field, uint64_t min, uint64_t max) {
+  return {[=](Config* c, const std::string& text) {
+            uint64_t v;
+            if (!parse_u64(text, min, max, &v)) return false;
+            c->*field = static_cast<T>(v);
+            return true;
+          },
+          [=](const Config& c) { return std::to_string(c.*field); }};
+}
+
+// A size in bytes: parsed as a count, written with a K/M/G suffix where one fits.
+template <typename T>
+ConfigValue bytes(T Config::*field, uint64_t min, uint64_t max) {
+  ConfigValue v = count(field, min, max);
+  v.print = [=](const Config& c) { return size_text(c.*field); };
+  return v;
+}
+
+ConfigValue text(std::string Config::*field) {
+  return {[=](Config* c, const std::string& value) {
+            if (value.empty()) return false;
+            c->*field = value;
+            return true;
+          },
+          [=](const Config& c) { return c.*field; }};
+}
+
+template <typename T>
+std::string join(const std::vector<T>& ids) {
+  std::string out;
+  for (const T id : ids) {
+    if (!out.empty()) out.push_back(',');
+    out += std::to_string(id);
+  }
+  return out;
 }
 
 bool parse_users(const std::string& list, std::vector<uid_t>* out) {
@@ -99,100 +122,90 @@ bool parse_groups(const std::string& list, std::vector<gid_t>* out) {
   return true;
 }
 
-const std::vector<Option>& options() {
-  static const std::vector<Option> table = {
-      {"data-dir", "DIR",
-       "data directory (WAL, checkpoints) [/var/lib/ringdb for root, else "
-       "$XDG_DATA_HOME/ringdb or ~/.local/share/ringdb]",
-       text(&Config::data_dir)},
-      {"socket", "PATH",
-       "session socket [RUNTIME/ringdb.sock, RUNTIME = /run/ringdb for root, "
-       "else $XDG_RUNTIME_DIR/ringdb or /tmp/ringdb-UID]",
-       text(&Config::socket_path)},
-      {"admin-socket", "PATH", "admin socket [RUNTIME/admin.sock]",
-       text(&Config::admin_socket_path)},
-      {"socket-mode", "OCTAL", "permission bits of the sockets [0660]",
-       [](Config* c, const std::string& v) {
-         char* end = nullptr;
-         const unsigned long mode = strtoul(v.c_str(), &end, 8);
-         if (v.empty() || *end != '\0' || mode > 0777) return false;
-         c->socket_mode = static_cast<uint32_t>(mode);
-         return true;
-       }},
-      {"cores", "LIST",
-       "worker cores, e.g. 2-5,8: one pinned worker per core [half of the "
-       "allowed CPUs, the highest-numbered]",
-       [](Config* c, const std::string& v) { return parse_core_list(v, &c->cores); }},
-      {"allow-users", "LIST", "users (names or uids) allowed to connect [own user and root]",
-       [](Config* c, const std::string& v) { return parse_users(v, &c->allow_users); }},
-      {"allow-groups", "LIST", "groups (names or gids) allowed to connect [none]",
-       [](Config* c, const std::string& v) { return parse_groups(v, &c->allow_groups); }},
-      {"admin-users", "LIST", "users allowed on the admin socket [own user and root]",
-       [](Config* c, const std::string& v) { return parse_users(v, &c->admin_users); }},
-      {"admin-groups", "LIST", "groups allowed on the admin socket [none]",
-       [](Config* c, const std::string& v) { return parse_groups(v, &c->admin_groups); }},
-      {"admin-idle-timeout-ms", "MS",
-       "an admin connection that sends no complete request this long is closed [10000]",
-       number(&Config::admin_idle_timeout_ms, 100, 3'600'000)},
-      {"sessions-max", "N", "connected sessions [256]", number(&Config::sessions_max, 1, 4000)},
-      {"inflight-max", "N", "requests in flight per session [256]",
-       number(&Config::inflight_max, 1, 65536)},
-      {"ring-slots", "N", "request ring slots per CPU per session, a power of two [128]",
-       number(&Config::ring_slots, 2, 65536)},
-      {"context-size", "BYTES",
-       "bytes per request context, a multiple of 64; small payloads "
-       "travel inline in it [512]",
-       number(&Config::context_size, 128, 65536)},
-      {"request-area", "BYTES", "request data area per session [2M+64K]",
-       number(&Config::request_area_bytes, 0, 1u << 30)},
-      {"response-area", "BYTES", "response data area per session [4M+128K]",
-       number(&Config::response_area_bytes, 0, 1u << 30)},
-      {"transactions-max", "N", "open transactions per session [16]",
-       number(&Config::transactions_max, 1, 65535)},
-      {"key-size-max", "BYTES", "largest key [1024]", number(&Config::key_size_max, 1, 65536)},
-      {"value-size-max", "BYTES", "largest value [1M]",
-       number(&Config::value_size_max, 0, 64u << 20)},
-      {"memory-limit", "BYTES", "memory for stored data; puts fail beyond it [1G]",
-       number(&Config::memory_limit_bytes, 1u << 20, uint64_t{1} << 44)},
-      {"wal-segment-size", "BYTES",
-       "write-ahead log segment file size; a transaction's changes must fit in one [64M]",
-       number(&Config::wal_segment_bytes, 1u << 20, uint64_t{1} << 34)},
-      {"wal-async-flush-ms", "MS",
-       "an async commit is written and synced within this long (sooner with a sync commit "
-       "behind it); 0: at once [10]",
-       number(&Config::wal_async_flush_ms, 0, 60'000)},
-      {"checkpoint-interval-ms", "MS",
-       "start a checkpoint this long after the last one started; 0: not by time [300000]",
-       number(&Config::checkpoint_interval_ms, 0, uint64_t{1} << 40)},
-      {"checkpoint-wal-bytes", "BYTES",
-       "start a checkpoint once the log grew this much since the last one; 0: not by size "
-       "[256M]",
-       number(&Config::checkpoint_wal_bytes, 0, uint64_t{1} << 50)},
-      {"transaction-age-max-ms", "MS",
-       "abort a transaction open longer than this (TRX_TOO_OLD); 0: no limit [600000]",
-       number(&Config::transaction_age_max_ms, 0, uint64_t{1} << 40)},
-      {"watchdog-ms", "MS",
-       "report a worker that is awake but makes no progress this long; 0: off [10000]",
-       number(&Config::watchdog_ms, 0, uint64_t{1} << 40)},
-      {"watchdog-abort", "0|1",
-       "1: after reporting a stalled worker, abort (a supervisor restarts the daemon) [0]",
-       number(&Config::watchdog_abort, 0, 1)},
-      {"test-hooks", "0|1",
-       "1: enable admin commands that stall workers on purpose (tests only) [0]",
-       number(&Config::test_hooks, 0, 1)},
-      {"spin-us", "N", "microseconds a worker polls without work before it sleeps [50]",
-       number(&Config::spin_us, 0, 1000000)},
-      {"log-level", "LEVEL", "error, warn, info or debug [info]",
-       [](Config* c, const std::string& v) { return parse_log_level(v.c_str(), &c->log_level); }},
-      {"ready-fd", "FD", "write \"ready\\n\" to this descriptor once serving, then close it",
-       [](Config* c, const std::string& v) {
-         uint64_t fd;
-         if (!parse_u64(v, 0, 1 << 20, &fd)) return false;
-         c->ready_fd = static_cast<int>(fd);
-         return true;
-       }},
-  };
-  return table;
+// "2-5,8": runs of consecutive cores as ranges, in the order given (the order workers get).
+std::string core_list_text(const std::vector<int>& cores) {
+  std::string out;
+  for (size_t i = 0; i < cores.size();) {
+    size_t j = i;
+    while (j + 1 < cores.size() && cores[j + 1] == cores[j] + 1)
+      ++j;
+    if (!out.empty()) out.push_back(',');
+    out += std::to_string(cores[i]);
+    if (j > i) {
+      out.push_back('-');
+      out += std::to_string(cores[j]);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+ConfigValue users(std::vector<uid_t> Config::*field) {
+  return {[=](Config* c, const std::string& v) { return parse_users(v, &(c->*field)); },
+          [=](const Config& c) { return join(c.*field); }};
+}
+
+ConfigValue groups(std::vector<gid_t> Config::*field) {
+  return {[=](Config* c, const std::string& v) { return parse_groups(v, &(c->*field)); },
+          [=](const Config& c) { return join(c.*field); }};
+}
+
+ConfigValue socket_mode() {
+  return {[](Config* c, const std::string& v) {
+            char* end = nullptr;
+            const unsigned long mode = strtoul(v.c_str(), &end, 8);
+            if (v.empty() || *end != '\0' || mode > 0777) return false;
+            c->socket_mode = static_cast<uint32_t>(mode);
+            return true;
+          },
+          [](const Config& c) {
+            char buf[16];
+            snprintf(buf, sizeof buf, "%04o", c.socket_mode);
+            return std::string(buf);
+          }};
+}
+
+ConfigValue cores() {
+  return {[](Config* c, const std::string& v) { return parse_core_list(v, &c->cores); },
+          [](const Config& c) { return core_list_text(c.cores); }};
+}
+
+ConfigValue log_level_value() {
+  return {[](Config* c, const std::string& v) { return parse_log_level(v.c_str(), &c->log_level); },
+          [](const Config& c) { return std::string(log_level_name(c.log_level)); }};
+}
+
+ConfigValue ready_fd() {
+  return {
+      [](Config* c, const std::string& v) {
+        uint64_t fd;
+        if (!parse_u64(v, 0, 1 << 20, &fd)) return false;
+        c->ready_fd = static_cast<int>(fd);
+        return true;
+      },
+      [](const Config& c) { return c.ready_fd < 0 ? std::string() : std::to_string(c.ready_fd); }};
+}
+
+// Wraps `text` into lines of at most `width` columns, each starting with "# ".
+std::string comment(const std::string& text, size_t width = 94) {
+  std::string out, line;
+  std::stringstream words(text);
+  std::string word;
+  while (words >> word) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += "# " + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  if (!line.empty()) out += "# " + line + "\n";
+  return out;
+}
+
+// The default as --help shows it: the value of Config{}, or the row's words when it has none.
+std::string default_text(const ConfigOption& o) {
+  const std::string v = o.value.print(Config{});
+  return v.empty() ? o.default_text : v;
 }
 
 void print_help() {
@@ -203,31 +216,34 @@ void print_help() {
       "  --config FILE          read options from FILE: one `name = value` per line, names\n"
       "                         as below without the dashes, # starts a comment; flags given\n"
       "                         on the command line win\n");
-  for (const Option& o : options()) {
-    std::string left = std::string("--") + o.name + " " + o.value_name;
-    printf("  %-22s %s\n", left.c_str(), o.help);
+  for (const ConfigOption& o : config_options()) {
+    const std::string left = std::string("--") + o.name + " " + o.value_name;
+    printf("  %-22s %s [%s]\n", left.c_str(), o.help, default_text(o).c_str());
   }
   printf(
+      "  --print-config-file    print the commented config file (every option with its\n"
+      "                         default, as installed in /etc/ringdb/ringdbd.conf)\n"
       "  --help                 this text\n"
       "  --version              the version\n\n"
       "Signals: SIGTERM or SIGINT stop it gracefully (exit 0).\n");
 }
 
-const Option* find(const std::string& name) {
-  for (const Option& o : options()) {
+const ConfigOption* find(const std::string& name) {
+  for (const ConfigOption& o : config_options()) {
     if (name == o.name) return &o;
   }
   return nullptr;
 }
 
 bool apply(Config* c, const std::string& name, const std::string& value, std::string* error) {
-  const Option* o = find(name);
+  const ConfigOption* o = find(name);
   if (o == nullptr) {
     *error = "unknown option '" + name + "' (see --help)";
     return false;
   }
-  if (!o->set(c, value)) {
-    *error = "bad value '" + value + "' for " + name + " (" + o->help + ")";
+  if (!o->value.parse(c, value)) {
+    *error =
+        "bad value '" + value + "' for " + name + " (" + o->help + " [" + default_text(*o) + "])";
     return false;
   }
   return true;
@@ -268,6 +284,190 @@ bool load_file(const std::string& path, Config* c, std::string* error) {
 }
 
 }  // namespace
+
+const std::vector<ConfigOption>& config_options() {
+  // Value ranges are the bounds the rest of the daemon is built and tested for.
+  static const std::vector<ConfigOption> table = {
+      {.heading = "Where things live",
+       .name = "data-dir",
+       .value_name = "DIR",
+       .help = "data directory (the log in wal/, checkpoints in checkpoints/)",
+       .default_text = "/var/lib/ringdb for root, else $XDG_DATA_HOME/ringdb or "
+                       "~/.local/share/ringdb",
+       .example = "/var/lib/ringdb",
+       .value = text(&Config::data_dir)},
+      {.name = "socket",
+       .value_name = "PATH",
+       .help = "session socket; clients (libringdb) connect here",
+       .default_text = "RUNTIME/ringdb.sock, where RUNTIME is /run/ringdb for root, else "
+                       "$XDG_RUNTIME_DIR/ringdb or /tmp/ringdb-UID",
+       .example = "/run/ringdb/ringdb.sock",
+       .value = text(&Config::socket_path)},
+      {.name = "admin-socket",
+       .value_name = "PATH",
+       .help = "admin socket; ringdb-admin connects here",
+       .default_text = "RUNTIME/admin.sock",
+       .example = "/run/ringdb/admin.sock",
+       .value = text(&Config::admin_socket_path)},
+      {.name = "socket-mode",
+       .value_name = "OCTAL",
+       .help = "permission bits of both sockets",
+       .value = socket_mode()},
+      {.heading = "Cores",
+       .name = "cores",
+       .value_name = "LIST",
+       .help = "worker cores, e.g. 2-5,8: one pinned worker per core",
+       .default_text = "half of the allowed CPUs, the highest-numbered",
+       .example = "2-3",
+       .value = cores()},
+      {.heading = "Who may connect",
+       .name = "allow-users",
+       .value_name = "LIST",
+       .help = "users (names or uids) allowed to connect",
+       .default_text = "own user and root",
+       .example = "ringdb",
+       .value = users(&Config::allow_users)},
+      {.name = "allow-groups",
+       .value_name = "LIST",
+       .help = "groups (names or gids) allowed to connect",
+       .default_text = "none",
+       .example = "ringdb-clients",
+       .value = groups(&Config::allow_groups)},
+      {.name = "admin-users",
+       .value_name = "LIST",
+       .help = "users allowed on the admin socket",
+       .default_text = "own user and root",
+       .example = "ringdb",
+       .value = users(&Config::admin_users)},
+      {.name = "admin-groups",
+       .value_name = "LIST",
+       .help = "groups allowed on the admin socket",
+       .default_text = "none",
+       .example = "adm",
+       .value = groups(&Config::admin_groups)},
+      {.name = "admin-idle-timeout-ms",
+       .value_name = "MS",
+       .help = "an admin connection that sends no complete request this long is closed",
+       .value = count(&Config::admin_idle_timeout_ms, 100, 3'600'000)},
+      {.heading = "Limits",
+       .name = "sessions-max",
+       .value_name = "N",
+       .help = "connected sessions",
+       .value = count(&Config::sessions_max, 1, 4000)},
+      {.name = "inflight-max",
+       .value_name = "N",
+       .help = "requests in flight per session",
+       .value = count(&Config::inflight_max, 1, 65536)},
+      {.name = "ring-slots",
+       .value_name = "N",
+       .help = "request ring slots per CPU per session, a power of two",
+       .value = count(&Config::ring_slots, 2, 65536)},
+      {.name = "context-size",
+       .value_name = "BYTES",
+       .help = "bytes per request context, a multiple of 64; small payloads travel inline in it",
+       .value = bytes(&Config::context_size, 128, 65536)},
+      {.name = "request-area",
+       .value_name = "BYTES",
+       .help = "request data area per session",
+       .value = bytes(&Config::request_area_bytes, 0, 1u << 30)},
+      {.name = "response-area",
+       .value_name = "BYTES",
+       .help = "response data area per session",
+       .value = bytes(&Config::response_area_bytes, 0, 1u << 30)},
+      {.name = "transactions-max",
+       .value_name = "N",
+       .help = "open transactions per session",
+       .value = count(&Config::transactions_max, 1, 65535)},
+      {.name = "key-size-max",
+       .value_name = "BYTES",
+       .help = "largest key",
+       .value = bytes(&Config::key_size_max, 1, 65536)},
+      {.name = "value-size-max",
+       .value_name = "BYTES",
+       .help = "largest value",
+       .value = bytes(&Config::value_size_max, 0, 64u << 20)},
+      {.name = "memory-limit",
+       .value_name = "BYTES",
+       .help = "memory for stored data; puts fail beyond it",
+       .value = bytes(&Config::memory_limit_bytes, 1u << 20, uint64_t{1} << 44)},
+      {.heading = "Durability",
+       .name = "wal-segment-size",
+       .value_name = "BYTES",
+       .help = "write-ahead log segment file size; a transaction's changes must fit in one",
+       .value = bytes(&Config::wal_segment_bytes, 1u << 20, uint64_t{1} << 34)},
+      {.name = "wal-async-flush-ms",
+       .value_name = "MS",
+       .help = "an async commit is written and synced within this long (sooner with a sync "
+               "commit behind it); 0: at once",
+       .value = count(&Config::wal_async_flush_ms, 0, 60'000)},
+      {.name = "checkpoint-interval-ms",
+       .value_name = "MS",
+       .help = "start a checkpoint this long after the last one started; 0: not by time",
+       .value = count(&Config::checkpoint_interval_ms, 0, uint64_t{1} << 40)},
+      {.name = "checkpoint-wal-bytes",
+       .value_name = "BYTES",
+       .help = "start a checkpoint once the log grew this much since the last one; 0: not by "
+               "size",
+       .value = bytes(&Config::checkpoint_wal_bytes, 0, uint64_t{1} << 50)},
+      {.heading = "Guards",
+       .name = "transaction-age-max-ms",
+       .value_name = "MS",
+       .help = "abort a transaction open longer than this (TRX_TOO_OLD); 0: no limit",
+       .value = count(&Config::transaction_age_max_ms, 0, uint64_t{1} << 40)},
+      {.name = "watchdog-ms",
+       .value_name = "MS",
+       .help = "report a worker that is awake but makes no progress this long; 0: off",
+       .value = count(&Config::watchdog_ms, 0, uint64_t{1} << 40)},
+      {.name = "watchdog-abort",
+       .value_name = "0|1",
+       .help = "1: after reporting a stalled worker, abort (a supervisor restarts the daemon)",
+       .value = count(&Config::watchdog_abort, 0, 1)},
+      {.name = "test-hooks",
+       .value_name = "0|1",
+       .help = "1: enable admin commands that stall workers on purpose (tests only, never in "
+               "production)",
+       .value = count(&Config::test_hooks, 0, 1)},
+      {.heading = "Tuning and logs",
+       .name = "spin-us",
+       .value_name = "N",
+       .help = "microseconds a worker polls without work before it sleeps",
+       .value = count(&Config::spin_us, 0, 1000000)},
+      {.name = "log-level",
+       .value_name = "LEVEL",
+       .help = "error, warn, info or debug",
+       .value = log_level_value()},
+      {.name = "ready-fd",
+       .value_name = "FD",
+       .help = "write \"ready\\n\" to this descriptor once serving, then close it (tests; "
+               "under systemd, sd_notify tells READY=1 anyway)",
+       .default_text = "none",
+       .example = "3",
+       .value = ready_fd()},
+  };
+  return table;
+}
+
+std::string config_file_text() {
+  std::string out =
+      "# ringdbd's configuration file: /etc/ringdb/ringdbd.conf (ringdbd --config FILE).\n"
+      "# One `name = value` per line; names are the command-line options without their dashes\n"
+      "# (`ringdbd --help` explains each); `#` starts a comment. Flags on the command line win\n"
+      "# over this file. Sizes take K, M and G suffixes. Every option is listed below, commented\n"
+      "# out, with its default, or an example where the default is chosen at start.\n"
+      "# Printed by `ringdbd --print-config-file` from the daemon's own table of options.\n";
+  for (const ConfigOption& o : config_options()) {
+    if (o.heading != nullptr) {
+      out.append("\n# --- ").append(o.heading).append(" ---\n");
+    }
+    const std::string value = o.value.print(Config{});
+    std::string about = o.help;
+    if (value.empty()) about.append("; default: ").append(o.default_text);
+    out.append("\n").append(comment(about));
+    out.append("# ").append(o.name).append(" = ");
+    out.append(value.empty() ? o.example : value).append("\n");
+  }
+  return out;
+}
 
 std::string default_runtime_dir() {
   if (geteuid() == 0) return "/run/ringdb";
@@ -333,6 +533,10 @@ int parse_config(int argc, char** argv, Config* config) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       print_help();
+      return -1;
+    }
+    if (arg == "--print-config-file") {
+      fputs(config_file_text().c_str(), stdout);
       return -1;
     }
     if (arg == "--version") {

@@ -2,12 +2,18 @@
 // flags (flags win over the file). Every option has the same name in both places:
 // `--sessions-max 64` on the command line is `sessions-max = 64` in the file.
 //
-// Thread safety: a value type, filled once at start.
+// One table, config_options(), defines each option once; parsing (flags and file),
+// `ringdbd --help`, the commented config file (`ringdbd --print-config-file`, which meson
+// installs as ringdbd.conf) and the admin socket's `config` dump are all derived from it.
+//
+// Thread safety: Config is a value type, filled once at start. The table is immutable after
+// its first use (a function-local static), so any thread may read it.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,9 +64,37 @@ struct Config {
   int ready_fd = -1;  // writes "ready\n" here once serving (tests, supervisors)
 };
 
+// How one option's value is read from and written into a Config.
+struct ConfigValue {
+  // Reads `text`, as an operator writes it, into `config`; false if malformed or out of range.
+  std::function<bool(Config* config, const std::string& text)> parse;
+  // The value as an operator writes it (socket-mode 0660, sizes with K/M/G), which `parse`
+  // reads back to the same value; "" when unset (its default is chosen at start, or none).
+  std::function<std::string(const Config& config)> print;
+};
+
+// One row of the table: everything said about one option. Its default is what `value.print`
+// gives for Config{}; only when that is "" does the row say it in words.
+struct ConfigOption {
+  const char* heading = nullptr;       // starts a group of options in the config file
+  const char* name = nullptr;          // `--name`, `name =` in the file, the admin dump's key
+  const char* value_name = nullptr;    // the placeholder in --help: N, BYTES, MS, LIST...
+  const char* help = nullptr;          // what it does, without its default
+  const char* default_text = nullptr;  // the default in words, when Config{} holds none
+  const char* example = nullptr;       // the config file's value, when Config{} holds none
+  ConfigValue value;
+};
+
+// Every option, in the order --help and the config file list them.
+const std::vector<ConfigOption>& config_options();
+
+// The commented configuration file: every option commented out, with its default (or an
+// example). Independent of the environment (user, $XDG_*), since it is generated at build time.
+std::string config_file_text();
+
 // Fills `config` from defaults, the file named by --config (if any) and the flags. Returns
-// 0 to go on, -1 after --help or --version (exit 0), or 2 on a usage error (the message
-// already printed).
+// 0 to go on, -1 after --help, --version or --print-config-file (exit 0), or 2 on a usage
+// error (the message already printed).
 int parse_config(int argc, char** argv, Config* config);
 
 // The default socket paths, as the client library computes them: /run/ringdb/ for root,

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -161,7 +162,7 @@ TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown 
   const json config = admin_ok(daemon, {"config"});
   CHECK(config["socket"] == daemon.socket());
   CHECK(config["admin-socket"] == daemon.admin_socket());
-  CHECK(config["wal-segment-size"] == 4 << 20);
+  CHECK(config["wal-segment-size"] == "4M");
 
   const json first = admin_ok(daemon, {"checkpoint"});
   const json second = admin_ok(daemon, {"checkpoint"});
@@ -182,6 +183,49 @@ TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown 
   CHECK(WIFEXITED(exit_status));
   CHECK(WEXITSTATUS(exit_status) == 0);
   CHECK_FALSE(std::filesystem::exists(daemon.admin_socket()));  // removed on the way out
+}
+
+// The option names of ringdbd's table, as its --print-config-file lists them (`# name = ...`).
+std::vector<std::string> option_names() {
+  ChildOptions options;
+  options.pipe_stdin = false;
+  ChildProcess p({program_path("RINGDBD"), "--print-config-file"}, options);
+  std::vector<std::string> names;
+  std::string line;
+  while (p.read_line(&line)) {
+    const size_t eq = line.find(" = ");
+    if (line.rfind("# ", 0) == 0 && eq != std::string::npos && line.find(' ', 2) == eq)
+      names.push_back(line.substr(2, eq - 2));
+  }
+  const int status = p.wait();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  return names;
+}
+
+TEST_CASE("admin: config lists every option of the table, written as in the config file") {
+  const std::vector<std::string> names = option_names();
+  REQUIRE(names.size() >= 30);
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  const json config = admin_ok(daemon, {"config"});
+  std::vector<std::string> keys;
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    keys.push_back(it.key());
+    CHECK_MESSAGE(it.value().is_string(), it.key());
+  }
+  for (const std::string& name : names)
+    CHECK_MESSAGE(config.contains(name), "missing from the dump: " << name);
+  for (const std::string& key : keys)
+    CHECK_MESSAGE(std::find(names.begin(), names.end(), key) != names.end(),
+                  "not an option: " << key);
+  CHECK(keys == names);  // and in the table's order
+  CHECK(config["socket-mode"] == "0660");
+  CHECK(config["wal-segment-size"] == "4M");
+  CHECK(config["request-area"] == "2112K");
+  CHECK(config["ready-fd"] == "3");
+  CHECK(config["watchdog-abort"] == "0");
+  CHECK(config["cores"] != "");  // the cores chosen at start
 }
 
 TEST_CASE("admin: stats, workers, latches, metrics (valid for promtool) and watch under load") {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The installed tree (issue 6, packaging): `meson install --destdir` holds what the packaging
-# list says; the default configuration file lists every option ringdbd knows and ringdbd
-# starts with it; the unit file says what an operator relies on; the example program builds
-# against the installed libringdb through pkg-config, as a user would, and runs against the
-# installed ringdbd; and ringdbd tells systemd READY=1 once serving and STOPPING=1 at the end.
+# list says; the default configuration file is what ringdbd --print-config-file prints, lists
+# every option ringdbd knows and ringdbd starts with it; the unit file says what an operator
+# relies on; the example program builds against the installed libringdb through pkg-config,
+# as a user would, and runs against the installed ringdbd; and ringdbd tells systemd READY=1
+# once serving and STOPPING=1 at the end.
 #   install_test.sh BUILD_DIR SOURCE_DIR [SANITIZE]
 # SANITIZE: the build's b_sanitize ("none", "address,undefined", "thread"): a sanitized
 # libringdb needs its runtime in the program too, so the example is built with it.
@@ -44,11 +45,15 @@ for f in "$sbindir/ringdbd" "$bindir/ringdb-admin" "$bindir/ringdb-cli" "$bindir
 done
 echo "install_test: installed tree complete under $dest$prefix"
 
-# The configuration file names every option `ringdbd --help` lists, each commented out.
+# The configuration file is the one the installed ringdbd prints, and names every option
+# `ringdbd --help` lists, each commented out.
 conf="$dest$sysconfdir/ringdb/ringdbd.conf"
 ringdbd="$dest$sbindir/ringdbd"
 export LD_LIBRARY_PATH="$dest$libdir"
-options=$("$ringdbd" --help | sed -n 's/^  --\([a-z-]*\) [A-Z0-9|]*.*/\1/p' | grep -v -e '^config$' -e '^help$' -e '^version$')
+"$ringdbd" --print-config-file | cmp -s - "$conf" ||
+  fail "ringdbd.conf differs from ringdbd --print-config-file"
+options=$("$ringdbd" --help | sed -n 's/^  --\([a-z-]*\) [A-Z0-9|]*.*/\1/p' |
+  grep -v -e '^config$' -e '^print-config-file$' -e '^help$' -e '^version$')
 [ -n "$options" ] || fail "no options read from ringdbd --help"
 for o in $options; do
   grep -q "^# $o = " "$conf" || fail "$o is missing from ringdbd.conf"

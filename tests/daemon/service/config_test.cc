@@ -1,11 +1,16 @@
 // ringdbd's configuration (daemon/service/config.h) and placement (daemon/service/placement.h):
-// defaults, flags, the config file and its precedence, value checking, core lists, the ring ->
-// worker map.
+// defaults, flags, the config file and its precedence, value checking, core lists, the table
+// of options and what is derived from it (printed values, the commented config file), the
+// ring -> worker map.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +21,9 @@
 namespace {
 
 using ringdb::daemon::Config;
+using ringdb::daemon::config_file_text;
+using ringdb::daemon::config_options;
+using ringdb::daemon::ConfigOption;
 using ringdb::daemon::parse_config;
 
 int parse(std::vector<std::string> args, Config* config) {
@@ -24,6 +32,35 @@ int parse(std::vector<std::string> args, Config* config) {
   for (auto& a : args)
     argv.push_back(a.data());
   return parse_config(static_cast<int>(argv.size()), argv.data(), config);
+}
+
+// A temporary file holding `text`, removed at the end of the scope.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    const int fd = mkstemp(path_);
+    REQUIRE(fd >= 0);
+    close(fd);
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { std::remove(path_); }
+  std::string path() const { return path_; }
+
+ private:
+  char path_[32] = "/tmp/ringdb-config-XXXXXX";
+};
+
+// The `# name = value` lines of the config file, by name (every occurrence).
+std::multimap<std::string, std::string> file_settings(const std::string& text) {
+  std::multimap<std::string, std::string> settings;
+  std::stringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t eq = line.find(" = ");
+    if (line.rfind("# ", 0) == 0 && eq != std::string::npos && line.find(' ', 2) == eq)
+      settings.emplace(line.substr(2, eq - 2), line.substr(eq + 3));
+  }
+  return settings;
 }
 
 }  // namespace
@@ -95,6 +132,111 @@ TEST_CASE("the config file, overridden by flags") {
   CHECK(parse({"--config", path}, &c) == 2);
   std::remove(path);
   CHECK(parse({"--config", "/nonexistent/ringdb.conf"}, &c) == 2);
+}
+
+TEST_CASE("the table: every option has a unique name, help, a parser and a printer") {
+  std::set<std::string> names;
+  for (const ConfigOption& o : config_options()) {
+    REQUIRE(o.name != nullptr);
+    INFO(std::string(o.name));
+    CHECK(names.insert(o.name).second);
+    CHECK(o.value_name != nullptr);
+    CHECK(o.help != nullptr);
+    REQUIRE(o.value.parse);
+    REQUIRE(o.value.print);
+    // A default the table cannot print is said in words, with an example for the file.
+    if (o.value.print(Config{}).empty()) {
+      CHECK(o.default_text != nullptr);
+      CHECK(o.example != nullptr);
+    }
+  }
+  CHECK(config_options().front().heading != nullptr);  // the file's first group has a heading
+}
+
+TEST_CASE("values are printed as an operator writes them, and parse back to the same") {
+  Config c;
+  REQUIRE(parse({"--socket-mode", "0640", "--cores", "0-2,5,7-8", "--request-area", "3M",
+                 "--context-size", "576", "--memory-limit", "2048M", "--allow-groups", "5,7",
+                 "--admin-groups", "9", "--log-level", "warn", "--ready-fd", "4"},
+                &c) == 0);
+  auto printed = [&](const std::string& name) {
+    for (const ConfigOption& o : config_options())
+      if (name == o.name) return o.value.print(c);
+    FAIL("no option " << name);
+    return std::string();
+  };
+  CHECK(printed("socket-mode") == "0640");
+  CHECK(printed("cores") == "0-2,5,7-8");
+  CHECK(printed("request-area") == "3M");
+  CHECK(printed("context-size") == "576");
+  CHECK(printed("memory-limit") == "2G");
+  CHECK(printed("allow-groups") == "5,7");
+  CHECK(printed("log-level") == "warn");
+  CHECK(printed("ready-fd") == "4");
+  CHECK(printed("sessions-max") == "256");
+  CHECK(printed("response-area") == "4224K");  // 4M+128K
+  CHECK(printed("checkpoint-wal-bytes") == "256M");
+  for (const ConfigOption& o : config_options()) {
+    INFO(std::string(o.name));
+    const std::string text = o.value.print(c);
+    REQUIRE(!text.empty());  // set above, or a default parse_config fills in
+    Config back;
+    REQUIRE(o.value.parse(&back, text));
+    CHECK(o.value.print(back) == text);
+  }
+}
+
+TEST_CASE("the config file lists every option once, commented out") {
+  const std::multimap<std::string, std::string> settings = file_settings(config_file_text());
+  CHECK(settings.size() == config_options().size());
+  for (const ConfigOption& o : config_options()) {
+    INFO(std::string(o.name));
+    CHECK(settings.count(o.name) == 1);
+  }
+  // Nothing but comments and blank lines: as installed, the file changes nothing.
+  std::stringstream in(config_file_text());
+  std::string line;
+  while (std::getline(in, line))
+    CHECK_MESSAGE((line.empty() || line[0] == '#'), line);
+  Config c;
+  const TempFile file(config_file_text());
+  REQUIRE(parse({"--config", file.path()}, &c) == 0);
+}
+
+TEST_CASE("the config file's defaults, uncommented, are the defaults") {
+  const std::multimap<std::string, std::string> settings = file_settings(config_file_text());
+  std::string uncommented;
+  for (const ConfigOption& o : config_options()) {
+    if (o.value.print(Config{}).empty()) continue;  // an example, not the default
+    const auto it = settings.find(o.name);
+    REQUIRE(it != settings.end());
+    uncommented += it->first + " = " + it->second + "\n";
+  }
+  const TempFile file(uncommented);
+  Config c;
+  REQUIRE(parse({"--config", file.path()}, &c) == 0);
+  for (const ConfigOption& o : config_options()) {
+    INFO(std::string(o.name));
+    if (!o.value.print(Config{}).empty()) CHECK(o.value.print(c) == o.value.print(Config{}));
+  }
+}
+
+TEST_CASE("the config file does not depend on who generates it") {
+  const std::string before = config_file_text();
+  const char* xdg = getenv("XDG_DATA_HOME");
+  const std::string saved = xdg != nullptr ? xdg : "";
+  REQUIRE(setenv("XDG_DATA_HOME", "/somewhere/else", 1) == 0);
+  const std::string after = config_file_text();
+  if (xdg != nullptr)
+    setenv("XDG_DATA_HOME", saved.c_str(), 1);
+  else
+    unsetenv("XDG_DATA_HOME");
+  CHECK(after == before);
+}
+
+TEST_CASE("--print-config-file exits 0 without starting") {
+  Config c;
+  CHECK(parse({"--print-config-file"}, &c) == -1);
 }
 
 TEST_CASE("placement: requested cores, ring map, housekeeping CPUs") {
