@@ -286,9 +286,8 @@ std::string metrics_text(const AdminContext& ctx) {
   return e.take();
 }
 
-}  // namespace
-
-void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
+// Requests by type and status, and their rates.
+void add_rate_commands(AdminServer* admin, const AdminContext& ctx) {
   admin->add(
       "stats",
       "requests by type and status, rates (since the previous stats request) and service "
@@ -332,7 +331,10 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                     "commit); log2 buckets: exact to a factor of 2"}};
         return true;
       });
+}
 
+// The workers.
+void add_worker_commands(AdminServer* admin, const AdminContext& ctx) {
   admin->add(
       "workers",
       "per worker: core, node, requests, busy share, sleeps, pending-set depth (rates since "
@@ -370,7 +372,10 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
         *result = {{"window_seconds", static_cast<double>(window_ns) / 1e9}, {"workers", rows}};
         return true;
       });
+}
 
+// Sessions: list, kill, and the watchdog's test hook.
+void add_session_commands(AdminServer* admin, const AdminContext& ctx) {
   admin->add(
       "sessions",
       "connected sessions: id, pid, uid, process, age, requests executing, open "
@@ -437,7 +442,10 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                  return true;
                });
   }
+}
 
+// Prometheus metrics and latch statistics.
+void add_export_commands(AdminServer* admin, const AdminContext& ctx) {
   admin->add(
       "metrics", "everything above in Prometheus text format (result.text)",
       [ctx](const json&, json* result, std::string*) {
@@ -473,7 +481,10 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
         *result = {{"latches", rows}};
         return true;
       });
+}
 
+// Status and the effective configuration.
+void add_status_commands(AdminServer* admin, const AdminContext& ctx) {
   admin->add("status", "version, uptime, workers, sessions, memory, log and checkpoint, health",
              [ctx](const json&, json* result, std::string*) {
                const EngineStats es = ctx.engine->stats();
@@ -521,7 +532,10 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                  (*result)[o.name] = o.value.print(effective);
                return true;
              });
+}
 
+// The log and MVCC.
+void add_storage_commands(AdminServer* admin, const AdminContext& ctx) {
   admin->add("wal", "the write-ahead log: LSNs, batches, fdatasyncs, bytes, segments",
              [ctx](const json&, json* result, std::string*) {
                const wal::LogWriterStats s = ctx.log->stats();
@@ -574,7 +588,10 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                    {"trx_conflicted", s.trx_conflicted}};
                return true;
              });
+}
 
+// Checkpoint now, log level, shutdown.
+void add_control_commands(AdminServer* admin, const AdminContext& ctx) {
   admin->add(
       "checkpoint", "write a checkpoint now and report it",
       [ctx](const json&, json* result, std::string* error) {
@@ -612,6 +629,18 @@ void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
                *result = {{"shutting_down", true}};
                return true;
              });
+}
+
+}  // namespace
+
+void add_admin_commands(AdminServer* admin, const AdminContext& ctx) {
+  add_rate_commands(admin, ctx);
+  add_worker_commands(admin, ctx);
+  add_session_commands(admin, ctx);
+  add_export_commands(admin, ctx);
+  add_status_commands(admin, ctx);
+  add_storage_commands(admin, ctx);
+  add_control_commands(admin, ctx);
 }
 
 }  // namespace ringdb::daemon
