@@ -72,12 +72,13 @@ std::string join(const std::vector<int>& v) {
   return out;
 }
 
-}  // namespace
+int cannot_start(const std::string& why) {
+  log(LogLevel::kError, "cannot start: %s", why.c_str());
+  return 1;
+}
 
-int main(int argc, char** argv) {
-  const int64_t started_ns = ringdb::sync::now_ns();
-  Config config;
-  if (const int rc = parse_config(argc, argv, &config); rc != 0) return rc < 0 ? 0 : rc;
+// Process-wide settings, before any thread starts.
+void prepare_process(const Config& config) {
   set_log_level(config.log_level);
   ringdb::sync::set_latch_warning_sink(&latch_warning);
   install_terminate_handler();
@@ -91,29 +92,31 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
 
+// Which cores the workers and the housekeeping threads get; pins this thread (and so the
+// threads it starts) to the housekeeping ones.
+bool place_threads(const Config& config, Placement* placement, std::string* error) {
   const int ring_count = std::min<int>(get_nprocs_conf(), ringdb::shm::kRingsMax);
-  Placement placement;
-  std::string error;
-  if (!plan_placement(config.cores, ring_count, &placement, &error)) {
-    log(LogLevel::kError, "cannot start: %s", error.c_str());
-    return 1;
-  }
+  if (!plan_placement(config.cores, ring_count, placement, error)) return false;
   // Housekeeping first: threads started from here on (purge) inherit this mask; workers
   // pin themselves to their cores.
-  if (!pin_current_thread(placement.housekeeping_cpus)) {
+  if (!pin_current_thread(placement->housekeeping_cpus)) {
     log(LogLevel::kWarn, "cannot pin housekeeping threads: %s", strerror(errno));
   }
-  for (size_t w = 0; w < placement.worker_cores.size(); ++w) {
-    log(LogLevel::kInfo, "worker %zu: core %d, NUMA node %d%s", w, placement.worker_cores[w],
-        placement.worker_nodes[w],
-        placement.numa ? " (rings placed on it with mbind MPOL_PREFERRED; worker state by "
-                         "first touch)"
-                       : " (no NUMA: libnuma unavailable)");
+  for (size_t w = 0; w < placement->worker_cores.size(); ++w) {
+    log(LogLevel::kInfo, "worker %zu: core %d, NUMA node %d%s", w, placement->worker_cores[w],
+        placement->worker_nodes[w],
+        placement->numa ? " (rings placed on it with mbind MPOL_PREFERRED; worker state by "
+                          "first touch)"
+                        : " (no NUMA: libnuma unavailable)");
   }
   log(LogLevel::kInfo, "housekeeping threads on cores %s",
-      join(placement.housekeeping_cpus).c_str());
+      join(placement->housekeeping_cpus).c_str());
+  return true;
+}
 
+EngineOptions engine_options(const Config& config, const Placement& placement) {
   EngineOptions options;
   options.key_size_max = config.key_size_max;
   options.value_size_max = config.value_size_max;
@@ -122,121 +125,148 @@ int main(int argc, char** argv) {
   options.views_max = config.sessions_max * (static_cast<uint32_t>(placement.worker_cores.size()) +
                                              config.transactions_max) +
                       64;
-  Engine engine(options);
-  int rc;
-  {
-    Server server(config, placement, &engine);
-    if (!server.open(&error)) {
-      log(LogLevel::kError, "cannot start: %s", error.c_str());
-      return 1;
+  return options;
+}
+
+struct DataDirs {
+  std::string wal;
+  std::string checkpoints;
+};
+
+// Recovery: the newest valid checkpoint and the log after it (daemon/durability/recovery.h),
+// reported in the daemon's log.
+bool recover_data(Engine& engine, const DataDirs& dirs, RecoveryReport* recovered,
+                  std::string* error) {
+  for (const std::string& dir : {dirs.wal, dirs.checkpoints}) {
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      *error = "cannot create " + dir + ": " + strerror(errno);
+      return false;
     }
-    // Recovery: the newest valid checkpoint and the log after it, then the writer goes on
-    // where the log ends.
-    const std::string wal_dir = config.data_dir + "/wal";
-    const std::string checkpoint_dir = config.data_dir + "/checkpoints";
-    for (const std::string& dir : {wal_dir, checkpoint_dir}) {
-      if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-        log(LogLevel::kError, "cannot start: cannot create %s: %s", dir.c_str(), strerror(errno));
-        return 1;
-      }
-    }
-    RecoveryReport recovered;
-    if (!recover(engine, checkpoint_dir, wal_dir, &recovered, &error)) {
-      log(LogLevel::kError, "cannot start: recovery failed: %s", error.c_str());
-      return 1;
-    }
-    for (const std::string& why : recovered.unusable_checkpoints)
-      log(LogLevel::kWarn, "recovery: checkpoint not usable, an older one is used: %s",
-          why.c_str());
-    if (const CheckpointInfo& c = recovered.checkpoint; c.seq != 0) {
-      log(LogLevel::kInfo,
-          "recovery: checkpoint %lu loaded (%lu keys, %lu bytes, replay from LSN %lu) in %.3f s",
-          static_cast<unsigned long>(c.seq), static_cast<unsigned long>(c.keys),
-          static_cast<unsigned long>(c.data_bytes), static_cast<unsigned long>(c.wal_lsn),
-          recovered.checkpoint_seconds);
-    }
-    const wal::RecoveryResult& wal_result = recovered.log;
-    log(LogLevel::kInfo,
-        "recovery: %lu transactions replayed (%lu log records already in the checkpoint) from "
-        "%lu log segments, LSN %lu to %lu, in %.3f s (%.3f s in all)%s%s",
-        static_cast<unsigned long>(recovered.replayed),
-        static_cast<unsigned long>(recovered.in_checkpoint),
-        static_cast<unsigned long>(wal_result.segments),
-        static_cast<unsigned long>(wal_result.first_lsn),
-        static_cast<unsigned long>(wal_result.next_lsn), wal_result.seconds, recovered.seconds,
-        wal_result.end == wal::ScanEnd::kEndOfLog ? "" : "; the log ended early: ",
-        wal_result.stopped_at.c_str());
-    for (const std::string& d : wal_result.discarded)
-      log(LogLevel::kWarn, "recovery: %s set aside (beyond the end of the valid log)", d.c_str());
-    wal::LogWriterOptions log_options;
-    log_options.dir = wal_dir;
-    log_options.segment_bytes = config.wal_segment_bytes;
-    log_options.async_flush_delay = std::chrono::milliseconds(config.wal_async_flush_ms);
-    log_options.on_slow = [](std::chrono::nanoseconds took, uint64_t suppressed) {
-      log(LogLevel::kWarn,
-          "write-ahead log: a write + fdatasync took %.3f s (slow disk?); %lu more since the "
-          "last warning",
-          static_cast<double>(took.count()) / 1e9, static_cast<unsigned long>(suppressed));
-    };
-    const std::unique_ptr<wal::LogIo> faulty_io = fault_injection();
-    log_options.io = faulty_io.get();
-    log_options.start_lsn = wal_result.next_lsn;
-    log_options.first_segment_id = wal_result.next_segment_id;
-    auto writer = wal::LogWriter::open(
-        log_options, server.completion_sinks(),
-        [](const std::string& reason) {
-          fatal("write-ahead log: %s; exiting so that recovery runs", reason.c_str());
-        },
-        &error);
-    if (!writer) {
-      log(LogLevel::kError, "cannot start: %s", error.c_str());
-      return 1;
-    }
-    server.set_log(writer.get());
-    CheckpointerOptions checkpoint_options;
-    checkpoint_options.dir = checkpoint_dir;
-    checkpoint_options.wal_dir = wal_dir;
-    checkpoint_options.interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
-    checkpoint_options.wal_bytes = config.checkpoint_wal_bytes;
-    Checkpointer checkpointer(checkpoint_options, &engine, writer.get(),
-                              [&server] { return server.oldest_unapplied_lsn(); });
-    if (!checkpointer.open(&error)) {
-      log(LogLevel::kError, "cannot start: %s", error.c_str());
-      return 1;
-    }
-    AdminOptions admin_options;
-    admin_options.path = config.admin_socket_path;
-    admin_options.mode = config.socket_mode;
-    admin_options.users = config.admin_users;
-    admin_options.groups = config.admin_groups;
-    admin_options.idle_timeout = std::chrono::milliseconds(config.admin_idle_timeout_ms);
-    AdminServer admin(admin_options);
-    AdminContext admin_context;
-    admin_context.config = &config;
-    admin_context.engine = &engine;
-    admin_context.server = &server;
-    admin_context.log = writer.get();
-    admin_context.checkpointer = &checkpointer;
-    admin_context.wal_dir = wal_dir;
-    admin_context.started_ns = started_ns;
-    add_admin_commands(&admin, admin_context);
-    if (!admin.open(&error)) {
-      log(LogLevel::kError, "cannot start: %s", error.c_str());
-      return 1;
-    }
-    rc = server.run([&] {
-      checkpointer.start();
-      admin.start();
-      log(LogLevel::kInfo, "admin socket %s", config.admin_socket_path.c_str());
-      // systemd (Type=notify): serving. A no-op without NOTIFY_SOCKET.
-      sd_notify(0, "READY=1\nSTATUS=serving");
-    });
-    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-    // The checkpointer first: a checkpoint the admin socket started stops at its next scan,
-    // so admin.stop() does not wait for a whole one.
-    checkpointer.stop();
-    admin.stop();
-    writer->stop();  // every commit was answered before the workers stopped
   }
+  if (!recover(engine, dirs.checkpoints, dirs.wal, recovered, error)) {
+    *error = "recovery failed: " + *error;
+    return false;
+  }
+  for (const std::string& why : recovered->unusable_checkpoints)
+    log(LogLevel::kWarn, "recovery: checkpoint not usable, an older one is used: %s", why.c_str());
+  if (const CheckpointInfo& c = recovered->checkpoint; c.seq != 0) {
+    log(LogLevel::kInfo,
+        "recovery: checkpoint %lu loaded (%lu keys, %lu bytes, replay from LSN %lu) in %.3f s",
+        static_cast<unsigned long>(c.seq), static_cast<unsigned long>(c.keys),
+        static_cast<unsigned long>(c.data_bytes), static_cast<unsigned long>(c.wal_lsn),
+        recovered->checkpoint_seconds);
+  }
+  const wal::RecoveryResult& wal_result = recovered->log;
+  log(LogLevel::kInfo,
+      "recovery: %lu transactions replayed (%lu log records already in the checkpoint) from "
+      "%lu log segments, LSN %lu to %lu, in %.3f s (%.3f s in all)%s%s",
+      static_cast<unsigned long>(recovered->replayed),
+      static_cast<unsigned long>(recovered->in_checkpoint),
+      static_cast<unsigned long>(wal_result.segments),
+      static_cast<unsigned long>(wal_result.first_lsn),
+      static_cast<unsigned long>(wal_result.next_lsn), wal_result.seconds, recovered->seconds,
+      wal_result.end == wal::ScanEnd::kEndOfLog ? "" : "; the log ended early: ",
+      wal_result.stopped_at.c_str());
+  for (const std::string& d : wal_result.discarded)
+    log(LogLevel::kWarn, "recovery: %s set aside (beyond the end of the valid log)", d.c_str());
+  return true;
+}
+
+// The log writer goes on where recovery found the log's end.
+wal::LogWriterOptions log_options(const Config& config, const DataDirs& dirs,
+                                  const wal::RecoveryResult& recovered, wal::LogIo* io) {
+  wal::LogWriterOptions options;
+  options.dir = dirs.wal;
+  options.segment_bytes = config.wal_segment_bytes;
+  options.async_flush_delay = std::chrono::milliseconds(config.wal_async_flush_ms);
+  options.on_slow = [](std::chrono::nanoseconds took, uint64_t suppressed) {
+    log(LogLevel::kWarn,
+        "write-ahead log: a write + fdatasync took %.3f s (slow disk?); %lu more since the "
+        "last warning",
+        static_cast<double>(took.count()) / 1e9, static_cast<unsigned long>(suppressed));
+  };
+  options.io = io;
+  options.start_lsn = recovered.next_lsn;
+  options.first_segment_id = recovered.next_segment_id;
+  return options;
+}
+
+CheckpointerOptions checkpointer_options(const Config& config, const DataDirs& dirs) {
+  CheckpointerOptions options;
+  options.dir = dirs.checkpoints;
+  options.wal_dir = dirs.wal;
+  options.interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
+  options.wal_bytes = config.checkpoint_wal_bytes;
+  return options;
+}
+
+AdminOptions admin_options(const Config& config) {
+  AdminOptions options;
+  options.path = config.admin_socket_path;
+  options.mode = config.socket_mode;
+  options.users = config.admin_users;
+  options.groups = config.admin_groups;
+  options.idle_timeout = std::chrono::milliseconds(config.admin_idle_timeout_ms);
+  return options;
+}
+
+}  // namespace
+
+// The composition root: each part built from the configuration and handed the parts it needs,
+// bottom up (engine, server and its workers' pending sets, recovery, the log, checkpoints,
+// the admin socket); then serve; then stop in the order that lets each part finish its work.
+int main(int argc, char** argv) {
+  const int64_t started_ns = ringdb::sync::now_ns();
+  Config config;
+  if (const int rc = parse_config(argc, argv, &config); rc != 0) return rc < 0 ? 0 : rc;
+  prepare_process(config);
+  std::string error;
+  Placement placement;
+  if (!place_threads(config, &placement, &error)) return cannot_start(error);
+
+  Engine engine(engine_options(config, placement));
+  Server server(config, placement, &engine);
+  if (!server.open(&error)) return cannot_start(error);
+  const DataDirs dirs{config.data_dir + "/wal", config.data_dir + "/checkpoints"};
+  RecoveryReport recovered;
+  if (!recover_data(engine, dirs, &recovered, &error)) return cannot_start(error);
+
+  const std::unique_ptr<wal::LogIo> faulty_io = fault_injection();
+  auto writer = wal::LogWriter::open(
+      log_options(config, dirs, recovered.log, faulty_io.get()), server.completion_sinks(),
+      [](const std::string& reason) {
+        fatal("write-ahead log: %s; exiting so that recovery runs", reason.c_str());
+      },
+      &error);
+  if (!writer) return cannot_start(error);
+  server.set_log(writer.get());
+  Checkpointer checkpointer(checkpointer_options(config, dirs), &engine, writer.get(),
+                            [&server] { return server.oldest_unapplied_lsn(); });
+  if (!checkpointer.open(&error)) return cannot_start(error);
+  AdminServer admin(admin_options(config));
+  AdminContext admin_context;
+  admin_context.config = &config;
+  admin_context.engine = &engine;
+  admin_context.server = &server;
+  admin_context.log = writer.get();
+  admin_context.checkpointer = &checkpointer;
+  admin_context.wal_dir = dirs.wal;
+  admin_context.started_ns = started_ns;
+  add_admin_commands(&admin, admin_context);
+  if (!admin.open(&error)) return cannot_start(error);
+
+  const int rc = server.run([&] {
+    checkpointer.start();
+    admin.start();
+    log(LogLevel::kInfo, "admin socket %s", config.admin_socket_path.c_str());
+    // systemd (Type=notify): serving. A no-op without NOTIFY_SOCKET.
+    sd_notify(0, "READY=1\nSTATUS=serving");
+  });
+  sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+  // The checkpointer first: a checkpoint the admin socket started stops at its next scan,
+  // so admin.stop() does not wait for a whole one.
+  checkpointer.stop();
+  admin.stop();
+  writer->stop();  // every commit was answered before the workers stopped
   return rc;
 }
