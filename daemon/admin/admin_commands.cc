@@ -148,9 +148,8 @@ double d(uint64_t v) {
   return static_cast<double>(v);
 }
 
-std::string metrics_text(const AdminContext& ctx) {
-  Exposition e;
-  const Sample s = take_sample(ctx);
+// The daemon, its sessions and requests: counts by type and status, service times.
+void metrics_requests(Exposition& e, const AdminContext& ctx, const Sample& s) {
   e.one("ringdb_up", "gauge", "1 while the daemon serves and its log works, else 0.",
         ctx.log->failed() ? 0 : 1);
   e.one("ringdb_uptime_seconds", "gauge", "Seconds since the daemon started.",
@@ -184,6 +183,10 @@ std::string metrics_text(const AdminContext& ctx) {
     e.sample("ringdb_request_duration_seconds_sum", type, static_cast<double>(h.total_ns) / 1e9);
     e.sample("ringdb_request_duration_seconds_count", type, d(h.count));
   }
+}
+
+// Each worker.
+void metrics_workers(Exposition& e, const AdminContext& ctx, const Sample& s) {
   const Placement& p = ctx.server->placement();
   const auto stats = ctx.server->worker_stats();
   const auto depths = ctx.server->pending_depths();
@@ -210,7 +213,10 @@ std::string metrics_text(const AdminContext& ctx) {
   for (size_t w = 0; w < s.workers.size(); ++w)
     e.sample("ringdb_worker_parked_commits", worker_label(w),
              d(stats[w]->parked_now.load(std::memory_order_relaxed)));
+}
 
+// The engine: memory, keys, MVCC, transactions.
+void metrics_engine(Exposition& e, const AdminContext& ctx) {
   const EngineStats es = ctx.engine->stats();
   e.one("ringdb_memory_used_bytes", "gauge", "Memory held by stored data.",
         d(es.memory_used_bytes));
@@ -234,7 +240,10 @@ std::string metrics_text(const AdminContext& ctx) {
   e.sample("ringdb_transactions_ended_total", label("outcome", "aborted"), d(es.trx_aborted));
   e.one("ringdb_transaction_conflicts_total", "counter", "Write-write conflicts.",
         d(es.trx_conflicted));
+}
 
+// The write-ahead log and checkpoints.
+void metrics_log(Exposition& e, const AdminContext& ctx) {
   const wal::LogWriterStats ws = ctx.log->stats();
   e.one("ringdb_wal_durable_bytes", "gauge",
         "The durable LSN: bytes of log written and synced since the log began.",
@@ -269,7 +278,10 @@ std::string metrics_text(const AdminContext& ctx) {
           "When the last checkpoint was taken (Unix time).",
           static_cast<double>(last.info.created_ns) / 1e9);
   }
+}
 
+// Latch classes.
+void metrics_latches(Exposition& e) {
   const auto latches = sync::LatchRegistry::global().snapshot();
   e.family("ringdb_latch_acquisitions_total", "counter", "Latch acquisitions, by latch class.");
   for (const auto& l : latches)
@@ -283,6 +295,16 @@ std::string metrics_text(const AdminContext& ctx) {
   for (const auto& l : latches)
     e.sample("ringdb_latch_wait_seconds_total", label("latch", l.name),
              static_cast<double>(l.wait.total_ns) / 1e9);
+}
+
+std::string metrics_text(const AdminContext& ctx) {
+  Exposition e;
+  const Sample s = take_sample(ctx);
+  metrics_requests(e, ctx, s);
+  metrics_workers(e, ctx, s);
+  metrics_engine(e, ctx);
+  metrics_log(e, ctx);
+  metrics_latches(e);
   return e.take();
 }
 
