@@ -144,6 +144,80 @@ std::vector<int> parse_cpu_list(const std::string& text) {
   return cpus;
 }
 
+namespace {
+
+// An option that takes a value: sets it in *o. kUnknown if `arg` is no such option.
+enum class ValueResult { kOk, kBad, kUnknown };
+ValueResult parse_value_option(std::string_view arg, std::string_view value, Options* o) {
+  long n = 0;
+  bool ok = true;
+  if (arg == "--socket") {
+    o->socket_path = value;
+  } else if (arg == "--ringdbd") {
+    o->ringdbd_path = value;
+  } else if (arg == "--cores") {
+    o->daemon_cores = value;
+  } else if (arg == "--client-cpus") {
+    o->client_cpus = parse_cpu_list(std::string(value));
+    ok = !o->client_cpus.empty();
+  } else if (arg == "--clients") {
+    ok = parse_int(value, 1, kClientsMax, &n);
+    o->clients = static_cast<int>(n);
+  } else if (arg == "--depth") {
+    ok = parse_int(value, 1, kDepthMax, &n);
+    o->depth = static_cast<int>(n);
+  } else if (arg == "--duration") {
+    ok = parse_seconds(value, kDurationMax_s, &o->duration_s) && o->duration_s > 0;
+  } else if (arg == "--warmup") {
+    ok = parse_seconds(value, kDurationMax_s, &o->warmup_s);
+  } else if (arg == "--keys") {
+    ok = parse_int(value, 1, kKeysMax, &n);
+    o->keys = static_cast<uint32_t>(n);
+  } else if (arg == "--value-size") {
+    ok = parse_int(value, 1, kValueSizeMax, &n);
+    o->value_size_bytes = static_cast<uint32_t>(n);
+  } else if (arg == "--get-percent") {
+    ok = parse_int(value, 0, 100, &n);
+    o->get_percent = static_cast<uint32_t>(n);
+  } else if (arg == "--idle-sessions") {
+    ok = parse_int(value, 0, kIdleSessionsMax, &n);
+    o->idle_sessions = static_cast<int>(n);
+  } else if (arg == "--keys-per-commit") {
+    ok = parse_int(value, 1, kKeysPerCommitMax, &n);
+    o->keys_per_commit = static_cast<uint32_t>(n);
+  } else if (arg == "--durability") {
+    ok = value == "sync" || value == "async" || value == "none";
+    o->durability = value == "async"  ? ringdb::Durability::kAsync
+                    : value == "none" ? ringdb::Durability::kNone
+                                      : ringdb::Durability::kSync;
+  } else if (arg == "--admin-socket") {
+    o->admin_socket = std::string(value);
+  } else if (arg == "--compare") {
+    o->compare_redis = o->compare_redis || value == "redis";
+    o->compare_lmdb = o->compare_lmdb || value == "lmdb";
+    ok = value == "redis" || value == "lmdb";
+  } else {
+    return ValueResult::kUnknown;
+  }
+  return ok ? ValueResult::kOk : ValueResult::kBad;
+}
+
+// The checks that look at several options together.
+bool check_combination(const Options& o, bool have_workload, std::string* error) {
+  if (!have_workload) {
+    *error = "no workload given (ping, get, put, mixed, idle, commit; see --help)";
+    return false;
+  }
+  if (!check_commit_options(o, error)) return false;
+  if (o.spawn && !o.socket_path.empty()) {
+    *error = "--socket and --spawn exclude each other";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool parse_options(int argc, char** argv, Options* out, std::string* error, bool* help) {
   *help = false;
   Options o;
@@ -155,16 +229,8 @@ bool parse_options(int argc, char** argv, Options* out, std::string* error, bool
       *error = kUsage;
       return false;
     }
-    if (arg == "--spawn") {
-      o.spawn = true;
-      continue;
-    }
-    if (arg == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (arg == "--quiet") {
-      o.quiet = true;
+    if (arg == "--spawn" || arg == "--json" || arg == "--quiet") {
+      (arg == "--spawn" ? o.spawn : arg == "--json" ? o.json : o.quiet) = true;
       continue;
     }
     if (arg.substr(0, 2) != "--") {
@@ -179,72 +245,19 @@ bool parse_options(int argc, char** argv, Options* out, std::string* error, bool
       *error = std::string(arg) + " needs a value";
       return false;
     }
-    std::string_view value = argv[++i];
-    long n = 0;
-    bool ok = true;
-    if (arg == "--socket") {
-      o.socket_path = value;
-    } else if (arg == "--ringdbd") {
-      o.ringdbd_path = value;
-    } else if (arg == "--cores") {
-      o.daemon_cores = value;
-    } else if (arg == "--client-cpus") {
-      o.client_cpus = parse_cpu_list(std::string(value));
-      ok = !o.client_cpus.empty();
-    } else if (arg == "--clients") {
-      ok = parse_int(value, 1, kClientsMax, &n);
-      o.clients = static_cast<int>(n);
-    } else if (arg == "--depth") {
-      ok = parse_int(value, 1, kDepthMax, &n);
-      o.depth = static_cast<int>(n);
-    } else if (arg == "--duration") {
-      ok = parse_seconds(value, kDurationMax_s, &o.duration_s) && o.duration_s > 0;
-    } else if (arg == "--warmup") {
-      ok = parse_seconds(value, kDurationMax_s, &o.warmup_s);
-    } else if (arg == "--keys") {
-      ok = parse_int(value, 1, kKeysMax, &n);
-      o.keys = static_cast<uint32_t>(n);
-    } else if (arg == "--value-size") {
-      ok = parse_int(value, 1, kValueSizeMax, &n);
-      o.value_size_bytes = static_cast<uint32_t>(n);
-    } else if (arg == "--get-percent") {
-      ok = parse_int(value, 0, 100, &n);
-      o.get_percent = static_cast<uint32_t>(n);
-    } else if (arg == "--idle-sessions") {
-      ok = parse_int(value, 0, kIdleSessionsMax, &n);
-      o.idle_sessions = static_cast<int>(n);
-    } else if (arg == "--keys-per-commit") {
-      ok = parse_int(value, 1, kKeysPerCommitMax, &n);
-      o.keys_per_commit = static_cast<uint32_t>(n);
-    } else if (arg == "--durability") {
-      ok = value == "sync" || value == "async" || value == "none";
-      o.durability = value == "async"  ? ringdb::Durability::kAsync
-                     : value == "none" ? ringdb::Durability::kNone
-                                       : ringdb::Durability::kSync;
-    } else if (arg == "--admin-socket") {
-      o.admin_socket = std::string(value);
-    } else if (arg == "--compare") {
-      o.compare_redis = o.compare_redis || value == "redis";
-      o.compare_lmdb = o.compare_lmdb || value == "lmdb";
-      ok = value == "redis" || value == "lmdb";
-    } else {
-      *error = "unknown option " + std::string(arg) + " (see --help)";
-      return false;
-    }
-    if (!ok) {
-      *error = "bad value for " + std::string(arg) + ": " + std::string(value);
-      return false;
+    const std::string_view value = argv[++i];
+    switch (parse_value_option(arg, value, &o)) {
+      case ValueResult::kOk:
+        break;
+      case ValueResult::kBad:
+        *error = "bad value for " + std::string(arg) + ": " + std::string(value);
+        return false;
+      case ValueResult::kUnknown:
+        *error = "unknown option " + std::string(arg) + " (see --help)";
+        return false;
     }
   }
-  if (!have_workload) {
-    *error = "no workload given (ping, get, put, mixed, idle, commit; see --help)";
-    return false;
-  }
-  if (!check_commit_options(o, error)) return false;
-  if (o.spawn && !o.socket_path.empty()) {
-    *error = "--socket and --spawn exclude each other";
-    return false;
-  }
+  if (!check_combination(o, have_workload, error)) return false;
   *out = o;
   return true;
 }
