@@ -285,6 +285,7 @@ bool load_file(const std::string& path, Config* c, std::string* error) {
 
 }  // namespace
 
+// A table, one row per option, read top to bottom: its length is the number of options.
 const std::vector<ConfigOption>& config_options() {
   // Value ranges are the bounds the rest of the daemon is built and tested for.
   static const std::vector<ConfigOption> table = {

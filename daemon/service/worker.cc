@@ -318,6 +318,8 @@ WireStatus Worker::Loop::with_transaction(ClientSession& s, uint64_t handle,
   return st;
 }
 
+// One case per opcode, each a few lines: the protocol's meaning in one place, read as a
+// table (docs/PROTOCOL.md section 2).
 WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* answer) {
   ClientSession& s = *a.session;
   Engine& engine = *env.engine;

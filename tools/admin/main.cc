@@ -142,94 +142,98 @@ int watch(const std::string& path, int timeout_ms, long count, bool as_json) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line: options and the command's words.
+struct Cli {
   std::string socket_path = default_admin_socket();
   bool as_json = false;
   int timeout_ms = 60'000;
   std::vector<std::string> words;
   long top = 0, count = 0;
   std::string raw_args;  // --args JSON: for commands without a dedicated syntax
+};
+
+// -1 to go on, else the exit code (usage printed, or an error).
+int parse_cli(int argc, char** argv, Cli* cli) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--top" && i + 1 < argc) {
-      top = atol(argv[++i]);
-      if (top <= 0) {
+      cli->top = atol(argv[++i]);
+      if (cli->top <= 0) {
         fprintf(stderr, "ringdb-admin: --top needs a positive number\n");
         return 2;
       }
     } else if (arg == "--args" && i + 1 < argc) {
-      raw_args = argv[++i];
+      cli->raw_args = argv[++i];
     } else if (arg == "--count" && i + 1 < argc) {
-      count = atol(argv[++i]);
+      cli->count = atol(argv[++i]);
     } else if (arg == "--help" || arg == "-h") {
       usage(stdout);
       return 0;
     } else if (arg == "--json") {
-      as_json = true;
+      cli->as_json = true;
     } else if (arg == "--socket" && i + 1 < argc) {
-      socket_path = argv[++i];
+      cli->socket_path = argv[++i];
     } else if (arg == "--timeout-ms" && i + 1 < argc) {
-      timeout_ms = atoi(argv[++i]);
+      cli->timeout_ms = atoi(argv[++i]);
     } else if (arg.rfind("--", 0) == 0) {
       fprintf(stderr, "ringdb-admin: unknown option %s\n", arg.c_str());
       usage(stderr);
       return 2;
     } else {
-      words.push_back(arg);
+      cli->words.push_back(arg);
     }
   }
-  if (words.empty()) {
+  if (cli->words.empty()) {
     usage(stderr);
     return 2;
   }
-  if (words[0] == "watch") return watch(socket_path, timeout_ms, count, as_json);
-  json request = {{"v", 1}, {"cmd", words[0]}, {"args", json::object()}};
-  if (top > 0) request["args"]["top"] = top;
+  return -1;
+}
+
+// The request for the command's words; false (with a message printed) if they are wrong.
+bool build_request(const Cli& cli, json* request) {
+  const std::vector<std::string>& words = cli.words;
+  *request = {{"v", 1}, {"cmd", words[0]}, {"args", json::object()}};
+  if (cli.top > 0) (*request)["args"]["top"] = cli.top;
   if (words[0] == "kill-session") {
     char* end = nullptr;
     const unsigned long long id = words.size() == 2 ? strtoull(words[1].c_str(), &end, 10) : 0;
     if (words.size() != 2 || end == nullptr || *end != '\0' || id == 0) {
       fprintf(stderr, "ringdb-admin: kill-session needs a session ID (see sessions)\n");
-      return 2;
+      return false;
     }
-    request["args"]["id"] = id;
-  } else if (!raw_args.empty()) {
-    const json args = json::parse(raw_args, nullptr, false);
+    (*request)["args"]["id"] = id;
+  } else if (!cli.raw_args.empty()) {
+    const json args = json::parse(cli.raw_args, nullptr, false);
     if (args.is_discarded() || !args.is_object() || words.size() != 1) {
       fprintf(stderr, "ringdb-admin: --args needs a JSON object\n");
-      return 2;
+      return false;
     }
-    request["args"] = args;
+    (*request)["args"] = args;
   } else if (words[0] == "log-level") {
     if (words.size() != 2) {
       fprintf(stderr, "ringdb-admin: log-level needs a LEVEL (error, warn, info, debug)\n");
-      return 2;
+      return false;
     }
-    request["args"]["level"] = words[1];
+    (*request)["args"]["level"] = words[1];
   } else if (words.size() != 1) {
     fprintf(stderr, "ringdb-admin: %s takes no argument\n", words[0].c_str());
-    return 2;
+    return false;
   }
-  std::string answer, error;
-  if (!ringdb::admin::exchange(socket_path, request.dump(), timeout_ms, &answer, &error)) {
-    if (as_json) {
-      printf("%s\n", json{{"ok", false}, {"error", error}}.dump().c_str());
-    } else {
-      fprintf(stderr, "ringdb-admin: %s\n", error.c_str());
-    }
-    return 1;
-  }
+  return true;
+}
+
+// Prints the daemon's answer as asked; the exit code.
+int print_answer(const Cli& cli, const std::string& answer) {
   const json reply = json::parse(answer, nullptr, false);
   if (reply.is_discarded() || !reply.is_object()) {
     fprintf(stderr, "ringdb-admin: the daemon's answer is not JSON: %s\n", answer.c_str());
     return 1;
   }
   const bool ok = reply.value("ok", false);
-  if (as_json) {
+  if (cli.as_json) {
     printf("%s\n", (ok ? reply["result"] : reply).dump().c_str());
-  } else if (ok && words[0] == "metrics") {
+  } else if (ok && cli.words[0] == "metrics") {
     fputs(reply["result"].value("text", std::string()).c_str(), stdout);
   } else if (ok) {
     fputs(ringdb::admin::render(reply["result"]).c_str(), stdout);
@@ -237,4 +241,25 @@ int main(int argc, char** argv) {
     fprintf(stderr, "ringdb-admin: %s\n", reply.value("error", std::string("error")).c_str());
   }
   return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Cli cli;
+  if (const int rc = parse_cli(argc, argv, &cli); rc >= 0) return rc;
+  if (cli.words[0] == "watch")
+    return watch(cli.socket_path, cli.timeout_ms, cli.count, cli.as_json);
+  json request;
+  if (!build_request(cli, &request)) return 2;
+  std::string answer, error;
+  if (!ringdb::admin::exchange(cli.socket_path, request.dump(), cli.timeout_ms, &answer, &error)) {
+    if (cli.as_json) {
+      printf("%s\n", json{{"ok", false}, {"error", error}}.dump().c_str());
+    } else {
+      fprintf(stderr, "ringdb-admin: %s\n", error.c_str());
+    }
+    return 1;
+  }
+  return print_answer(cli, answer);
 }
