@@ -22,6 +22,8 @@ CASES = [
     ("daemon/engine/engine.cc", "daemon/index/btree.h", True),
     ("daemon/engine/engine.cc", "daemon/admin/admin_server.h", False),
     ("daemon/engine/engine.cc", "daemon/wal/writer.h", False),
+    ("daemon/engine/engine.cc", "shm/status_codes.h", True),
+    ("daemon/engine/engine.cc", "shm/wire.h", False),
     ("daemon/wal/writer.cc", "daemon/base/file_util.h", True),
     ("daemon/wal/writer.cc", "daemon/engine/engine.h", False),
     ("daemon/durability/checkpoint.cc", "daemon/wal/reader.h", True),

@@ -24,6 +24,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "shm/status_codes.h"
+
 namespace ringdb::shm {
 
 inline constexpr uint32_t kSegmentMagic = 0x5244'4253;  // "RDBS"
@@ -67,48 +69,27 @@ inline constexpr uint8_t kFlagsKnown =
 inline constexpr uint16_t kResultExternal = 1u << 0;   // result in the response area
 inline constexpr uint16_t kResultTruncated = 1u << 1;  // scan: more items than fitted
 
-// Status codes on the wire (u16). The client library's public Status (libclient/include/
-// ringdb/ringdb.h) uses the same numbers and adds codes that only the client produces.
-enum class WireStatus : uint16_t {
-  kOk = 0,
-  kNotFound = 1,
-  kConflict = 2,
-  kOutOfMemory = 3,
-  kTooLarge = 4,
-  kInvalidArgument = 5,
-  kTooManyViews = 6,
-  kTransactionDone = 7,
-  kInvalidRequest = 8,        // malformed request: bad opcode, length, offset or flags
-  kShuttingDown = 9,          // the daemon is stopping; the request was not executed
-  kTooManyTransactions = 10,  // the session's open-transaction limit
-  kTransactionBusy = 11,      // another request of the same transaction is being executed
-  kResponseAreaFull = 12,     // the answer did not fit in the response area right now
-  kUnknownTransaction = 13,   // no open transaction has this handle
-  kDiskFull = 14,             // the commit could not be logged: no space; it was aborted
-  kTrxTooOld = 15,            // the transaction outlived --transaction-age-max: it was aborted
-};
+// Status codes on the wire (u16): the engine's and the service's codes of the one table
+// (shm/status_codes.h, which says what each means). libringdb's public Status uses the same
+// numbers and adds codes that only the client produces (32 and up).
+#define RINGDB_WIRE_STATUS(name, camel, number, message) k##camel = number,
+enum class WireStatus : uint16_t { RINGDB_WIRE_STATUS_CODES(RINGDB_WIRE_STATUS) };
+#undef RINGDB_WIRE_STATUS
 
-inline constexpr uint16_t kWireStatusMax = 15;
+// The largest code on the wire: the codes are 0..kWireStatusMax, none missing
+// (tests/shm/status_codes_test.cc checks it).
+#define RINGDB_WIRE_STATUS_ONE(name, camel, number, message) +1
+inline constexpr uint16_t kWireStatusMax = (0 RINGDB_WIRE_STATUS_CODES(RINGDB_WIRE_STATUS_ONE)) - 1;
+#undef RINGDB_WIRE_STATUS_ONE
+static_assert(kWireStatusMax < 32, "codes from 32 up are the client library's");
 
 inline const char* wire_status_name(WireStatus s) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "NOT_FOUND",
-                                           "CONFLICT",
-                                           "OUT_OF_MEMORY",
-                                           "TOO_LARGE",
-                                           "INVALID_ARGUMENT",
-                                           "TOO_MANY_VIEWS",
-                                           "TRANSACTION_DONE",
-                                           "INVALID_REQUEST",
-                                           "SHUTTING_DOWN",
-                                           "TOO_MANY_TRANSACTIONS",
-                                           "TRANSACTION_BUSY",
-                                           "RESPONSE_AREA_FULL",
-                                           "UNKNOWN_TRANSACTION",
-                                           "DISK_FULL",
-                                           "TRX_TOO_OLD"};
-  const auto i = static_cast<uint16_t>(s);
-  return i <= kWireStatusMax ? kNames[i] : "UNKNOWN";
+#define RINGDB_WIRE_STATUS_NAME(name, camel, number, message) \
+  case WireStatus::k##camel:                                  \
+    return #name;
+  switch (s) { RINGDB_WIRE_STATUS_CODES(RINGDB_WIRE_STATUS_NAME) }
+#undef RINGDB_WIRE_STATUS_NAME
+  return "UNKNOWN";
 }
 
 // "ping", "get", ...; "invalid" for 0 (a request that could not be decoded).

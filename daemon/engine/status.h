@@ -1,21 +1,19 @@
 // Status: the result of every engine operation. No exceptions cross the engine's API.
+// Its codes are the first eight of the one table of status codes (shm/status_codes.h, which
+// says what each means), so that they travel to clients unchanged.
 #pragma once
 
 #include <cstdint>
 
+#include "shm/status_codes.h"
+
 namespace ringdb::daemon {
 
-enum class [[nodiscard]] Status : uint8_t{
-    kOk = 0,
-    kNotFound,         // no visible value for the key
-    kConflict,         // write-write conflict (first updater wins); the transaction can only abort
-    kOutOfMemory,      // the memory limit for stored data is reached; reads keep working
-    kTooLarge,         // key or value over its configured maximum
-    kInvalidArgument,  // e.g. an empty key, a write in a read-only transaction
-    kTooManyViews,     // every read view slot is in use (EngineOptions::views_max)
-    kTransactionDone,  // the transaction already failed (after kConflict) and must be aborted
-};
+#define RINGDB_ENGINE_STATUS(name, camel, number, message) k##camel = number,
+enum class [[nodiscard]] Status : uint8_t{RINGDB_ENGINE_STATUS_CODES(RINGDB_ENGINE_STATUS)};
+#undef RINGDB_ENGINE_STATUS
 
+// "OK", "NOT_FOUND", ...
 const char* status_name(Status status);
 
 }  // namespace ringdb::daemon

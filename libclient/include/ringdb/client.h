@@ -28,31 +28,11 @@
 
 namespace ringdb {
 
-enum class [[nodiscard]] Status : int{
-    kOk = RINGDB_OK,
-    kNotFound = RINGDB_NOT_FOUND,
-    kConflict = RINGDB_CONFLICT,
-    kOutOfMemory = RINGDB_OUT_OF_MEMORY,
-    kTooLarge = RINGDB_TOO_LARGE,
-    kInvalidArgument = RINGDB_INVALID_ARGUMENT,
-    kTooManyViews = RINGDB_TOO_MANY_VIEWS,
-    kTransactionDone = RINGDB_TRANSACTION_DONE,
-    kInvalidRequest = RINGDB_INVALID_REQUEST,
-    kShuttingDown = RINGDB_SHUTTING_DOWN,
-    kTooManyTransactions = RINGDB_TOO_MANY_TRANSACTIONS,
-    kTransactionBusy = RINGDB_TRANSACTION_BUSY,
-    kResponseAreaFull = RINGDB_RESPONSE_AREA_FULL,
-    kUnknownTransaction = RINGDB_UNKNOWN_TRANSACTION,
-    kDiskFull = RINGDB_DISK_FULL,
-    kTrxTooOld = RINGDB_TRX_TOO_OLD,
-    kRingFull = RINGDB_RING_FULL,
-    kTooManyInFlight = RINGDB_TOO_MANY_IN_FLIGHT,
-    kDisconnected = RINGDB_DISCONNECTED,
-    kPermissionDenied = RINGDB_PERMISSION_DENIED,
-    kTooManySessions = RINGDB_TOO_MANY_SESSIONS,
-    kProtocolMismatch = RINGDB_PROTOCOL_MISMATCH,
-    kConnectFailed = RINGDB_CONNECT_FAILED,
-};
+// The codes of <ringdb/status_codes.h>, which says what each means; the same numbers as the
+// C ABI's ringdb_status.
+#define RINGDB_CPP_STATUS(name, camel, number, message) k##camel = RINGDB_##name,
+enum class [[nodiscard]] Status : int{RINGDB_ALL_STATUS_CODES(RINGDB_CPP_STATUS)};
+#undef RINGDB_CPP_STATUS
 
 // "OK", "NOT_FOUND", ... (the names ringdb-cli prints).
 const char* status_name(Status status);

@@ -13,38 +13,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ringdb/status_codes.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 /* C names (RINGDB_OK, ringdb_status), not the C++ code's: */
 /* NOLINTBEGIN(readability-identifier-naming) */
 
-/* Codes 0-31 come from the daemon (the wire's status codes); 32 and up from the library. */
-typedef enum ringdb_status {
-  RINGDB_OK = 0,
-  RINGDB_NOT_FOUND = 1,              /* no visible value for the key */
-  RINGDB_CONFLICT = 2,               /* write-write conflict: the transaction can only abort */
-  RINGDB_OUT_OF_MEMORY = 3,          /* the daemon's memory limit for data is reached */
-  RINGDB_TOO_LARGE = 4,              /* key or value over the daemon's limit */
-  RINGDB_INVALID_ARGUMENT = 5,       /* e.g. an empty key, a write in a read-only transaction */
-  RINGDB_TOO_MANY_VIEWS = 6,         /* the daemon's read-view table is full */
-  RINGDB_TRANSACTION_DONE = 7,       /* the transaction already failed; abort it */
-  RINGDB_INVALID_REQUEST = 8,        /* the daemon rejected a malformed request */
-  RINGDB_SHUTTING_DOWN = 9,          /* the daemon is stopping; the request did not run */
-  RINGDB_TOO_MANY_TRANSACTIONS = 10, /* the session's open-transaction limit */
-  RINGDB_TRANSACTION_BUSY = 11,      /* two requests of one transaction at the same time */
-  RINGDB_RESPONSE_AREA_FULL = 12,    /* too much result data in flight in this session */
-  RINGDB_UNKNOWN_TRANSACTION = 13,   /* the transaction handle is not open */
-  RINGDB_DISK_FULL = 14,             /* no space to log the commit: it was aborted */
-  RINGDB_TRX_TOO_OLD = 15,           /* the transaction outlived the daemon's age limit: aborted */
-  RINGDB_RING_FULL = 32,             /* try-submit: the core's request ring is full */
-  RINGDB_TOO_MANY_IN_FLIGHT = 33,    /* try-submit: every request context is in use */
-  RINGDB_DISCONNECTED = 34,          /* the daemon went away (or detached the session) */
-  RINGDB_PERMISSION_DENIED = 35,     /* the daemon does not allow this user */
-  RINGDB_TOO_MANY_SESSIONS = 36,     /* the daemon's session limit */
-  RINGDB_PROTOCOL_MISMATCH = 37,     /* library and daemon speak different protocol versions */
-  RINGDB_CONNECT_FAILED = 38         /* no daemon at the socket, or a system error */
-} ringdb_status;
+/* Codes 0-31 come from the daemon (the wire's status codes); 32 and up from the library.
+ * Each code's number and meaning: <ringdb/status_codes.h>. */
+#define RINGDB_C_STATUS(name, camel, number, message) RINGDB_##name = number,
+typedef enum ringdb_status { RINGDB_ALL_STATUS_CODES(RINGDB_C_STATUS) } ringdb_status;
+#undef RINGDB_C_STATUS
 
 typedef struct ringdb_client ringdb_client;
 typedef struct ringdb_txn ringdb_txn;
