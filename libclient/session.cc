@@ -83,23 +83,10 @@ Status Session::submit(const RequestSpec& request, SubmitMode mode, uint32_t* ou
 }
 
 void Session::write_request(uint32_t index, const RequestSpec& request, const Block& block) {
-  shm::ContextHeader* c = context(index);
-  c->opcode = static_cast<uint8_t>(request.opcode);
-  c->flags = static_cast<uint8_t>(request.flags | (block.size != 0 ? shm::kFlagExternal : 0));
-  c->reserved0 = 0;
-  for (int i = 0; i < 3; ++i)
-    c->len[i] = static_cast<uint32_t>(request.parts[i].size());
-  c->limit = request.limit;
-  c->txn = request.txn;
-  c->data_offset = block.offset;
-  c->reserved1 = 0;
-  std::byte* out = block.size != 0 ? segment_ + geometry_.request_area_offset + block.offset
-                                   : inline_data(index);
-  for (std::string_view part : request.parts) {
-    if (part.empty()) continue;
-    std::memcpy(out, part.data(), part.size());
-    out += part.size();
-  }
+  const bool external = block.size != 0;
+  shm::encode_request(
+      context(index), request, external, block.offset,
+      external ? segment_ + geometry_.request_area_offset + block.offset : inline_data(index));
 }
 
 Status Session::publish(uint32_t index, SubmitMode mode) {

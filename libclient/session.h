@@ -40,6 +40,7 @@
 #include "libclient/connection.h"
 #include "ringdb/client.h"
 #include "shm/extent_allocator.h"
+#include "shm/request.h"
 #include "shm/ring.h"
 #include "shm/wire.h"
 #include "sync/event_count.h"
@@ -52,13 +53,7 @@ inline constexpr uint32_t kNoContext = UINT32_MAX;
 
 // One request as the data path sees it. The parts point into memory that the caller keeps
 // alive until submit() returns: the payload is in the segment by then.
-struct RequestSpec {
-  shm::Opcode opcode = shm::Opcode::kPing;
-  uint8_t flags = 0;  // kFlagReverse, kFlagReadOnly; kFlagExternal is the data path's own
-  std::string_view parts[3];
-  uint32_t limit = 0;
-  uint64_t txn = 0;
-};
+using shm::RequestSpec;
 
 // Where an answer's results go; a null member is not wanted.
 struct ResultSink {

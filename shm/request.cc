@@ -159,6 +159,24 @@ WireStatus decode_request(const SegmentGeometry& g, const std::byte* segment, ui
   return WireStatus::kOk;
 }
 
+void encode_request(ContextHeader* c, const RequestSpec& spec, bool external, uint32_t data_offset,
+                    std::byte* payload) {
+  c->opcode = static_cast<uint8_t>(spec.opcode);
+  c->flags = static_cast<uint8_t>(spec.flags | (external ? kFlagExternal : 0));
+  c->reserved0 = 0;
+  for (int i = 0; i < 3; ++i)
+    c->len[i] = static_cast<uint32_t>(spec.parts[i].size());
+  c->limit = spec.limit;
+  c->txn = spec.txn;
+  c->data_offset = external ? data_offset : 0;
+  c->reserved1 = 0;
+  for (std::string_view part : spec.parts) {
+    if (part.empty()) continue;
+    std::memcpy(payload, part.data(), part.size());
+    payload += part.size();
+  }
+}
+
 size_t encode_item(std::byte* out, std::string_view key, std::string_view value) {
   const ItemHeader h{static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size())};
   std::memcpy(out, &h, sizeof h);

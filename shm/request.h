@@ -1,5 +1,6 @@
-// Decoding and checking a request that a client left in its session segment, and the item
-// encoding of scan results. The daemon side of the trust boundary: decode_request() copies
+// Requests: the client's encoding (encode_request) and the daemon's decoding and checking
+// (decode_request) of a request in its session segment, and the item encoding of scan
+// results. The daemon side of the trust boundary: decode_request() copies
 // the request's header fields and payload out of client-writable memory before it looks at
 // them, so a client that rewrites its context concurrently can only change what it asked
 // for, never make the daemon act on bytes it did not check.
@@ -17,6 +18,22 @@
 #include "shm/wire.h"
 
 namespace ringdb::shm {
+
+// A request as a client states it. Payload parts: key (get, put, del) or start (scan); value
+// (put) or end (scan); prefix (scan).
+struct RequestSpec {
+  Opcode opcode = Opcode::kPing;
+  uint8_t flags = 0;  // kFlagReverse, kFlagReadOnly, durability; kFlagExternal is encode_request's
+  std::string_view parts[3];
+  uint32_t limit = 0;
+  uint64_t txn = 0;
+};
+
+// The client's half: writes `spec` into context `ctx`, its payload at `payload` — the
+// context's inline data, or, with `external`, the request area at `data_offset`, a block the
+// client allocated (the daemon finds it through the header). REQUIRES: the payload fits there.
+void encode_request(ContextHeader* ctx, const RequestSpec& spec, bool external,
+                    uint32_t data_offset, std::byte* payload);
 
 struct RequestLimits {
   uint32_t key_size_max = 1024;

@@ -244,78 +244,105 @@ bool list_checkpoints(const std::string& dir, std::vector<CheckpointInfo>* out,
   return true;
 }
 
+namespace {
+
+// Where a checkpoint file's entries lie, once its frame is checked.
+struct Frame {
+  size_t entries_at;  // after the header and its list of active transactions
+  size_t end;         // where the trailer starts
+  const std::byte* trailer;
+};
+
+// The header, the trailer and the whole-file checksum.
+bool check_frame(const std::string& path, std::span<const std::byte> bytes, CheckpointInfo* info,
+                 Frame* frame, std::string* error) {
+  std::string why;
+  if (!decode_header(bytes, info, &why)) {
+    *error = path + ": " + why;
+    return false;
+  }
+  frame->entries_at = kHeaderSize + 8 * info->active.size();
+  if (bytes.size() < frame->entries_at + kTrailerSize) {
+    *error = path + ": truncated (no trailer)";
+    return false;
+  }
+  frame->end = bytes.size() - kTrailerSize;
+  const std::byte* t = frame->trailer = bytes.data() + frame->end;
+  if (load_le<uint64_t>(t + kEndMagicAt) != kTrailerMagic ||
+      crc32c(t, kTrailerCrcAt) != load_le<uint32_t>(t + kTrailerCrcAt)) {
+    *error = path + ": truncated or damaged (no valid trailer)";
+    return false;
+  }
+  if (crc32c(bytes.data(), frame->end) != load_le<uint32_t>(t + kFileCrcAt)) {
+    *error = path + ": checksum mismatch";
+    return false;
+  }
+  return true;
+}
+
+// Walks the entries, checking each one's bounds, limits and order and the trailer's counts;
+// calls apply (if given) for each.
+bool walk_entries(
+    const std::string& path, std::span<const std::byte> bytes, const Frame& frame,
+    const CheckpointLimits& limits,
+    const std::function<bool(std::string_view, std::string_view, std::string*)>* apply,
+    CheckpointInfo* info, std::string* error) {
+  uint64_t keys = 0;
+  std::string_view previous;
+  for (size_t at = frame.entries_at; at < frame.end;) {
+    if (frame.end - at < kEntryHeaderSize) {
+      *error = path + ": entry header cut at offset " + std::to_string(at);
+      return false;
+    }
+    const uint32_t key_len = load_le<uint32_t>(bytes.data() + at);
+    const uint32_t value_len = load_le<uint32_t>(bytes.data() + at + 4);
+    at += kEntryHeaderSize;
+    if (key_len == 0 || key_len > limits.key_size_max || value_len > limits.value_size_max ||
+        frame.end - at < size_t{key_len} + value_len) {
+      *error = path + ": entry at offset " + std::to_string(at - kEntryHeaderSize) +
+               (key_len > limits.key_size_max || value_len > limits.value_size_max
+                    ? " is larger than --key-size-max or --value-size-max allow"
+                    : " has a bad length");
+      return false;
+    }
+    const std::string_view key(reinterpret_cast<const char*>(bytes.data() + at), key_len);
+    const std::string_view value(reinterpret_cast<const char*>(bytes.data() + at + key_len),
+                                 value_len);
+    at += size_t{key_len} + value_len;
+    if (keys > 0 && key <= previous) {
+      *error = path + ": keys out of order at offset " + std::to_string(at);
+      return false;
+    }
+    previous = key;
+    ++keys;
+    if (apply != nullptr && !(*apply)(key, value, error)) return false;
+  }
+  if (keys != load_le<uint64_t>(frame.trailer + kKeysAt) ||
+      frame.end - frame.entries_at != load_le<uint64_t>(frame.trailer + kEntryBytesAt)) {
+    *error = path + ": the trailer's counts do not match the entries";
+    return false;
+  }
+  info->keys = keys;
+  info->data_bytes = frame.end - frame.entries_at;
+  return true;
+}
+
+}  // namespace
+
 bool load_checkpoint(
     const std::string& path, const CheckpointLimits& limits,
     const std::function<bool(std::string_view, std::string_view, std::string*)>& apply,
     CheckpointInfo* info, std::string* error) {
   MappedFile file;
   if (!file.open(path, error)) return false;
-  const std::span<const std::byte> bytes = file.bytes();
-  std::string why;
   *info = CheckpointInfo{};
-  if (!decode_header(bytes, info, &why)) {
-    *error = path + ": " + why;
-    return false;
-  }
+  Frame frame;
+  if (!check_frame(path, file.bytes(), info, &frame, error)) return false;
   info->path = path;
-  const size_t header_bytes = kHeaderSize + 8 * info->active.size();
-  if (bytes.size() < header_bytes + kTrailerSize) {
-    *error = path + ": truncated (no trailer)";
-    return false;
-  }
-  const size_t end = bytes.size() - kTrailerSize;
-  const std::byte* t = bytes.data() + end;
-  if (load_le<uint64_t>(t + kEndMagicAt) != kTrailerMagic ||
-      crc32c(t, kTrailerCrcAt) != load_le<uint32_t>(t + kTrailerCrcAt)) {
-    *error = path + ": truncated or damaged (no valid trailer)";
-    return false;
-  }
-  if (crc32c(bytes.data(), end) != load_le<uint32_t>(t + kFileCrcAt)) {
-    *error = path + ": checksum mismatch";
-    return false;
-  }
-  // Two passes: check every entry's bounds first, so that nothing is applied from a file
-  // found bad halfway.
-  for (int pass = 0; pass < 2; ++pass) {
-    uint64_t keys = 0;
-    std::string_view previous;
-    for (size_t at = header_bytes; at < end;) {
-      if (end - at < kEntryHeaderSize) {
-        *error = path + ": entry header cut at offset " + std::to_string(at);
-        return false;
-      }
-      const uint32_t key_len = load_le<uint32_t>(bytes.data() + at);
-      const uint32_t value_len = load_le<uint32_t>(bytes.data() + at + 4);
-      at += kEntryHeaderSize;
-      if (key_len == 0 || key_len > limits.key_size_max || value_len > limits.value_size_max ||
-          end - at < size_t{key_len} + value_len) {
-        *error = path + ": entry at offset " + std::to_string(at - kEntryHeaderSize) +
-                 (key_len > limits.key_size_max || value_len > limits.value_size_max
-                      ? " is larger than --key-size-max or --value-size-max allow"
-                      : " has a bad length");
-        return false;
-      }
-      const std::string_view key(reinterpret_cast<const char*>(bytes.data() + at), key_len);
-      const std::string_view value(reinterpret_cast<const char*>(bytes.data() + at + key_len),
-                                   value_len);
-      at += size_t{key_len} + value_len;
-      if (keys > 0 && key <= previous) {
-        *error = path + ": keys out of order at offset " + std::to_string(at);
-        return false;
-      }
-      previous = key;
-      ++keys;
-      if (pass == 1 && !apply(key, value, error)) return false;
-    }
-    if (keys != load_le<uint64_t>(t + kKeysAt) ||
-        end - header_bytes != load_le<uint64_t>(t + kEntryBytesAt)) {
-      *error = path + ": the trailer's counts do not match the entries";
-      return false;
-    }
-    info->keys = keys;
-    info->data_bytes = end - header_bytes;
-  }
-  return true;
+  // Two passes: every entry checked first, so that nothing is applied from a file found bad
+  // halfway.
+  return walk_entries(path, file.bytes(), frame, limits, nullptr, info, error) &&
+         walk_entries(path, file.bytes(), frame, limits, &apply, info, error);
 }
 
 Checkpointer::Checkpointer(CheckpointerOptions options, Engine* engine, wal::LogWriter* log,

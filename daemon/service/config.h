@@ -22,7 +22,7 @@
 namespace ringdb::daemon {
 
 struct Config {
-  std::string data_dir;     // the durability issue's WAL and checkpoints live here
+  std::string data_dir;     // holds wal/ (the log's segments) and checkpoints/
   std::string socket_path;  // the session socket
   std::string admin_socket_path;
   uint32_t socket_mode = 0660;

@@ -1,22 +1,23 @@
 // Worker: one thread pinned to one core, serving the request rings of that core's share of
 // CPUs in every session (placement.h). Its loop:
+//   0. drain its pending set: the commits the write-ahead log has made durable (or failed),
+//      each parked since its redo was logged; commit or abort each and answer;
 //   1. if the session table changed, attach new sessions' rings and detach removed ones
 //      (acknowledging each detach to the control thread);
 //   2. poll its rings: the recently busy ones every round, the others a few per round, so
 //      hundreds of idle sessions cost little on the busy path; take up to a batch from each
 //      ready ring, and for each request copy it out, check it, execute it against the engine
 //      and post the answer;
-//   3. after `spin_us` without work, sleep on its doorbell (the wake-up protocol in
-//      docs/PROTOCOL.md section 3).
-//   0. (first of all) drain its pending set: the commits the write-ahead log has made durable
-//      (or failed), each parked since its redo was logged; commit or abort each and answer.
+//   3. after `spin_us` without work, sleep on its doorbell (the wake-up protocol,
+//      shm/doorbell.h and docs/PROTOCOL.md section 3).
 // A commit that wrote something is parked rather than answered: its redo goes to the log
 // (wal::LogWriter), whose writer thread posts the outcome straight into this worker's pending
 // set, one post per batch; the set has a mutex of its own (daemon/service/pending_set.h).
-// The server owns the pending sets: the log writer needs them before the workers start.
+// The worker pool (worker_pool.h) owns the pending sets: the log writer needs them before the
+// workers start.
 //
-// Thread safety: start/stop/wake/join are for the control thread; everything else runs on
-// the worker's own thread.
+// Thread safety: start/stop/join are for the control thread (through the pool); wake() and
+// the accessors below for any thread; everything else runs on the worker's own thread.
 #pragma once
 
 #include <sys/types.h>

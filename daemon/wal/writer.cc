@@ -202,20 +202,33 @@ void LogWriter::notify_range(size_t first_entry, size_t end_entry, LogStatus sta
   workers_touched_.clear();
 }
 
+void LogWriter::count_batch() {
+  sync::MutexGuard guard(stats_mu_);
+  ++stats_.batches;
+  size_t bucket = 0;
+  for (size_t n = batch_entries_.size(); n > 1; n >>= 1)
+    ++bucket;
+  if (stats_.batch_records_log2.size() <= bucket) stats_.batch_records_log2.resize(bucket + 1);
+  ++stats_.batch_records_log2[bucket];
+}
+
+uint64_t LogWriter::assign_lsns(size_t entry, size_t end_entry, size_t offset) {
+  // The LSNs are given here, at the position the records really take.
+  uint64_t lsn = next_lsn_;
+  for (size_t i = entry, at = offset; i < end_entry; at += batch_entries_[i].size, ++i) {
+    set_record_lsn(reinterpret_cast<std::byte*>(batch_.data()) + at, lsn);
+    batch_entries_[i].lsn = lsn;
+    lsn += batch_entries_[i].size;
+  }
+  return lsn;
+}
+
 void LogWriter::write_batch() {
   if (failed_.load(std::memory_order_relaxed)) {
     notify_range(0, batch_entries_.size(), LogStatus::kFailed);
     return;
   }
-  {
-    sync::MutexGuard guard(stats_mu_);
-    ++stats_.batches;
-    size_t bucket = 0;
-    for (size_t n = batch_entries_.size(); n > 1; n >>= 1)
-      ++bucket;
-    if (stats_.batch_records_log2.size() <= bucket) stats_.batch_records_log2.resize(bucket + 1);
-    ++stats_.batch_records_log2[bucket];
-  }
+  count_batch();
   size_t entry = 0;
   size_t offset = 0;
   while (entry < batch_entries_.size()) {
@@ -242,13 +255,7 @@ void LogWriter::write_batch() {
       }
       continue;
     }
-    // The LSNs are given here, at the position the records really take.
-    uint64_t lsn = next_lsn_;
-    for (size_t i = entry, at = offset; i < end_entry; at += batch_entries_[i].size, ++i) {
-      set_record_lsn(reinterpret_cast<std::byte*>(batch_.data()) + at, lsn);
-      batch_entries_[i].lsn = lsn;
-      lsn += batch_entries_[i].size;
-    }
+    const uint64_t lsn = assign_lsns(entry, end_entry, offset);
     written_lsn_.store(lsn, std::memory_order_relaxed);
     const int rc = write_chunk(offset, end_offset);
     if (rc == -ENOSPC || rc == -EDQUOT) {
@@ -274,7 +281,7 @@ void LogWriter::write_batch() {
       stats_.durable_lsn = next_lsn_;
     }
     notify_range(entry, end_entry, LogStatus::kOk);
-    // After the notifications (see Notify).
+    // After the notifications (see LogWriter::open).
     durable_lsn_.store(next_lsn_, std::memory_order_release);
     entry = end_entry;
     offset = end_offset;

@@ -135,6 +135,10 @@ class LogWriter {
   // Writes batch_ (records at batch_entries_) to disk in one or more chunks, posting the
   // outcomes.
   void write_batch();
+  // write_batch()'s steps: the batch in the statistics; the LSNs of entries
+  // [entry, end_entry), whose bytes start at `offset` of batch_ (returns the LSN after them).
+  void count_batch() EXCLUDES(stats_mu_);
+  uint64_t assign_lsns(size_t entry, size_t end_entry, size_t offset);
   // Writes batch bytes [from, to) at the current position: write + fdatasync. 0 or -errno.
   int write_chunk(size_t from, size_t to);
   // Opens a new segment starting at next_lsn_; 0 or -errno.

@@ -225,6 +225,46 @@ std::vector<ValidCase> valid_cases() {
   };
 }
 
+TEST_CASE("a request encode_request writes decodes to the same request, inline and external") {
+  Image image;
+  const std::string key(10, 'k'), value(2000, 'v'), prefix = "pre";
+  RequestSpec specs[3];
+  specs[0].opcode = Opcode::kGet;
+  specs[0].parts[0] = key;
+  specs[1].opcode = Opcode::kPut;  // 2010 bytes: external
+  specs[1].flags = kFlagDurabilityAsync;
+  specs[1].parts[0] = key;
+  specs[1].parts[1] = value;
+  specs[2].opcode = Opcode::kScan;
+  specs[2].flags = kFlagReverse;
+  specs[2].parts[0] = "a";
+  specs[2].parts[1] = "z";
+  specs[2].parts[2] = prefix;
+  specs[2].limit = 7;
+  specs[2].txn = 42;
+  for (uint32_t i = 0; i < 3; ++i) {
+    const RequestSpec& spec = specs[i];
+    const bool external = spec.parts[1].size() > image.geometry().inline_capacity();
+    constexpr uint32_t kOffset = 512;
+    auto* ctx = reinterpret_cast<ContextHeader*>(image.context(i));
+    encode_request(
+        ctx, spec, external, kOffset,
+        external ? image.request_area() + kOffset : image.context(i) + sizeof(ContextHeader));
+    std::vector<char> scratch;
+    Request rq;
+    const char* why = nullptr;
+    REQUIRE(decode_request(image.geometry(), image.base(), i, kLimits, &scratch, &rq, &why) ==
+            WireStatus::kOk);
+    CHECK(rq.opcode == spec.opcode);
+    CHECK(rq.flags == (spec.flags | (external ? kFlagExternal : 0)));
+    CHECK(rq.key == spec.parts[0]);
+    CHECK(rq.value == spec.parts[1]);
+    CHECK(rq.prefix == spec.parts[2]);
+    CHECK(rq.limit == spec.limit);
+    CHECK(rq.txn == spec.txn);
+  }
+}
+
 TEST_CASE("decode_request: valid requests of every opcode decode to their fields") {
   Image image;
   std::vector<char> scratch;
