@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 
 #include "daemon/admin/admin_commands.h"
 #include "daemon/admin/admin_server.h"
+#include "daemon/base/dir_lock.h"
 #include "daemon/base/log.h"
 #include "daemon/durability/checkpoint.h"
 #include "daemon/durability/recovery.h"
@@ -223,6 +225,13 @@ int main(int argc, char** argv) {
   std::string error;
   Placement placement;
   if (!place_threads(config, &placement, &error)) return cannot_start(error);
+  // Before anything reads or writes the data directory: one daemon per directory.
+  const auto lock =
+      DataDirLock::acquire(config.data_dir,
+                           "pid " + std::to_string(getpid()) + ", socket " + config.socket_path +
+                               ", admin socket " + config.admin_socket_path,
+                           &error);
+  if (!lock) return cannot_start(error);
 
   Engine engine(engine_options(config, placement));
   Server server(config, placement, &engine);

@@ -43,4 +43,16 @@ bool sync_dir(const std::string& dir, std::string* error) {
   return ok;
 }
 
+bool make_dirs(const std::string& path, unsigned mode, std::string* error) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    const std::string part = path.substr(0, i);
+    if (mkdir(part.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
+      *error = "cannot create directory " + part + ": " + strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace ringdb::daemon

@@ -54,4 +54,7 @@ class MappedFile {
 // fsync of a directory (after creating, renaming or removing entries in it).
 bool sync_dir(const std::string& dir, std::string* error);
 
+// mkdir -p: creates `path` and its missing parents with `mode`.
+bool make_dirs(const std::string& path, unsigned mode, std::string* error);
+
 }  // namespace ringdb::daemon

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "daemon/base/file_util.h"
 #include "daemon/base/log.h"
 #include "daemon/base/unix_socket.h"
 #include "shm/bus_guard.h"
@@ -27,18 +28,6 @@ namespace ringdb::daemon {
 namespace {
 
 // mkdir -p with `mode` for the directories it creates.
-bool make_dirs(const std::string& path, mode_t mode, std::string* error) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i != path.size() && path[i] != '/') continue;
-    const std::string part = path.substr(0, i);
-    if (mkdir(part.c_str(), mode) != 0 && errno != EEXIST) {
-      *error = "cannot create directory " + part + ": " + strerror(errno);
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string parent_of(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);

@@ -149,6 +149,45 @@ TEST_CASE("durability: a graceful restart keeps everything") {
     CHECK(get_or(*c, cat("k", i)) == std::to_string(i));
 }
 
+// Names of the files in `dir`, sorted.
+std::vector<std::string> file_names(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_CASE("one daemon per data directory: a second one refuses, naming the first") {
+  TempDir dir("ringdb-lock");
+  DaemonProcess first({}, dir.path);
+  REQUIRE(first.ready());
+  auto c = connect(first);
+  REQUIRE(c->put("k", "v") == Status::kOk);
+  const std::string data = dir.path + "/data";
+  const auto log_files = file_names(data + "/wal");
+  {
+    // Its own sockets (a directory of its own), the first one's data directory.
+    DaemonProcess second({"--data-dir", data});
+    CHECK_FALSE(second.ready());
+    std::string line;
+    REQUIRE(second.wait_log("is in use by another ringdbd", &line));
+    CHECK(line.find("pid " + std::to_string(first.pid()) + ",") != std::string::npos);
+    CHECK(line.find(first.socket()) != std::string::npos);
+    CHECK(ringdb::test::exit_code(second.process().wait()) == 1);
+  }
+  CHECK(file_names(data + "/wal") == log_files);  // nothing written into the live log
+  CHECK(get_or(*c, "k") == "v");                  // the first one serves on
+  c.reset();
+  // The kernel releases the lock with the process, however it ends.
+  first.process().signal(SIGKILL);
+  first.process().wait();
+  DaemonProcess third({}, dir.path);
+  REQUIRE(third.ready());
+  auto c3 = connect(third);
+  CHECK(get_or(*c3, "k") == "v");
+}
+
 // The crash test: writers commit three-key transactions in a loop and report each
 // acknowledged commit; the daemon is killed at a random moment, restarted, and checked;
 // several times in a row on one data directory.
