@@ -12,10 +12,12 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "daemon/admin/admin_commands.h"
 #include "daemon/admin/admin_server.h"
 #include "daemon/base/dir_lock.h"
+#include "daemon/base/file_util.h"
 #include "daemon/base/log.h"
 #include "daemon/durability/checkpoint.h"
 #include "daemon/durability/recovery.h"
@@ -115,6 +117,24 @@ bool place_threads(const Config& config, Placement* placement, std::string* erro
   }
   log(LogLevel::kInfo, "housekeeping threads on cores %s",
       join(placement->housekeeping_cpus).c_str());
+  return true;
+}
+
+std::string parent_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The folders of the sockets and of the data, made if missing, must be ours (or root's) and
+// writable by no one else: otherwise another user could put a socket of theirs where clients
+// look for the daemon's, or files into its log.
+bool check_folders(const Config& config, std::string* error) {
+  const std::pair<std::string, unsigned> folders[] = {{parent_of(config.socket_path), 0755},
+                                                      {parent_of(config.admin_socket_path), 0755},
+                                                      {config.data_dir, 0700}};
+  for (const auto& [dir, mode] : folders) {
+    if (!make_dirs(dir, mode, error) || !trusted_dir(dir, error)) return false;
+  }
   return true;
 }
 
@@ -225,6 +245,7 @@ int main(int argc, char** argv) {
   std::string error;
   Placement placement;
   if (!place_threads(config, &placement, &error)) return cannot_start(error);
+  if (!check_folders(config, &error)) return cannot_start(error);
   // Before anything reads or writes the data directory: one daemon per directory.
   const auto lock =
       DataDirLock::acquire(config.data_dir,

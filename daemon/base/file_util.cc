@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 
 namespace ringdb::daemon {
 
@@ -41,6 +42,30 @@ bool sync_dir(const std::string& dir, std::string* error) {
   if (!ok) *error = "fsync of " + dir + ": " + strerror(errno);
   if (fd >= 0) close(fd);
   return ok;
+}
+
+bool trusted_dir(const std::string& dir, std::string* error) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    *error = "cannot look at " + dir + ": " + strerror(errno);
+    return false;
+  }
+  const uid_t me = geteuid();
+  if (st.st_uid != me && st.st_uid != 0) {
+    *error = dir + " belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
+             std::to_string(me) + ") or root: its owner could replace what the daemon puts " +
+             "there. Use a folder of your own (--socket, --admin-socket, --data-dir)";
+    return false;
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    *error = dir + " can be written by other users (mode " + mode +
+             "): they could replace what the daemon puts there. chmod go-w it, or use a " +
+             "folder of your own";
+    return false;
+  }
+  return true;
 }
 
 bool make_dirs(const std::string& path, unsigned mode, std::string* error) {

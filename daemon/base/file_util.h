@@ -57,4 +57,9 @@ bool sync_dir(const std::string& dir, std::string* error);
 // mkdir -p: creates `path` and its missing parents with `mode`.
 bool make_dirs(const std::string& path, unsigned mode, std::string* error);
 
+// Whether the daemon may trust folder `dir` with its sockets or data: owned by this process's
+// user or by root, and writable by no one else unless sticky (as /tmp, where others can
+// neither remove nor rename our files). false with *error saying why not.
+bool trusted_dir(const std::string& dir, std::string* error);
+
 }  // namespace ringdb::daemon

@@ -188,6 +188,38 @@ TEST_CASE("one daemon per data directory: a second one refuses, naming the first
   CHECK(get_or(*c3, "k") == "v");
 }
 
+TEST_CASE("the daemon refuses socket and data folders that others can write or own") {
+  TempDir dir("ringdb-trust");
+  const std::string open_dir = dir.path + "/open";
+  REQUIRE(mkdir(open_dir.c_str(), 0700) == 0);
+  REQUIRE(chmod(open_dir.c_str(), 0777) == 0);  // mkdir's mode goes through the umask
+  {
+    DaemonProcess daemon({"--socket", open_dir + "/ringdb.sock"});
+    CHECK_FALSE(daemon.ready());
+    REQUIRE(daemon.wait_log("can be written by other users (mode 0777)"));
+    CHECK(ringdb::test::exit_code(daemon.process().wait()) == 1);
+  }
+  CHECK_FALSE(std::filesystem::exists(open_dir + "/ringdb.sock"));
+  // Sticky, as /tmp: others can neither remove nor rename the daemon's files there.
+  REQUIRE(chmod(open_dir.c_str(), 01777) == 0);
+  {
+    DaemonProcess daemon({"--socket", open_dir + "/ringdb.sock"});
+    CHECK(daemon.ready());
+  }
+  if (geteuid() != 0) {
+    MESSAGE("skipped the other owner's folder: giving a folder away needs root");
+    return;
+  }
+  const std::string theirs = dir.path + "/theirs";
+  REQUIRE(mkdir(theirs.c_str(), 0755) == 0);
+  REQUIRE(chown(theirs.c_str(), 65534, 65534) == 0);  // nobody
+  DaemonProcess daemon({"--data-dir", theirs});
+  CHECK_FALSE(daemon.ready());
+  REQUIRE(daemon.wait_log("belongs to uid 65534"));
+  CHECK(ringdb::test::exit_code(daemon.process().wait()) == 1);
+  CHECK(file_names(theirs).empty());  // not even a lock file
+}
+
 // The crash test: writers commit three-key transactions in a loop and report each
 // acknowledged commit; the daemon is killed at a random moment, restarted, and checked;
 // several times in a row on one data directory.
