@@ -186,7 +186,8 @@ Status Client::connect(const ConnectOptions& options, std::unique_ptr<Client>* o
   const std::string path =
       options.socket_path.empty() ? default_socket_path() : options.socket_path;
   std::unique_ptr<libclient::Connection> connection;
-  if (Status s = libclient::Connection::open(path, &connection, error); s != Status::kOk) {
+  if (Status s = libclient::Connection::open(path, options.daemon_uids, &connection, error);
+      s != Status::kOk) {
     return s;
   }
   out->reset(new Client(std::make_unique<Impl>(std::move(connection))));

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -105,6 +106,27 @@ Status connect_socket(const std::string& path, UniqueFd* out, std::string* error
   }
   *out = std::move(fd);
   return Status::kOk;
+}
+
+// Trust runs both ways: before anything else, the process behind the socket must run as
+// root, as this user, or as a user the application named. Another user could have put a
+// socket of theirs where the daemon's should be (a folder they own or can write).
+Status check_peer(int fd, const std::string& path, const std::vector<uint32_t>& daemon_uids,
+                  std::string* error) {
+  ucred cred = {};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return fail(error, Status::kConnectFailed, errno_text("getsockopt(SO_PEERCRED)"));
+  const uid_t me = geteuid();
+  if (cred.uid == 0 || cred.uid == me ||
+      std::find(daemon_uids.begin(), daemon_uids.end(), cred.uid) != daemon_uids.end())
+    return Status::kOk;
+  return fail(error, Status::kUntrustedDaemon,
+              "the process behind " + path + " (pid " + std::to_string(cred.pid) +
+                  ") runs as uid " + std::to_string(cred.uid) + ", not as root or this user (uid " +
+                  std::to_string(me) +
+                  "): not trusted, nothing sent. If ringdbd runs as that user, name it in "
+                  "ConnectOptions::daemon_uids");
 }
 
 // Waits for the hello (bounded by kHelloTimeoutMs). false with *error on timeout or error.
@@ -222,10 +244,12 @@ bool big_enough(int fd, uint64_t size, const char* what, std::string* error) {
 
 }  // namespace
 
-Status Connection::open(const std::string& socket_path, std::unique_ptr<Connection>* out,
-                        std::string* error) {
+Status Connection::open(const std::string& socket_path, const std::vector<uint32_t>& daemon_uids,
+                        std::unique_ptr<Connection>* out, std::string* error) {
   UniqueFd socket_fd;
   if (Status s = connect_socket(socket_path, &socket_fd, error); s != Status::kOk) return s;
+  if (Status s = check_peer(socket_fd.get(), socket_path, daemon_uids, error); s != Status::kOk)
+    return s;
   Hello hello;
   if (Status s = receive_hello(socket_fd.get(), socket_path, &hello, error); s != Status::kOk) {
     return s;

@@ -33,10 +33,11 @@ class Connection {
   // Connects to the daemon at `socket_path`, receives its hello and descriptors, maps and
   // checks them. Returns kOk, or kConnectFailed (no daemon, a system error, no answer),
   // kPermissionDenied, kTooManySessions, kShuttingDown (the daemon's refusals), or
-  // kProtocolMismatch (a daemon of another protocol version, or an inconsistent reply),
+  // kProtocolMismatch (a daemon of another protocol version, or an inconsistent reply), or
+  // kUntrustedDaemon (the peer runs as neither root, this user nor one of `daemon_uids`),
   // with a sentence in *error.
-  static Status open(const std::string& socket_path, std::unique_ptr<Connection>* out,
-                     std::string* error);
+  static Status open(const std::string& socket_path, const std::vector<uint32_t>& daemon_uids,
+                     std::unique_ptr<Connection>* out, std::string* error);
   // Unmaps everything and closes the socket, which ends the session on the daemon's side.
   ~Connection();
   Connection(const Connection&) = delete;

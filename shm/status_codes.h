@@ -48,7 +48,9 @@
   X(TOO_MANY_SESSIONS, TooManySessions, 36, "the daemon's session limit")                   \
   X(PROTOCOL_MISMATCH, ProtocolMismatch, 37,                                                \
     "library and daemon speak different protocol versions")                                 \
-  X(CONNECT_FAILED, ConnectFailed, 38, "no daemon at the socket, or a system error")
+  X(CONNECT_FAILED, ConnectFailed, 38, "no daemon at the socket, or a system error")        \
+  X(UNTRUSTED_DAEMON, UntrustedDaemon, 39,                                                  \
+    "the process behind the socket runs as a user this client does not trust")
 
 /* Every code on the wire. */
 #define RINGDB_WIRE_STATUS_CODES(X) RINGDB_ENGINE_STATUS_CODES(X) RINGDB_SERVICE_STATUS_CODES(X)

@@ -1,11 +1,14 @@
 // Client::connect (libclient/connection.cc) against a missing daemon and against a fake
 // session socket that answers each way the protocol allows (docs/PROTOCOL.md section 1):
 // each refusal maps to its status with the daemon's reason, a foreign or mismatched hello is
-// PROTOCOL_MISMATCH, and no descriptor leaks on any path.
+// PROTOCOL_MISMATCH, no descriptor leaks on any path, and a socket whose process runs as
+// another user is not trusted.
 #include <doctest/doctest.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -14,6 +17,7 @@
 
 #include "ringdb/client.h"
 #include "tests/libclient/fake_daemon.h"
+#include "tests/shm/shm_test_util.h"
 
 namespace {
 
@@ -229,4 +233,58 @@ TEST_CASE("no descriptor leaks, whether the connect fails or the client is close
     CHECK(client->ping() == Status::kOk);
   }
   CHECK(open_fds() == before);
+}
+
+TEST_CASE(
+    "connect: a socket whose process runs as another user is refused before anything is sent") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped: a listener of another user needs root to be made here");
+    return;
+  }
+  constexpr uid_t kNobody = 65534;
+  TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0777) == 0);  // the other user's socket goes in it
+  const std::string path = dir.path() + "/ringdb.sock";
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  // The other user's process: listens, then reads what each of two connections sends.
+  const pid_t child = ringdb::shm::test::fork_child([&] {
+    close(ready[0]);
+    if (setgid(kNobody) != 0 || setuid(kNobody) != 0) return 10;
+    const int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    if (bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(s, 2) != 0)
+      return 11;
+    if (write(ready[1], "r", 1) != 1) return 12;
+    for (int i = 0; i < 2; ++i) {
+      const int c = accept(s, nullptr, nullptr);
+      if (c < 0) return 13;
+      char byte;
+      if (i == 0 && recv(c, &byte, 1, 0) != 0) return 14;  // the client sent something
+      close(c);  // the second: no hello, as a process that is not ringdbd might do
+    }
+    return 0;
+  });
+  close(ready[1]);
+  char byte = 0;
+  REQUIRE(read(ready[0], &byte, 1) == 1);
+  close(ready[0]);
+
+  std::string error;
+  CHECK(connect_to(path, &error) == Status::kUntrustedDaemon);
+  CHECK(error.find("runs as uid 65534") != std::string::npos);
+  // Named by the application, the same user is trusted: the client goes on to wait for the
+  // hello, which this listener never sends.
+  std::unique_ptr<Client> client;
+  ringdb::ConnectOptions options;
+  options.socket_path = path;
+  options.daemon_uids = {kNobody};
+  CHECK(Client::connect(options, &client, &error) == Status::kConnectFailed);
+  CHECK(error.find("without answering") != std::string::npos);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }

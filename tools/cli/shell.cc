@@ -74,6 +74,8 @@ std::string describe(Status status) {
       return "the daemon speaks another protocol version than this cli";
     case Status::kConnectFailed:
       return "no daemon answers at the socket";
+    case Status::kUntrustedDaemon:
+      return "the process at the socket runs as a user this client does not trust";
   }
   return "unknown status " + std::to_string(static_cast<int>(status));
 }

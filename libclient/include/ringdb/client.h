@@ -50,6 +50,10 @@ enum class Durability : uint8_t { kSync = RINGDB_SYNC, kAsync = RINGDB_ASYNC, kN
 
 struct ConnectOptions {
   std::string socket_path;  // empty: default_socket_path()
+  // Who may answer on the socket: the daemon's user (SO_PEERCRED) must be root, this
+  // process's user, or one of these; otherwise connect() sends nothing and returns
+  // kUntrustedDaemon (another user's process could have put its socket in the daemon's place).
+  std::vector<uint32_t> daemon_uids;
 };
 
 struct KeyValue {
