@@ -51,19 +51,20 @@ void latch_warning(const ringdb::sync::LatchWarning& w) {
 std::unique_ptr<ringdb::daemon::wal::LogIo> fault_injection() {
   using ringdb::daemon::wal::FaultyLogIo;
   using ringdb::daemon::wal::UringLogIo;
-  if (getenv("RINGDB_FAULT_INJECT") == nullptr) return nullptr;
+  const char* spec = getenv("RINGDB_FAULT_INJECT");
+  if (spec == nullptr || *spec == '\0') return nullptr;
   std::string error;
   auto real = UringLogIo::open(&error);
   if (!real) return nullptr;  // the writer opens its own and reports the same error
-  auto faulty = FaultyLogIo::from_environment(std::move(real), &error);
+  auto faulty = FaultyLogIo::from_spec(spec, std::move(real), &error);
   if (!faulty) {
-    if (!error.empty()) log(LogLevel::kError, "%s; ignored", error.c_str());
+    log(LogLevel::kError, "RINGDB_FAULT_INJECT=%s; ignored", error.c_str());
     return nullptr;
   }
   log(LogLevel::kWarn,
       "FAULT INJECTION ENABLED (RINGDB_FAULT_INJECT=%s): the log's fdatasyncs "
       "will fail as it says. For tests only.",
-      getenv("RINGDB_FAULT_INJECT"));
+      spec);
   return faulty;
 }
 

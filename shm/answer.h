@@ -20,7 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <string_view>
+#include <string>
 
 #include "shm/request.h"
 #include "shm/wire.h"
@@ -29,14 +29,14 @@
 namespace ringdb::shm {
 
 // What a worker answers. `Items` is a range of elements with `key` and `value` members
-// (std::string or std::string_view). The value (has_value) or the items (non-null) are
-// looked at only when status is kOk; at most one of the two is set.
+// (std::string or std::string_view). The value or the items (whichever is non-null; at most
+// one) are looked at only when status is kOk, when the answer is written: they may be filled
+// after the pointers are set.
 template <typename Items>
 struct AnswerContent {
   WireStatus status = WireStatus::kOk;
   uint64_t u64 = 0;
-  bool has_value = false;
-  std::string_view value;
+  const std::string* value = nullptr;
   const Items* items = nullptr;
 };
 
@@ -51,8 +51,8 @@ WireStatus write_answer(ContextHeader* ctx, uint32_t inline_capacity,
   uint16_t flags = 0;
   uint32_t length = 0, offset = 0, count = 0;
   // The result's size: a value, or as many scan items as fit in the byte limit.
-  if (status == WireStatus::kOk && answer.has_value) {
-    length = static_cast<uint32_t>(answer.value.size());
+  if (status == WireStatus::kOk && answer.value != nullptr) {
+    length = static_cast<uint32_t>(answer.value->size());
   } else if (status == WireStatus::kOk && answer.items != nullptr) {
     uint64_t total = 0;
     for (const auto& item : *answer.items) {
@@ -76,8 +76,8 @@ WireStatus write_answer(ContextHeader* ctx, uint32_t inline_capacity,
       flags = 0;
     }
   }
-  if (status == WireStatus::kOk && answer.has_value && length != 0) {
-    std::memcpy(out, answer.value.data(), length);
+  if (status == WireStatus::kOk && answer.value != nullptr && length != 0) {
+    std::memcpy(out, answer.value->data(), length);
   } else if (status == WireStatus::kOk && answer.items != nullptr) {
     uint32_t written = 0;
     for (const auto& item : *answer.items) {

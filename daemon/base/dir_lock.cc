@@ -25,7 +25,6 @@ std::string read_holder(int fd) {
 
 std::unique_ptr<DataDirLock> DataDirLock::acquire(const std::string& dir, const std::string& holder,
                                                   std::string* error) {
-  if (!make_dirs(dir, 0700, error)) return nullptr;
   const std::string path = dir + "/LOCK";
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {

@@ -15,9 +15,9 @@ namespace ringdb::daemon {
 
 class DataDirLock {
  public:
-  // Creates `dir` (mode 0700) if it is missing, then takes its lock and writes `holder`
-  // (e.g. "pid 123, socket /run/ringdb/ringdb.sock") into the lock file. nullptr with *error
-  // if another process holds it (naming that process) or the file cannot be made.
+  // Takes the lock of `dir` (which must exist) and writes `holder` (e.g. "pid 123, socket
+  // /run/ringdb/ringdb.sock") into the lock file. nullptr with *error if another process
+  // holds it (naming that process) or the file cannot be made.
   static std::unique_ptr<DataDirLock> acquire(const std::string& dir, const std::string& holder,
                                               std::string* error);
   ~DataDirLock();  // closes the file: the lock is released

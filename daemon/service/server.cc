@@ -15,7 +15,6 @@
 #include <cstring>
 #include <fstream>
 
-#include "daemon/base/file_util.h"
 #include "daemon/base/log.h"
 #include "daemon/base/unix_socket.h"
 #include "shm/bus_guard.h"
@@ -26,12 +25,6 @@
 
 namespace ringdb::daemon {
 namespace {
-
-// mkdir -p with `mode` for the directories it creates.
-std::string parent_of(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
-}
 
 std::string process_name(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
@@ -81,9 +74,6 @@ bool Server::open(std::string* error) {
     *error = "the request and response areas must hold the largest key and value";
     return false;
   }
-
-  if (!make_dirs(config_.data_dir, 0700, error)) return false;
-  if (!make_dirs(parent_of(config_.socket_path), 0755, error)) return false;
 
   board_ = shm::Segment::create(shm::kBoardSize, "board", /*read_only_view=*/true, error);
   if (!board_) return false;

@@ -45,6 +45,7 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds the socket and creates the shared objects. false with *error if it cannot.
+  // REQUIRES: the socket's folder exists (ringdbd's main makes and checks it).
   bool open(std::string* error);
   // Serves until SIGTERM or SIGINT (which the caller has blocked in every thread); returns
   // the exit code.

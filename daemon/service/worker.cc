@@ -49,12 +49,8 @@ WireStatus wire(Status s) {
   return static_cast<WireStatus>(s);
 }
 
-// What an executed request answers, before it is written to the context.
-struct Answer {
-  WireStatus status = WireStatus::kOk;
-  uint64_t u64 = 0;
-  const std::string* value = nullptr;
-  const std::vector<KeyValue>* items = nullptr;
+// What an executed request answers (written to the context by shm::write_answer).
+struct Answer : shm::AnswerContent<std::vector<KeyValue>> {
   bool parked = false;  // a commit waiting for the log: answered when its completion comes
 };
 
@@ -487,17 +483,9 @@ void Worker::Loop::complete_parked() {
 }
 
 void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {
-  shm::AnswerContent<std::vector<KeyValue>> content;
-  content.status = answer.status;
-  content.u64 = answer.u64;
-  if (answer.value != nullptr) {
-    content.has_value = true;
-    content.value = *answer.value;
-  }
-  content.items = answer.items;
   shm::ContextHeader* ctx = s.context(index);
   const WireStatus status =
-      shm::write_answer(ctx, s.geometry().inline_capacity(), content, env.scan_result_bytes_max,
+      shm::write_answer(ctx, s.geometry().inline_capacity(), answer, env.scan_result_bytes_max,
                         [&](uint32_t length, std::byte** out, uint32_t* offset) {
                           if (!s.place_result(index, length, offset)) return false;
                           *out = s.response_area() + *offset;

@@ -66,17 +66,15 @@ bool UringLogIo::write_and_sync(int fd, const std::byte* data, size_t size, uint
   return true;
 }
 
-std::unique_ptr<FaultyLogIo> FaultyLogIo::from_environment(std::unique_ptr<LogIo> real,
-                                                           std::string* error) {
-  const char* env = getenv("RINGDB_FAULT_INJECT");
-  if (env == nullptr || *env == '\0') return nullptr;
-  const std::string spec = env;
+std::unique_ptr<FaultyLogIo> FaultyLogIo::from_spec(const std::string& spec,
+                                                    std::unique_ptr<LogIo> real,
+                                                    std::string* error) {
   const std::string prefix = "fsync-fail-after:";
   char* end = nullptr;
   const long long n =
       spec.rfind(prefix, 0) == 0 ? strtoll(spec.c_str() + prefix.size(), &end, 10) : -1;
   if (n < 0 || end == nullptr || *end != '\0') {
-    *error = "RINGDB_FAULT_INJECT='" + spec + "' not understood (fsync-fail-after:N)";
+    *error = "'" + spec + "' not understood (fsync-fail-after:N)";
     return nullptr;
   }
   auto faulty = std::make_unique<FaultyLogIo>(std::move(real));

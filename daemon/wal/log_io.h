@@ -8,7 +8,7 @@
 //   FaultyLogIo  forwards to another LogIo and then reports the faults it was told to: the
 //                next write or fdatasync failing with an errno, or the Nth fdatasync failing
 //                with EIO — faults a real device cannot be made to produce here. ringdbd uses
-//                it only when RINGDB_FAULT_INJECT asks (from_environment(), for the
+//                it only when RINGDB_FAULT_INJECT asks (from_spec(), for the
 //                integration tests); the writer has no test branch of its own.
 //
 // Thread safety: one thread at a time (the log writer's); FaultyLogIo's setters may be
@@ -59,10 +59,10 @@ class FaultyLogIo final : public LogIo {
  public:
   explicit FaultyLogIo(std::unique_ptr<LogIo> real) : real_(std::move(real)) {}
 
-  // RINGDB_FAULT_INJECT=fsync-fail-after:N: the (N+1)th fdatasync fails with EIO. nullptr if
-  // the variable is unset; nullptr with *error if it is set but not understood.
-  static std::unique_ptr<FaultyLogIo> from_environment(std::unique_ptr<LogIo> real,
-                                                       std::string* error);
+  // From a spec as RINGDB_FAULT_INJECT gives it: "fsync-fail-after:N", the (N+1)th fdatasync
+  // fails with EIO. nullptr with *error if the spec is not understood.
+  static std::unique_ptr<FaultyLogIo> from_spec(const std::string& spec,
+                                                std::unique_ptr<LogIo> real, std::string* error);
 
   void fail_next_write(int err) { fail_next_write_.store(err); }
   void fail_next_fsync(int err) { fail_next_fsync_.store(err); }

@@ -7,7 +7,6 @@
 #include <cassert>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -16,7 +15,6 @@
 #include "sync/latch_stats.h"
 
 namespace ringdb::daemon::wal {
-namespace {}  // namespace
 
 const char* log_status_name(LogStatus status) {
   switch (status) {
