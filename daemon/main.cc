@@ -158,16 +158,35 @@ struct DataDirs {
 
 // Recovery: the newest valid checkpoint and the log after it (daemon/durability/recovery.h),
 // reported in the daemon's log.
-bool recover_data(Engine& engine, const DataDirs& dirs, RecoveryReport* recovered,
-                  std::string* error) {
+bool recover_data(Engine& engine, const Config& config, const DataDirs& dirs,
+                  RecoveryReport* recovered, std::string* error) {
   for (const std::string& dir : {dirs.wal, dirs.checkpoints}) {
     if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
       *error = "cannot create " + dir + ": " + strerror(errno);
       return false;
     }
   }
-  if (!recover(engine, dirs.checkpoints, dirs.wal, recovered, error)) {
-    *error = "recovery failed: " + *error;
+  const wal::RecoveryMode mode =
+      config.wal_point_in_time ? wal::RecoveryMode::kPointInTime : wal::RecoveryMode::kStrict;
+  if (mode == wal::RecoveryMode::kPointInTime) {
+    log(LogLevel::kWarn,
+        "recovery: --wal-recovery=point-in-time: damage in the log, if any, is cut off with "
+        "everything after it (copied to %s/set-aside/ first)",
+        dirs.wal.c_str());
+  }
+  const wal::RecoveryResult& wal_result = recovered->log;
+  if (!recover(engine, dirs.checkpoints, dirs.wal, recovered, error, {}, mode)) {
+    if (wal_result.end == wal::LogEnd::kDamaged) {
+      *error = "the write-ahead log is damaged: " + *error +
+               ". Nothing was changed; ringdbd does not start, so that nothing is lost. Check "
+               "the data directory with `ringdb-admin verify " +
+               config.data_dir + "`. To start from the last consistent point (LSN " +
+               std::to_string(wal_result.damage.lsn) +
+               "), losing what follows it: copy the data directory somewhere safe, then start "
+               "ringdbd once with --wal-recovery=point-in-time (docs/OPERATIONS.md)";
+    } else {
+      *error = "recovery failed: " + *error;
+    }
     return false;
   }
   for (const std::string& why : recovered->unusable_checkpoints)
@@ -179,19 +198,37 @@ bool recover_data(Engine& engine, const DataDirs& dirs, RecoveryReport* recovere
         static_cast<unsigned long>(c.data_bytes), static_cast<unsigned long>(c.wal_lsn),
         recovered->checkpoint_seconds);
   }
-  const wal::RecoveryResult& wal_result = recovered->log;
+  for (const std::string& f : wal_result.removed)
+    log(LogLevel::kWarn, "recovery: removed %s: a log segment with no record, left by a crash",
+        f.c_str());
+  if (wal_result.end == wal::LogEnd::kTornTail) {
+    log(LogLevel::kWarn,
+        "recovery: the log's last write was cut short by a crash (it was never acknowledged): "
+        "%lu bytes cleared at %s (a copy: %s)",
+        static_cast<unsigned long>(wal_result.cleared_bytes),
+        wal::describe_damage(wal_result.damage).c_str(),
+        wal_result.set_aside.empty() ? "none" : wal_result.set_aside.front().c_str());
+  } else if (wal_result.end == wal::LogEnd::kDamaged) {
+    std::string files;
+    for (const std::string& f : wal_result.set_aside)
+      files += " " + f;
+    log(LogLevel::kError,
+        "recovery: --wal-recovery=point-in-time: the log was damaged at %s. Recovered to LSN "
+        "%lu, the last consistent point; %lu bytes cleared; set aside:%s",
+        wal::describe_damage(wal_result.damage).c_str(),
+        static_cast<unsigned long>(wal_result.damage.lsn),
+        static_cast<unsigned long>(wal_result.cleared_bytes),
+        files.empty() ? " nothing" : files.c_str());
+  }
   log(LogLevel::kInfo,
       "recovery: %lu transactions replayed (%lu log records already in the checkpoint) from "
-      "%lu log segments, LSN %lu to %lu, in %.3f s (%.3f s in all)%s%s",
+      "%lu log segments, LSN %lu to %lu (%s end), in %.3f s (%.3f s in all)",
       static_cast<unsigned long>(recovered->replayed),
       static_cast<unsigned long>(recovered->in_checkpoint),
       static_cast<unsigned long>(wal_result.segments),
       static_cast<unsigned long>(wal_result.first_lsn),
-      static_cast<unsigned long>(wal_result.next_lsn), wal_result.seconds, recovered->seconds,
-      wal_result.end == wal::ScanEnd::kEndOfLog ? "" : "; the log ended early: ",
-      wal_result.stopped_at.c_str());
-  for (const std::string& d : wal_result.discarded)
-    log(LogLevel::kWarn, "recovery: %s set aside (beyond the end of the valid log)", d.c_str());
+      static_cast<unsigned long>(wal_result.next_lsn), wal::log_end_name(wal_result.end),
+      wal_result.seconds, recovered->seconds);
   return true;
 }
 
@@ -211,6 +248,9 @@ wal::LogWriterOptions log_options(const Config& config, const DataDirs& dirs,
   options.io = io;
   options.start_lsn = recovered.next_lsn;
   options.first_segment_id = recovered.next_segment_id;
+  options.continue_segment = recovered.continue_segment;
+  options.continue_offset = recovered.continue_offset;
+  options.continue_bytes = recovered.continue_bytes;
   return options;
 }
 
@@ -260,7 +300,7 @@ int main(int argc, char** argv) {
   if (!server.open(&error)) return cannot_start(error);
   const DataDirs dirs{config.data_dir + "/wal", config.data_dir + "/checkpoints"};
   RecoveryReport recovered;
-  if (!recover_data(engine, dirs, &recovered, &error)) return cannot_start(error);
+  if (!recover_data(engine, config, dirs, &recovered, &error)) return cannot_start(error);
 
   const std::unique_ptr<wal::LogIo> faulty_io = fault_injection();
   auto writer = wal::LogWriter::open(

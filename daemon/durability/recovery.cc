@@ -98,7 +98,8 @@ class BulkLoader {
 }  // namespace
 
 bool recover(Engine& engine, const std::string& checkpoint_dir, const std::string& wal_dir,
-             RecoveryReport* report, std::string* error, const RecoveryProgress& progress) {
+             RecoveryReport* report, std::string* error, const RecoveryProgress& progress,
+             wal::RecoveryMode wal_mode) {
   const auto started = std::chrono::steady_clock::now();
   *report = RecoveryReport{};
   CheckpointInfo& checkpoint = report->checkpoint;
@@ -138,8 +139,12 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
   uint64_t max_txn = 0;
   const uint64_t from = checkpoint.seq != 0 ? checkpoint.wal_lsn : 0;
   ProgressLine line(progress);
+  wal::RecoveryOptions log_options;
+  log_options.from_lsn = from;
+  log_options.empty_lsn = from;
+  log_options.mode = wal_mode;
   if (!wal::recover(
-          wal_dir, from, from,
+          wal_dir, log_options,
           [&](const wal::Record& r, std::string* why) {
             max_txn = std::max(max_txn, r.txn);
             line.tick([&](uint64_t records) {

@@ -1,7 +1,7 @@
 // Recovery at start (issue 5): the newest valid checkpoint (daemon/durability/checkpoint.h) is
 // loaded into the empty engine — a damaged one is passed over for the one before it, whose log is
 // kept — then the write-ahead log is replayed from the checkpoint's LSN (daemon/wal/reader.h:
-// it stops at the first torn or corrupt record and makes the log safe to continue), each
+// a torn tail is cleared; damage refuses, unless `wal_mode` is kPointInTime), each
 // record a transaction of its own, skipping the records of transactions the checkpoint holds.
 // Transaction ids then go on above every id the checkpoint and the log name.
 //
@@ -38,6 +38,7 @@ struct RecoveryProgress {
 
 // REQUIRES: `engine` is empty and has no open transaction.
 bool recover(Engine& engine, const std::string& checkpoint_dir, const std::string& wal_dir,
-             RecoveryReport* report, std::string* error, const RecoveryProgress& progress = {});
+             RecoveryReport* report, std::string* error, const RecoveryProgress& progress = {},
+             wal::RecoveryMode wal_mode = wal::RecoveryMode::kStrict);
 
 }  // namespace ringdb::daemon

@@ -175,6 +175,17 @@ ConfigValue log_level_value() {
           [](const Config& c) { return std::string(log_level_name(c.log_level)); }};
 }
 
+ConfigValue wal_recovery() {
+  return {[](Config* c, const std::string& v) {
+            if (v != "strict" && v != "point-in-time") return false;
+            c->wal_point_in_time = v == "point-in-time";
+            return true;
+          },
+          [](const Config& c) {
+            return std::string(c.wal_point_in_time ? "point-in-time" : "strict");
+          }};
+}
+
 ConfigValue ready_fd() {
   return {
       [](Config* c, const std::string& v) {
@@ -401,6 +412,14 @@ const std::vector<ConfigOption>& config_options() {
        .help = "an async commit is written and synced within this long (sooner with a sync "
                "commit behind it); 0: at once",
        .value = count(&Config::wal_async_flush_ms, 0, 60'000)},
+      {.name = "wal-recovery",
+       .value_name = "MODE",
+       .help = "what a damaged log does at start: strict refuses to start and says where the "
+               "damage is; point-in-time starts from the last consistent point before it, "
+               "after copying the damaged segment and moving later ones to the log's "
+               "set-aside/ folder (an operator's choice for one start: docs/OPERATIONS.md). "
+               "A torn tail, a crash's unfinished last write, is cleared either way",
+       .value = wal_recovery()},
       {.name = "checkpoint-interval-ms",
        .value_name = "MS",
        .help = "start a checkpoint this long after the last one started; 0: not by time",

@@ -50,6 +50,9 @@ struct Config {
   // An async commit's record waits at most this long for others to share its write and sync
   // (a sync commit takes everything queued at once).
   uint32_t wal_async_flush_ms = 10;
+  // Damage in the log (not a torn tail) refuses the start, unless an operator chose to
+  // recover to the last consistent point before it (daemon/wal/reader.h).
+  bool wal_point_in_time = false;
   uint64_t checkpoint_interval_ms = 300'000;
   uint64_t checkpoint_wal_bytes = uint64_t{256} << 20;
   uint32_t spin_us = 50;  // a worker polls this long without work before it sleeps

@@ -17,7 +17,7 @@ namespace {
 
 // Segment header fields (the rest of the page is zero).
 constexpr size_t kMagicAt = 0, kVersionAt = 8, kHeaderCrcAt = 12, kStartLsnAt = 16,
-                 kSegmentIdAt = 24, kCreatedAt = 32, kHeaderCheckedEnd = 64;
+                 kSegmentIdAt = 24, kCreatedAt = 32, kFileBytesAt = 40, kHeaderCheckedEnd = 64;
 
 // Record header fields.
 constexpr size_t kCrcAt = 0, kBodyLenAt = 4, kLsnAt = 8, kTxnAt = 16, kOpCountAt = 24, kTypeAt = 28;
@@ -70,10 +70,11 @@ bool parse_segment_file_name(std::string_view name, uint64_t* start_lsn) {
 void encode_segment_header(const SegmentHeader& header, std::byte* out) {
   std::memset(out, 0, kSegmentHeaderSize);
   store_le(out + kMagicAt, kSegmentMagic);
-  store_le(out + kVersionAt, kFormatVersion);
+  store_le(out + kVersionAt, header.version);
   store_le(out + kStartLsnAt, header.start_lsn);
   store_le(out + kSegmentIdAt, header.segment_id);
   store_le(out + kCreatedAt, header.created_ns);
+  store_le(out + kFileBytesAt, header.file_bytes);
   store_le(out + kHeaderCrcAt,
            crc32c(out + kStartLsnAt, kHeaderCheckedEnd - kStartLsnAt, crc32c(out, kHeaderCrcAt)));
 }
@@ -89,7 +90,8 @@ bool decode_segment_header(std::span<const std::byte> bytes, SegmentHeader* head
     *why = "not a ringdb log segment (bad magic)";
     return false;
   }
-  if (load_le<uint32_t>(p + kVersionAt) != kFormatVersion) {
+  const uint32_t version = load_le<uint32_t>(p + kVersionAt);
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
     *why = "a log format version this build does not read";
     return false;
   }
@@ -102,6 +104,8 @@ bool decode_segment_header(std::span<const std::byte> bytes, SegmentHeader* head
   header->start_lsn = load_le<uint64_t>(p + kStartLsnAt);
   header->segment_id = load_le<uint64_t>(p + kSegmentIdAt);
   header->created_ns = load_le<uint64_t>(p + kCreatedAt);
+  header->file_bytes = load_le<uint64_t>(p + kFileBytesAt);
+  header->version = version;
   return true;
 }
 
@@ -132,6 +136,18 @@ void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::str
     p += op.value.size();
   }
   store_le(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+}
+
+void append_segment_end(uint64_t lsn, uint64_t next_segment_id, std::string* out) {
+  const size_t begin = out->size();
+  out->resize(begin + kSegmentEndSize);
+  std::byte* r = reinterpret_cast<std::byte*>(out->data()) + begin;
+  store_le(r + kBodyLenAt, uint32_t{0});
+  store_le(r + kLsnAt, lsn);
+  store_le(r + kTxnAt, next_segment_id);
+  store_le(r + kOpCountAt, uint32_t{0});
+  store_le(r + kTypeAt, kRecordTypeSegmentEnd);
+  store_le(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt));
 }
 
 void set_record_lsn(std::byte* record, uint64_t lsn) {
@@ -182,6 +198,53 @@ bool decode_body(std::span<const std::byte> body, uint32_t op_count, Record* rec
   return true;
 }
 
+// What check_record() found at the start of some bytes: a record it accepts has a size (a
+// commit record says kEndOfLog, its Record filled in; a segment end says kSegmentEnd);
+// otherwise kEndOfLog (zeros there), kTorn or kCorrupt, with why.
+struct Check {
+  ScanEnd end = ScanEnd::kEndOfLog;
+  const char* why = "";
+  size_t size = 0;  // of an accepted record (commit or segment end); 0 otherwise
+};
+
+Check check_record(std::span<const std::byte> rest, uint64_t lsn, Record* record) {
+  auto bad = [](ScanEnd end, const char* why) { return Check{end, why, 0}; };
+  if (rest.size() < kRecordHeaderSize) {
+    return all_zero(rest) ? Check{} : bad(ScanEnd::kTorn, "a record header cut short");
+  }
+  const std::byte* h = rest.data();
+  if (all_zero(rest.first(kRecordHeaderSize))) return Check{};
+  const uint32_t body_len = load_le<uint32_t>(h + kBodyLenAt);
+  if (load_le<uint64_t>(h + kLsnAt) != lsn) {
+    return bad(ScanEnd::kCorrupt, "a record whose LSN is not the expected one");
+  }
+  if (body_len > kRecordBodyMax) return bad(ScanEnd::kCorrupt, "a record body over the limit");
+  const size_t total = align8(kRecordHeaderSize + body_len);
+  if (total > rest.size()) return bad(ScanEnd::kTorn, "a record cut short");
+  if (load_le<uint32_t>(h + kCrcAt) !=
+      crc32c(h + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body_len)) {
+    return bad(ScanEnd::kCorrupt, "a record checksum mismatch");
+  }
+  if (!all_zero(rest.subspan(kRecordHeaderSize + body_len, total - kRecordHeaderSize - body_len))) {
+    return bad(ScanEnd::kCorrupt, "non-zero record padding");
+  }
+  const uint32_t type = load_le<uint32_t>(h + kTypeAt);
+  const uint32_t op_count = load_le<uint32_t>(h + kOpCountAt);
+  if (type == kRecordTypeSegmentEnd) {
+    if (body_len != 0 || op_count != 0) return bad(ScanEnd::kCorrupt, "a malformed segment end");
+    return Check{ScanEnd::kSegmentEnd, "", total};
+  }
+  if (type != kRecordTypeCommit) return bad(ScanEnd::kCorrupt, "a record of unknown type");
+  const char* why = "";
+  if (!decode_body(rest.subspan(kRecordHeaderSize, body_len), op_count, record, &why)) {
+    return bad(ScanEnd::kCorrupt, why);
+  }
+  record->lsn = lsn;
+  record->txn = load_le<uint64_t>(h + kTxnAt);
+  record->size = total;
+  return Check{ScanEnd::kEndOfLog, "", total};
+}
+
 }  // namespace
 
 ScanResult scan(std::span<const std::byte> bytes, uint64_t start_lsn,
@@ -190,51 +253,27 @@ ScanResult scan(std::span<const std::byte> bytes, uint64_t start_lsn,
   result.next_lsn = start_lsn;
   Record record;
   size_t pos = 0;
-  auto stop = [&](ScanEnd end, const char* why) {
-    result.end = end;
-    result.why = why;
+  for (;;) {
+    const Check c = check_record(bytes.subspan(pos), result.next_lsn, &record);
+    if (c.size != 0) {
+      pos += c.size;
+      result.next_lsn += c.size;
+    }
+    if (c.end == ScanEnd::kEndOfLog && c.size != 0) {
+      ++result.records;
+      if (on_record(record)) continue;
+    }
+    result.end = c.end;
+    result.why = c.why;
     result.valid_bytes = pos;
     return result;
-  };
-  for (;;) {
-    const std::span<const std::byte> rest = bytes.subspan(pos);
-    if (rest.size() < kRecordHeaderSize) {
-      return all_zero(rest) ? stop(ScanEnd::kEndOfLog, "")
-                            : stop(ScanEnd::kTorn, "a record header cut short");
-    }
-    const std::byte* h = rest.data();
-    if (all_zero(rest.first(kRecordHeaderSize))) return stop(ScanEnd::kEndOfLog, "");
-    const uint32_t body_len = load_le<uint32_t>(h + kBodyLenAt);
-    if (load_le<uint64_t>(h + kLsnAt) != result.next_lsn) {
-      return stop(ScanEnd::kCorrupt, "a record whose LSN is not the expected one");
-    }
-    if (body_len > kRecordBodyMax) return stop(ScanEnd::kCorrupt, "a record body over the limit");
-    const size_t total = align8(kRecordHeaderSize + body_len);
-    if (total > rest.size()) return stop(ScanEnd::kTorn, "a record cut short");
-    if (load_le<uint32_t>(h + kCrcAt) !=
-        crc32c(h + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body_len)) {
-      return stop(ScanEnd::kCorrupt, "a record checksum mismatch");
-    }
-    if (!all_zero(
-            rest.subspan(kRecordHeaderSize + body_len, total - kRecordHeaderSize - body_len))) {
-      return stop(ScanEnd::kCorrupt, "non-zero record padding");
-    }
-    if (load_le<uint32_t>(h + kTypeAt) != kRecordTypeCommit) {
-      return stop(ScanEnd::kCorrupt, "a record of unknown type");
-    }
-    const char* why = "";
-    if (!decode_body(rest.subspan(kRecordHeaderSize, body_len), load_le<uint32_t>(h + kOpCountAt),
-                     &record, &why)) {
-      return stop(ScanEnd::kCorrupt, why);
-    }
-    record.lsn = result.next_lsn;
-    record.txn = load_le<uint64_t>(h + kTxnAt);
-    record.size = total;
-    pos += total;
-    result.next_lsn += total;
-    ++result.records;
-    if (!on_record(record)) return stop(ScanEnd::kEndOfLog, "");
   }
+}
+
+bool record_at(std::span<const std::byte> bytes, size_t offset, uint64_t start_lsn) {
+  if (offset % 8 != 0 || offset >= bytes.size()) return false;
+  Record record;
+  return check_record(bytes.subspan(offset), start_lsn + offset, &record).size != 0;
 }
 
 }  // namespace ringdb::daemon::wal

@@ -69,6 +69,17 @@ bool LogWriter::init(std::string* error) {
     if (!own_io_) return false;
     io_ = own_io_.get();
   }
+  if (!options_.continue_segment.empty()) {
+    segment_fd_ = ::open(options_.continue_segment.c_str(), O_RDWR | O_CLOEXEC);
+    if (segment_fd_ < 0) {
+      *error =
+          "cannot open the log segment " + options_.continue_segment + ": " + errno_text(errno);
+      return false;
+    }
+    segment_offset_ = options_.continue_offset;
+    segment_end_ = options_.continue_bytes;
+    return true;
+  }
   if (const int rc = new_segment(); rc < 0) {
     *error = "cannot create the first log segment in " + options_.dir + ": " + errno_text(-rc);
     return false;
@@ -103,7 +114,8 @@ LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t work
   assert(request == kNoNotify || worker < sinks_.size());
   if (failed_.load(std::memory_order_acquire)) return LogStatus::kFailed;
   const size_t size = record_size(ops);
-  if (size > options_.segment_bytes - kSegmentHeaderSize) return LogStatus::kTooLarge;
+  if (size > options_.segment_bytes - kSegmentHeaderSize - kSegmentEndSize)
+    return LogStatus::kTooLarge;
   {
     sync::MutexGuard guard(mu_);
     if (queue_.size() + size > options_.queue_bytes_max) return LogStatus::kQueueFull;
@@ -231,7 +243,8 @@ void LogWriter::write_batch() {
   size_t offset = 0;
   while (entry < batch_entries_.size()) {
     // The records that fit in the current segment, from `entry` on.
-    const uint64_t room = options_.segment_bytes - segment_offset_;
+    // (Every segment keeps room for its segment-end record.)
+    const uint64_t room = segment_end_ - kSegmentEndSize - segment_offset_;
     size_t end_entry = entry;
     size_t end_offset = offset;
     while (end_entry < batch_entries_.size() &&
@@ -329,33 +342,82 @@ int LogWriter::write_chunk(size_t from, size_t to) {
 }
 
 int LogWriter::new_segment() {
-  const std::string name = segment_file_name(next_lsn_);
-  const int fd = openat(dir_fd_, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const bool leaving = segment_fd_ >= 0;
+  const uint64_t id = leaving ? segment_id_ + 1 : segment_id_;
+  const uint64_t start_lsn = leaving ? next_lsn_ + kSegmentEndSize : next_lsn_;
+  // Made whole under a temporary name, then renamed: a segment's name never stands for a file
+  // a crash left half made (recovery removes leftover *.new files).
+  const std::string name = segment_file_name(start_lsn);
+  const std::string temp = name + std::string(kNewSegmentSuffix);
+  const int fd = openat(dir_fd_, temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return -errno;
   auto undo = [&](int err) {
     close(fd);
-    unlinkat(dir_fd_, name.c_str(), 0);
+    unlinkat(dir_fd_, temp.c_str(), 0);
     return -err;
   };
   if (const int rc = posix_fallocate(fd, 0, static_cast<off_t>(options_.segment_bytes)); rc != 0)
     return undo(rc);
   std::vector<std::byte> header(kSegmentHeaderSize);
-  const uint64_t id = segment_id_ + (segment_fd_ >= 0 ? 1 : 0);
-  encode_segment_header(SegmentHeader{next_lsn_, id, sync::realtime_ns()}, header.data());
+  encode_segment_header(SegmentHeader{start_lsn, id, sync::realtime_ns(), options_.segment_bytes},
+                        header.data());
   if (pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
     return undo(errno != 0 ? errno : EIO);
-  if (fdatasync(fd) != 0 || fsync(dir_fd_) != 0) {
+  if (fdatasync(fd) != 0) {
     const int err = errno;
     close(fd);
-    fail("fsync of a new log segment failed: " + errno_text(err));
+    fail("fdatasync of a new log segment failed: " + errno_text(err));
     return -err;
   }
-  if (segment_fd_ >= 0) close(segment_fd_);
+  // (renameat2's RENAME_NOREPLACE: a file of that name is never overwritten.)
+  if (renameat2(dir_fd_, temp.c_str(), dir_fd_, name.c_str(), RENAME_NOREPLACE) != 0)
+    return undo(errno);
+  if (fsync(dir_fd_) != 0) {
+    const int err = errno;
+    close(fd);
+    fail("fsync of the log directory failed: " + errno_text(err));
+    return -err;
+  }
+  // A crash from here until the seal is durable leaves the new segment empty after an
+  // unsealed one: recovery removes it (an unfinished switch).
+  if (leaving) {
+    if (const int rc = seal(id); rc < 0) {
+      close(fd);
+      return rc;
+    }
+    close(segment_fd_);
+  }
   segment_fd_ = fd;
   segment_id_ = id;
   segment_offset_ = kSegmentHeaderSize;
+  segment_end_ = options_.segment_bytes;
+  next_lsn_ = start_lsn;
+  written_lsn_.store(start_lsn, std::memory_order_relaxed);
   sync::MutexGuard guard(stats_mu_);
   ++stats_.segments_created;
+  return 0;
+}
+
+int LogWriter::seal(uint64_t next_segment_id) {
+  std::string record;
+  append_segment_end(next_lsn_, next_segment_id, &record);
+  WriteSyncResult r;
+  std::string error;
+  if (!io_->write_and_sync(segment_fd_, reinterpret_cast<const std::byte*>(record.data()),
+                           record.size(), segment_offset_, &r, &error)) {
+    fail(error);
+    return -EIO;
+  }
+  const int err = r.write_res < 0                                     ? -r.write_res
+                  : static_cast<size_t>(r.write_res) != record.size() ? EIO
+                  : r.sync_res < 0                                    ? -r.sync_res
+                                                                      : 0;
+  if (err != 0) {
+    // Never retried, as any other failed write or sync of the log (and never taken for a
+    // full disk: the space was allocated with the segment).
+    fail("sealing the log segment " + std::to_string(segment_id_) + " failed: " + errno_text(err));
+    return -EIO;
+  }
   return 0;
 }
 

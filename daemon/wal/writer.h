@@ -18,7 +18,11 @@
 // Segments: files of `segment_bytes` (header included), preallocated with fallocate when
 // created (then fdatasync has no size change to write) and made durable with the directory's
 // fsync. A batch that does not fit in the current segment is split at a record boundary; the
-// rest goes to a new segment starting at its LSN.
+// rest goes to a new segment. Leaving a segment takes two steps, so that recovery can tell a
+// missing segment from the end of the log: the next segment is created and made durable,
+// then the old one sealed with a segment-end record (written and synced) that names it; the
+// new segment starts after that record. After a restart the writer goes on in the segment
+// recovery left open (continue_segment), or starts a new one.
 //
 // Faults:
 //   - no space for a new segment (ENOSPC from fallocate or from a write): the commits that did
@@ -60,7 +64,13 @@ struct LogWriterOptions {
   uint64_t segment_bytes = uint64_t{64} << 20;
   size_t queue_bytes_max = size_t{32} << 20;  // bytes appended and not yet taken by a batch
   uint64_t start_lsn = 0;                     // the LSN of the first record (after recovery)
-  uint64_t first_segment_id = 0;
+  uint64_t first_segment_id = 0;              // of the segment continued or created first
+  // Recovery's open segment (wal::RecoveryResult): the writer appends to this file, at
+  // continue_offset (where start_lsn goes); empty: it creates segment first_segment_id at
+  // start_lsn.
+  std::string continue_segment;
+  uint64_t continue_offset = 0;
+  uint64_t continue_bytes = 0;  // its size (it may have been made with another segment_bytes)
   std::chrono::nanoseconds async_flush_delay{0};  // see above
   // A write + fdatasync slower than this calls on_slow (at most once per slow_sync_interval;
   // the others are counted and passed along).
@@ -141,8 +151,12 @@ class LogWriter {
   uint64_t assign_lsns(size_t entry, size_t end_entry, size_t offset);
   // Writes batch bytes [from, to) at the current position: write + fdatasync. 0 or -errno.
   int write_chunk(size_t from, size_t to);
-  // Opens a new segment starting at next_lsn_; 0 or -errno.
+  // Leaves the current segment (if any) for a new one: creates it, then seals the current
+  // one (seal()). 0 or -errno (-ENOSPC: nothing changed; other errors: the log failed).
   int new_segment();
+  // Writes the segment-end record at the end of the current segment, synced; 0, or -EIO and
+  // the log failed.
+  int seal(uint64_t next_segment_id);
   void fail(const std::string& reason);
   // Posts the outcome of batch entries [first_entry, end_entry) to their workers' sinks.
   void notify_range(size_t first_entry, size_t end_entry, LogStatus status);
@@ -174,6 +188,7 @@ class LogWriter {
   int segment_fd_ = -1;
   uint64_t segment_id_ = 0;
   uint64_t segment_offset_ = 0;  // where the next record goes in the segment file
+  uint64_t segment_end_ = 0;     // the segment file's size
   uint64_t next_lsn_ = 0;
 
   std::atomic<uint64_t> durable_lsn_{0};

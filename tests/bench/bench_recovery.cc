@@ -191,8 +191,8 @@ Figure read_only(const std::string& phase, const std::string& cache,
   if (phase == "wal") {
     wal::RecoveryResult result;
     if (!wal::recover(
-            wal_dir, 0, 0, [](const wal::Record&, std::string*) { return true; }, &result,
-            &error)) {
+            wal_dir, wal::RecoveryOptions{.dry_run = true},
+            [](const wal::Record&, std::string*) { return true; }, &result, &error)) {
       die("reading the log: " + error);
     }
     items = result.records;

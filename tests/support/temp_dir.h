@@ -12,8 +12,10 @@ namespace ringdb::test {
 
 struct TempDir {
   std::string path;
-  explicit TempDir(const char* prefix = "ringdb-test") {
-    std::string name = std::string("/tmp/") + prefix + "-XXXXXX";
+  // `parent`: /tmp by default; /dev/shm for a test that syncs files by the thousand and is not
+  // about the disk.
+  explicit TempDir(const char* prefix = "ringdb-test", const char* parent = "/tmp") {
+    std::string name = std::string(parent) + "/" + prefix + "-XXXXXX";
     REQUIRE(mkdtemp(name.data()) != nullptr);
     path = name;
   }
