@@ -203,15 +203,23 @@ bool CheckpointInfo::contains(uint64_t txn) const {
   return txn < next_trx && !std::binary_search(active.begin(), active.end(), txn);
 }
 
-bool list_checkpoints(const std::string& dir, std::vector<CheckpointInfo>* out,
-                      std::string* error) {
+bool list_checkpoints(const std::string& dir, std::vector<CheckpointInfo>* out, std::string* error,
+                      std::vector<std::string>* unusable) {
   out->clear();
+  const auto not_usable = [&](const std::string& path, const std::string& why) {
+    if (unusable != nullptr) {
+      unusable->push_back(path + ": " + why);
+    } else {
+      log(LogLevel::kWarn, "checkpoint %s is not usable: %s", path.c_str(), why.c_str());
+    }
+  };
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (e.is_regular_file() && name.size() > 4 && name.substr(name.size() - 4) == ".tmp" &&
         name.rfind("ckpt-", 0) == 0) {
-      fs::remove(e.path(), ec);  // a checkpoint cut short: never published
+      if (unusable != nullptr) continue;  // looking only
+      fs::remove(e.path(), ec);           // a checkpoint cut short: never published
       if (ec) {
         *error = "cannot remove " + e.path().string() + ": " + ec.message();
         return false;
@@ -223,13 +231,12 @@ bool list_checkpoints(const std::string& dir, std::vector<CheckpointInfo>* out,
     MappedFile file;
     std::string why;
     if (!file.open(e.path().string(), &why, false, kHeaderSize + 8 * kActiveMax)) {
-      log(LogLevel::kWarn, "checkpoint %s: %s", e.path().c_str(), why.c_str());
+      not_usable(e.path().string(), why);
       continue;
     }
     CheckpointInfo info;
     if (!decode_header(file.bytes(), &info, &why) || info.seq != seq) {
-      log(LogLevel::kWarn, "checkpoint %s is not usable: %s", e.path().c_str(),
-          why.empty() ? "its name and sequence number differ" : why.c_str());
+      not_usable(e.path().string(), why.empty() ? "its name and sequence number differ" : why);
       continue;
     }
     info.path = e.path().string();

@@ -63,8 +63,11 @@ struct CheckpointInfo {
 };
 
 // The checkpoints in `dir` whose header is intact, newest first (their bodies are checked by
-// load_checkpoint). Leftover *.tmp files (a checkpoint cut short by a crash) are removed.
-bool list_checkpoints(const std::string& dir, std::vector<CheckpointInfo>* out, std::string* error);
+// load_checkpoint). The others are logged as not usable. Leftover *.tmp files (a checkpoint
+// cut short by a crash) are removed. With `unusable`, the call only looks: the unusable ones
+// are listed there ("PATH: why"), not logged, and nothing is removed.
+bool list_checkpoints(const std::string& dir, std::vector<CheckpointInfo>* out, std::string* error,
+                      std::vector<std::string>* unusable = nullptr);
 
 // Reads a whole checkpoint file and checks its structure and checksum; only if all is well,
 // hands each key and value to `apply` (in key order). Keys and values longer than the limits

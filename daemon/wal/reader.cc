@@ -306,6 +306,7 @@ class Recovery {
         result_(result),
         error_(error),
         changes_(dir, options.dry_run, result, error),
+        from_lsn_(options.from_lsn),
         lsn_(options.empty_lsn) {}
 
   bool run(const std::vector<SegmentFile>& segments, const std::vector<std::string>& unfinished) {
@@ -313,15 +314,16 @@ class Recovery {
     for (const std::string& path : unfinished) {
       if (!changes_.remove(path)) return false;
     }
+    if (options_.whole_log && !segments.empty()) from_lsn_ = segments.front().start_lsn;
     // Segments wholly below from_lsn (their successor starts at or below it) are not needed.
     size_t first = 0;
-    while (first + 1 < segments.size() && segments[first + 1].start_lsn <= options_.from_lsn)
+    while (first + 1 < segments.size() && segments[first + 1].start_lsn <= from_lsn_)
       ++first;
-    if (!segments.empty() && segments[first].start_lsn > options_.from_lsn) {
+    if (!segments.empty() && segments[first].start_lsn > from_lsn_) {
       *error_ = "the log starts at LSN " + std::to_string(segments[first].start_lsn) + " (" +
-                segments[first].path + "), after LSN " + std::to_string(options_.from_lsn) +
+                segments[first].path + "), after LSN " + std::to_string(from_lsn_) +
                 " where replay must begin: log segments are missing" +
-                (options_.from_lsn == 0 ? " (and there is no valid checkpoint)" : "");
+                (from_lsn_ == 0 ? " (and there is no valid checkpoint)" : "");
       return false;
     }
     for (size_t i = first; i < segments.size(); ++i) {
@@ -478,7 +480,7 @@ class Recovery {
     std::string apply_error;
     bool apply_failed = false;
     *r = scan(records, lsn_, [&](const Record& rec) {
-      if (rec.lsn < options_.from_lsn) {
+      if (rec.lsn < from_lsn_) {
         ++result_->skipped;
         return true;
       }
@@ -546,12 +548,12 @@ class Recovery {
 
   // The log must reach from_lsn; where the writer goes on.
   bool finish() {
-    if (have_lsn_ && options_.from_lsn > lsn_) {
+    if (have_lsn_ && from_lsn_ > lsn_) {
       *error_ = "the log ends at LSN " + std::to_string(lsn_) + ", before the checkpoint's LSN " +
-                std::to_string(options_.from_lsn) + ": log segments are missing";
+                std::to_string(from_lsn_) + ": log segments are missing";
       return false;
     }
-    result_->next_lsn = have_lsn_ ? lsn_ : std::max(options_.empty_lsn, options_.from_lsn);
+    result_->next_lsn = have_lsn_ ? lsn_ : std::max(options_.empty_lsn, from_lsn_);
     if (continuable()) {
       result_->continue_segment = kept_.path;
       result_->continue_offset = kept_.end;
@@ -570,6 +572,7 @@ class Recovery {
   std::string* const error_;
   Changes changes_;
   const std::vector<SegmentFile>* segments_ = nullptr;
+  uint64_t from_lsn_;      // replay from here
   uint64_t lsn_;           // where the next record must start
   bool have_lsn_ = false;  // lsn_ was set by the first segment read
   Kept kept_;

@@ -47,7 +47,8 @@ struct RecoveryOptions {
   uint64_t from_lsn = 0;   // replay from here (the checkpoint's LSN)
   uint64_t empty_lsn = 0;  // where a log with no segment at all starts
   RecoveryMode mode = RecoveryMode::kStrict;
-  bool dry_run = false;  // change nothing; damage is reported in the result, not refused
+  bool dry_run = false;    // change nothing; damage is reported in the result, not refused
+  bool whole_log = false;  // read from the first segment, wherever it starts (not from_lsn)
 };
 
 enum class LogEnd { kClean, kTornTail, kDamaged };

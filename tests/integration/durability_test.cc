@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "doctest/doctest.h"
 #include "ringdb/client.h"
 #include "tests/integration/daemon_process.h"
@@ -35,6 +37,7 @@ using namespace std::chrono_literals;
 using ringdb::Client;
 using ringdb::Status;
 using ringdb::Transaction;
+using ringdb::test::ChildOptions;
 using ringdb::test::ChildProcess;
 using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
@@ -156,6 +159,114 @@ std::vector<std::string> file_names(const std::string& dir) {
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// ringdb-admin --json verify DIR: its answer, and its exit code in *code.
+nlohmann::json verify(const std::string& data_dir, int* code) {
+  ChildOptions options;
+  options.pipe_stdin = false;
+  ChildProcess p({ringdb::test::program_path("RINGDB_ADMIN"), "--json", "verify", data_dir},
+                 options);
+  std::string line;
+  const bool got = p.read_line(&line);
+  *code = ringdb::test::exit_code(p.wait());
+  REQUIRE_MESSAGE(got, "ringdb-admin printed nothing; stderr: " << p.read_stderr());
+  const auto j = nlohmann::json::parse(line, nullptr, false);
+  REQUIRE_MESSAGE(j.is_object(), line);
+  return j;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::string data(std::filesystem::file_size(path), '\0');
+  const int fd = open(path.c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(pread(fd, data.data(), data.size(), 0) == static_cast<ssize_t>(data.size()));
+  close(fd);
+  return data;
+}
+
+TEST_CASE(
+    "a damaged log: ringdbd refuses to start and says where, ringdb-admin verify finds it, and "
+    "--wal-recovery=point-in-time starts from the last consistent point") {
+  TempDir dir("ringdb-damaged");
+  const std::string data = dir.path + "/data";
+  // No checkpoint: the whole log is replayed.
+  const std::vector<std::string> no_checkpoints = {"--checkpoint-interval-ms", "0",
+                                                   "--checkpoint-wal-bytes", "0"};
+  constexpr int kKeys = 300;
+  {
+    DaemonProcess daemon(no_checkpoints, dir.path);
+    REQUIRE(daemon.ready());
+    auto c = connect(daemon);
+    for (int i = 0; i < kKeys; ++i)
+      REQUIRE(c->put(cat("k", i), std::string(200, 'v')) == Status::kOk);
+    c.reset();
+    daemon.process().signal(SIGKILL);
+    daemon.process().wait();
+  }
+  int code = -1;
+  CHECK(verify(data, &code)["ok"] == true);
+  CHECK(code == 0);
+  // One byte changed in the middle of the log's records.
+  const auto segments = file_names(data + "/wal");
+  REQUIRE(segments.size() == 1);
+  const std::string segment = data + "/wal/" + segments[0];
+  std::string bytes = read_bytes(segment);
+  const size_t middle = (4096 + bytes.find_last_not_of('\0')) / 2;
+  bytes[middle] = static_cast<char>(~bytes[middle]);
+  {
+    const int fd = open(segment.c_str(), O_WRONLY);
+    REQUIRE(pwrite(fd, &bytes[middle], 1, static_cast<off_t>(middle)) == 1);
+    close(fd);
+  }
+
+  const nlohmann::json found = verify(data, &code);
+  CHECK(code == 1);
+  CHECK(found["ok"] == false);
+  CHECK(found["log"]["end"] == "damaged");
+  CHECK(found["log"]["damage"]["file"] == segment);
+  CHECK(found["log"]["damage"]["records_after"].get<int>() > 0);
+
+  {
+    DaemonProcess refused(no_checkpoints, dir.path);
+    CHECK_FALSE(refused.ready());
+    std::string line;
+    REQUIRE(refused.wait_log("the write-ahead log is damaged", &line));
+    CHECK(line.find(segment + " at offset ") != std::string::npos);
+    CHECK(line.find("valid records follow it") != std::string::npos);
+    CHECK(line.find("--wal-recovery=point-in-time") != std::string::npos);
+    CHECK(ringdb::test::exit_code(refused.process().wait()) == 1);
+  }
+  CHECK(read_bytes(segment) == bytes);  // nothing changed
+  CHECK(file_names(data + "/wal") == segments);
+
+  std::vector<std::string> point_in_time = no_checkpoints;
+  point_in_time.insert(point_in_time.end(), {"--wal-recovery", "point-in-time"});
+  int kept = 0;
+  {
+    DaemonProcess daemon(point_in_time, dir.path);
+    REQUIRE(daemon.ready());
+    REQUIRE(daemon.wait_log("the log was damaged at " + segment));
+    auto c = connect(daemon);
+    // A prefix of the keys: those before the damage.
+    while (kept < kKeys && get_or(*c, cat("k", kept)) != "<absent>")
+      ++kept;
+    CHECK(kept > 0);
+    CHECK(kept < kKeys);
+    for (int i = kept; i < kKeys; ++i)
+      CHECK(get_or(*c, cat("k", i)) == "<absent>");
+    REQUIRE(c->put("after", "yes") == Status::kOk);
+    c.reset();
+    REQUIRE(daemon.stop() == 0);
+  }
+  CHECK(read_bytes(data + "/wal/set-aside/" + segments[0]) == bytes);  // the copy, as found
+  CHECK(verify(data, &code)["ok"] == true);
+  CHECK(code == 0);
+  DaemonProcess again(no_checkpoints, dir.path);
+  REQUIRE(again.ready());
+  auto c = connect(again);
+  CHECK(get_or(*c, "after") == "yes");
+  CHECK(get_or(*c, cat("k", kept - 1)) == std::string(200, 'v'));
 }
 
 TEST_CASE("one daemon per data directory: a second one refuses, naming the first") {

@@ -1,7 +1,7 @@
 // ringdb-admin: asks ringdbd through its admin socket (docs/PROTOCOL.md, "Admin socket";
 // docs/OPERATIONS.md walks through the commands). A human layout by default, the answer's
 // JSON on one line with --json. Exit codes: 0 done, 1 the daemon answered with an error or
-// could not be reached, 2 a usage error.
+// could not be reached (verify: the data directory is damaged or unreadable), 2 a usage error.
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -20,6 +20,7 @@
 
 #include "tools/admin/admin_client.h"
 #include "tools/admin/render.h"
+#include "tools/admin/verify.h"
 
 namespace {
 
@@ -56,7 +57,10 @@ void usage(FILE* to) {
           "  config            the effective configuration\n"
           "  log-level LEVEL   error, warn, info or debug\n"
           "  shutdown          stop the daemon gracefully\n"
-          "  help              the commands this daemon knows\n\n"
+          "  help              the commands this daemon knows\n"
+          "  verify DIR        check a data directory offline, no daemon needed: every "
+          "checkpoint,\n"
+          "                    every log segment and record; exit 1 if anything is damaged\n\n"
           "  --socket PATH     the admin socket [%s]\n"
           "  --json            the answer as one JSON object on one line\n"
           "  --timeout-ms N    give up waiting for the answer after N ms [60000]\n"
@@ -250,6 +254,13 @@ int main(int argc, char** argv) {
   if (const int rc = parse_cli(argc, argv, &cli); rc >= 0) return rc;
   if (cli.words[0] == "watch")
     return watch(cli.socket_path, cli.timeout_ms, cli.count, cli.as_json);
+  if (cli.words[0] == "verify") {
+    if (cli.words.size() != 2) {
+      fprintf(stderr, "ringdb-admin: verify needs a data directory (ringdbd's --data-dir)\n");
+      return 2;
+    }
+    return ringdb::admin::verify_command(cli.words[1], cli.as_json);
+  }
   json request;
   if (!build_request(cli, &request)) return 2;
   std::string answer, error;
