@@ -532,7 +532,9 @@ TEST_CASE("recovery, exhaustively: each byte flipped, each cut, each segment dro
     }
     check_one(dir.path, damaged, acked, outcomes);
   };
-  for (const auto& [name, data] : pristine) {
+  for (const auto& file : pristine) {
+    const std::string& name = file.first;
+    const std::string& data = file.second;
     CAPTURE(name);
     for (uint64_t at = 0; at < data.size(); ++at) {
       CAPTURE(at);
