@@ -140,6 +140,23 @@ class Exposition {
   std::string out_;
 };
 
+// A key as text a JSON string can hold: printable ASCII as it is, other bytes as \xNN (keys
+// are bytes; JSON strings must be UTF-8).
+std::string printable(std::string_view key) {
+  std::string out;
+  for (const char c : key) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && b != '\\') {
+      out.push_back(c);
+    } else {
+      char hex[5];
+      snprintf(hex, sizeof hex, "\\x%02x", b);
+      out += hex;
+    }
+  }
+  return out;
+}
+
 std::string label(const char* key, const std::string& value) {
   return std::string(key) + "=\"" + value + "\"";  // values here need no escaping
 }
@@ -422,6 +439,27 @@ void add_session_commands(AdminServer* admin, const AdminContext& ctx) {
         *result = {{"sessions", rows}};
         return true;
       });
+  admin->add("contention",
+             "open transactions whose uncommitted writes turned other writers away (CONFLICT): "
+             "session, pid, process, the transaction's age, writers refused, the last key",
+             [ctx](const json&, json* result, std::string*) {
+               const int64_t now = sync::coarse_now_ns();
+               json rows = json::array();
+               for (const Server::ContentionRow& r : ctx.server->contention()) {
+                 rows.push_back({{"session", r.session},
+                                 {"pid", r.peer.pid},
+                                 {"uid", r.peer.uid},
+                                 {"process", r.peer.process_name},
+                                 {"transaction_age_seconds",
+                                  static_cast<double>(now - r.transaction_begun_ns) / 1e9},
+                                 {"conflicts", r.contention.conflicts},
+                                 {"key", printable(r.contention.key)},
+                                 {"last_conflict_seconds_ago",
+                                  static_cast<double>(now - r.contention.last_ns) / 1e9}});
+               }
+               *result = {{"holders", rows}};
+               return true;
+             });
 
   admin->add("kill-session",
              "args {\"id\": N}: end a session (its open transactions are aborted, its client "

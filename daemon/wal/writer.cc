@@ -114,8 +114,7 @@ LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t work
   assert(request == kNoNotify || worker < sinks_.size());
   if (failed_.load(std::memory_order_acquire)) return LogStatus::kFailed;
   const size_t size = record_size(ops);
-  if (size > options_.segment_bytes - kSegmentHeaderSize - kSegmentEndSize)
-    return LogStatus::kTooLarge;
+  if (size > record_bytes_max()) return LogStatus::kTooLarge;
   {
     sync::MutexGuard guard(mu_);
     if (queue_.size() + size > options_.queue_bytes_max) return LogStatus::kQueueFull;

@@ -121,6 +121,12 @@ class LogWriter {
   LogStatus append(uint64_t txn, std::span<const Op> ops, uint32_t worker, uint64_t request)
       EXCLUDES(mu_);
 
+  // The largest record append() takes (a segment's room for records): a transaction whose
+  // record is larger gets kTooLarge.
+  uint64_t record_bytes_max() const {
+    return options_.segment_bytes - kSegmentHeaderSize - kSegmentEndSize;
+  }
+
   // Writes what is queued, then stops the thread. Idempotent.
   void stop();
 
