@@ -245,6 +245,26 @@ wal::LogWriterOptions log_options(const Config& config, const DataDirs& dirs,
         "last warning",
         static_cast<double>(took.count()) / 1e9, static_cast<unsigned long>(suppressed));
   };
+  options.on_disk_full = [dir = dirs.wal](wal::LogWriterOptions::DiskFull event, uint64_t refused) {
+    using DiskFull = wal::LogWriterOptions::DiskFull;
+    const auto n = static_cast<unsigned long>(refused);
+    if (event == DiskFull::kFull) {
+      log(LogLevel::kError,
+          "write-ahead log: the disk holding %s is full: commits get DISK_FULL until space is "
+          "freed (%lu refused so far); reads go on",
+          dir.c_str(), n);
+    } else if (event == DiskFull::kStillFull) {
+      log(LogLevel::kError,
+          "write-ahead log: the disk holding %s is still full: %lu more commits refused with "
+          "DISK_FULL",
+          dir.c_str(), n);
+    } else {
+      log(LogLevel::kWarn,
+          "write-ahead log: disk space is back; commits are written again (%lu were refused "
+          "with DISK_FULL while the disk was full)",
+          n);
+    }
+  };
   options.io = io;
   options.start_lsn = recovered.next_lsn;
   options.first_segment_id = recovered.next_segment_id;

@@ -150,6 +150,12 @@ const char* ringdb_status_name(ringdb_status status) {
   return ringdb::status_name(static_cast<Status>(status));
 }
 
+const char* ringdb_last_error_detail(void) {
+  thread_local std::string detail;
+  detail = ringdb::last_error_detail();
+  return detail.c_str();
+}
+
 ringdb_status ringdb_connect(const char* socket_path, ringdb_client** out, char* error,
                              size_t error_len) {
   if (error != nullptr && error_len > 0) error[0] = '\0';

@@ -33,6 +33,10 @@ const char* status_name(Status status) {
   return "UNKNOWN_STATUS";  // a newer daemon's code
 }
 
+std::string last_error_detail() {
+  return libclient::error_detail();
+}
+
 struct Client::Impl : libclient::Session {
   using Session::Session;
 };

@@ -61,7 +61,12 @@ Status Session::submit(const RequestSpec& request, SubmitMode mode, uint32_t* ou
   for (std::string_view part : request.parts)
     total += part.size();
   const bool external = total > geometry_.inline_capacity();
-  if (external && total > geometry_.sizes.request_area_size) return Status::kTooLarge;
+  if (external && total > geometry_.sizes.request_area_size) {
+    error_detail() = "the request's key and value (" + std::to_string(total) +
+                     " bytes) are larger than the session's request area (" +
+                     std::to_string(geometry_.sizes.request_area_size) + " bytes)";
+    return Status::kTooLarge;
+  }
 
   uint32_t index;
   if (Status s = take_context(mode, &index); s != Status::kOk) return s;
@@ -357,9 +362,38 @@ Status Session::complete(uint32_t* index, const ResultSink& sink) {
   return read_result(*context(i), i, sink);
 }
 
+std::string& error_detail() {
+  thread_local std::string detail;
+  return detail;
+}
+
+namespace {
+
+// TOO_LARGE's detail (the answer's result_count and result_u64), in a sentence.
+std::string too_large_sentence(uint32_t part, uint64_t limit) {
+  const std::string bytes = std::to_string(limit) + " bytes";
+  switch (static_cast<shm::TooLargePart>(part)) {
+    case shm::TooLargePart::kKey:
+      return "a key (or a scan's start, end or prefix) is longer than the daemon's limit of " +
+             bytes + " (--key-size-max)";
+    case shm::TooLargePart::kValue:
+      return "the value is longer than the daemon's limit of " + bytes + " (--value-size-max)";
+    case shm::TooLargePart::kTransaction:
+      return "the transaction's writes make a log record over the daemon's limit of " + bytes +
+             " (a log segment's room, --wal-segment-size)";
+    case shm::TooLargePart::kNone:
+      break;
+  }
+  return "";
+}
+
+}  // namespace
+
 Status Session::read_result(const shm::ContextHeader& c, uint32_t index,
                             const ResultSink& sink) const {
   const auto status = static_cast<Status>(c.status);
+  error_detail() =
+      status == Status::kTooLarge ? too_large_sentence(c.result_count, c.result_u64) : "";
   if (sink.truncated != nullptr) *sink.truncated = (c.result_flags & shm::kResultTruncated) != 0;
   if (sink.result_u64 != nullptr) *sink.result_u64 = c.result_u64;
   if (status != Status::kOk || (sink.value == nullptr && sink.items == nullptr)) return status;

@@ -65,6 +65,10 @@ struct ResultSink {
 
 enum class SubmitMode : uint8_t { kWait, kTry };
 
+// The detail of the last answer this thread read (TOO_LARGE: which part and its limit), ""
+// if it had none: ringdb::last_error_detail().
+std::string& error_detail();
+
 class Session {
  public:
   // Spinning catches answers that come back within a few microseconds (a worker that is

@@ -4,7 +4,8 @@
 //
 // An answer is its status, a u64 (a transaction handle, a commit sequence number), and a
 // result: nothing, a value, or scan items ({u32 key_len; u32 value_len; key; value} back to
-// back, as many as fit in the scan byte limit; kResultTruncated says some did not). A result
+// back, as many as fit in the scan byte limit; kResultTruncated says the range holds more: some
+// did not fit, or the scan's limit stopped it before the range's end). A result
 // longer than the context's inline capacity goes to the response area, at an offset the
 // caller's `place` chooses; if `place` finds no room the answer becomes
 // kResponseAreaFull with no result.
@@ -38,6 +39,10 @@ struct AnswerContent {
   uint64_t u64 = 0;
   const std::string* value = nullptr;
   const Items* items = nullptr;
+  bool more = false;  // scan: the range holds keys after the items (sets kResultTruncated)
+  // TOO_LARGE: which part and its limit (written as result_count and result_u64).
+  TooLargePart too_large = TooLargePart::kNone;
+  uint64_t too_large_limit = 0;
 };
 
 // Writes `answer` into context `ctx`: the result inline or through
@@ -48,7 +53,7 @@ WireStatus write_answer(ContextHeader* ctx, uint32_t inline_capacity,
                         const AnswerContent<Items>& answer, uint64_t scan_bytes_max,
                         Place&& place) {
   WireStatus status = answer.status;
-  uint16_t flags = 0;
+  uint16_t flags = answer.more ? kResultTruncated : 0;
   uint32_t length = 0, offset = 0, count = 0;
   // The result's size: a value, or as many scan items as fit in the byte limit.
   if (status == WireStatus::kOk && answer.value != nullptr) {
@@ -89,8 +94,9 @@ WireStatus write_answer(ContextHeader* ctx, uint32_t inline_capacity,
   ctx->result_flags = flags;
   ctx->result_len = length;
   ctx->result_offset = offset;
-  ctx->result_count = count;
-  ctx->result_u64 = status == WireStatus::kOk ? answer.u64 : 0;
+  const bool too_large = status == WireStatus::kTooLarge;
+  ctx->result_count = too_large ? static_cast<uint32_t>(answer.too_large) : count;
+  ctx->result_u64 = status == WireStatus::kOk ? answer.u64 : too_large ? answer.too_large_limit : 0;
   return status;
 }
 

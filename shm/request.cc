@@ -65,7 +65,8 @@ WireStatus check_opcode_and_flags(const Fields& f, const char** why) {
 
 // Which payload parts the opcode takes and their size bounds; the scan limit and the
 // transaction handle where the opcode needs or forbids them.
-WireStatus check_operands(const Fields& f, const RequestLimits& limits, const char** why) {
+WireStatus check_operands(const Fields& f, const RequestLimits& limits, Request* out,
+                          const char** why) {
   const auto op = static_cast<Opcode>(f.opcode);
   uint32_t part_max[3] = {0, 0, 0};
   bool key_required = false;
@@ -92,7 +93,10 @@ WireStatus check_operands(const Fields& f, const RequestLimits& limits, const ch
   for (int i = 0; i < 3; ++i) {
     if (f.len[i] > part_max[i]) {
       if (part_max[i] == 0) return invalid(why, "payload on an opcode that takes none there");
-      *why = i == 1 && op == Opcode::kPut ? "value too large" : "key too large";
+      const bool value = i == 1 && op == Opcode::kPut;
+      *why = value ? "value too large" : "key too large";
+      out->too_large = value ? TooLargePart::kValue : TooLargePart::kKey;
+      out->too_large_limit = part_max[i];
       return WireStatus::kTooLarge;
     }
   }
@@ -144,7 +148,7 @@ WireStatus decode_request(const SegmentGeometry& g, const std::byte* segment, ui
   const std::byte* context = segment + g.contexts_offset + uint64_t{index} * g.sizes.context_size;
   const Fields f = read_fields(context);
   WireStatus s = check_opcode_and_flags(f, why);
-  if (s == WireStatus::kOk) s = check_operands(f, limits, why);
+  if (s == WireStatus::kOk) s = check_operands(f, limits, out, why);
   if (s == WireStatus::kOk) s = copy_payload(g, segment, context, f, scratch, why);
   if (s != WireStatus::kOk) return s;
   out->opcode = static_cast<Opcode>(f.opcode);

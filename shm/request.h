@@ -51,6 +51,9 @@ struct Request {
   std::string_view key;     // get/put/del; scan: start
   std::string_view value;   // put; scan: end
   std::string_view prefix;  // scan
+  // When decode_request() answers kTooLarge: which part, and its limit.
+  TooLargePart too_large = TooLargePart::kNone;
+  uint64_t too_large_limit = 0;
 };
 
 // Copies context `index`'s request out of `segment` (laid out as `geometry`) into `scratch`

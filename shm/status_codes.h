@@ -11,16 +11,17 @@
 #define RINGDB_STATUS_CODES_H
 
 /* The engine's results (0-7): the daemon and the clients know them too. */
-#define RINGDB_ENGINE_STATUS_CODES(X)                                                \
-  X(OK, Ok, 0, "success")                                                            \
-  X(NOT_FOUND, NotFound, 1, "no visible value for the key")                          \
-  X(CONFLICT, Conflict, 2,                                                           \
-    "write-write conflict (first updater wins); the transaction can only abort")     \
-  X(OUT_OF_MEMORY, OutOfMemory, 3,                                                   \
-    "the daemon's memory limit for stored data; reads and deletes still work")       \
-  X(TOO_LARGE, TooLarge, 4, "key or value over the limit")                           \
-  X(INVALID_ARGUMENT, InvalidArgument, 5, "e.g. a write in a read-only transaction") \
-  X(TOO_MANY_VIEWS, TooManyViews, 6, "the read-view table is full")                  \
+#define RINGDB_ENGINE_STATUS_CODES(X)                                                      \
+  X(OK, Ok, 0, "success")                                                                  \
+  X(NOT_FOUND, NotFound, 1, "no visible value for the key")                                \
+  X(CONFLICT, Conflict, 2,                                                                 \
+    "write-write conflict (first updater wins); the transaction can only abort")           \
+  X(OUT_OF_MEMORY, OutOfMemory, 3,                                                         \
+    "the daemon's memory limit for stored data; reads and deletes still work")             \
+  X(TOO_LARGE, TooLarge, 4,                                                                \
+    "a key, a value or a transaction's log record over its limit (the answer says which)") \
+  X(INVALID_ARGUMENT, InvalidArgument, 5, "e.g. a write in a read-only transaction")       \
+  X(TOO_MANY_VIEWS, TooManyViews, 6, "the read-view table is full")                        \
   X(TRANSACTION_DONE, TransactionDone, 7, "the transaction already failed; only abort is useful")
 
 /* The daemon's service (8-31): with the engine's, every code that travels on the wire. */

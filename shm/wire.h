@@ -66,8 +66,19 @@ inline constexpr uint8_t kFlagsKnown =
     kFlagExternal | kFlagReverse | kFlagReadOnly | kFlagDurabilityAsync | kFlagDurabilityNone;
 
 // Response flags.
-inline constexpr uint16_t kResultExternal = 1u << 0;   // result in the response area
-inline constexpr uint16_t kResultTruncated = 1u << 1;  // scan: more items than fitted
+inline constexpr uint16_t kResultExternal = 1u << 0;  // result in the response area
+// scan: the range holds more keys after the last item returned (the item limit or the answer's
+// byte limit stopped it); a caller goes on from just after that key.
+inline constexpr uint16_t kResultTruncated = 1u << 1;
+
+// TOO_LARGE's detail: the answer's result_count says which part was too large, result_u64 its
+// limit in bytes.
+enum class TooLargePart : uint32_t {
+  kNone = 0,
+  kKey = 1,          // a key, or a scan's start, end or prefix (--key-size-max)
+  kValue = 2,        // a value (--value-size-max)
+  kTransaction = 3,  // a commit's log record: everything the transaction wrote (a log segment)
+};
 
 // Status codes on the wire (u16): the engine's and the service's codes of the one table
 // (shm/status_codes.h, which says what each means). libringdb's public Status uses the same

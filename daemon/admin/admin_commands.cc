@@ -140,6 +140,23 @@ class Exposition {
   std::string out_;
 };
 
+// A key as text a JSON string can hold: printable ASCII as it is, other bytes as \xNN (keys
+// are bytes; JSON strings must be UTF-8).
+std::string printable(std::string_view key) {
+  std::string out;
+  for (const char c : key) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && b != '\\') {
+      out.push_back(c);
+    } else {
+      char hex[5];
+      snprintf(hex, sizeof hex, "\\x%02x", b);
+      out += hex;
+    }
+  }
+  return out;
+}
+
 std::string label(const char* key, const std::string& value) {
   return std::string(key) + "=\"" + value + "\"";  // values here need no escaping
 }
@@ -267,6 +284,13 @@ void metrics_log(Exposition& e, const AdminContext& ctx) {
         d(ws.disk_full_batches));
   e.one("ringdb_wal_segments", "gauge", "Log segment files on disk.",
         d(count_segments(ctx.wal_dir)));
+  e.one("ringdb_wal_disk_full", "gauge",
+        "1 while the disk holding the log is full (commits get DISK_FULL), else 0.",
+        ctx.log->disk_full() ? 1 : 0);
+  e.one("ringdb_wal_failed", "gauge", "1 once the log failed for good (the daemon exits), else 0.",
+        ctx.log->failed() ? 1 : 0);
+  e.one("ringdb_checkpoint_failing", "gauge", "1 if the latest checkpoint attempt failed, else 0.",
+        ctx.checkpointer->failure().empty() ? 0 : 1);
   e.one("ringdb_checkpoints_total", "counter", "Checkpoints published since start.",
         d(ctx.checkpointer->completed()));
   if (CheckpointResult last; ctx.checkpointer->last(&last)) {
@@ -422,6 +446,27 @@ void add_session_commands(AdminServer* admin, const AdminContext& ctx) {
         *result = {{"sessions", rows}};
         return true;
       });
+  admin->add("contention",
+             "open transactions whose uncommitted writes turned other writers away (CONFLICT): "
+             "session, pid, process, the transaction's age, writers refused, the last key",
+             [ctx](const json&, json* result, std::string*) {
+               const int64_t now = sync::coarse_now_ns();
+               json rows = json::array();
+               for (const Server::ContentionRow& r : ctx.server->contention()) {
+                 rows.push_back({{"session", r.session},
+                                 {"pid", r.peer.pid},
+                                 {"uid", r.peer.uid},
+                                 {"process", r.peer.process_name},
+                                 {"transaction_age_seconds",
+                                  static_cast<double>(now - r.transaction_begun_ns) / 1e9},
+                                 {"conflicts", r.contention.conflicts},
+                                 {"key", printable(r.contention.key)},
+                                 {"last_conflict_seconds_ago",
+                                  static_cast<double>(now - r.contention.last_ns) / 1e9}});
+               }
+               *result = {{"holders", rows}};
+               return true;
+             });
 
   admin->add("kill-session",
              "args {\"id\": N}: end a session (its open transactions are aborted, its client "
@@ -505,6 +550,18 @@ void add_export_commands(AdminServer* admin, const AdminContext& ctx) {
       });
 }
 
+// "ok"; "failing: why" when the daemon cannot commit any more; "degraded: why; why" when it
+// serves but something needs an operator.
+std::string health(const AdminContext& ctx) {
+  if (ctx.log->failed()) return "failing: the write-ahead log failed";
+  std::string why;
+  if (ctx.log->disk_full())
+    why = "the disk holding the log is full (writes get DISK_FULL; reads go on)";
+  if (const std::string c = ctx.checkpointer->failure(); !c.empty())
+    why += (why.empty() ? "" : "; ") + std::string("checkpoints fail: ") + c;
+  return why.empty() ? "ok" : "degraded: " + why;
+}
+
 // Status and the effective configuration.
 void add_status_commands(AdminServer* admin, const AdminContext& ctx) {
   admin->add("status", "version, uptime, workers, sessions, memory, log and checkpoint, health",
@@ -523,7 +580,6 @@ void add_status_commands(AdminServer* admin, const AdminContext& ctx) {
                json checkpoint = nullptr;
                if (CheckpointResult last; ctx.checkpointer->last(&last))
                  checkpoint = checkpoint_json(last);
-               const bool log_failed = ctx.log->failed();
                *result = {
                    {"version", RINGDB_VERSION},
                    {"pid", getpid()},
@@ -539,7 +595,7 @@ void add_status_commands(AdminServer* admin, const AdminContext& ctx) {
                    {"wal_durable_lsn", ctx.log->durable_lsn()},
                    {"last_checkpoint", checkpoint},
                    {"checkpoint_running", ctx.checkpointer->running()},
-                   {"health", log_failed ? "failing: the write-ahead log failed" : "ok"}};
+                   {"health", health(ctx)}};
                return true;
              });
 

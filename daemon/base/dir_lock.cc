@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "daemon/base/file_util.h"
+#include "daemon/base/log.h"
 
 namespace ringdb::daemon {
 namespace {
@@ -47,9 +48,14 @@ std::unique_ptr<DataDirLock> DataDirLock::acquire(const std::string& dir, const 
   const std::string line = holder + "\n";
   if (ftruncate(fd, 0) != 0 ||
       pwrite(fd, line.data(), line.size(), 0) != static_cast<ssize_t>(line.size())) {
-    *error = "cannot write the lock file " + path + ": " + errno_text(errno);
-    close(fd);
-    return nullptr;
+    // The lock is the flock; the line only names the holder. On a full disk the daemon still
+    // starts (to serve reads), with the line missing.
+    if (errno != ENOSPC && errno != EDQUOT) {
+      *error = "cannot write the lock file " + path + ": " + errno_text(errno);
+      close(fd);
+      return nullptr;
+    }
+    log(LogLevel::kWarn, "the disk is full: the lock file %s names no holder", path.c_str());
   }
   return std::unique_ptr<DataDirLock>(new DataDirLock(fd));
 }

@@ -435,6 +435,18 @@ bool Checkpointer::last(CheckpointResult* result) const {
 
 bool Checkpointer::run(bool force, CheckpointResult* result, std::string* error) {
   sync::MutexGuard guard(run_mu_);
+  const bool ok = run_locked(force, result, error);
+  sync::MutexGuard last_guard(last_mu_);
+  failure_ = ok ? std::string() : *error;
+  return ok;
+}
+
+std::string Checkpointer::failure() const {
+  sync::MutexGuard guard(last_mu_);
+  return failure_;
+}
+
+bool Checkpointer::run_locked(bool force, CheckpointResult* result, std::string* error) {
   running_.store(true, std::memory_order_relaxed);
   struct Done {
     std::atomic<bool>& running;

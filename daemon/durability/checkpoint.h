@@ -122,10 +122,14 @@ class Checkpointer {
   uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
   // The last checkpoint this process published (false if none yet).
   bool last(CheckpointResult* result) const EXCLUDES(last_mu_);
+  // Why the latest checkpoint attempt failed ("" if it succeeded, or none was tried): the
+  // daemon's health shows it (a full disk, say).
+  std::string failure() const EXCLUDES(last_mu_);
   bool running() const { return running_.load(std::memory_order_relaxed); }
 
  private:
   void loop();
+  bool run_locked(bool force, CheckpointResult* result, std::string* error) REQUIRES(run_mu_);
   bool write_snapshot(const CheckpointInfo& header, Transaction& snapshot, CheckpointResult* result,
                       std::string* error) REQUIRES(run_mu_);
   bool prune(CheckpointResult* result, std::string* error) REQUIRES(run_mu_);
@@ -148,6 +152,7 @@ class Checkpointer {
   mutable sync::Mutex last_mu_;
   CheckpointResult last_ GUARDED_BY(last_mu_);
   bool has_last_result_ GUARDED_BY(last_mu_) = false;
+  std::string failure_ GUARDED_BY(last_mu_);
   std::thread thread_;
 };
 

@@ -1,8 +1,10 @@
 #include "daemon/engine/engine.h"
 
+#include <algorithm>
 #include <cassert>
 #include <limits>
 
+#include "sync/clock.h"
 #include "sync/latch_stats.h"
 
 namespace ringdb::daemon {
@@ -160,6 +162,10 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
       uncharge(bytes);
       txn.failed_ = true;
       conflicts_.fetch_add(1, std::memory_order_relaxed);
+      // Turned away by another's uncommitted write (not a commit after our snapshot): note
+      // the holder.
+      if (head != nullptr && (head->stamp() & mvcc::kStampUncommitted) != 0)
+        note_contention(head->stamp() & ~mvcc::kStampUncommitted, key);
       return Status::kConflict;
     }
     chain->push(version);
@@ -169,21 +175,59 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
   }
 }
 
-Status Engine::scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out) {
+void Engine::note_contention(mvcc::TrxId holder, std::string_view key) {
+  const int64_t now = sync::coarse_now_ns();
+  sync::MutexGuard guard(contention_mu_);
+  auto it = std::find_if(contention_.begin(), contention_.end(),
+                         [&](const Contention& c) { return c.holder == holder; });
+  if (it == contention_.end()) {
+    if (contention_.size() < kContentionMax) {
+      it = contention_.emplace(contention_.end());
+    } else {  // the least recently contended makes room
+      it = std::min_element(
+          contention_.begin(), contention_.end(),
+          [](const Contention& a, const Contention& b) { return a.last_ns < b.last_ns; });
+    }
+    *it = Contention{holder, 0, {}, now, now};
+  }
+  ++it->conflicts;
+  it->key.assign(key.substr(0, kContentionKeyShown));
+  it->last_ns = now;
+}
+
+std::vector<Contention> Engine::contention() const {
+  std::vector<Contention> out;
+  {
+    sync::MutexGuard guard(contention_mu_);
+    out = contention_;
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Contention& a, const Contention& b) { return a.last_ns > b.last_ns; });
+  return out;
+}
+
+Status Engine::scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out,
+                    bool* more) {
   out->clear();
+  if (more != nullptr) *more = false;
   if (options.limit == 0) return Status::kInvalidArgument;
   const ReadView& view = *txn.view_;
   BTreeRange range{options.start, options.end, options.prefix};
   size_t bytes = 0;
+  bool full = false;  // the limits are reached: looking for one more visible key
   index_.scan(range, options.reverse, std::numeric_limits<size_t>::max(),
               [&](std::string_view key, void* payload) {
                 const Version* v =
                     static_cast<VersionChain*>(payload)->find_visible(view, trx_sys_);
-                if (v != nullptr && !v->tombstone()) {
-                  out->push_back(KeyValue{std::string(key), std::string(v->value())});
-                  bytes += key.size() + v->value().size();
+                if (v == nullptr || v->tombstone()) return true;
+                if (full) {
+                  *more = true;
+                  return false;
                 }
-                return out->size() < options.limit && bytes < options.bytes_max;
+                out->push_back(KeyValue{std::string(key), std::string(v->value())});
+                bytes += key.size() + v->value().size();
+                full = out->size() >= options.limit || bytes >= options.bytes_max;
+                return !full || more != nullptr;
               });
   return Status::kOk;
 }

@@ -40,6 +40,8 @@
 #include "mvcc/purge.h"
 #include "mvcc/trx_sys.h"
 #include "mvcc/version.h"
+#include "sync/mutex.h"
+#include "sync/thread_annotations.h"
 
 namespace ringdb::daemon {
 
@@ -112,6 +114,19 @@ struct KeyValue {
   bool operator==(const KeyValue&) const = default;
 };
 
+// A transaction whose uncommitted write turned other writers away (CONFLICT): what an
+// operator needs to find a stuck client that holds keys others want (ringdb-admin contention).
+struct Contention {
+  mvcc::TrxId holder = mvcc::kNoTrx;
+  uint64_t conflicts = 0;  // writers turned away by its uncommitted writes
+  std::string key;         // the last such key (its first kContentionKeyShown bytes)
+  int64_t first_ns = 0;    // the first and last of them (coarse monotonic clock)
+  int64_t last_ns = 0;
+};
+inline constexpr size_t kContentionKeyShown = 64;
+// The table keeps this many holders, the most recently contended.
+inline constexpr size_t kContentionMax = 64;
+
 struct EngineStats {
   size_t memory_used_bytes = 0;
   size_t memory_limit_bytes = 0;
@@ -140,8 +155,14 @@ class Engine final : private mvcc::DeadChainHandler {
   Status put(Transaction& txn, std::string_view key, std::string_view value);
   // As put; kNotFound (and no write) if the key has no visible value.
   Status del(Transaction& txn, std::string_view key);
+  // The transactions whose uncommitted writes turned writers away, most recently contended
+  // first (at most kContentionMax; a holder that ended may still be listed: see ClientSession).
+  std::vector<Contention> contention() const EXCLUDES(contention_mu_);
   // kOk (possibly with no results), kInvalidArgument. Replaces *out's contents.
-  Status scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out);
+  // `more` (if given): whether the range holds a visible key after the last one returned
+  // (the limit or bytes_max stopped the scan; it looks that far to tell).
+  Status scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out,
+              bool* more = nullptr);
   // The redo of txn's writes, each key it wrote once, in the order it first wrote them (empty
   // if it wrote nothing): kOk, or kTransactionDone if it failed earlier (abort it). The
   // transaction stays open and its writes invisible until commit() or abort().
@@ -177,6 +198,7 @@ class Engine final : private mvcc::DeadChainHandler {
   bool charge(size_t bytes);
   void uncharge(size_t bytes);
   Status write(Transaction& txn, std::string_view key, std::string_view value, bool tombstone);
+  void note_contention(mvcc::TrxId holder, std::string_view key) EXCLUDES(contention_mu_);
   mvcc::VersionChain* find_or_create_chain(std::string_view key, Status* status);
   Status read(const mvcc::ReadView& view, std::string_view key, std::string* value) const;
   void end_transaction(Transaction& txn);
@@ -191,6 +213,8 @@ class Engine final : private mvcc::DeadChainHandler {
   BTree index_;
   std::atomic<size_t> memory_used_{0};
   std::atomic<uint64_t> conflicts_{0};
+  mutable sync::Mutex contention_mu_;  // on the conflict path only
+  std::vector<Contention> contention_ GUARDED_BY(contention_mu_);
   mvcc::Purger purger_;  // last: its thread uses the members above
 };
 

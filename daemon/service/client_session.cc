@@ -159,6 +159,18 @@ uint32_t ClientSession::expire_transactions(Engine& engine, int64_t begun_before
   return n;
 }
 
+bool ClientSession::holds_transaction(mvcc::TrxId id, int64_t* begun_ns) const {
+  sync::MutexGuard guard(txn_mu_);
+  for (const TxnSlot& s : txns_) {
+    // A busy slot's transaction is in a worker's hands (its id may be changing).
+    if (s.txn && !s.busy && s.txn->id() == id) {
+      *begun_ns = s.begun_ns;
+      return true;
+    }
+  }
+  return false;
+}
+
 ClientSession::Activity ClientSession::activity() const {
   Activity a;
   a.connected_ns = connected_ns_;

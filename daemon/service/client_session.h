@@ -99,6 +99,10 @@ class ClientSession {
     int64_t oldest_transaction_ns = 0;  // when the oldest open one began (0: none)
   };
   Activity activity() const;
+  // Whether transaction `id` (an engine id: Transaction::id()) is open in this session, not
+  // in a request right now; then *begun_ns is when it began (coarse monotonic clock). For
+  // ringdb-admin contention: a holder of contended keys that nobody is using. Any thread.
+  bool holds_transaction(mvcc::TrxId id, int64_t* begun_ns) const EXCLUDES(txn_mu_);
 
   // Marks the session for disconnection (first reason wins); the control thread acts on it.
   void mark_corrupt(const char* why);

@@ -57,7 +57,7 @@ struct Config {
   uint64_t checkpoint_wal_bytes = uint64_t{256} << 20;
   uint32_t spin_us = 50;  // a worker polls this long without work before it sleeps
   // Guards. An open transaction older than this is aborted (TRX_TOO_OLD); 0: no limit.
-  uint64_t transaction_age_max_ms = 600'000;
+  uint64_t transaction_age_max_ms = 30'000;
   // A worker that is awake and completes no polling round for this long is reported (and,
   // with watchdog_abort, the daemon aborts so that a supervisor restarts it); 0: off.
   uint64_t watchdog_ms = 10'000;

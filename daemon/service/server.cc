@@ -409,6 +409,24 @@ std::vector<Server::SessionRow> Server::sessions() const {
   return rows;
 }
 
+std::vector<Server::ContentionRow> Server::contention() const {
+  std::vector<ContentionRow> rows;
+  const std::vector<Contention> holders = engine_->contention();
+  if (holders.empty()) return rows;
+  uint64_t version;
+  const auto sessions = table_.snapshot(&version);
+  for (const Contention& c : holders) {
+    for (const auto& s : sessions) {
+      int64_t begun_ns;
+      if (s->holds_transaction(c.holder, &begun_ns)) {
+        rows.push_back(ContentionRow{s->id(), s->peer(), begun_ns, c});
+        break;
+      }
+    }
+  }
+  return rows;
+}
+
 bool Server::kill_session(uint64_t id, const std::string& reason) {
   uint64_t version;
   for (const auto& s : table_.snapshot(&version)) {

@@ -74,6 +74,15 @@ class Server {
     ClientSession::Activity activity;
   };
   std::vector<SessionRow> sessions() const;
+  // Holders of contended keys (Engine::contention()) that are still open in a session and
+  // idle (no request of theirs executing), most recently contended first.
+  struct ContentionRow {
+    uint64_t session;
+    PeerInfo peer;
+    int64_t transaction_begun_ns;  // coarse monotonic clock
+    Contention contention;
+  };
+  std::vector<ContentionRow> contention() const;
   // Ends session `id` as the control thread does for a corrupt one (its transactions aborted,
   // its segment freed); false if there is no such session. Any thread; returns at once.
   bool kill_session(uint64_t id, const std::string& reason);

@@ -154,6 +154,7 @@ void Worker::run() {
   }
   register_stall_target(&stats_.asleep);
   tid_.store(gettid(), std::memory_order_release);
+  tid_.notify_all();  // (wait_tid)
   // Allocated here, after pinning: its pages are first touched on this worker's node.
   auto loop = std::make_unique<Loop>(*this);
   uint64_t idle_rounds = 0;
@@ -296,6 +297,9 @@ void Worker::Loop::execute(Attached& a, uint32_t index) {
     current_opcode = opcode;
     answer.status = dispatch(a, request, &answer);
     if (answer.parked) return;  // answered when the log has it
+  } else if (answer.status == WireStatus::kTooLarge) {
+    answer.too_large = request.too_large;
+    answer.too_large_limit = request.too_large_limit;
   } else if (answer.status == WireStatus::kInvalidRequest) {
     bump(worker.stats_.invalid_requests);
     log(LogLevel::kDebug, "session %lu: invalid request in context %u: %s",
@@ -366,14 +370,15 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
       options.reverse = (rq.flags & shm::kFlagReverse) != 0;
       answer->items = &items;
       if (!autocommit) {
-        return with_transaction(
-            s, rq.txn, [&](Transaction& t) { return wire(engine.scan(t, options, &items)); });
+        return with_transaction(s, rq.txn, [&](Transaction& t) {
+          return wire(engine.scan(t, options, &items, &answer->more));
+        });
       }
       std::unique_ptr<Transaction> txn;
       if (const Status st = engine.begin(TxnMode::kReadOnly, &txn); st != Status::kOk) {
         return wire(st);
       }
-      const Status st = engine.scan(*txn, options, &items);
+      const Status st = engine.scan(*txn, options, &items, &answer->more);
       engine.abort(std::move(txn));  // read-only: nothing to commit
       return wire(st);
     }
@@ -435,7 +440,10 @@ WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction
   if (ls != wal::LogStatus::kOk) {
     worker.async_floor_.store(wal::Completion::kNoLsn, std::memory_order_release);
     engine.abort(std::move(txn));
-    return ls == wal::LogStatus::kTooLarge ? WireStatus::kTooLarge : WireStatus::kShuttingDown;
+    if (ls != wal::LogStatus::kTooLarge) return WireStatus::kShuttingDown;
+    answer->too_large = shm::TooLargePart::kTransaction;
+    answer->too_large_limit = env.log->record_bytes_max();
+    return WireStatus::kTooLarge;
   }
   // Async: queued for the log in commit order (before any later writer of these keys can
   // queue its own record), visible and answered now.

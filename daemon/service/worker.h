@@ -100,6 +100,12 @@ class Worker {
   void wake();
   // The worker thread's id, once it runs (0 before): for the watchdog's test hook.
   pid_t tid() const { return tid_.load(std::memory_order_acquire); }
+  // The thread's id, once it has started (waits for it: the admin socket may ask before the
+  // thread ran its first line).
+  pid_t wait_tid() const {
+    tid_.wait(0, std::memory_order_acquire);
+    return tid();
+  }
   // Completions posted and not yet drained.
   uint32_t pending_depth() const { return env_.pending->size(); }
   // The lowest LSN among the log records whose completions this worker has not applied yet

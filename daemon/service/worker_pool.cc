@@ -84,8 +84,8 @@ uint64_t WorkerPool::oldest_unapplied_lsn() const {
 }
 
 bool WorkerPool::stall_for_test(size_t w, int64_t ms) {
-  if (w >= workers_.size() || workers_[w]->tid() == 0) return false;
-  return stall_thread_for_test(workers_[w]->tid(), ms);
+  if (w >= workers_.size()) return false;
+  return stall_thread_for_test(workers_[w]->wait_tid(), ms);
 }
 
 }  // namespace ringdb::daemon

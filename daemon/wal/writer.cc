@@ -81,6 +81,12 @@ bool LogWriter::init(std::string* error) {
     return true;
   }
   if (const int rc = new_segment(); rc < 0) {
+    if (rc == -ENOSPC || rc == -EDQUOT) {  // no segment yet: each batch tries to make it
+      disk_full_.store(true, std::memory_order_release);
+      if (options_.on_disk_full) options_.on_disk_full(LogWriterOptions::DiskFull::kFull, 0);
+      next_full_report_ns_ = sync::now_ns() + options_.disk_full_interval.count();
+      return true;
+    }
     *error = "cannot create the first log segment in " + options_.dir + ": " + errno_text(-rc);
     return false;
   }
@@ -114,8 +120,7 @@ LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t work
   assert(request == kNoNotify || worker < sinks_.size());
   if (failed_.load(std::memory_order_acquire)) return LogStatus::kFailed;
   const size_t size = record_size(ops);
-  if (size > options_.segment_bytes - kSegmentHeaderSize - kSegmentEndSize)
-    return LogStatus::kTooLarge;
+  if (size > record_bytes_max()) return LogStatus::kTooLarge;
   {
     sync::MutexGuard guard(mu_);
     if (queue_.size() + size > options_.queue_bytes_max) return LogStatus::kQueueFull;
@@ -212,6 +217,35 @@ void LogWriter::notify_range(size_t first_entry, size_t end_entry, LogStatus sta
   workers_touched_.clear();
 }
 
+void LogWriter::refuse_disk_full(size_t first_entry) {
+  const uint64_t refused = batch_entries_.size() - first_entry;
+  notify_range(first_entry, batch_entries_.size(), LogStatus::kDiskFull);
+  {
+    sync::MutexGuard guard(stats_mu_);
+    ++stats_.disk_full_batches;
+  }
+  refused_while_full_ += refused;
+  refused_unreported_ += refused;
+  const int64_t now = sync::now_ns();
+  const bool became_full = !disk_full_.exchange(true, std::memory_order_acq_rel);
+  if (!became_full && now < next_full_report_ns_) return;
+  if (options_.on_disk_full) {
+    options_.on_disk_full(
+        became_full ? LogWriterOptions::DiskFull::kFull : LogWriterOptions::DiskFull::kStillFull,
+        refused_unreported_);
+  }
+  refused_unreported_ = 0;
+  next_full_report_ns_ = now + options_.disk_full_interval.count();
+}
+
+void LogWriter::disk_has_room() {
+  if (!disk_full_.load(std::memory_order_relaxed)) return;
+  disk_full_.store(false, std::memory_order_release);
+  if (options_.on_disk_full)
+    options_.on_disk_full(LogWriterOptions::DiskFull::kRoomAgain, refused_while_full_);
+  refused_while_full_ = refused_unreported_ = 0;
+}
+
 void LogWriter::count_batch() {
   sync::MutexGuard guard(stats_mu_);
   ++stats_.batches;
@@ -243,8 +277,8 @@ void LogWriter::write_batch() {
   size_t offset = 0;
   while (entry < batch_entries_.size()) {
     // The records that fit in the current segment, from `entry` on.
-    // (Every segment keeps room for its segment-end record.)
-    const uint64_t room = segment_end_ - kSegmentEndSize - segment_offset_;
+    // (Every segment keeps room for its segment-end record. No segment: none was made yet.)
+    const uint64_t room = segment_fd_ < 0 ? 0 : segment_end_ - kSegmentEndSize - segment_offset_;
     size_t end_entry = entry;
     size_t end_offset = offset;
     while (end_entry < batch_entries_.size() &&
@@ -255,9 +289,7 @@ void LogWriter::write_batch() {
     if (end_entry == entry) {
       if (const int rc = new_segment(); rc < 0) {
         if (rc == -ENOSPC || rc == -EDQUOT) {
-          notify_range(entry, batch_entries_.size(), LogStatus::kDiskFull);
-          sync::MutexGuard guard(stats_mu_);
-          ++stats_.disk_full_batches;
+          refuse_disk_full(entry);
         } else {
           fail("cannot create a log segment: " + errno_text(-rc));
           notify_range(entry, batch_entries_.size(), LogStatus::kFailed);
@@ -272,9 +304,7 @@ void LogWriter::write_batch() {
     if (rc == -ENOSPC || rc == -EDQUOT) {
       // Nothing of it counts: the next batch is written at the same position, same LSNs.
       written_lsn_.store(next_lsn_, std::memory_order_relaxed);
-      notify_range(entry, batch_entries_.size(), LogStatus::kDiskFull);
-      sync::MutexGuard guard(stats_mu_);
-      ++stats_.disk_full_batches;
+      refuse_disk_full(entry);
       return;
     }
     if (rc < 0) {
@@ -283,6 +313,7 @@ void LogWriter::write_batch() {
     }
     segment_offset_ += end_offset - offset;
     next_lsn_ = lsn;
+    disk_has_room();
     {
       // Before the notifications: whoever heard "durable" finds the batch counted.
       sync::MutexGuard guard(stats_mu_);

@@ -27,7 +27,10 @@
 // Faults:
 //   - no space for a new segment (ENOSPC from fallocate or from a write): the commits that did
 //     not reach the disk get DISK_FULL, never OK; their LSNs are given again to the next batch,
-//     which tries again (so writes succeed again once space returns);
+//     which tries again (so writes succeed again once space returns). on_disk_full reports it
+//     (rate-limited) and disk_full() shows it. A writer that cannot make its first segment
+//     for want of space opens anyway, with none: every commit gets DISK_FULL until space
+//     returns (so that a daemon restarted on a full disk serves reads);
 //   - a failed fdatasync (or any other write error) is never retried: after it, what the page
 //     cache holds is unknown. The writer calls `on_fatal` with the reason, answers nothing more
 //     as durable, and refuses further appends (kFailed). The daemon logs it and exits so that
@@ -77,6 +80,13 @@ struct LogWriterOptions {
   std::chrono::nanoseconds slow_sync_threshold = std::chrono::seconds(1);
   std::chrono::nanoseconds slow_sync_interval = std::chrono::seconds(10);
   std::function<void(std::chrono::nanoseconds took, uint64_t suppressed)> on_slow;
+  // The disk is full (a new segment or a write got ENOSPC or EDQUOT): called with kFull when it
+  // becomes full (refused: the commits just refused), kStillFull at most once per
+  // disk_full_interval while it stays full (refused since the last call), kRoomAgain when a
+  // write succeeds again (refused: all of them while it was full). From the writer thread.
+  enum class DiskFull { kFull, kStillFull, kRoomAgain };
+  std::chrono::nanoseconds disk_full_interval = std::chrono::seconds(10);
+  std::function<void(DiskFull event, uint64_t refused)> on_disk_full;
   // The disk (log_io.h); nullptr: the writer opens an io_uring of its own (UringLogIo). Tests
   // and RINGDB_FAULT_INJECT put a FaultyLogIo here. Must outlive the writer.
   LogIo* io = nullptr;
@@ -121,6 +131,12 @@ class LogWriter {
   LogStatus append(uint64_t txn, std::span<const Op> ops, uint32_t worker, uint64_t request)
       EXCLUDES(mu_);
 
+  // The largest record append() takes (a segment's room for records): a transaction whose
+  // record is larger gets kTooLarge.
+  uint64_t record_bytes_max() const {
+    return options_.segment_bytes - kSegmentHeaderSize - kSegmentEndSize;
+  }
+
   // Writes what is queued, then stops the thread. Idempotent.
   void stop();
 
@@ -129,6 +145,9 @@ class LogWriter {
   uint64_t written_lsn() const { return written_lsn_.load(std::memory_order_relaxed); }
   // The log failed for good (on_fatal was called).
   bool failed() const { return failed_.load(std::memory_order_acquire); }
+  // The last batch found the disk full, and none has been written since: commits get
+  // DISK_FULL until space returns.
+  bool disk_full() const { return disk_full_.load(std::memory_order_acquire); }
   LogWriterStats stats() const EXCLUDES(stats_mu_);
 
  private:
@@ -160,6 +179,10 @@ class LogWriter {
   void fail(const std::string& reason);
   // Posts the outcome of batch entries [first_entry, end_entry) to their workers' sinks.
   void notify_range(size_t first_entry, size_t end_entry, LogStatus status);
+  // Entries [first_entry, end) of the batch could not be written for want of space.
+  void refuse_disk_full(size_t first_entry);
+  // A chunk reached the disk: if it was full, it is no longer.
+  void disk_has_room();
 
   const LogWriterOptions options_;
   const std::vector<CompletionSink*> sinks_;
@@ -195,6 +218,10 @@ class LogWriter {
   std::atomic<uint64_t> written_lsn_{0};
   sync::LogHistogram sync_latency_;
   std::atomic<uint64_t> slow_syncs_{0};
+  std::atomic<bool> disk_full_{false};
+  uint64_t refused_unreported_ = 0;  // the writer thread's: commits refused since the last report
+  uint64_t refused_while_full_ = 0;
+  int64_t next_full_report_ns_ = 0;
   int64_t next_slow_report_ns_ = 0;  // the writer thread's
   uint64_t slow_unreported_ = 0;
   mutable sync::Mutex stats_mu_;

@@ -417,6 +417,35 @@ TEST_CASE("guards: a transaction open longer than --transaction-age-max-ms gets 
   CHECK(admin_ok(daemon, {"mvcc"})["trx_aborted"].get<uint64_t>() >= 1);
 }
 
+TEST_CASE(
+    "contention: the holder of keys others fail to write is named, with its session and pid") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  auto holder = connect(daemon);
+  auto writer = connect(daemon);
+  REQUIRE(holder);
+  REQUIRE(writer);
+  CHECK(admin_ok(daemon, {"contention"})["holders"].empty());
+  std::unique_ptr<ringdb::Transaction> t;
+  REQUIRE(holder->begin(&t) == Status::kOk);
+  REQUIRE(t->put("hot\x01", "mine") == Status::kOk);
+  // A stuck client: it holds the key; every other writer of it is turned away.
+  for (int i = 0; i < 3; ++i)
+    CHECK(writer->put("hot\x01", "theirs") == Status::kConflict);
+  CHECK(writer->put("cold", "fine") == Status::kOk);
+  const json holders = admin_ok(daemon, {"contention"})["holders"];
+  REQUIRE(holders.size() == 1);
+  CHECK(holders[0]["session"] == holder->session_id());
+  CHECK(holders[0]["pid"] == getpid());
+  CHECK(holders[0]["conflicts"] == 3);
+  CHECK(holders[0]["key"] == "hot\\x01");
+  CHECK(holders[0]["transaction_age_seconds"].get<double>() >= 0);
+  // Once it ends, it holds nothing.
+  t->abort();
+  CHECK(admin_ok(daemon, {"contention"})["holders"].empty());
+  CHECK(writer->put("hot\x01", "theirs") == Status::kOk);
+}
+
 TEST_CASE("guards: the watchdog reports a worker that stalls, and aborts when configured to") {
   {
     DaemonProcess daemon({"--test-hooks", "1", "--watchdog-ms", "200"});

@@ -161,6 +161,22 @@ std::vector<std::string> file_names(const std::string& dir) {
   return names;
 }
 
+// ringdb-admin --json COMMAND against the daemon: its answer's result.
+nlohmann::json admin_json(const DaemonProcess& daemon, const std::string& command) {
+  ChildOptions options;
+  options.pipe_stdin = false;
+  ChildProcess p({ringdb::test::program_path("RINGDB_ADMIN"), "--json", "--socket",
+                  daemon.admin_socket(), command},
+                 options);
+  std::string line;
+  const bool got = p.read_line(&line);
+  CHECK(ringdb::test::exit_code(p.wait()) == 0);
+  REQUIRE_MESSAGE(got, "ringdb-admin printed nothing; stderr: " << p.read_stderr());
+  const auto j = nlohmann::json::parse(line, nullptr, false);
+  REQUIRE_MESSAGE(j.is_object(), line);
+  return j;
+}
+
 // ringdb-admin --json verify DIR: its answer, and its exit code in *code.
 nlohmann::json verify(const std::string& data_dir, int* code) {
   ChildOptions options;
@@ -388,11 +404,33 @@ TEST_CASE(
     REQUIRE(t->put("txn/a", value) == Status::kOk);
     CHECK(t->commit() == Status::kDiskFull);
     refused.push_back("txn/a");
-    // Space returns: writes succeed again, no restart.
-    REQUIRE(unlink(filler.c_str()) == 0);
+    // The operator sees it: an error in the log, degraded health in status and metrics.
+    CHECK(daemon.wait_log("write-ahead log: the disk holding " + data + "/wal is full"));
+    const std::string health = admin_json(daemon, "status")["health"];
+    CHECK(health.find("degraded: the disk holding the log is full") == 0);
+    CHECK(admin_json(daemon, "metrics")["text"].get<std::string>().find("ringdb_wal_disk_full 1") !=
+          std::string::npos);
+    // A crash while the disk is full.
+    daemon.process().signal(SIGKILL);
+    daemon.process().wait();
+  }
+  {
+    // The restart on the full disk comes up, read-only: reads served, writes DISK_FULL.
+    DaemonProcess full(args, dir.path);
+    REQUIRE(full.ready());
+    auto c = connect(full);
+    REQUIRE(c);
+    check_all_there(*c, acked);
+    CHECK(c->put("while-full", std::string(4000, 'f')) == Status::kDiskFull);
+    refused.push_back("while-full");
+    CHECK(admin_json(full, "status")["health"].get<std::string>().find("degraded: ") == 0);
+    // Space returns: writes succeed again, no restart; the log says so, health is ok.
+    REQUIRE(unlink((data + "/filler").c_str()) == 0);
     REQUIRE(c->put("after", "space") == Status::kOk);
     acked["after"] = "space";
-    CHECK(daemon.stop() == 0);
+    CHECK(full.wait_log("disk space is back"));
+    CHECK(admin_json(full, "status")["health"] == "ok");
+    CHECK(full.stop() == 0);
   }
   DaemonProcess again(args, dir.path);
   REQUIRE(again.ready());

@@ -76,8 +76,16 @@ TEST_CASE("values up to 1 MiB travel through the data areas; larger ones are ref
     REQUIRE(client->get(key, &got) == Status::kOk);
     CHECK(got == v);
   }
+  // TOO_LARGE says which part and the limit.
   CHECK(client->put("too-big", std::string((size_t{1} << 20) + 1, 'y')) == Status::kTooLarge);
+  CHECK(ringdb::last_error_detail() ==
+        "the value is longer than the daemon's limit of 1048576 bytes (--value-size-max)");
   CHECK(client->put(std::string(1025, 'k'), "v") == Status::kTooLarge);
+  CHECK(ringdb::last_error_detail().find("a key") == 0);
+  CHECK(ringdb::last_error_detail().find("1024 bytes (--key-size-max)") != std::string::npos);
+  std::string none;
+  CHECK(client->get("absent", &none) == Status::kNotFound);
+  CHECK(ringdb::last_error_detail().empty());  // each answer sets it
   // A scan whose items exceed the per-answer byte limit is truncated, not refused.
   for (int i = 0; i < 5; ++i) {
     REQUIRE(client->put("scanbig" + std::to_string(i), std::string(900000, 's')) == Status::kOk);
@@ -89,6 +97,23 @@ TEST_CASE("values up to 1 MiB travel through the data areas; larger ones are ref
   CHECK(client->scan(scan, &items, &truncated) == Status::kOk);
   CHECK(truncated);
   CHECK(items.size() == 2);
+}
+
+TEST_CASE("a transaction whose writes do not fit in a log segment: TOO_LARGE, saying so") {
+  DaemonProcess daemon;  // --wal-segment-size 4M (daemon_process.cc)
+  REQUIRE(daemon.ready());
+  auto client = connect(daemon);
+  std::unique_ptr<ringdb::Transaction> txn;
+  REQUIRE(client->begin(&txn) == Status::kOk);
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(txn->put("mib" + std::to_string(i), std::string(size_t{1} << 20, 'm')) == Status::kOk);
+  CHECK(txn->commit() == Status::kTooLarge);
+  CHECK(ringdb::last_error_detail() ==
+        "the transaction's writes make a log record over the daemon's limit of " +
+            std::to_string((4u << 20) - 4096 - 32) +
+            " bytes (a log segment's room, --wal-segment-size)");
+  std::string v;
+  CHECK(client->get("mib0", &v) == Status::kNotFound);  // nothing of it happened
 }
 
 TEST_CASE("transactions across the transport: snapshot isolation and first updater wins") {

@@ -206,7 +206,10 @@ TEST_CASE("scan: bounds, unbounded \"\", limit, binary keys") {
     return R"({"status":"OK","items":[)" + list + R"(],"truncated":false})";
   };
   CHECK(cli.run(R"(scan "" "")") == items(a + "," + b + "," + c + "," + d));
-  CHECK(cli.run(R"(scan "" "" 2)") == items(a + "," + b));
+  // Stopped by its limit with keys left in the range: it says so, and where to go on.
+  CHECK(cli.run(R"(scan "" "" 2)") == R"({"status":"OK","items":[)" + a + "," + b +
+                                          R"(],"truncated":true,"resume_after":"b\u0000\u00ff"})");
+  CHECK(cli.run(R"(scan "" "" 4)") == items(a + "," + b + "," + c + "," + d));
   CHECK(cli.run(R"(scan b "")") == items(b + "," + c + "," + d));
   CHECK(cli.run(R"(scan "" c)") == items(a + "," + b));
   CHECK(cli.run(R"(scan "b\x00\xff" d 5)") == items(b + "," + c));
@@ -466,7 +469,7 @@ TEST_CASE("text output: quoted values paste back as input") {
   CHECK(text.process().read_line(&line));
   CHECK(starts_with(line, "k "));
   CHECK(text.process().read_line(&line));
-  CHECK(line == "(2 items)");
+  CHECK(line == "(2 items; the range holds more: scan again from just after the last key)");
   CHECK(text.run("begin") == "OK");
   CHECK(starts_with(text.run("commit"), "OK (commit sequence 0)"));
   CHECK(text.finish() == 0);

@@ -53,6 +53,8 @@ void usage(FILE* to) {
           "  watch [--count N] a line a second: requests/s, p99, sessions, history, log rate\n"
           "  checkpoint        write a checkpoint now and report it\n"
           "  sessions          who is connected: pid, uid, process, age, open transactions\n"
+          "  contention        open transactions holding keys others failed to write "
+          "(CONFLICT)\n"
           "  kill-session ID   end a session (its transactions aborted)\n"
           "  config            the effective configuration\n"
           "  log-level LEVEL   error, warn, info or debug\n"

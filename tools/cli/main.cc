@@ -38,7 +38,8 @@ constexpr char kUsage[] =
 constexpr char kUsageEnd[] =
     "\n"
     "JSON answers: {\"status\":\"OK\"} and, by command, \"value\" (get), \"items\" as\n"
-    "[[key,value],...] with \"truncated\" (scan), \"commit_sequence\" (commit), \"help\".\n"
+    "[[key,value],...] with \"truncated\" (scan: true if the range holds more keys, then\n"
+    "\"resume_after\" is the last key returned), \"commit_sequence\" (commit), \"help\".\n"
     "{\"status\":\"NOT_FOUND\"} when a key has no value; every other status comes with an\n"
     "\"error\" sentence. A malformed line gives INVALID_ARGUMENT and the cli goes on.\n"
     "Keys and values are bytes: in JSON strings, valid UTF-8 is kept as it is and every byte\n"

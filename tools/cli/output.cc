@@ -32,8 +32,13 @@ std::string format_json(const Reply& reply) {
         w.end_array();
       }
       w.end_array();
+      // truncated: the range holds more keys; a caller goes on after resume_after.
       w.key("truncated");
       w.boolean(reply.truncated);
+      if (reply.truncated && !reply.items.empty()) {
+        w.key("resume_after");
+        w.string(reply.items.back().key);
+      }
       break;
     case Reply::Kind::kCommit:
       w.key("commit_sequence");
@@ -68,8 +73,9 @@ void print_text(const Reply& reply, FILE* out, FILE* err) {
       for (const KeyValue& item : reply.items) {
         fprintf(out, "%s %s\n", quote(item.key).c_str(), quote(item.value).c_str());
       }
-      fprintf(out, "(%zu item%s%s)\n", reply.items.size(), reply.items.size() == 1 ? "" : "s",
-              reply.truncated ? ", truncated by the daemon's answer size limit" : "");
+      fprintf(
+          out, "(%zu item%s%s)\n", reply.items.size(), reply.items.size() == 1 ? "" : "s",
+          reply.truncated ? "; the range holds more: scan again from just after the last key" : "");
       break;
     case Reply::Kind::kCommit:
       fprintf(out, "OK (commit sequence %llu)\n",

@@ -37,7 +37,7 @@ std::string describe(Status status) {
     case Status::kOutOfMemory:
       return "the daemon's memory limit for data is reached";
     case Status::kTooLarge:
-      return "the key or the value is larger than the daemon allows";
+      return "a key, a value or the transaction's writes are larger than the daemon allows";
     case Status::kInvalidArgument:
       return "the daemon rejected an argument (e.g. an empty key)";
     case Status::kTooManyViews:
@@ -86,6 +86,11 @@ Reply status_reply(Status status) {
   Reply r;
   r.status = status;
   if (status != Status::kOk && status != Status::kNotFound) r.error = describe(status);
+  // Which part was too large, and the limit (the library has it from the daemon's answer).
+  if (const std::string detail = ringdb::last_error_detail();
+      status == Status::kTooLarge && !detail.empty()) {
+    r.error = detail;
+  }
   return r;
 }
 

@@ -37,6 +37,11 @@ enum class [[nodiscard]] Status : int{RINGDB_ALL_STATUS_CODES(RINGDB_CPP_STATUS)
 // "OK", "NOT_FOUND", ... (the names ringdb-cli prints).
 const char* status_name(Status status);
 
+// What the last answer this thread received exceeded, when it was kTooLarge: which part (a
+// key, a value, the transaction's log record) and the daemon's limit, in a sentence; empty
+// otherwise (each answer this thread reads sets it).
+std::string last_error_detail();
+
 // The socket a client connects to when none is given: $RINGDB_SOCKET if set, else
 // /run/ringdb/ringdb.sock for root and $XDG_RUNTIME_DIR/ringdb/ringdb.sock (or
 // /tmp/ringdb-$UID/ringdb.sock) for other users. ringdbd uses the same default.
@@ -129,6 +134,9 @@ class Client {
   Status put(std::string_view key, std::string_view value,
              Durability durability = Durability::kSync);
   Status del(std::string_view key, Durability durability = Durability::kSync);
+  // *truncated (if given): the range holds more keys than were returned (options.limit or the
+  // daemon's per-answer byte limit stopped the scan); go on from just after the last key
+  // (forward: start = last key + '\0'; reverse: end = last key).
   Status scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated = nullptr);
 
   // Starts a snapshot-isolated transaction.

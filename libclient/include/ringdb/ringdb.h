@@ -51,6 +51,11 @@ typedef struct ringdb_scan_options {
 /* The name of a status, e.g. "NOT_FOUND" (static storage). */
 const char* ringdb_status_name(ringdb_status status);
 
+/* What the last answer this thread received exceeded, when it was RINGDB_TOO_LARGE: which
+ * part (key, value, the transaction's log record) and the daemon's limit, in a sentence; ""
+ * otherwise. Valid until this thread's next call. */
+const char* ringdb_last_error_detail(void);
+
 /* Connects to the daemon at socket_path (NULL: $RINGDB_SOCKET, else the default path).
  * On failure *out is NULL and, if error is not NULL, a reason is written to it (at most
  * error_len bytes, NUL-terminated). */
@@ -68,7 +73,8 @@ ringdb_status ringdb_put(ringdb_client* client, const char* key, size_t key_len,
                          size_t value_len);
 ringdb_status ringdb_del(ringdb_client* client, const char* key, size_t key_len);
 /* Items are malloc'ed: release with ringdb_items_free(items, count). *truncated (if not
- * NULL) is set when the result hit the daemon's per-answer byte limit before `limit`. */
+ * NULL) is set when the range holds more keys than were returned (the limit or the daemon's
+ * per-answer byte limit stopped the scan): scan again from just after the last key. */
 ringdb_status ringdb_scan(ringdb_client* client, const ringdb_scan_options* options,
                           ringdb_item** items, size_t* count, int* truncated);
 

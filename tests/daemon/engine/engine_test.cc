@@ -305,7 +305,8 @@ TEST_CASE("Purge: an open transaction keeps its snapshot; afterwards versions an
   e.abort(std::move(r));
 }
 
-TEST_CASE("Scan: forward, reverse, prefix and limit against a reference map") {
+TEST_CASE(
+    "Scan: forward, reverse, prefix, limit and whether more remain, against a reference map") {
   Engine e(test_options());
   const unsigned seed = std::random_device{}();
   INFO("seed=" << seed);
@@ -333,25 +334,30 @@ TEST_CASE("Scan: forward, reverse, prefix and limit against a reference map") {
     o.limit = 1 + rng() % 30;
     o.reverse = rng() % 2 == 0;
     if (rng() % 3 == 0) o.prefix = "k1";
-    REQUIRE(e.scan(*t, o, &got) == Status::kOk);
+    bool more = false;
+    REQUIRE(e.scan(*t, o, &got, &more) == Status::kOk);
+    // Every key of the range in scan order (deleted keys are not in the reference: the
+    // engine holds their tombstones, which the scan passes over).
     std::vector<KeyValue> want;
     auto matches = [&](const std::string& k) {
       return k.compare(0, o.prefix.size(), o.prefix) == 0;
     };
     if (!o.reverse) {
-      for (auto it = reference.lower_bound(o.start); it != reference.end() && want.size() < o.limit;
-           ++it)
+      for (auto it = reference.lower_bound(o.start); it != reference.end(); ++it)
         if (matches(it->first)) want.push_back({it->first, it->second});
     } else {
       // Reverse: the same range [start, +inf), from the largest key down.
-      for (auto it = reference.end(); it != reference.begin() && want.size() < o.limit;) {
+      for (auto it = reference.end(); it != reference.begin();) {
         --it;
         if (it->first < o.start) break;
         if (matches(it->first)) want.push_back({it->first, it->second});
       }
     }
+    const bool want_more = want.size() > o.limit;
+    if (want_more) want.resize(o.limit);
     INFO("start=" << o.start << " reverse=" << o.reverse << " prefix=" << o.prefix
                   << " limit=" << o.limit);
+    CHECK(more == want_more);
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < got.size(); ++i) {
       CHECK(got[i].key == want[i].key);

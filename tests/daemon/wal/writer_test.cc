@@ -491,5 +491,63 @@ TEST_CASE("LogWriter: a full filesystem gives DISK_FULL, and writes succeed when
   CHECK(end == writer->durable_lsn());
 }
 
+TEST_CASE(
+    "LogWriter: opened on a full filesystem, it starts with no segment; DISK_FULL until "
+    "space returns, each change of state reported once") {
+  TempDir dir("ringdb-wal");
+  ringdb::test::SmallTmpfs small(dir.path, "256k");
+  if (!small.mounted) {
+    MESSAGE("skipped: " << small.why);
+    return;
+  }
+  const std::string log_dir = dir.path + "/log";
+  fs::create_directory(log_dir);
+  // Full: a file takes every free byte.
+  const std::string filler = dir.path + "/filler";
+  {
+    std::ofstream f(filler, std::ios::binary);
+    const std::string chunk(4096, 'f');
+    while (f.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) && f.flush()) {
+    }
+  }
+  Outcomes outcomes;
+  Fatal fatal;
+  std::mutex events_mu;
+  std::vector<std::pair<LogWriterOptions::DiskFull, uint64_t>> events;
+  LogWriterOptions o;
+  o.dir = log_dir;
+  o.segment_bytes = 64 << 10;
+  o.disk_full_interval = std::chrono::hours(1);  // the "still full" report: not in this test
+  o.on_disk_full = [&](LogWriterOptions::DiskFull event, uint64_t refused) {
+    std::lock_guard lock(events_mu);
+    events.emplace_back(event, refused);
+  };
+  std::string error;
+  auto writer = LogWriter::open(o, outcomes.sinks(), fatal.handler(), &error);
+  REQUIRE_MESSAGE(writer, error);
+  CHECK(writer->disk_full());
+  const Op op[] = {{OpKind::kPut, "k", "v"}};
+  for (uint64_t r = 0; r < 3; ++r) {
+    REQUIRE(writer->append(r, op, 0, r) == LogStatus::kOk);
+    REQUIRE(outcomes.wait_for(r + 1));
+    CHECK(outcomes.only(r) == LogStatus::kDiskFull);
+  }
+  CHECK(fs::is_empty(log_dir));
+  fs::remove(filler);
+  REQUIRE(writer->append(3, op, 0, 3) == LogStatus::kOk);
+  REQUIRE(outcomes.wait_for(4));
+  CHECK(outcomes.only(3) == LogStatus::kOk);
+  CHECK_FALSE(writer->disk_full());
+  writer->stop();
+  CHECK(fatal.get().empty());
+  std::lock_guard lock(events_mu);
+  using DiskFull = LogWriterOptions::DiskFull;
+  const std::vector<std::pair<DiskFull, uint64_t>> expected = {{DiskFull::kFull, 0},
+                                                               {DiskFull::kRoomAgain, 3}};
+  CHECK(events == expected);
+  uint64_t end = 0;
+  CHECK(read_log(log_dir, 0, &end) == std::vector<uint64_t>{3});
+}
+
 }  // namespace
 }  // namespace ringdb::daemon::wal
