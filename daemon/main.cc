@@ -19,6 +19,7 @@
 #include "daemon/base/dir_lock.h"
 #include "daemon/base/file_util.h"
 #include "daemon/base/log.h"
+#include "daemon/base/memory_limits.h"
 #include "daemon/durability/checkpoint.h"
 #include "daemon/durability/recovery.h"
 #include "daemon/engine/engine.h"
@@ -139,11 +140,47 @@ bool check_folders(const Config& config, std::string* error) {
   return true;
 }
 
+double mib(uint64_t bytes) {
+  return static_cast<double>(bytes) / (1 << 20);
+}
+
+// The memory for stored data (--memory-limit). auto: half of what the process may use (its
+// cgroup's limit, else physical memory; daemon/base/memory_limits.h) after an allowance for
+// the daemon's own needs: 64 MiB (code, thread stacks, checkpoint and recovery buffers,
+// io_uring), the log's queue, and 128 KiB per possible session (its rings, contexts and
+// answers, as the daemon touches them). The other half is for what the limit does not count:
+// index nodes, old versions kept for snapshots, the allocator's overhead. So writes meet
+// OUT_OF_MEMORY before the kernel's OOM killer meets the daemon. The choice is logged.
+uint64_t memory_limit(const Config& config) {
+  const MemoryAvailable available = memory_available();
+  const uint64_t allowance = (uint64_t{64} << 20) + wal::LogWriterOptions{}.queue_bytes_max +
+                             uint64_t{config.sessions_max} * (128 << 10);
+  if (config.memory_limit_bytes != 0) {
+    if (config.memory_limit_bytes + allowance > available.bytes) {
+      log(LogLevel::kWarn,
+          "--memory-limit %.1f MiB and the daemon's own %.1f MiB are more than the %.1f MiB "
+          "this process may use (%s): the kernel may kill it before writes get OUT_OF_MEMORY",
+          mib(config.memory_limit_bytes), mib(allowance), mib(available.bytes),
+          available.source.c_str());
+    }
+    return config.memory_limit_bytes;
+  }
+  const uint64_t limit = std::max<uint64_t>(
+      uint64_t{8} << 20, available.bytes > allowance ? (available.bytes - allowance) / 2 : 0);
+  log(LogLevel::kInfo,
+      "memory limit for stored data: %.1f MiB (--memory-limit auto: %.1f MiB may be used, the "
+      "%s; less %.1f MiB for the daemon itself (%u sessions, the log's queue); half of the rest, "
+      "the other half for indexes and old versions)",
+      mib(limit), mib(available.bytes), available.source.c_str(), mib(allowance),
+      config.sessions_max);
+  return limit;
+}
+
 EngineOptions engine_options(const Config& config, const Placement& placement) {
   EngineOptions options;
   options.key_size_max = config.key_size_max;
   options.value_size_max = config.value_size_max;
-  options.memory_limit_bytes = config.memory_limit_bytes;
+  options.memory_limit_bytes = memory_limit(config);
   // Every session may hold a view per worker (autocommit reads) plus its transactions.
   options.views_max = config.sessions_max * (static_cast<uint32_t>(placement.worker_cores.size()) +
                                              config.transactions_max) +

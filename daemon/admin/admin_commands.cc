@@ -601,10 +601,12 @@ void add_status_commands(AdminServer* admin, const AdminContext& ctx) {
 
   admin->add("config", "the effective configuration: every option, written as in the config file",
              [ctx](const json&, json* result, std::string*) {
-               // In effect: the cores chosen at start and the log level as last set.
+               // In effect: the cores and the memory limit chosen at start, the log level as
+               // last set.
                Config effective = *ctx.config;
                effective.cores = ctx.server->placement().worker_cores;
                effective.log_level = log_level();
+               effective.memory_limit_bytes = ctx.engine->stats().memory_limit_bytes;
                *result = json::object();
                for (const ConfigOption& o : config_options())
                  (*result)[o.name] = o.value.print(effective);

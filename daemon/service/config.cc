@@ -69,6 +69,21 @@ ConfigValue bytes(T Config::*field, uint64_t min, uint64_t max) {
   return v;
 }
 
+// --memory-limit: a size, or "auto" (0): chosen at start from the memory the process may use.
+ConfigValue memory_limit() {
+  ConfigValue v = bytes(&Config::memory_limit_bytes, 1u << 20, uint64_t{1} << 44);
+  const auto parse_size = v.parse;
+  v.parse = [parse_size](Config* c, const std::string& text) {
+    if (text != "auto") return parse_size(c, text);
+    c->memory_limit_bytes = 0;
+    return true;
+  };
+  v.print = [](const Config& c) {
+    return c.memory_limit_bytes == 0 ? std::string("auto") : size_text(c.memory_limit_bytes);
+  };
+  return v;
+}
+
 ConfigValue text(std::string Config::*field) {
   return {[=](Config* c, const std::string& value) {
             if (value.empty()) return false;
@@ -400,8 +415,11 @@ const std::vector<ConfigOption>& config_options() {
        .value = bytes(&Config::value_size_max, 0, 64u << 20)},
       {.name = "memory-limit",
        .value_name = "BYTES",
-       .help = "memory for stored data; puts fail beyond it",
-       .value = bytes(&Config::memory_limit_bytes, 1u << 20, uint64_t{1} << 44)},
+       .help = "memory for stored data; puts fail with OUT_OF_MEMORY beyond it (reads and "
+               "deletes go on). auto: half of what the process may use (its cgroup's memory "
+               "limit, else physical memory) after an allowance for the daemon's own needs "
+               "(docs/OPERATIONS.md); the figure chosen is logged at start",
+       .value = memory_limit()},
       {.heading = "Durability",
        .name = "wal-segment-size",
        .value_name = "BYTES",

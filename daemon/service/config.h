@@ -42,7 +42,7 @@ struct Config {
   uint32_t transactions_max = 16;  // open transactions per session
   uint32_t key_size_max = 1024;
   uint32_t value_size_max = 1u << 20;
-  uint64_t memory_limit_bytes = uint64_t{1} << 30;
+  uint64_t memory_limit_bytes = 0;  // 0: auto, chosen at start (daemon/main.cc)
   // Write-ahead log segment files (preallocated); a transaction's redo must fit in one.
   uint64_t wal_segment_bytes = uint64_t{64} << 20;
   // A checkpoint starts when this much time passed or this many log bytes were written since

@@ -26,6 +26,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/support/child_process.h"
+#include "tests/support/memory_cgroup.h"
 
 namespace {
 
@@ -444,6 +445,49 @@ TEST_CASE(
   t->abort();
   CHECK(admin_ok(daemon, {"contention"})["holders"].empty());
   CHECK(writer->put("hot\x01", "theirs") == Status::kOk);
+}
+
+TEST_CASE(
+    "memory: under a 200 MiB cgroup the default limit follows it, and writes get OUT_OF_MEMORY "
+    "before the kernel acts; reads and deletes go on") {
+  constexpr uint64_t kCgroupBytes = uint64_t{200} << 20;
+  ringdb::test::MemoryCgroup cgroup(kCgroupBytes);
+  if (!cgroup.ok) {
+    MESSAGE("skipped: " << cgroup.why);
+    return;
+  }
+  REQUIRE(cgroup.enter());
+  DaemonProcess daemon;  // started inside the cgroup, with --memory-limit auto
+  cgroup.leave();
+  REQUIRE(daemon.ready());
+  std::string line;
+  REQUIRE(daemon.wait_log("memory limit for stored data: ", &line));
+  CHECK(line.find("limit (" + cgroup.dir() + "/memory.") != std::string::npos);
+  const json status = admin_ok(daemon, {"status"});
+  const uint64_t limit = status["memory_limit_bytes"].get<uint64_t>();
+  CHECK(limit > 0);
+  CHECK(limit < kCgroupBytes / 2);
+  CHECK(admin_ok(daemon, {"config"})["memory-limit"] != "auto");  // the figure in effect
+  auto c = connect(daemon);
+  REQUIRE(c);
+  const std::string value(512 << 10, 'm');
+  Status s = Status::kOk;
+  int stored = 0;
+  while (s == Status::kOk && stored < 800) {  // 400 MiB: twice the cgroup
+    std::string key = "m";  // (not "m" + std::to_string(): GCC 12 warns falsely, bug 105329)
+    key += std::to_string(stored);
+    s = c->put(key, value);
+    if (s == Status::kOk) ++stored;
+  }
+  CHECK(s == Status::kOutOfMemory);
+  CHECK(stored > 8);
+  // Alive, answering; reads and deletes work.
+  std::string got;
+  CHECK(c->get("m0", &got) == Status::kOk);
+  CHECK(got == value);
+  CHECK(c->del("m0") == Status::kOk);
+  CHECK(admin_ok(daemon, {"status"})["health"] == "ok");
+  CHECK(daemon.stop() == 0);  // a clean exit: not killed by the kernel
 }
 
 TEST_CASE("guards: the watchdog reports a worker that stalls, and aborts when configured to") {
