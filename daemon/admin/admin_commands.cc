@@ -413,7 +413,10 @@ void add_worker_commands(AdminServer* admin, const AdminContext& ctx) {
                {"sleeps", a.sleeps},
                {"pending_depth", depths[w]},
                {"parked_commits", stats[w]->parked_now.load(std::memory_order_relaxed)},
-               {"invalid_requests", stats[w]->invalid_requests.load(std::memory_order_relaxed)}});
+               {"invalid_requests", stats[w]->invalid_requests.load(std::memory_order_relaxed)},
+               {"scan_slices", stats[w]->scan_slices.load(std::memory_order_relaxed)},
+               {"scans_paused", stats[w]->scans_paused.load(std::memory_order_relaxed)},
+               {"turns_in_debt", stats[w]->turns_in_debt.load(std::memory_order_relaxed)}});
         }
         *result = {{"window_seconds", static_cast<double>(window_ns) / 1e9}, {"workers", rows}};
         return true;

@@ -207,9 +207,11 @@ std::vector<Contention> Engine::contention() const {
 }
 
 Status Engine::scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out,
-                    bool* more) {
+                    ScanProgress* progress) {
   out->clear();
-  if (more != nullptr) *more = false;
+  ScanProgress local;
+  ScanProgress& p = progress != nullptr ? *progress : local;
+  p = ScanProgress{};
   if (options.limit == 0) return Status::kInvalidArgument;
   const ReadView& view = *txn.view_;
   BTreeRange range{options.start, options.end, options.prefix};
@@ -217,17 +219,23 @@ Status Engine::scan(Transaction& txn, const ScanOptions& options, std::vector<Ke
   bool full = false;  // the limits are reached: looking for one more visible key
   index_.scan(range, options.reverse, std::numeric_limits<size_t>::max(),
               [&](std::string_view key, void* payload) {
+                if (p.visited == options.visits_max) {
+                  p.more = p.cut = true;
+                  p.next_key.assign(key);
+                  return false;
+                }
+                ++p.visited;
                 const Version* v =
                     static_cast<VersionChain*>(payload)->find_visible(view, trx_sys_);
                 if (v == nullptr || v->tombstone()) return true;
                 if (full) {
-                  *more = true;
+                  p.more = true;
                   return false;
                 }
                 out->push_back(KeyValue{std::string(key), std::string(v->value())});
                 bytes += key.size() + v->value().size();
                 full = out->size() >= options.limit || bytes >= options.bytes_max;
-                return !full || more != nullptr;
+                return !full || progress != nullptr;
               });
   return Status::kOk;
 }

@@ -106,6 +106,18 @@ struct ScanOptions {
   // Also stops once the results hold this many key and value bytes (after the item that
   // reached it: at least one item is returned).
   size_t bytes_max = SIZE_MAX;
+  // Also stops after visiting this many index entries (visible or not): a bound on one call's
+  // work, for a caller that goes on later from ScanProgress::next_key.
+  size_t visits_max = SIZE_MAX;
+};
+
+// Where a scan stopped (Engine::scan).
+struct ScanProgress {
+  bool more = false;  // the range holds more: after the last item returned or at next_key
+  // visits_max stopped it: the range goes on at this key (inclusive); not looked at yet.
+  bool cut = false;
+  std::string next_key;
+  uint64_t visited = 0;  // index entries visited
 };
 
 struct KeyValue {
@@ -159,10 +171,11 @@ class Engine final : private mvcc::DeadChainHandler {
   // first (at most kContentionMax; a holder that ended may still be listed: see ClientSession).
   std::vector<Contention> contention() const EXCLUDES(contention_mu_);
   // kOk (possibly with no results), kInvalidArgument. Replaces *out's contents.
-  // `more` (if given): whether the range holds a visible key after the last one returned
-  // (the limit or bytes_max stopped the scan; it looks that far to tell).
+  // `progress` (if given): whether the range holds more. When the limit or bytes_max stopped
+  // the scan, it looks one visible key further to tell (more: true, go on after the last
+  // item); when visits_max did, more and cut are true and the range goes on at next_key.
   Status scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out,
-              bool* more = nullptr);
+              ScanProgress* progress = nullptr);
   // The redo of txn's writes, each key it wrote once, in the order it first wrote them (empty
   // if it wrote nothing): kOk, or kTransactionDone if it failed earlier (abort it). The
   // transaction stays open and its writes invisible until commit() or abort().

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <climits>
 #include <cstring>
+#include <deque>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -40,7 +42,19 @@ static_assert(static_cast<int>(Status::kTransactionDone) ==
 
 namespace {
 
-constexpr uint32_t kBatchMax = 32;            // requests taken from one ring before the next
+constexpr uint32_t kBatchMax = 32;  // requests taken from one ring before the next
+// Fair sharing between sessions (docs/ARCHITECTURE.md, "Sharing a worker"): deficit round
+// robin by cost. Each polling round credits a session that has work with kQuantum; each
+// request costs kRequestCost plus the key and value bytes it moves plus kVisitCost per index
+// entry a scan visits; a session in debt waits for later rounds (a session alone never
+// waits: its debt only makes empty rounds). A scan runs in slices of at most kSliceVisits
+// entries and kSliceBytes of items; one not finished keeps its read view and context and
+// goes on in its session's next turn, so a long scan never holds the worker for long.
+constexpr int64_t kQuantum = 64 << 10;
+constexpr int64_t kRequestCost = 256;
+constexpr int64_t kVisitCost = 16;
+constexpr size_t kSliceVisits = 4096;
+constexpr size_t kSliceBytes = 64 << 10;
 constexpr uint32_t kColdPerRound = 8;         // idle rings looked at per round
 constexpr uint64_t kHotRounds = 1024;         // a ring stays hot this many rounds after work
 constexpr uint32_t kIdleRoundsPerClock = 64;  // idle rounds between clock reads
@@ -65,10 +79,25 @@ struct Worker::Loop {
     uint64_t last_work_round = 0;
     bool hot = false;
   };
+  // A scan between slices: its context stays claimed, its snapshot open.
+  struct PausedScan {
+    uint32_t index = 0;                // its context
+    ScanOptions options;               // what is left of the range
+    uint32_t limit = 0;                // the request's item limit
+    std::vector<KeyValue> items;       // found so far
+    size_t bytes = 0;                  // their key and value bytes
+    std::unique_ptr<Transaction> own;  // autocommit: a read-only transaction for the snapshot
+    uint64_t handle = 0;               // in a client's transaction: its handle, claimed
+    Transaction* txn = nullptr;        // the one scanned (own, or the claimed one)
+    int64_t started_ns = 0;            // if timed
+  };
   struct Attached {
     std::shared_ptr<ClientSession> session;
     std::unique_ptr<Session> engine_session;  // for autocommit requests, opened on first use
     std::vector<Ring> rings;                  // sized once at attach: pointers stay valid
+    int64_t deficit = 0;                      // fair sharing: the work it may still do
+    uint64_t credited_round = 0;              // the round that last credited it
+    std::deque<PausedScan> paused;            // its scans between slices, oldest first
   };
 
   Worker& worker;
@@ -107,6 +136,12 @@ struct Worker::Loop {
   bool poll_round();
   bool drain(Ring& ring);
   void execute(Attached& a, uint32_t index);
+  // Starts a scan request: its first slice now; false if it paused (answered later).
+  WireStatus start_scan(Attached& a, const shm::Request& rq, Answer* answer);
+  // One slice of a scan; true when it is done (then answered and its transaction let go).
+  bool scan_slice(Attached& a, PausedScan& scan);
+  // Lets go of a scan's transaction (the own one aborted, a client's released).
+  void end_scan(Attached& a, PausedScan& scan);
   WireStatus dispatch(Attached& a, const shm::Request& request, Answer* answer);
   WireStatus with_transaction(ClientSession& s, uint64_t handle,
                               const std::function<WireStatus(Transaction&)>& fn);
@@ -195,6 +230,8 @@ void Worker::Loop::refresh() {
     const bool present =
         std::any_of(current.begin(), current.end(), [&](auto& s) { return s == a->session; });
     if (present) continue;
+    for (PausedScan& scan : a->paused)  // (their contexts die with the session)
+      end_scan(*a, scan);
     if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
     a.reset();
     changed = true;
@@ -257,17 +294,30 @@ bool Worker::Loop::poll_round() {
 }
 
 bool Worker::Loop::drain(Ring& ring) {
-  ClientSession& s = *ring.owner->session;
+  Attached& a = *ring.owner;
+  ClientSession& s = *a.session;
   if (s.corrupt()) return false;  // the control thread is disconnecting it
+  if (a.paused.empty() && !ring.consumer.ready()) return false;
+  if (a.credited_round != round) {  // its turn in this round: a share, its debt kept
+    a.deficit = std::min<int64_t>(a.deficit, 0) + kQuantum;
+    a.credited_round = round;
+  }
+  ring.last_work_round = round;
+  if (a.deficit <= 0) {
+    bump(worker.stats_.turns_in_debt);
+    return true;  // work is waiting: not idle
+  }
+  // Scans already under way first, oldest first; then new requests.
+  while (a.deficit > 0 && !a.paused.empty()) {
+    if (!scan_slice(a, a.paused.front())) break;  // paused again: its share is used
+    a.paused.pop_front();
+  }
   uint32_t taken = 0;
   uint32_t index;
-  while (taken < kBatchMax && ring.consumer.try_pop(&index)) {
+  while (a.deficit > 0 && taken < kBatchMax && !s.corrupt() && ring.consumer.try_pop(&index)) {
     ++taken;
-    execute(*ring.owner, index);
-    if (s.corrupt()) break;
+    execute(a, index);
   }
-  if (taken == 0) return false;
-  ring.last_work_round = round;
   bump(worker.stats_.requests, taken);
   if (s.corrupt()) env.notify_control();
   return true;
@@ -295,8 +345,12 @@ void Worker::Loop::execute(Attached& a, uint32_t index) {
   if (answer.status == WireStatus::kOk) {
     current_index = index;
     current_opcode = opcode;
+    // (A scan charges its slices itself.)
+    if (request.opcode != Opcode::kScan) {
+      a.deficit -= kRequestCost + static_cast<int64_t>(request.key.size() + request.value.size());
+    }
     answer.status = dispatch(a, request, &answer);
-    if (answer.parked) return;  // answered when the log has it
+    if (answer.parked) return;  // answered later: by the log's completion, or the last slice
   } else if (answer.status == WireStatus::kTooLarge) {
     answer.too_large = request.too_large;
     answer.too_large_limit = request.too_large_limit;
@@ -361,27 +415,8 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
       if (autocommit) return wire(engine.del(*a.engine_session, rq.key));
       return with_transaction(s, rq.txn,
                               [&](Transaction& t) { return wire(engine.del(t, rq.key)); });
-    case Opcode::kScan: {
-      ScanOptions options;
-      options.start.assign(rq.key);
-      options.end.assign(rq.value);
-      options.prefix.assign(rq.prefix);
-      options.limit = rq.limit;
-      options.reverse = (rq.flags & shm::kFlagReverse) != 0;
-      answer->items = &items;
-      if (!autocommit) {
-        return with_transaction(s, rq.txn, [&](Transaction& t) {
-          return wire(engine.scan(t, options, &items, &answer->more));
-        });
-      }
-      std::unique_ptr<Transaction> txn;
-      if (const Status st = engine.begin(TxnMode::kReadOnly, &txn); st != Status::kOk) {
-        return wire(st);
-      }
-      const Status st = engine.scan(*txn, options, &items, &answer->more);
-      engine.abort(std::move(txn));  // read-only: nothing to commit
-      return wire(st);
-    }
+    case Opcode::kScan:
+      return start_scan(a, rq, answer);
     case Opcode::kBegin:
       return s.begin_transaction(engine, (rq.flags & shm::kFlagReadOnly) != 0, &answer->u64);
     case Opcode::kCommit:
@@ -490,6 +525,85 @@ void Worker::Loop::complete_parked() {
   env.pending->applied();
 }
 
+WireStatus Worker::Loop::start_scan(Attached& a, const shm::Request& rq, Answer* answer) {
+  PausedScan scan;
+  scan.index = current_index;
+  scan.options.start.assign(rq.key);
+  scan.options.end.assign(rq.value);
+  scan.options.prefix.assign(rq.prefix);
+  scan.options.reverse = (rq.flags & shm::kFlagReverse) != 0;
+  scan.limit = rq.limit;
+  scan.started_ns = started_ns;
+  if (rq.txn == 0) {
+    if (const Status st = env.engine->begin(TxnMode::kReadOnly, &scan.own); st != Status::kOk)
+      return wire(st);
+    scan.txn = scan.own.get();
+  } else if (const WireStatus st = a.session->claim_transaction(rq.txn, &scan.txn);
+             st != WireStatus::kOk) {
+    return st;
+  } else {
+    scan.handle = rq.txn;
+  }
+  answer->parked = true;  // scan_slice answers it, now or in a later turn
+  if (!scan_slice(a, scan)) a.paused.push_back(std::move(scan));
+  return WireStatus::kOk;
+}
+
+bool Worker::Loop::scan_slice(Attached& a, PausedScan& scan) {
+  ScanOptions slice = scan.options;
+  slice.limit = scan.limit - scan.items.size();
+  // The answer holds at most scan_result_bytes_max (write_answer cuts the last items to fit
+  // their encoding); a slice at most kSliceBytes of that.
+  const size_t answer_left =
+      env.scan_result_bytes_max > scan.bytes ? env.scan_result_bytes_max - scan.bytes : 0;
+  slice.bytes_max = std::min(answer_left, kSliceBytes);
+  slice.visits_max = kSliceVisits;
+  ScanProgress progress;
+  bump(worker.stats_.scan_slices);
+  const Status st = env.engine->scan(*scan.txn, slice, &items, &progress);
+  size_t bytes = 0;
+  for (KeyValue& kv : items) {
+    bytes += kv.key.size() + kv.value.size();
+    scan.items.push_back(std::move(kv));
+  }
+  scan.bytes += bytes;
+  a.deficit -= kRequestCost + static_cast<int64_t>(bytes) +
+               kVisitCost * static_cast<int64_t>(progress.visited);
+  const bool finished = st != Status::kOk || !progress.more || scan.items.size() >= scan.limit ||
+                        scan.bytes >= env.scan_result_bytes_max;
+  if (!finished) {
+    // Go on where this slice stopped: at the entry it did not look at, or after its last item.
+    ScanOptions& rest = scan.options;
+    const bool at = progress.cut;
+    const std::string& key = at ? progress.next_key : scan.items.back().key;
+    if (rest.reverse) {
+      rest.end = at ? key + '\0' : key;
+    } else {
+      rest.start = at ? key : key + '\0';
+    }
+    bump(worker.stats_.scans_paused);
+    return false;
+  }
+  Answer answer;
+  answer.status = wire(st);
+  answer.items = &scan.items;
+  answer.more = progress.more;
+  end_scan(a, scan);
+  post(*a.session, scan.index, answer);
+  if (scan.started_ns != 0) {
+    worker.stats_.latency[static_cast<uint8_t>(Opcode::kScan)].record(sync::now_ns() -
+                                                                      scan.started_ns);
+  }
+  return true;
+}
+
+void Worker::Loop::end_scan(Attached& a, PausedScan& scan) {
+  if (scan.own) env.engine->abort(std::move(scan.own));  // read-only: nothing to commit
+  if (scan.handle != 0) a.session->release_transaction(scan.handle);
+  scan.txn = nullptr;
+  scan.handle = 0;
+}
+
 void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {
   shm::ContextHeader* ctx = s.context(index);
   const WireStatus status =
@@ -529,6 +643,13 @@ void Worker::Loop::sleep() {
 }
 
 void Worker::Loop::drain_for_shutdown() {
+  // Scans under way are finished and answered.
+  for (auto& a : attached) {
+    for (; !a->paused.empty(); a->paused.pop_front()) {
+      while (!scan_slice(*a, a->paused.front())) {
+      }
+    }
+  }
   for (Ring* r : rings) {
     ClientSession& s = *r->owner->session;
     uint32_t index;
@@ -555,6 +676,8 @@ void Worker::Loop::drain_for_shutdown() {
 
 void Worker::Loop::detach_all() {
   for (auto& a : attached) {
+    for (PausedScan& scan : a->paused)
+      end_scan(*a, scan);
     if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
   }
   attached.clear();

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "doctest/doctest.h"
@@ -451,8 +453,9 @@ TEST_CASE(
     "memory: under a 200 MiB cgroup the default limit follows it, and writes get OUT_OF_MEMORY "
     "before the kernel acts; reads and deletes go on") {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  MESSAGE("skipped: a sanitizer's own memory (shadow, quarantine) does not fit in a 200 MiB "
-          "cgroup; the release build runs this test");
+  MESSAGE(
+      "skipped: a sanitizer's own memory (shadow, quarantine) does not fit in a 200 MiB "
+      "cgroup; the release build runs this test");
   return;
 #endif
   constexpr uint64_t kCgroupBytes = uint64_t{200} << 20;
@@ -493,6 +496,57 @@ TEST_CASE(
   CHECK(c->del("m0") == Status::kOk);
   CHECK(admin_ok(daemon, {"status"})["health"] == "ok");
   CHECK(daemon.stop() == 0);  // a clean exit: not killed by the kernel
+}
+
+TEST_CASE("scans run in slices that yield to other sessions, and see one snapshot throughout") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  auto a = connect(daemon);
+  auto b = connect(daemon);
+  REQUIRE(a);
+  REQUIRE(b);
+  // 3000 keys of 600 bytes: one answer (under 2 MiB) holds them all, about 28 slices of 64 KiB.
+  const auto key = [](int i) {
+    char k[16];
+    snprintf(k, sizeof k, "s%05d", i);
+    return std::string(k);
+  };
+  for (int i = 0; i < 3000; ++i)
+    REQUIRE(a->put(key(i), std::string(600, 'o'), ringdb::Durability::kNone) == Status::kOk);
+  const json before = admin_ok(daemon, {"workers"})["workers"][0];
+  // While `a` scans everything, `b` commits the first and the last key together, again and
+  // again, between the scan's slices: a scan that took a new snapshot for a slice would see
+  // the two differ.
+  std::atomic<bool> scanning{true};
+  std::thread writer([&] {
+    for (int gen = 0; scanning.load(); ++gen) {
+      std::unique_ptr<ringdb::Transaction> t;
+      REQUIRE(b->begin(&t) == Status::kOk);
+      std::string v = "gen";
+      v += std::to_string(gen);
+      v.resize(600, '.');
+      REQUIRE(t->put(key(0), v) == Status::kOk);
+      REQUIRE(t->put(key(2999), v) == Status::kOk);
+      REQUIRE(t->commit(ringdb::Durability::kNone) == Status::kOk);
+    }
+  });
+  ringdb::ScanOptions all;
+  all.limit = 100000;
+  for (int round = 0; round < 20; ++round) {
+    std::vector<ringdb::KeyValue> items;
+    bool truncated = true;
+    REQUIRE(a->scan(all, &items, &truncated) == Status::kOk);
+    CHECK_FALSE(truncated);
+    REQUIRE(items.size() == 3000);
+    CHECK(items.front().key == key(0));
+    CHECK(items.back().key == key(2999));
+    CHECK(items.front().value == items.back().value);
+  }
+  scanning = false;
+  writer.join();
+  const json after = admin_ok(daemon, {"workers"})["workers"][0];
+  CHECK(after["scan_slices"].get<uint64_t>() - before["scan_slices"].get<uint64_t>() >= 20 * 20);
+  CHECK(after["scans_paused"].get<uint64_t>() > before["scans_paused"].get<uint64_t>());
 }
 
 TEST_CASE("guards: the watchdog reports a worker that stalls, and aborts when configured to") {

@@ -334,8 +334,9 @@ TEST_CASE(
     o.limit = 1 + rng() % 30;
     o.reverse = rng() % 2 == 0;
     if (rng() % 3 == 0) o.prefix = "k1";
-    bool more = false;
-    REQUIRE(e.scan(*t, o, &got, &more) == Status::kOk);
+    ScanProgress progress;
+    REQUIRE(e.scan(*t, o, &got, &progress) == Status::kOk);
+    const bool more = progress.more;
     // Every key of the range in scan order (deleted keys are not in the reference: the
     // engine holds their tombstones, which the scan passes over).
     std::vector<KeyValue> want;
@@ -362,6 +363,53 @@ TEST_CASE(
     for (size_t i = 0; i < got.size(); ++i) {
       CHECK(got[i].key == want[i].key);
       CHECK(got[i].value == want[i].value);
+    }
+  }
+  e.abort(std::move(t));
+}
+
+TEST_CASE("Scan: cut into slices by visits_max and resumed, it gives what one scan gives") {
+  Engine e(test_options());
+  {
+    auto t = begin(e);
+    for (int i = 0; i < 500; ++i)
+      REQUIRE(e.put(*t, numbered("s", i), std::to_string(i)) == Status::kOk);
+    REQUIRE(e.commit(std::move(t)) == Status::kOk);
+    auto d = begin(e);  // every third key deleted: tombstones the slices walk over
+    for (int i = 0; i < 500; i += 3)
+      REQUIRE(e.del(*d, numbered("s", i)) == Status::kOk);
+    REQUIRE(e.commit(std::move(d)) == Status::kOk);
+  }
+  auto t = begin(e, TxnMode::kReadOnly);
+  for (const bool reverse : {false, true}) {
+    CAPTURE(reverse);
+    ScanOptions whole;
+    whole.prefix = "s";
+    whole.limit = 1000;
+    whole.reverse = reverse;
+    std::vector<KeyValue> want;
+    REQUIRE(e.scan(*t, whole, &want) == Status::kOk);
+    REQUIRE(want.size() == 333);
+    for (const size_t visits : {size_t{1}, size_t{7}, size_t{64}}) {
+      CAPTURE(visits);
+      ScanOptions slice = whole;
+      slice.visits_max = visits;
+      std::vector<KeyValue> got, part;
+      for (int calls = 0; calls < 2000; ++calls) {
+        ScanProgress progress;
+        REQUIRE(e.scan(*t, slice, &part, &progress) == Status::kOk);
+        CHECK(progress.visited <= visits);
+        got.insert(got.end(), part.begin(), part.end());
+        if (!progress.more) break;
+        REQUIRE(progress.cut);  // the limit is never reached here
+        // Resume at next_key (inclusive).
+        if (reverse) {
+          slice.end = progress.next_key + '\0';
+        } else {
+          slice.start = progress.next_key;
+        }
+      }
+      CHECK(got == want);
     }
   }
   e.abort(std::move(t));
