@@ -381,6 +381,11 @@ const std::vector<ConfigOption>& config_options() {
        .value_name = "N",
        .help = "connected sessions",
        .value = count(&Config::sessions_max, 1, 4000)},
+      {.name = "sessions-per-user-max",
+       .value_name = "N",
+       .help = "connected sessions of one user (uid), so that no user can take them all; 0: "
+               "half of --sessions-max. The daemon's own user is held only to --sessions-max",
+       .value = count(&Config::sessions_per_user_max, 0, 4000)},
       {.name = "inflight-max",
        .value_name = "N",
        .help = "requests in flight per session",

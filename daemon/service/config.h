@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -34,6 +35,13 @@ struct Config {
   uint32_t admin_idle_timeout_ms = 10'000;  // an admin connection with no request is closed
 
   uint32_t sessions_max = 256;
+  // Sessions one user may hold, so that no allowed user can take them all; 0: half of
+  // sessions_max (Config::sessions_per_user()). Not for the daemon's own user.
+  uint32_t sessions_per_user_max = 0;
+  uint32_t sessions_per_user() const {
+    return sessions_per_user_max != 0 ? sessions_per_user_max
+                                      : std::max<uint32_t>(1, sessions_max / 2);
+  }
   uint32_t inflight_max = 256;  // request contexts per session
   uint32_t ring_slots = 128;    // per CPU per session
   uint32_t context_size = 512;  // bytes: 64-byte header + inline data

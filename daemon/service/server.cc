@@ -226,20 +226,44 @@ bool Server::admit(int fd, ucred* cred, std::string* who) {
     return false;
   }
   if (!peer_allowed(fd, *cred, config_.allow_users, config_.allow_groups, who)) {
-    log(LogLevel::kWarn, "refused %s: not in allow-users or allow-groups", who->c_str());
+    log_refusal(*who + ": not in allow-users or allow-groups");
     refuse(fd, shm::HelloStatus::kHelloPermissionDenied,
            *who + " is not allowed to connect (ringdbd --allow-users / --allow-groups)");
     return false;
   }
   if (table_.size() >= config_.sessions_max) {
-    log(LogLevel::kWarn, "refused %s: %u sessions connected (sessions-max)", who->c_str(),
-        config_.sessions_max);
+    log_refusal(*who + ": " + std::to_string(config_.sessions_max) +
+                " sessions connected (sessions-max)");
     refuse(fd, shm::HelloStatus::kHelloTooManySessions,
            "the daemon serves its maximum of " + std::to_string(config_.sessions_max) +
                " sessions (ringdbd --sessions-max)");
     return false;
   }
+  // Per user, but for the daemon's own (its owner, who could stop it anyway).
+  uint64_t version;
+  uint32_t of_user = 0;
+  for (const auto& s : table_.snapshot(&version))
+    of_user += s->peer().uid == cred->uid ? 1u : 0u;
+  if (cred->uid != geteuid() && of_user >= config_.sessions_per_user()) {
+    log_refusal(*who + ": its user has " + std::to_string(of_user) +
+                " sessions connected (sessions-per-user-max)");
+    refuse(fd, shm::HelloStatus::kHelloTooManySessions,
+           "uid " + std::to_string(cred->uid) + " already has " + std::to_string(of_user) +
+               " sessions, the most one user may hold (ringdbd --sessions-per-user-max)");
+    return false;
+  }
   return true;
+}
+
+void Server::log_refusal(const std::string& why) {
+  uint64_t suppressed = 0;
+  if (!refusals_logged_.allow(sync::coarse_now_ns(), &suppressed)) return;
+  if (suppressed == 0) {
+    log(LogLevel::kWarn, "refused %s", why.c_str());
+  } else {
+    log(LogLevel::kWarn, "refused %s (and %lu more refusals since the last such line)", why.c_str(),
+        static_cast<unsigned long>(suppressed));
+  }
 }
 
 std::unique_ptr<shm::Segment> Server::make_session_segment(uint64_t id, std::string* error) {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/base/log_limiter.h"
 #include "daemon/engine/engine.h"
 #include "daemon/service/client_session.h"
 #include "daemon/service/config.h"
@@ -99,6 +100,9 @@ class Server {
   bool admit(int fd, ucred* cred, std::string* who);
   std::unique_ptr<shm::Segment> make_session_segment(uint64_t id, std::string* error);
   void refuse(int fd, shm::HelloStatus status, const std::string& why);
+  // A refused connection in the log: at most one line a second (a client can make them at
+  // will), the next one counting those left out.
+  void log_refusal(const std::string& why);
   void on_session_event(int fd);
   void disconnect_corrupt();
   void disconnect(std::shared_ptr<ClientSession> session, const std::string& reason);
@@ -111,6 +115,7 @@ class Server {
   const Config& config_;
   const Placement placement_;
   Engine* const engine_;
+  LogLimiter refusals_logged_{1'000'000'000};  // the control thread's: a line a second
   wal::LogWriter* log_ = nullptr;
   Watchdog watchdog_;
   int64_t next_guard_ns_ = 0;

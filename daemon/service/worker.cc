@@ -50,11 +50,11 @@ constexpr uint32_t kBatchMax = 32;  // requests taken from one ring before the n
 // waits: its debt only makes empty rounds). A scan runs in slices of at most kSliceVisits
 // entries and kSliceBytes of items; one not finished keeps its read view and context and
 // goes on in its session's next turn, so a long scan never holds the worker for long.
-constexpr int64_t kQuantum = 64 << 10;
+constexpr int64_t kQuantum = 16 << 10;
 constexpr int64_t kRequestCost = 256;
 constexpr int64_t kVisitCost = 16;
-constexpr size_t kSliceVisits = 4096;
-constexpr size_t kSliceBytes = 64 << 10;
+constexpr size_t kSliceVisits = 1024;
+constexpr size_t kSliceBytes = 16 << 10;
 constexpr uint32_t kColdPerRound = 8;         // idle rings looked at per round
 constexpr uint64_t kHotRounds = 1024;         // a ring stays hot this many rounds after work
 constexpr uint32_t kIdleRoundsPerClock = 64;  // idle rounds between clock reads

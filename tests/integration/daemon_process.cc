@@ -1,5 +1,7 @@
 #include "tests/integration/daemon_process.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -96,6 +98,13 @@ bool DaemonProcess::wait_log(const std::string& needle, std::string* line,
       return false;
     }
   }
+}
+
+size_t DaemonProcess::count_log(const std::string& needle) {
+  std::lock_guard lock(log_mu_);
+  return static_cast<size_t>(std::count_if(log_lines_.begin(), log_lines_.end(), [&](auto& l) {
+    return l.find(needle) != std::string::npos;
+  }));
 }
 
 bool DaemonProcess::wait_sessions(int n, std::chrono::milliseconds timeout) {

@@ -47,6 +47,9 @@ class DaemonProcess {
   // test's standard error.
   bool wait_log(const std::string& needle, std::string* line = nullptr,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // How many of the log lines received so far contain `needle` (all of them, waited for or
+  // not; after stop() returned: every line the daemon wrote).
+  size_t count_log(const std::string& needle);
   // Waits for the "sessions connected: N" figure in the next connect/end log line to be n.
   bool wait_sessions(int n, std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // SIGTERM and wait; returns the wait status.

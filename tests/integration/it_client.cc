@@ -350,6 +350,23 @@ int main(int argc, char** argv) {
   if (mode == "wait-get") return wait_get(socket, arg(3));
   if (mode == "hostile") return hostile(socket, std::stoull(arg(3)), std::stoi(arg(4)));
   if (mode == "truncate") return truncate_segment(socket);
+  if (mode == "hold") {  // connects, says how it went, and keeps the session until stdin ends
+    ringdb::ConnectOptions options;
+    options.socket_path = socket;
+    std::unique_ptr<ringdb::Client> client;
+    std::string why;
+    const ringdb::Status s = ringdb::Client::connect(options, &client, &why);
+    if (s == ringdb::Status::kOk) {
+      printf("ok\n");
+    } else {
+      printf("refused %s: %s\n", ringdb::status_name(s), why.c_str());
+    }
+    fflush(stdout);
+    char c;
+    while (read(0, &c, 1) > 0) {
+    }
+    return 0;
+  }
   fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

@@ -5,6 +5,7 @@
 // next to a well-behaved one; refused users; the session limit; large values; try-submit
 // back-pressure; the daemon killed under a waiting client; graceful shutdown.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -293,6 +294,58 @@ TEST_CASE("the session limit") {
   a.reset();
   REQUIRE(daemon.wait_sessions(1));
   CHECK(connect(daemon, &status) != nullptr);
+}
+
+TEST_CASE("sessions per user: no user but the daemon's own can take them all") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped: needs root, to connect as a second user (nobody, 65534)");
+    return;
+  }
+  DaemonProcess daemon(
+      {"--socket-mode", "0666", "--allow-users", "0,65534", "--sessions-per-user-max", "2"});
+  REQUIRE(daemon.ready());
+  REQUIRE(chmod(daemon.dir().c_str(), 0711) == 0);  // nobody may reach the socket
+  ringdb::test::ChildOptions as_nobody;
+  as_nobody.run_as = 65534;
+  const std::string client = ringdb::test::program_path("RINGDB_IT_CLIENT");
+  std::vector<std::unique_ptr<ChildProcess>> held;
+  std::string line;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{client, "hold", daemon.socket()}, as_nobody));
+    REQUIRE(held.back()->read_line(&line, 60s));
+    INFO(line);
+    if (i < 2) {
+      CHECK(line == "ok");
+    } else {
+      CHECK(line.rfind("refused TOO_MANY_SESSIONS: ", 0) == 0);
+      CHECK(line.find("uid 65534 already has 2 sessions") != std::string::npos);
+      CHECK(line.find("--sessions-per-user-max") != std::string::npos);
+    }
+  }
+  // The daemon's own user is not held to it.
+  auto a = connect(daemon);
+  auto b = connect(daemon);
+  auto c = connect(daemon);
+  CHECK(a);
+  CHECK(b);
+  CHECK(c);
+  // Refusals are logged at most once a second: a burst of them makes one or two lines, the
+  // next counting the rest.
+  for (int i = 0; i < 50; ++i) {
+    auto refused = std::make_unique<ChildProcess>(
+        std::vector<std::string>{client, "hold", daemon.socket()}, as_nobody);
+    REQUIRE(refused->read_line(&line, 60s));
+    CHECK(line.rfind("refused", 0) == 0);
+  }
+  held.clear();
+  a.reset();
+  b.reset();
+  c.reset();
+  CHECK(daemon.stop() == 0);  // every line it wrote is in now
+  const size_t lines = daemon.count_log("refused user 65534");
+  CHECK(lines >= 1);
+  CHECK(lines < 10);  // 51 refusals
 }
 
 TEST_CASE(

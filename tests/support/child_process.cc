@@ -2,6 +2,7 @@
 #include "tests/support/child_process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -96,6 +97,11 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOpti
     if ((in[0] >= 0 && dup2(in[0], 0) < 0) || (out[1] >= 0 && dup2(out[1], 1) < 0) ||
         (err[1] >= 0 && dup2(err[1], 2) < 0) || (pass >= 0 && dup2(pass, 3) < 0)) {
       _exit(127);
+    }
+    if (options.run_as >= 0 &&
+        (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(options.run_as)) != 0 ||
+         setuid(static_cast<uid_t>(options.run_as)) != 0)) {
+      _exit(126);
     }
     execve(arg_ptrs[0], arg_ptrs.data(), env_ptrs.data());
     _exit(127);

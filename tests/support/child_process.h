@@ -39,6 +39,7 @@ struct ChildOptions {
   bool pipe_stderr = true;                 // false: inherit the test's (for a daemon's log)
   int pass_fd = -1;                        // if >= 0: becomes descriptor 3 in the child
   std::map<std::string, std::string> env;  // added to (or replacing in) the test's environment
+  int run_as = -1;  // if >= 0: the child takes this uid and gid before exec (root only)
 };
 
 class ChildProcess {

@@ -20,6 +20,7 @@
 #include "tools/bench/redis_client.h"
 #include "tools/bench/report.h"
 #include "tools/bench/ringdb_load.h"
+#include "tools/bench/scan_flood.h"
 #include "tools/bench/server_process.h"
 #include "tools/bench/wal_counters.h"
 
@@ -100,7 +101,8 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
     }
     if (o.workload == Workload::kCommit) place = announce_place("ringdb", "", "the daemon's log");
   }
-  bool preload = o.workload == Workload::kGet || o.workload == Workload::kMixed;
+  bool preload = o.workload == Workload::kGet || o.workload == Workload::kMixed ||
+                 o.noisy_neighbour;  // (the flood's scans read the keys)
   if (preload && !preload_ringdb(socket_path, o, error)) return false;
   IdleSessions idle;
   if (o.idle_sessions > 0 && !idle.start(socket_path, o.idle_sessions, error)) return false;
@@ -114,9 +116,37 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
   std::string wal_error;
   bool have_wal =
       o.workload == Workload::kCommit && read_wal_counters(admin_socket, &wal_before, &wal_error);
-  RunResult run = run_clients(spec, [&](int index, Recorder& recorder) {
+  const auto client_body = [&](int index, Recorder& recorder) {
     return ringdb_client(index, recorder, socket_path, o);
-  });
+  };
+  if (o.noisy_neighbour) {
+    // Alone first, then beside the flood: both in this run, on this daemon.
+    RunResult alone = run_clients(spec, client_body);
+    if (!check(alone, "ringdb alone", error)) return false;
+    ScanFlood flood;
+    if (!flood.start(socket_path, o.noise_depth, error)) return false;
+    RunResult noisy = run_clients(spec, client_body);
+    const uint64_t scans = flood.stop();
+    idle.stop();
+    if (!check(noisy, "ringdb beside the scan flood", error)) return false;
+    Result quiet_result = make_result("ringdb alone", o, o.depth, alone);
+    Result noisy_result = make_result("ringdb noisy", o, o.depth, noisy);
+    std::fprintf(stderr,
+                 "ringdb-bench: beside a session keeping %d maximal scans in flight (%llu scans "
+                 "completed): p99 %.1f us against %.1f us alone (%.2fx), p50 %.1f us against "
+                 "%.1f us\n",
+                 o.noise_depth, static_cast<unsigned long long>(scans),
+                 static_cast<double>(noisy_result.p99_ns) / 1e3,
+                 static_cast<double>(quiet_result.p99_ns) / 1e3,
+                 static_cast<double>(noisy_result.p99_ns) /
+                     static_cast<double>(std::max<uint64_t>(1, quiet_result.p99_ns)),
+                 static_cast<double>(noisy_result.p50_ns) / 1e3,
+                 static_cast<double>(quiet_result.p50_ns) / 1e3);
+    reporter->add(std::move(quiet_result));
+    reporter->add(std::move(noisy_result));
+    return true;
+  }
+  RunResult run = run_clients(spec, client_body);
   have_wal = have_wal && read_wal_counters(admin_socket, &wal_after, &wal_error);
   if (o.workload == Workload::kCommit && !have_wal) {
     std::fprintf(stderr, "ringdb-bench: no log counters (%s): batch size unknown\n",

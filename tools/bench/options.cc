@@ -36,6 +36,10 @@ constexpr const char* kUsage =
     "  --admin-socket PATH  commit without --spawn: the daemon's admin socket, for batch\n"
     "                       sizes and fsyncs per commit [beside --socket: admin.sock]\n"
     "  --idle-sessions N    open N idle sessions in a helper process before measuring [0]\n"
+    "  --noisy-neighbour    get, put, mixed: run twice, the clients alone, then beside another\n"
+    "                       session that keeps --noise-depth maximal scans in flight; keys\n"
+    "                       are preloaded for the scans to read\n"
+    "  --noise-depth N      the noisy session's scans in flight [256]\n"
     "  --compare redis      also run the workload against a private redis-server (not commit)\n"
     "  --compare lmdb       commit: also run it against LMDB with synchronous commits, one\n"
     "                       environment in a new directory under /tmp shared by all clients\n"
@@ -182,6 +186,9 @@ ValueResult parse_value_option(std::string_view arg, std::string_view value, Opt
   } else if (arg == "--idle-sessions") {
     ok = parse_int(value, 0, kIdleSessionsMax, &n);
     o->idle_sessions = static_cast<int>(n);
+  } else if (arg == "--noise-depth") {
+    ok = parse_int(value, 1, kDepthMax, &n);
+    o->noise_depth = static_cast<int>(n);
   } else if (arg == "--keys-per-commit") {
     ok = parse_int(value, 1, kKeysPerCommitMax, &n);
     o->keys_per_commit = static_cast<uint32_t>(n);
@@ -209,6 +216,15 @@ bool check_combination(const Options& o, bool have_workload, std::string* error)
     return false;
   }
   if (!check_commit_options(o, error)) return false;
+  if (o.noisy_neighbour && !(o.workload == Workload::kGet || o.workload == Workload::kPut ||
+                             o.workload == Workload::kMixed)) {
+    *error = "--noisy-neighbour applies to get, put and mixed";
+    return false;
+  }
+  if (o.noisy_neighbour && (o.compare_redis || o.compare_lmdb)) {
+    *error = "--noisy-neighbour measures ringdb alone (no --compare)";
+    return false;
+  }
   if (o.spawn && !o.socket_path.empty()) {
     *error = "--socket and --spawn exclude each other";
     return false;
@@ -231,6 +247,10 @@ bool parse_options(int argc, char** argv, Options* out, std::string* error, bool
     }
     if (arg == "--spawn" || arg == "--json" || arg == "--quiet") {
       (arg == "--spawn" ? o.spawn : arg == "--json" ? o.json : o.quiet) = true;
+      continue;
+    }
+    if (arg == "--noisy-neighbour") {
+      o.noisy_neighbour = true;
       continue;
     }
     if (arg.substr(0, 2) != "--") {

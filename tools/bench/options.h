@@ -30,6 +30,10 @@ struct Options {
   ringdb::Durability durability = ringdb::Durability::kSync;  // commit: --durability
   std::string admin_socket;  // --admin-socket (without --spawn): for the log's counters
   int idle_sessions = 0;
+  // --noisy-neighbour: the run twice, alone and beside a session that keeps noise_depth
+  // maximal scans in flight (tools/bench/scan_flood.h).
+  bool noisy_neighbour = false;
+  int noise_depth = 256;
   bool json = false;
   bool compare_redis = false;
   bool compare_lmdb = false;  // commit only
