@@ -45,59 +45,94 @@ struct AnswerContent {
   uint64_t too_large_limit = 0;
 };
 
-// Writes `answer` into context `ctx`: the result inline or through
-// place(length, &out, &offset) -> bool, then the header fields. `scan_bytes_max` bounds a
-// scan's encoded items. Returns the status written (kResponseAreaFull if place() failed).
+// Where an answer's result goes and how large it is, planned before its bytes are copied.
+struct AnswerLayout {
+  WireStatus status = WireStatus::kOk;  // kResponseAreaFull if place() found no room
+  uint16_t flags = 0;
+  uint32_t length = 0;       // result bytes
+  uint32_t offset = 0;       // in the response area (flag kResultExternal), else unused
+  uint32_t count = 0;        // scan items that fit
+  std::byte* out = nullptr;  // where the result's bytes go
+};
+
+// An answer is written in three steps (write_answer() takes them at once; a worker copying a
+// large scan result a slice per turn takes them apart):
+//   plan_answer: the result's size (a value, or as many scan items as fit in
+//     `scan_bytes_max` of encoding; kResultTruncated if some did not) and its place: inline,
+//     or through place(length, &out, &offset) -> bool in the response area;
+//   copy_items: items [from, to) of a scan result to where the layout says (returns the
+//     bytes written); a value is copied by write_answer;
+//   finish_answer: the header fields (the caller then releases the context and publishes).
 template <typename Items, typename Place>
-WireStatus write_answer(ContextHeader* ctx, uint32_t inline_capacity,
-                        const AnswerContent<Items>& answer, uint64_t scan_bytes_max,
-                        Place&& place) {
-  WireStatus status = answer.status;
-  uint16_t flags = answer.more ? kResultTruncated : 0;
-  uint32_t length = 0, offset = 0, count = 0;
-  // The result's size: a value, or as many scan items as fit in the byte limit.
-  if (status == WireStatus::kOk && answer.value != nullptr) {
-    length = static_cast<uint32_t>(answer.value->size());
-  } else if (status == WireStatus::kOk && answer.items != nullptr) {
+AnswerLayout plan_answer(ContextHeader* ctx, uint32_t inline_capacity,
+                         const AnswerContent<Items>& answer, uint64_t scan_bytes_max,
+                         Place&& place) {
+  AnswerLayout l;
+  l.status = answer.status;
+  l.flags = answer.more ? kResultTruncated : 0;
+  if (l.status == WireStatus::kOk && answer.value != nullptr) {
+    l.length = static_cast<uint32_t>(answer.value->size());
+  } else if (l.status == WireStatus::kOk && answer.items != nullptr) {
     uint64_t total = 0;
     for (const auto& item : *answer.items) {
       const uint64_t next = total + encoded_item_size(item.key.size(), item.value.size());
       if (next > scan_bytes_max) {
-        flags |= kResultTruncated;
+        l.flags |= kResultTruncated;
         break;
       }
       total = next;
-      ++count;
+      ++l.count;
     }
-    length = static_cast<uint32_t>(total);
+    l.length = static_cast<uint32_t>(total);
   }
-  std::byte* out = reinterpret_cast<std::byte*>(ctx) + sizeof(ContextHeader);
-  if (length > inline_capacity) {
-    if (place(length, &out, &offset)) {
-      flags |= kResultExternal;
+  l.out = reinterpret_cast<std::byte*>(ctx) + sizeof(ContextHeader);
+  if (l.length > inline_capacity) {
+    if (place(l.length, &l.out, &l.offset)) {
+      l.flags |= kResultExternal;
     } else {
-      status = WireStatus::kResponseAreaFull;
-      length = count = 0;
-      flags = 0;
+      l.status = WireStatus::kResponseAreaFull;
+      l.length = l.count = 0;
+      l.flags = 0;
     }
   }
-  if (status == WireStatus::kOk && answer.value != nullptr && length != 0) {
-    std::memcpy(out, answer.value->data(), length);
-  } else if (status == WireStatus::kOk && answer.items != nullptr) {
-    uint32_t written = 0;
-    for (const auto& item : *answer.items) {
-      if (written++ == count) break;
-      out += encode_item(out, item.key, item.value);
-    }
+  return l;
+}
+
+template <typename Items>
+size_t copy_items(const AnswerLayout& l, const Items& items, size_t from, size_t to,
+                  size_t at_byte) {
+  std::byte* out = l.out + at_byte;
+  for (size_t i = from; i < to; ++i)
+    out += encode_item(out, items[i].key, items[i].value);
+  return static_cast<size_t>(out - (l.out + at_byte));
+}
+
+template <typename Items>
+void finish_answer(ContextHeader* ctx, const AnswerLayout& l, const AnswerContent<Items>& answer) {
+  ctx->status = static_cast<uint16_t>(l.status);
+  ctx->result_flags = l.flags;
+  ctx->result_len = l.length;
+  ctx->result_offset = l.offset;
+  const bool too_large = l.status == WireStatus::kTooLarge;
+  ctx->result_count = too_large ? static_cast<uint32_t>(answer.too_large) : l.count;
+  ctx->result_u64 = l.status == WireStatus::kOk ? answer.u64
+                    : too_large                 ? answer.too_large_limit
+                                                : 0;
+}
+
+// The three steps at once. Returns the status written (kResponseAreaFull if place() failed).
+template <typename Items, typename Place>
+WireStatus write_answer(ContextHeader* ctx, uint32_t inline_capacity,
+                        const AnswerContent<Items>& answer, uint64_t scan_bytes_max,
+                        Place&& place) {
+  const AnswerLayout l = plan_answer(ctx, inline_capacity, answer, scan_bytes_max, place);
+  if (l.status == WireStatus::kOk && answer.value != nullptr && l.length != 0) {
+    std::memcpy(l.out, answer.value->data(), l.length);
+  } else if (l.status == WireStatus::kOk && answer.items != nullptr) {
+    copy_items(l, *answer.items, 0, l.count, 0);
   }
-  ctx->status = static_cast<uint16_t>(status);
-  ctx->result_flags = flags;
-  ctx->result_len = length;
-  ctx->result_offset = offset;
-  const bool too_large = status == WireStatus::kTooLarge;
-  ctx->result_count = too_large ? static_cast<uint32_t>(answer.too_large) : count;
-  ctx->result_u64 = status == WireStatus::kOk ? answer.u64 : too_large ? answer.too_large_limit : 0;
-  return status;
+  finish_answer(ctx, l, answer);
+  return l.status;
 }
 
 // Stores kStateDone (release) and wakes the client if it said it waits (kStateWaiting).

@@ -90,6 +90,12 @@ struct Worker::Loop {
     uint64_t handle = 0;               // in a client's transaction: its handle, claimed
     Transaction* txn = nullptr;        // the one scanned (own, or the claimed one)
     int64_t started_ns = 0;            // if timed
+    // Once every item is found: the answer is copied into its context a slice per turn.
+    bool writing = false;
+    bool more = false;  // the range holds more (kResultTruncated)
+    shm::AnswerLayout layout;
+    size_t copied = 0;        // items copied
+    size_t copied_bytes = 0;  // their encoded bytes
   };
   struct Attached {
     std::shared_ptr<ClientSession> session;
@@ -146,6 +152,13 @@ struct Worker::Loop {
   WireStatus with_transaction(ClientSession& s, uint64_t handle,
                               const std::function<WireStatus(Transaction&)>& fn);
   void post(ClientSession& s, uint32_t index, const Answer& answer);
+  // post() in two steps: where the result goes; then (once its bytes are there) the header,
+  // the context released and the answer published.
+  shm::AnswerLayout plan(ClientSession& s, uint32_t index, const Answer& answer);
+  void publish(ClientSession& s, uint32_t index, const shm::AnswerLayout& layout,
+               const Answer& answer);
+  // Copies a finished scan's items into its answer, a slice per call; true when answered.
+  bool write_scan_answer(Attached& a, PausedScan& scan);
   // Commits txn now (memory only, nothing to log, or durability async or none) or logs its
   // redo and parks it (sync). `flags`: the request's, with its durability level.
   WireStatus commit_or_park(Attached& a, std::unique_ptr<Transaction> txn, uint8_t flags,
@@ -550,6 +563,7 @@ WireStatus Worker::Loop::start_scan(Attached& a, const shm::Request& rq, Answer*
 }
 
 bool Worker::Loop::scan_slice(Attached& a, PausedScan& scan) {
+  if (scan.writing) return write_scan_answer(a, scan);
   ScanOptions slice = scan.options;
   slice.limit = scan.limit - scan.items.size();
   // The answer holds at most scan_result_bytes_max (write_answer cuts the last items to fit
@@ -584,12 +598,41 @@ bool Worker::Loop::scan_slice(Attached& a, PausedScan& scan) {
     bump(worker.stats_.scans_paused);
     return false;
   }
+  // Every item found: the snapshot can go. The answer is copied a slice per turn (a 2 MiB
+  // answer would otherwise hold the worker for hundreds of microseconds).
+  end_scan(a, scan);
   Answer answer;
   answer.status = wire(st);
   answer.items = &scan.items;
   answer.more = progress.more;
-  end_scan(a, scan);
-  post(*a.session, scan.index, answer);
+  scan.more = progress.more;
+  scan.layout = plan(*a.session, scan.index, answer);
+  scan.writing = true;
+  return write_scan_answer(a, scan);
+}
+
+bool Worker::Loop::write_scan_answer(Attached& a, PausedScan& scan) {
+  shm::AnswerLayout& l = scan.layout;
+  if (l.status == WireStatus::kOk) {
+    const size_t from = scan.copied;
+    size_t to = from, bytes = 0;
+    while (to < l.count && bytes < kSliceBytes) {
+      bytes += shm::encoded_item_size(scan.items[to].key.size(), scan.items[to].value.size());
+      ++to;
+    }
+    scan.copied_bytes += shm::copy_items(l, scan.items, from, to, scan.copied_bytes);
+    scan.copied = to;
+    a.deficit -= kRequestCost + static_cast<int64_t>(bytes);
+    if (scan.copied < l.count) {
+      bump(worker.stats_.scans_paused);
+      return false;
+    }
+  }
+  Answer answer;
+  answer.status = l.status;
+  answer.items = &scan.items;
+  answer.more = scan.more;
+  publish(*a.session, scan.index, l, answer);
   if (scan.started_ns != 0) {
     worker.stats_.latency[static_cast<uint8_t>(Opcode::kScan)].record(sync::now_ns() -
                                                                       scan.started_ns);
@@ -605,15 +648,31 @@ void Worker::Loop::end_scan(Attached& a, PausedScan& scan) {
 }
 
 void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {
+  const shm::AnswerLayout l = plan(s, index, answer);
+  if (l.status == WireStatus::kOk && answer.value != nullptr && l.length != 0) {
+    std::memcpy(l.out, answer.value->data(), l.length);
+  } else if (l.status == WireStatus::kOk && answer.items != nullptr) {
+    shm::copy_items(l, *answer.items, 0, l.count, 0);
+  }
+  publish(s, index, l, answer);
+}
+
+shm::AnswerLayout Worker::Loop::plan(ClientSession& s, uint32_t index, const Answer& answer) {
+  return shm::plan_answer(s.context(index), s.geometry().inline_capacity(), answer,
+                          env.scan_result_bytes_max,
+                          [&](uint32_t length, std::byte** out, uint32_t* offset) {
+                            if (!s.place_result(index, length, offset)) return false;
+                            *out = s.response_area() + *offset;
+                            return true;
+                          });
+}
+
+void Worker::Loop::publish(ClientSession& s, uint32_t index, const shm::AnswerLayout& layout,
+                           const Answer& answer) {
   shm::ContextHeader* ctx = s.context(index);
-  const WireStatus status =
-      shm::write_answer(ctx, s.geometry().inline_capacity(), answer, env.scan_result_bytes_max,
-                        [&](uint32_t length, std::byte** out, uint32_t* offset) {
-                          if (!s.place_result(index, length, offset)) return false;
-                          *out = s.response_area() + *offset;
-                          return true;
-                        });
-  bump(worker.stats_.by_status[std::min<size_t>(static_cast<size_t>(status), shm::kWireStatusMax)]);
+  shm::finish_answer(ctx, layout, answer);
+  bump(worker.stats_
+           .by_status[std::min<size_t>(static_cast<size_t>(layout.status), shm::kWireStatusMax)]);
   // Released before DONE is visible: once the client sees DONE it may submit the context
   // again, and the next claim (perhaps on another worker) must succeed.
   s.release_context(index);
