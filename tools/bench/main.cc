@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ringdb/client.h"
+#include "tools/bench/background_load.h"
 #include "tools/bench/baselines.h"
 #include "tools/bench/driver.h"
 #include "tools/bench/fs_info.h"
@@ -250,7 +251,9 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);  // a dead server shows as a failed write, not a killed client
   Reporter reporter(options);
-  bool ok = run_ringdb(options, argv[0], &reporter, &error);
+  BackgroundLoad load;  // for the whole run, every system measured
+  bool ok = load.start(options.background_load, &error);
+  ok = ok && run_ringdb(options, argv[0], &reporter, &error);
   if (ok && options.workload == Workload::kPing) ok = run_baselines(options, &reporter, &error);
   if (ok && options.compare_redis && options.workload != Workload::kIdle) {
     ok = run_redis(options, &reporter, &error);

@@ -40,6 +40,8 @@ constexpr const char* kUsage =
     "                       session that keeps --noise-depth maximal scans in flight; keys\n"
     "                       are preloaded for the scans to read\n"
     "  --noise-depth N      the noisy session's scans in flight [256]\n"
+    "  --background-load N  a busy host: N CPU-bound processes at normal priority, unpinned,\n"
+    "                       for the whole run (every system measured) [0]\n"
     "  --compare redis      also run the workload against a private redis-server (not commit)\n"
     "  --compare lmdb       commit: also run it against LMDB with synchronous commits, one\n"
     "                       environment in a new directory under /tmp shared by all clients\n"
@@ -186,6 +188,9 @@ ValueResult parse_value_option(std::string_view arg, std::string_view value, Opt
   } else if (arg == "--idle-sessions") {
     ok = parse_int(value, 0, kIdleSessionsMax, &n);
     o->idle_sessions = static_cast<int>(n);
+  } else if (arg == "--background-load") {
+    ok = parse_int(value, 0, kBackgroundLoadMax, &n);
+    o->background_load = static_cast<int>(n);
   } else if (arg == "--noise-depth") {
     ok = parse_int(value, 1, kDepthMax, &n);
     o->noise_depth = static_cast<int>(n);

@@ -33,6 +33,7 @@ struct Options {
   // --noisy-neighbour: the run twice, alone and beside a session that keeps noise_depth
   // maximal scans in flight (tools/bench/scan_flood.h).
   bool noisy_neighbour = false;
+  int background_load = 0;  // --background-load: CPU-bound processes beside the whole run
   int noise_depth = 256;
   bool json = false;
   bool compare_redis = false;
@@ -44,6 +45,7 @@ struct Options {
 inline constexpr int kClientsMax = 256;              // client processes (sessions_max is 256)
 inline constexpr int kDepthMax = 256;                // the daemon's default in-flight limit
 inline constexpr int kIdleSessionsMax = 4096;        // descriptors in one helper process
+inline constexpr int kBackgroundLoadMax = 64;        // CPU-bound processes beside a run
 inline constexpr uint32_t kValueSizeMax = 1u << 20;  // the daemon's default value limit
 inline constexpr uint32_t kKeysMax = 100000000;      // "key%08d"
 inline constexpr uint32_t kKeysPerCommitMax = 1024;  // puts per benchmark transaction

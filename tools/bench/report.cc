@@ -48,6 +48,7 @@ Result make_result(const std::string& system, const Options& options, int depth,
   r.clients = options.workload == Workload::kIdle ? 0 : options.clients;
   r.depth = depth;
   r.idle_sessions = system == "ringdb" ? options.idle_sessions : 0;
+  r.background_load = options.background_load;
   r.value_size_bytes = options.value_size_bytes;
   r.keys = options.keys;
   r.keys_per_commit = options.workload == Workload::kCommit ? options.keys_per_commit : 0;
@@ -78,14 +79,16 @@ void print_json(const Result& r, FILE* out) {
                "\"errors\":%llu,\"duration_s\":%.3f,\"ops_per_s\":%.1f,\"p50_ns\":%llu,"
                "\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
                "\"ctx_switches_per_req_client\":%.6f,\"ctx_switches_per_req_daemon\":%.6f,"
-               "\"daemon_cpu_pct\":%.2f,\"daemon_ctx_switches_per_s\":%.1f",
+               "\"daemon_cpu_pct\":%.2f,\"daemon_ctx_switches_per_s\":%.1f,"
+               "\"background_load\":%d",
                r.system.c_str(), r.workload.c_str(), r.clients, r.depth, r.idle_sessions,
                r.value_size_bytes, r.keys, static_cast<unsigned long long>(r.requests),
                static_cast<unsigned long long>(r.errors), r.measured_s, r.ops_per_s,
                static_cast<unsigned long long>(r.p50_ns), static_cast<unsigned long long>(r.p99_ns),
                static_cast<unsigned long long>(r.p999_ns),
                static_cast<unsigned long long>(r.max_ns), r.ctx_switches_per_req_client,
-               r.ctx_switches_per_req_daemon, r.daemon_cpu_pct, r.daemon_ctx_switches_per_s);
+               r.ctx_switches_per_req_daemon, r.daemon_cpu_pct, r.daemon_ctx_switches_per_s,
+               r.background_load);
   if (r.workload == "commit") {
     std::fprintf(out, ",\"keys_per_commit\":%u,\"data_dir\":\"%s\",\"filesystem\":\"%s\"",
                  r.keys_per_commit, json_escaped(r.data_dir).c_str(),
@@ -105,9 +108,11 @@ void print_json(const Result& r, FILE* out) {
 void print_table(const std::vector<Result>& results, FILE* out) {
   if (results.empty()) return;
   const Result& first = results.front();
-  std::fprintf(out, "workload %s, %d client(s), value %u bytes, %u keys, idle sessions %d\n",
+  std::fprintf(out,
+               "workload %s, %d client(s), value %u bytes, %u keys, idle sessions %d, "
+               "background load %d\n",
                first.workload.c_str(), first.clients, first.value_size_bytes, first.keys,
-               first.idle_sessions);
+               first.idle_sessions, first.background_load);
   std::fprintf(out, "%-12s %5s %12s %10s %10s %10s %10s %9s %9s %8s %6s\n", "system", "depth",
                "ops/s", "p50", "p99", "p99.9", "max", "csw/req", "csw/req", "server", "errors");
   std::fprintf(out, "%-12s %5s %12s %10s %10s %10s %10s %9s %9s %8s %6s\n", "", "", "", "", "", "",

@@ -18,6 +18,7 @@ struct Result {
   int clients = 0;
   int depth = 0;
   int idle_sessions = 0;
+  int background_load = 0;  // CPU-bound processes beside the run
   uint32_t value_size_bytes = 0;
   uint32_t keys = 0;
   uint64_t requests = 0;
