@@ -373,9 +373,15 @@ class Recovery {
                                *why != '\0' ? why : "its header and its file name disagree"},
                      i + 1, cut);
     }
-    const uint64_t written = nonzero_end(file.fd(), bytes, kSegmentHeaderSize);
+    // Where its non-zero bytes end: looked for only where needed (a sealed segment, most of a
+    // long log, never needs it; for a preallocated file the search may read to its end).
+    uint64_t written_at = 0;
+    const auto written = [&] {
+      if (written_at == 0) written_at = nonzero_end(file.fd(), bytes, kSegmentHeaderSize);
+      return written_at;
+    };
     if (have_lsn_) {
-      if (Step step; !continues(i, h, written, &step)) return step;
+      if (Step step; !continues(i, h, last ? written() : 0, &step)) return step;
     } else {
       result_->first_lsn = h.start_lsn;
       lsn_ = h.start_lsn;
@@ -405,7 +411,7 @@ class Recovery {
                         std::to_string(h.file_bytes) + ": cut short, and what followed is lost"},
           i + 1, keep_or_move(i, previous, h, Cut{}));
     }
-    if (written <= x) {  // zeros after the records: the clean end of this segment
+    if (written() <= x) {  // zeros after the records: the clean end of this segment
       if (last && x == kSegmentHeaderSize && !continuable()) {
         // Created, never written, and not to be continued: the writer makes it again.
         kept_ = previous;
@@ -418,16 +424,16 @@ class Recovery {
     LogDamage damage{
         seg.path, x, lsn_,
         r.end == ScanEnd::kEndOfLog ? "bytes after the end of the records" : std::string(r.why)};
-    find_records_after(records, r.valid_bytes + 8, written - kSegmentHeaderSize, h.start_lsn,
+    find_records_after(records, r.valid_bytes + 8, written() - kSegmentHeaderSize, h.start_lsn,
                        &damage);
     if (last && damage.after_end_lsn == 0 &&
-        torn_shaped(records, r.valid_bytes, written - kSegmentHeaderSize, lsn_)) {
-      return torn_tail(damage, bytes, written);
+        torn_shaped(records, r.valid_bytes, written() - kSegmentHeaderSize, lsn_)) {
+      return torn_tail(damage, bytes, written());
     }
     Cut cut;
     cut.clear_path = seg.path;
     cut.clear_from = x;
-    cut.clear_to = written;
+    cut.clear_to = written();
     return damaged(std::move(damage), i + 1, keep_or_move(i, previous, h, cut));
   }
 
@@ -445,8 +451,8 @@ class Recovery {
     return move;
   }
 
-  // Whether segment i (header h, non-zero bytes up to `written`) continues the kept one; if
-  // not, *step says what to do.
+  // Whether segment i (header h; if it is the last, its non-zero bytes end at `written`)
+  // continues the kept one; if not, *step says what to do.
   bool continues(size_t i, const SegmentHeader& h, uint64_t written, Step* step) {
     const SegmentFile& seg = (*segments_)[i];
     const bool last = i + 1 == segments_->size();
