@@ -2,6 +2,8 @@
 
 #include <cassert>
 
+#include "sync/thread_name.h"
+
 namespace ringdb::mvcc {
 
 Purger::Purger(TrxSys& trx_sys, MvccManager& mvcc, DeadChainHandler& handler)
@@ -160,6 +162,7 @@ void Purger::start(std::chrono::milliseconds interval) {
   assert(!thread_.joinable());
   stopping_.store(false, std::memory_order_relaxed);
   thread_ = std::thread([this, interval] {
+    sync::name_this_thread("ringdb-purge");
     while (!stopping_.load(std::memory_order_acquire)) {
       // Taken before the pass, so that a wake() during it makes the wait below return at once.
       const sync::EventCount::Key key = wake_.prepare_wait();

@@ -11,6 +11,7 @@
 #include "daemon/base/log.h"
 #include "daemon/base/unix_socket.h"
 #include "sync/latch_stats.h"
+#include "sync/thread_name.h"
 
 namespace ringdb::daemon {
 namespace {
@@ -120,6 +121,7 @@ void AdminServer::stop() {
 }
 
 void AdminServer::loop() {
+  sync::name_this_thread("ringdb-admin");
   epoll_event events[32];
   while (!stopping_.load(std::memory_order_acquire)) {
     // Wake for the nearest idle deadline.
@@ -314,6 +316,7 @@ std::string AdminServer::run(const std::string& line, Connection& c) {
 }
 
 void AdminServer::slow_loop() {
+  sync::name_this_thread("ringdb-admin2");
   while (!stopping_.load(std::memory_order_acquire)) {
     const sync::EventCount::Key key = slow_wake_.prepare_wait();
     SlowJob job{};

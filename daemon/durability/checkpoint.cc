@@ -16,6 +16,7 @@
 #include "daemon/base/log.h"
 #include "daemon/wal/reader.h"
 #include "sync/clock.h"
+#include "sync/thread_name.h"
 
 namespace ringdb::daemon {
 namespace {
@@ -395,6 +396,7 @@ void Checkpointer::stop() {
 }
 
 void Checkpointer::loop() {
+  sync::name_this_thread("ringdb-ckpt");
   // Wakes once a second to look at the triggers (or sooner for a shorter interval): one
   // system call a second when idle.
   const auto tick = std::chrono::milliseconds(

@@ -21,6 +21,7 @@
 #include "sync/futex.h"
 #include "sync/latch_stats.h"
 #include "sync/spin.h"
+#include "sync/thread_name.h"
 
 namespace ringdb::daemon {
 
@@ -197,6 +198,7 @@ void Worker::wake() {
 }
 
 void Worker::run() {
+  sync::name_this_thread(("ringdb-worker" + std::to_string(env_.index)).c_str());
   if (env_.core >= 0 && !pin_current_thread({env_.core})) {
     fatal("worker %u: cannot pin to core %d: %s", env_.index, env_.core, strerror(errno));
   }

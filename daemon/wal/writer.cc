@@ -13,6 +13,7 @@
 #include "daemon/base/file_util.h"
 #include "sync/clock.h"
 #include "sync/latch_stats.h"
+#include "sync/thread_name.h"
 
 namespace ringdb::daemon::wal {
 
@@ -140,6 +141,7 @@ LogStatus LogWriter::append(uint64_t txn, std::span<const Op> ops, uint32_t work
 }
 
 void LogWriter::run() {
+  sync::name_this_thread("ringdb-wal");
   for (;;) {
     // Every path below either waits with this key or cancels it.
     const sync::EventCount::Key key = wake_.prepare_wait();

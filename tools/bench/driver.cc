@@ -85,6 +85,7 @@ struct Counters {
   uint64_t client_switches = 0;
   uint64_t server_switches = 0;
   uint64_t server_cpu_ns = 0;
+  uint64_t worker_cpu_ns = 0;
 };
 
 Counters read_counters(const Children& children, const Shared& shared, int clients,
@@ -101,6 +102,7 @@ Counters read_counters(const Children& children, const Shared& shared, int clien
     ProcessCounters p = read_process_counters(pid);
     c.server_switches += p.switches();
     c.server_cpu_ns += p.cpu_ns;
+    c.worker_cpu_ns += p.worker_cpu_ns;
   }
   return c;
 }
@@ -259,6 +261,7 @@ RunResult run_clients(const RunSpec& spec, const ClientBody& body) {
     r.client_switches = after.client_switches - before.client_switches;
     r.server_switches = after.server_switches - before.server_switches;
     r.server_cpu_ns = after.server_cpu_ns - before.server_cpu_ns;
+    r.worker_cpu_ns = after.worker_cpu_ns - before.worker_cpu_ns;
   }
   control.phase.store(static_cast<int>(Phase::kStop), std::memory_order_release);
   reap_all(children);

@@ -90,6 +90,7 @@ struct RunResult {
   uint64_t client_switches = 0;  // over the window, all clients
   uint64_t server_switches = 0;  // over the window, the daemon side
   uint64_t server_cpu_ns = 0;    // utime + stime of the daemon side over the window
+  uint64_t worker_cpu_ns = 0;    // of ringdbd's worker threads alone (0 for other servers)
 
   double ops_per_s() const {
     return measured_s > 0 ? static_cast<double>(histogram.count) / measured_s : 0;

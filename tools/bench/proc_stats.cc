@@ -31,10 +31,9 @@ bool add_task_switches(const std::string& path, ProcessCounters* out) {
   return true;
 }
 
-// utime + stime (fields 14 and 15) of /proc/PID/stat, after the parenthesised command name
-// (which may hold spaces).
-bool read_cpu_ns(pid_t pid, uint64_t* out) {
-  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+// utime + stime (fields 14 and 15) of a stat file (/proc/PID/stat, /proc/PID/task/TID/stat),
+// after the parenthesised command name (which may hold spaces); *comm (if given) that name.
+bool read_cpu_ns(const std::string& path, uint64_t* out, std::string* comm = nullptr) {
   FILE* f = std::fopen(path.c_str(), "re");
   if (f == nullptr) return false;
   char buf[1024];
@@ -43,6 +42,11 @@ bool read_cpu_ns(pid_t pid, uint64_t* out) {
   buf[n] = '\0';
   const char* p = std::strrchr(buf, ')');
   if (p == nullptr) return false;
+  if (comm != nullptr) {
+    const char* open = std::strchr(buf, '(');
+    if (open == nullptr || open > p) return false;
+    comm->assign(open + 1, p);
+  }
   unsigned long long utime = 0;
   unsigned long long stime = 0;
   // After ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
@@ -67,10 +71,16 @@ ProcessCounters read_process_counters(pid_t pid) {
   bool any = false;
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] == '.') continue;
-    any |= add_task_switches(task_dir + "/" + e->d_name + "/status", &c);
+    const std::string task = task_dir + "/" + e->d_name;
+    any |= add_task_switches(task + "/status", &c);
+    // ringdbd's workers name themselves ringdb-worker<N> (sync/thread_name.h).
+    std::string comm;
+    uint64_t ns = 0;
+    if (read_cpu_ns(task + "/stat", &ns, &comm) && comm.rfind("ringdb-worker", 0) == 0)
+      c.worker_cpu_ns += ns;
   }
   closedir(dir);
-  c.ok = any && read_cpu_ns(pid, &c.cpu_ns);
+  c.ok = any && read_cpu_ns("/proc/" + std::to_string(pid) + "/stat", &c.cpu_ns);
   return c;
 }
 

@@ -12,8 +12,9 @@ namespace ringdb::bench {
 struct ProcessCounters {
   uint64_t voluntary_switches = 0;
   uint64_t involuntary_switches = 0;
-  uint64_t cpu_ns = 0;  // utime + stime
-  bool ok = false;      // false: the process was gone or /proc unreadable
+  uint64_t cpu_ns = 0;         // utime + stime
+  uint64_t worker_cpu_ns = 0;  // of its threads named ringdb-worker<N> (ringdbd's workers)
+  bool ok = false;             // false: the process was gone or /proc unreadable
 
   uint64_t switches() const { return voluntary_switches + involuntary_switches; }
 };

@@ -69,6 +69,10 @@ Result make_result(const std::string& system, const Options& options, int depth,
       run.measured_s > 0 ? static_cast<double>(run.server_cpu_ns) / 1e7 / run.measured_s : 0;
   r.daemon_ctx_switches_per_s =
       run.measured_s > 0 ? static_cast<double>(run.server_switches) / run.measured_s : 0;
+  if (run.worker_cpu_ns > 0 && r.requests > 0) {
+    r.worker_cpu_ns_per_req =
+        static_cast<double>(run.worker_cpu_ns) / static_cast<double>(r.requests);
+  }
   return r;
 }
 
@@ -89,6 +93,11 @@ void print_json(const Result& r, FILE* out) {
                static_cast<unsigned long long>(r.max_ns), r.ctx_switches_per_req_client,
                r.ctx_switches_per_req_daemon, r.daemon_cpu_pct, r.daemon_ctx_switches_per_s,
                r.background_load);
+  if (r.worker_cpu_ns_per_req >= 0) {
+    std::fprintf(out, ",\"worker_cpu_ns_per_req\":%.1f", r.worker_cpu_ns_per_req);
+  } else {
+    std::fprintf(out, ",\"worker_cpu_ns_per_req\":null");
+  }
   if (r.workload == "commit") {
     std::fprintf(out, ",\"keys_per_commit\":%u,\"data_dir\":\"%s\",\"filesystem\":\"%s\"",
                  r.keys_per_commit, json_escaped(r.data_dir).c_str(),

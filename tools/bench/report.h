@@ -32,6 +32,8 @@ struct Result {
   double ctx_switches_per_req_client = 0;
   double ctx_switches_per_req_daemon = 0;
   double daemon_cpu_pct = 0;  // utime + stime of the server side over the window, % of a core
+  // ringdbd's worker threads' CPU time per request (< 0: not known: another server)
+  double worker_cpu_ns_per_req = -1;
   double daemon_ctx_switches_per_s = 0;
   // commit only (printed for it alone): puts per transaction, and where the durable writes
   // went (ringdb's log directory or LMDB's environment; empty if not known) and on what.
