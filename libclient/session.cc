@@ -392,8 +392,12 @@ std::string too_large_sentence(uint32_t part, uint64_t limit) {
 Status Session::read_result(const shm::ContextHeader& c, uint32_t index,
                             const ResultSink& sink) const {
   const auto status = static_cast<Status>(c.status);
-  error_detail() =
-      status == Status::kTooLarge ? too_large_sentence(c.result_count, c.result_u64) : "";
+  // (Every answer sets it; the common case only looks at it.)
+  if (std::string& detail = error_detail(); status == Status::kTooLarge) {
+    detail = too_large_sentence(c.result_count, c.result_u64);
+  } else if (!detail.empty()) {
+    detail.clear();
+  }
   if (sink.truncated != nullptr) *sink.truncated = (c.result_flags & shm::kResultTruncated) != 0;
   if (sink.result_u64 != nullptr) *sink.result_u64 = c.result_u64;
   if (status != Status::kOk || (sink.value == nullptr && sink.items == nullptr)) return status;

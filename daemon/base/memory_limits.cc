@@ -65,16 +65,27 @@ bool cgroup_path(const std::string& root, bool v2, std::string* path) {
   return false;
 }
 
-// The lowest limit in `file` of the cgroup at `path` and of those above it, up to the mount.
-bool lowest_limit(const std::string& root, const Mount& mount, std::string path, const char* file,
-                  uint64_t* limit, std::string* where) {
+// The process's place in the v2 hierarchy or the v1 memory one: where it is mounted, and the
+// process's cgroup below that ("/": the mounted cgroup itself).
+bool own_cgroup(const std::string& root, bool v2, std::string* mount_point, std::string* path) {
+  Mount mount;
+  if (!find_mount(root, v2, &mount) || !cgroup_path(root, v2, path)) return false;
   // Under a cgroup namespace the path is relative to the mounted cgroup already; otherwise the
   // mount's root is a prefix of it.
-  if (mount.root != "/" && path.compare(0, mount.root.size(), mount.root) == 0)
-    path = path.substr(mount.root.size());
+  if (mount.root != "/" && path->compare(0, mount.root.size(), mount.root) == 0)
+    path->erase(0, mount.root.size());
+  if (path->empty()) path->push_back('/');
+  *mount_point = mount.point;
+  return true;
+}
+
+// The lowest limit in `file` of the cgroup at `path` below `mount_point` and of those above
+// it, up to the mount.
+bool lowest_limit(const std::string& root, const std::string& mount_point, std::string path,
+                  const char* file, uint64_t* limit, std::string* where) {
   bool found = false;
   for (;;) {
-    const std::string dir = root + mount.point + (path == "/" ? "" : path);
+    const std::string dir = root + mount_point + (path == "/" ? "" : path);
     std::string text;
     if (read_line(dir + "/" + file, &text) && text != "max") {
       char* end = nullptr;
@@ -85,9 +96,13 @@ bool lowest_limit(const std::string& root, const Mount& mount, std::string path,
         found = true;
       }
     }
-    if (path.empty() || path == "/") break;
+    if (path == "/") break;
     const size_t slash = path.rfind('/');
-    path = slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+    if (slash == 0 || slash == std::string::npos) {
+      path.assign(1, '/');
+    } else {
+      path.resize(slash);
+    }
   }
   return found;
 }
@@ -101,11 +116,10 @@ MemoryAvailable memory_available(const std::string& root) {
   m.bytes = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
   m.source = "physical memory";
   for (const bool v2 : {true, false}) {
-    Mount mount;
-    std::string path, where;
+    std::string point, path, where;
     uint64_t limit = 0;
-    if (find_mount(root, v2, &mount) && cgroup_path(root, v2, &path) &&
-        lowest_limit(root, mount, path, v2 ? "memory.max" : "memory.limit_in_bytes", &limit,
+    if (own_cgroup(root, v2, &point, &path) &&
+        lowest_limit(root, point, path, v2 ? "memory.max" : "memory.limit_in_bytes", &limit,
                      &where) &&
         (limit < m.bytes || m.bytes == 0)) {
       m.bytes = limit;
@@ -114,6 +128,12 @@ MemoryAvailable memory_available(const std::string& root) {
     }
   }
   return m;
+}
+
+std::string memory_cgroup_dir(bool v2, const std::string& root) {
+  std::string point, path;
+  if (!own_cgroup(root, v2, &point, &path)) return "";
+  return point + (path == "/" ? "" : path);
 }
 
 }  // namespace ringdb::daemon

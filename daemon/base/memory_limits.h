@@ -23,4 +23,8 @@ struct MemoryAvailable {
 // proc/self/cgroup, proc/self/mountinfo and the cgroup files).
 MemoryAvailable memory_available(const std::string& root = "");
 
+// The directory of this process's cgroup in the v2 hierarchy (`v2`) or in the v1 memory one
+// (e.g. /sys/fs/cgroup/memory/a/b); "" if there is none. (Tests make child cgroups there.)
+std::string memory_cgroup_dir(bool v2, const std::string& root = "");
+
 }  // namespace ringdb::daemon

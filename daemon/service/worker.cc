@@ -153,11 +153,10 @@ struct Worker::Loop {
   WireStatus with_transaction(ClientSession& s, uint64_t handle,
                               const std::function<WireStatus(Transaction&)>& fn);
   void post(ClientSession& s, uint32_t index, const Answer& answer);
-  // post() in two steps: where the result goes; then (once its bytes are there) the header,
-  // the context released and the answer published.
+  // For an answer copied in parts (write_scan_answer): where its result goes.
   shm::AnswerLayout plan(ClientSession& s, uint32_t index, const Answer& answer);
-  void publish(ClientSession& s, uint32_t index, const shm::AnswerLayout& layout,
-               const Answer& answer);
+  // An answer's fields are written: counted, its context released, DONE published.
+  void done(ClientSession& s, uint32_t index, WireStatus status);
   // Copies a finished scan's items into its answer, a slice per call; true when answered.
   bool write_scan_answer(Attached& a, PausedScan& scan);
   // Commits txn now (memory only, nothing to log, or durability async or none) or logs its
@@ -634,7 +633,8 @@ bool Worker::Loop::write_scan_answer(Attached& a, PausedScan& scan) {
   answer.status = l.status;
   answer.items = &scan.items;
   answer.more = scan.more;
-  publish(*a.session, scan.index, l, answer);
+  shm::finish_answer(a.session->context(scan.index), l, answer);
+  done(*a.session, scan.index, l.status);
   if (scan.started_ns != 0) {
     worker.stats_.latency[static_cast<uint8_t>(Opcode::kScan)].record(sync::now_ns() -
                                                                       scan.started_ns);
@@ -649,36 +649,37 @@ void Worker::Loop::end_scan(Attached& a, PausedScan& scan) {
   scan.handle = 0;
 }
 
+namespace {
+
+// Where a result longer than its context's inline bytes goes: a block of the session's
+// response area (shm::write_answer's and shm::plan_answer's `place`).
+auto response_block(ClientSession& s, uint32_t index) {
+  return [&s, index](uint32_t length, std::byte** out, uint32_t* offset) {
+    if (!s.place_result(index, length, offset)) return false;
+    *out = s.response_area() + *offset;
+    return true;
+  };
+}
+
+}  // namespace
+
 void Worker::Loop::post(ClientSession& s, uint32_t index, const Answer& answer) {
-  const shm::AnswerLayout l = plan(s, index, answer);
-  if (l.status == WireStatus::kOk && answer.value != nullptr && l.length != 0) {
-    std::memcpy(l.out, answer.value->data(), l.length);
-  } else if (l.status == WireStatus::kOk && answer.items != nullptr) {
-    shm::copy_items(l, *answer.items, 0, l.count, 0);
-  }
-  publish(s, index, l, answer);
+  done(s, index,
+       shm::write_answer(s.context(index), s.geometry().inline_capacity(), answer,
+                         env.scan_result_bytes_max, response_block(s, index)));
 }
 
 shm::AnswerLayout Worker::Loop::plan(ClientSession& s, uint32_t index, const Answer& answer) {
   return shm::plan_answer(s.context(index), s.geometry().inline_capacity(), answer,
-                          env.scan_result_bytes_max,
-                          [&](uint32_t length, std::byte** out, uint32_t* offset) {
-                            if (!s.place_result(index, length, offset)) return false;
-                            *out = s.response_area() + *offset;
-                            return true;
-                          });
+                          env.scan_result_bytes_max, response_block(s, index));
 }
 
-void Worker::Loop::publish(ClientSession& s, uint32_t index, const shm::AnswerLayout& layout,
-                           const Answer& answer) {
-  shm::ContextHeader* ctx = s.context(index);
-  shm::finish_answer(ctx, layout, answer);
-  bump(worker.stats_
-           .by_status[std::min<size_t>(static_cast<size_t>(layout.status), shm::kWireStatusMax)]);
+void Worker::Loop::done(ClientSession& s, uint32_t index, WireStatus status) {
+  bump(worker.stats_.by_status[std::min<size_t>(static_cast<size_t>(status), shm::kWireStatusMax)]);
   // Released before DONE is visible: once the client sees DONE it may submit the context
   // again, and the next claim (perhaps on another worker) must succeed.
   s.release_context(index);
-  shm::publish_done(ctx);
+  shm::publish_done(s.context(index));
 }
 
 bool Worker::Loop::any_ready() {

@@ -26,10 +26,6 @@ size_t align8(size_t n) {
   return (n + 7) & ~size_t{7};
 }
 
-bool all_zero(std::span<const std::byte> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
-}
-
 size_t body_size(std::span<const Op> ops) {
   size_t n = 0;
   for (const Op& op : ops)
@@ -38,6 +34,10 @@ size_t body_size(std::span<const Op> ops) {
 }
 
 }  // namespace
+
+bool all_zero(std::span<const std::byte> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
 
 std::string segment_file_name(uint64_t start_lsn) {
   char name[32];
@@ -268,6 +268,32 @@ ScanResult scan(std::span<const std::byte> bytes, uint64_t start_lsn,
     result.valid_bytes = pos;
     return result;
   }
+}
+
+bool could_begin_record(std::span<const std::byte> rest, size_t known, uint64_t lsn,
+                        size_t* body_end) {
+  *body_end = 0;
+  known = std::min(known, rest.size());
+  const std::byte* h = rest.data();
+  if (known < kLsnAt + 8) return true;  // nothing that could contradict it
+  if (load_le<uint64_t>(h + kLsnAt) != lsn) return false;
+  if (known < kRecordHeaderSize) return true;
+  const uint32_t body_len = load_le<uint32_t>(h + kBodyLenAt);
+  if (body_len > kRecordBodyMax) return false;
+  *body_end = kRecordHeaderSize + body_len;
+  // The operations, as far as their headers are known, must add up to the body length.
+  const size_t known_body = std::min(known, *body_end) - kRecordHeaderSize;
+  const std::byte* body = h + kRecordHeaderSize;
+  const uint32_t op_count = load_le<uint32_t>(h + kOpCountAt);
+  uint64_t at = 0;
+  for (uint32_t i = 0; i < op_count; ++i) {
+    if (at + kOpHeaderSize > known_body) return at <= body_len;  // the rest is unknown
+    const uint32_t key_len = load_le<uint32_t>(body + at + 4);
+    if (key_len == 0) return false;
+    at += kOpHeaderSize + key_len + load_le<uint32_t>(body + at + 8);
+    if (at > body_len) return false;
+  }
+  return at == body_len;
 }
 
 bool record_at(std::span<const std::byte> bytes, size_t offset, uint64_t start_lsn) {

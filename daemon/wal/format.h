@@ -121,6 +121,17 @@ struct ScanResult {
   const char* why = "";  // for kTorn and kCorrupt: which check failed
 };
 
+// Whether the bytes of `rest` before `known` (the rest unknown: a write that did not finish)
+// could begin a record expected at LSN `lsn`: the LSN field, where known, is `lsn`; with the
+// whole header known, the body length is within bounds and the operations whose headers are
+// known add up to it. *body_end: where that record's body ends, from the start of `rest`
+// (0 if its header is not wholly known). Recovery's torn-write test (reader.cc).
+bool could_begin_record(std::span<const std::byte> rest, size_t known, uint64_t lsn,
+                        size_t* body_end);
+
+// Whether every byte is zero.
+bool all_zero(std::span<const std::byte> bytes);
+
 // Whether a valid record (of either type) begins at `offset` of `bytes` (a segment's bytes
 // after its header, whose records start at `start_lsn`): its LSN is the one its place gives,
 // and it passes every check of scan(). Recovery uses it to look past damage.

@@ -26,10 +26,6 @@ uint64_t round_up(uint64_t n, uint64_t unit) {
   return (n + unit - 1) / unit * unit;
 }
 
-bool all_zero(std::span<const std::byte> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
-}
-
 struct SegmentFile {
   uint64_t start_lsn;
   std::string path;
@@ -100,23 +96,6 @@ bool has_zero_sector(std::span<const std::byte> records, uint64_t from, uint64_t
   return false;
 }
 
-// Whether the ops of a record body whose bytes are known up to `known_end` (offsets in
-// `records`, the body starting at `body`) agree with its op_count and body_len, as far as
-// they can be read.
-bool ops_fit(std::span<const std::byte> records, uint64_t body, uint64_t known_end,
-             uint32_t op_count, uint32_t body_len) {
-  uint64_t at = 0;
-  for (uint32_t i = 0; i < op_count; ++i) {
-    if (body + at + kOpHeaderSize > known_end) return at <= body_len;  // the rest is unknown
-    const std::byte* op = records.data() + body + at;
-    const uint32_t key_len = load_le<uint32_t>(op + 4);
-    if (key_len == 0) return false;
-    at += kOpHeaderSize + key_len + load_le<uint32_t>(op + 8);
-    if (at > body_len) return false;
-  }
-  return at == body_len;
-}
-
 // The heart of telling a torn tail from corruption. The writer has one write in flight, to the
 // end of the last segment; a crash during it leaves whole sectors of it unwritten (zeros, the
 // preallocated space), and nothing valid after it. So damage at records offset `x` (the
@@ -133,20 +112,15 @@ bool torn_shaped(std::span<const std::byte> records, uint64_t x, uint64_t t, uin
   const std::span<const std::byte> rest = records.subspan(x);
   if (all_zero(rest.first(std::min<size_t>(rest.size(), kRecordHeaderSize)))) return true;
   const uint64_t written_end = round_up(t, kSector);  // zeros from here to the end
-  constexpr uint64_t kLsnAt = 8, kBodyLenAt = 4, kOpCountAt = 24;
-  if (written_end < x + kRecordHeaderSize) {
-    return written_end < x + kLsnAt + 8 || load_le<uint64_t>(rest.data() + kLsnAt) == lsn;
-  }
-  if (load_le<uint64_t>(rest.data() + kLsnAt) != lsn) return false;
-  const uint32_t body_len = load_le<uint32_t>(rest.data() + kBodyLenAt);
-  if (body_len > kRecordBodyMax) return false;
-  const uint64_t body = x + kRecordHeaderSize;
-  const uint64_t claimed_end = body + body_len;
-  if (!ops_fit(records, body, std::min({claimed_end, written_end, uint64_t{records.size()}}),
-               load_le<uint32_t>(rest.data() + kOpCountAt), body_len)) {
+  size_t body_end = 0;
+  if (!could_begin_record(rest, std::min<uint64_t>(written_end, records.size()) - x, lsn,
+                          &body_end)) {
     return false;
   }
-  return written_end < claimed_end || has_zero_sector(records, body, std::min(claimed_end, t));
+  if (body_end == 0) return true;  // its header cut at a sector boundary
+  const uint64_t claimed_end = x + body_end;
+  return written_end < claimed_end ||
+         has_zero_sector(records, x + kRecordHeaderSize, std::min(claimed_end, t));
 }
 
 // Adds the valid records in `records` [from, to) (a segment's records starting at
@@ -227,17 +201,10 @@ class Changes {
     if (fd < 0) return failed("cannot open " + path + " to clear its damaged tail");
     static const std::vector<std::byte> zeros(1 << 20);
     bool ok = true;
-    for (uint64_t at = from; ok && at < to;) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), to - at));
-      const ssize_t w = pwrite(fd, zeros.data(), n, static_cast<off_t>(at));
-      ok = w > 0;
-      if (ok) at += static_cast<uint64_t>(w);
+    for (uint64_t at = from; ok && at < to; at += zeros.size()) {
+      ok = write_at(fd, std::span(zeros).first(std::min<uint64_t>(zeros.size(), to - at)), at);
     }
-    ok = ok && fdatasync(fd) == 0;
-    const int err = errno;
-    close(fd);
-    errno = err;
-    return ok || failed("cannot clear the damaged tail of " + path);
+    return sync_and_close(fd, ok) || failed("cannot clear the damaged tail of " + path);
   }
 
   // Makes the directory entries durable.
@@ -272,17 +239,30 @@ class Changes {
     if (dry_run_) return true;
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return failed("cannot create " + path);
-    bool ok = true;
-    for (size_t at = 0; ok && at < bytes.size();) {
-      const ssize_t w = write(fd, bytes.data() + at, bytes.size() - at);
-      ok = w > 0;
-      if (ok) at += static_cast<size_t>(w);
+    return sync_and_close(fd, write_at(fd, bytes, 0)) || failed("cannot write " + path);
+  }
+
+  // Writes all of `bytes` at offset `at`; false with errno.
+  static bool write_at(int fd, std::span<const std::byte> bytes, uint64_t at) {
+    while (!bytes.empty()) {
+      const ssize_t w = pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(at));
+      if (w <= 0) {
+        if (w == 0) errno = EIO;
+        return false;
+      }
+      bytes = bytes.subspan(static_cast<size_t>(w));
+      at += static_cast<uint64_t>(w);
     }
+    return true;
+  }
+
+  // fdatasync (if all went well so far), then close; errno is the first failure's.
+  static bool sync_and_close(int fd, bool ok) {
     ok = ok && fdatasync(fd) == 0;
     const int err = errno;
     close(fd);
     errno = err;
-    return ok || failed("cannot write " + path);
+    return ok;
   }
 
   const std::string dir_;

@@ -9,8 +9,9 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
 #include <string>
+
+#include "daemon/base/memory_limits.h"
 
 namespace ringdb::test {
 
@@ -62,41 +63,12 @@ class MemoryCgroup {
     return out.good();
   }
 
-  // This process's cgroup directory in the v1 memory hierarchy or in v2.
+  // This process's cgroup directory in the v1 memory hierarchy or in v2 (the daemon's own
+  // lookup: daemon/base/memory_limits.h).
   static bool own_cgroup(bool v2, std::string* dir) {
-    std::string mount_point, mount_root, path;
-    std::ifstream mounts("/proc/self/mountinfo");
-    for (std::string line; std::getline(mounts, line);) {
-      std::istringstream f(line);
-      std::string id, parent, dev, root, point, options, word, fstype, source, super;
-      f >> id >> parent >> dev >> root >> point >> options;
-      while (f >> word && word != "-") {
-      }
-      f >> fstype >> source >> super;
-      if (v2 ? fstype == "cgroup2"
-             : fstype == "cgroup" && ("," + super + ",").find(",memory,") != std::string::npos) {
-        mount_point = point;
-        mount_root = root;
-        break;
-      }
-    }
-    std::ifstream groups("/proc/self/cgroup");
-    for (std::string line; std::getline(groups, line);) {
-      const size_t a = line.find(':'), b = line.find(':', a + 1);
-      if (a == std::string::npos || b == std::string::npos) continue;
-      const std::string controllers = line.substr(a + 1, b - a - 1);
-      if (v2 ? line.compare(0, a, "0") == 0 && controllers.empty()
-             : ("," + controllers + ",").find(",memory,") != std::string::npos) {
-        path = line.substr(b + 1);
-        break;
-      }
-    }
-    if (mount_point.empty() || path.empty()) return false;
-    if (mount_root != "/" && path.compare(0, mount_root.size(), mount_root) == 0)
-      path = path.substr(mount_root.size());
-    *dir = mount_point + (path == "/" ? "" : path);
+    *dir = daemon::memory_cgroup_dir(v2);
     struct stat st;
-    return stat(dir->c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    return !dir->empty() && stat(dir->c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   }
 
   std::string dir_;
