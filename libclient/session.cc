@@ -19,7 +19,7 @@ namespace ringdb::libclient {
 namespace {
 
 constexpr uint32_t kSubmittedWaiting = shm::kStateSubmitted | shm::kStateWaiting;
-// A full ring is retried this many times with pauses before each retry yields instead.
+// A full ring is retried this many times with pauses before the thread sleeps for room.
 constexpr uint32_t kRingFullSpins = 64;
 constexpr uint32_t kRingFullPauses = 64;
 
@@ -110,13 +110,17 @@ Status Session::publish(uint32_t index, SubmitMode mode) {
     if (attempt <= kRingFullSpins) {
       for (uint32_t i = 0; i < kRingFullPauses; ++i)
         sync::cpu_relax();
-    } else {
-      sched_yield();
+      continue;
     }
-    if (attempt % kRingFullProbeEvery == 0) {
-      // A stopped or dead daemon never frees a slot: do not spin against it forever.
+    // Still full: sleep until the worker frees a slot (shm/ring.h: the full-ring handshake).
+    // A worker serving this session over its fair share may not for a while, and a thread
+    // spinning meanwhile would take the CPU other processes, the daemon's among them, need.
+    if (rings_[ring].prepare_wait()) continue;
+    if (sync::futex_wait(rings_[ring].waiting_word(), 1, sync::Sharing::kProcessShared,
+                         kWaitSlice) == sync::FutexWaitResult::kTimedOut) {
+      // A stopped or dead daemon never frees a slot: do not wait for it forever.
       if (Status s = refusal(); s != Status::kOk) return s;
-      if (Status s = gone(probe_due()); s != Status::kOk) return s;
+      if (Status s = gone(/*probe=*/true); s != Status::kOk) return s;
     }
   }
 }

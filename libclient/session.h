@@ -78,8 +78,6 @@ class Session {
   // Sleeps are cut into slices so that liveness is checked between them: the bound on
   // noticing a dead daemon (docs/PROTOCOL.md section 6) is about two slices.
   static constexpr std::chrono::nanoseconds kWaitSlice = std::chrono::milliseconds(50);
-  // A thread spinning on a full ring looks at liveness this often (in attempts).
-  static constexpr uint32_t kRingFullProbeEvery = 1024;
 
   explicit Session(std::unique_ptr<Connection> connection);
   Session(const Session&) = delete;

@@ -13,6 +13,13 @@
 //     `context`, then store seq = head + slots (release) to hand the slot to the producer of
 //     position head + slots.
 // Full: seq < pos for the producer (the consumer has not freed the slot a lap ago).
+// Waiting for room: a producer that keeps finding the ring full sleeps rather than spin
+// (a full ring can stay full for long: a worker serves a session over its fair share later).
+// The handshake is a Dekker pair, like the doorbell's: the producer stores
+// producers_waiting = 1, fences and looks at its slot again (prepare_wait), then futex-waits
+// on the word while it is 1; the consumer, after a batch of pops, fences and reads the word,
+// and if it is set stores 0 and wakes every sleeper (wake_producers). Either the producer
+// sees the freed slot or the consumer sees the flag, so no wake-up is lost.
 //
 // Trust: the consumer keeps `head` privately, never reads `tail`, and only ever acts on a
 // slot whose seq is exactly head+1, so a client scribbling over its ring can stall its own
@@ -24,6 +31,8 @@
 #include <cstdint>
 
 #include "shm/wire.h"
+#include "sync/fence.h"
+#include "sync/futex.h"
 
 namespace ringdb::shm {
 
@@ -34,6 +43,17 @@ class RingProducer {
       : header_(static_cast<RingHeader*>(ring)),
         slots_(reinterpret_cast<RingSlot*>(static_cast<char*>(ring) + sizeof(RingHeader))),
         mask_(slots - 1) {}
+
+  // The producer's half of the full-ring handshake (above): flags a sleeper and looks again.
+  // true: the slot at the tail is free now (push again, do not sleep); false: sleep on
+  // waiting_word() while it holds 1 (sync::futex_wait, process-shared).
+  bool prepare_wait() {
+    header_->producers_waiting.store(1, std::memory_order_relaxed);
+    sync::full_fence();
+    const uint64_t pos = header_->tail.load(std::memory_order_relaxed);
+    return static_cast<int64_t>(slots_[pos & mask_].seq.load(std::memory_order_acquire) - pos) >= 0;
+  }
+  const std::atomic<uint32_t>* waiting_word() const { return &header_->producers_waiting; }
 
   // Returns false if the ring is full (or corrupt: see below).
   bool try_push(uint32_t context) {
@@ -84,6 +104,7 @@ class RingConsumer {
     auto* header = static_cast<RingHeader*>(ring);
     header->tail.store(0, std::memory_order_relaxed);
     header->head.store(0, std::memory_order_relaxed);
+    header->producers_waiting.store(0, std::memory_order_relaxed);
     auto* s = reinterpret_cast<RingSlot*>(static_cast<char*>(ring) + sizeof(RingHeader));
     for (uint32_t i = 0; i < slots; ++i) {
       s[i].seq.store(i, std::memory_order_relaxed);
@@ -104,6 +125,18 @@ class RingConsumer {
     slot.seq.store(head_ + slot_count_, std::memory_order_release);
     ++head_;
     header_->head.store(head_, std::memory_order_relaxed);
+    return true;
+  }
+
+  // The consumer's half of the full-ring handshake, after pops: wakes the producers that
+  // sleep for room. A fence and a load of a line the consumer owns; a system call only when a
+  // producer flagged itself (a client that sets the flag for nothing costs its own ring's
+  // worker one wake-up per batch). true if it woke.
+  bool wake_producers() {
+    sync::full_fence();
+    if (header_->producers_waiting.load(std::memory_order_relaxed) == 0) return false;
+    header_->producers_waiting.store(0, std::memory_order_relaxed);
+    sync::futex_wake_all(&header_->producers_waiting, sync::Sharing::kProcessShared);
     return true;
   }
 

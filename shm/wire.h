@@ -160,10 +160,14 @@ static_assert(sizeof(RingSlot) == 16);
 
 // A ring's header: producers (client threads) share `tail`; the consumer (the worker) keeps
 // its position privately and mirrors it in `head` for diagnostics only. Separate lines so
-// producers and consumer do not bounce each other's counters.
+// producers and consumer do not bounce each other's counters. `producers_waiting`, on the
+// consumer's line (written by a producer only when it is about to sleep): 1 while a producer
+// that found the ring full sleeps on it (futex); the consumer, having freed slots, stores 0
+// and wakes them (shm/ring.h, docs/PROTOCOL.md section 3).
 struct alignas(kCacheLine) RingHeader {
   alignas(kCacheLine) std::atomic<uint64_t> tail;
   alignas(kCacheLine) std::atomic<uint64_t> head;
+  std::atomic<uint32_t> producers_waiting;
 };
 static_assert(sizeof(RingHeader) == 2 * kCacheLine);
 

@@ -332,6 +332,7 @@ bool Worker::Loop::drain(Ring& ring) {
     ++taken;
     execute(a, index);
   }
+  if (taken != 0) ring.consumer.wake_producers();  // a client thread may sleep for room
   bump(worker.stats_.requests, taken);
   if (s.corrupt()) env.notify_control();
   return true;
@@ -724,6 +725,7 @@ void Worker::Loop::drain_for_shutdown() {
       answer.status = WireStatus::kShuttingDown;
       post(s, index, answer);
     }
+    r->consumer.wake_producers();
   }
   // Parked commits are in the log already: wait for their outcome (the log writer runs
   // until the workers have stopped) and answer them.

@@ -3,14 +3,19 @@
 // answered exactly once and right; transactions across the transport; a client killed
 // mid-transaction; hostile clients scribbling over their segments (and truncating them)
 // next to a well-behaved one; refused users; the session limit; large values; try-submit
-// back-pressure; the daemon killed under a waiting client; graceful shutdown.
+// back-pressure, and a blocking submit that sleeps on a full ring; the daemon killed under a
+// waiting client; graceful shutdown.
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -392,6 +397,70 @@ TEST_CASE(
   }
   for (auto& op : many)
     CHECK(op.status() == Status::kOk);
+}
+
+namespace {
+
+// The scheduler state of thread `tid` of this process ('R' running, 'S' sleeping, ...).
+char thread_state(pid_t tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(tid));
+  FILE* f = fopen(path, "r");
+  if (f == nullptr) return '?';
+  char line[512] = {};
+  const size_t n = fread(line, 1, sizeof line - 1, f);
+  fclose(f);
+  const char* paren = strrchr(line, ')');  // the name may hold spaces: the state follows ')'
+  return n > 0 && paren != nullptr && paren[1] == ' ' ? paren[2] : '?';
+}
+
+}  // namespace
+
+TEST_CASE("a thread that meets a full ring sleeps until the worker makes room, never spins") {
+  DaemonProcess daemon({"--ring-slots", "4", "--inflight-max", "16"});
+  REQUIRE(daemon.ready());
+  auto client = connect(daemon);
+  REQUIRE(client);
+  REQUIRE(daemon.process().stop_and_wait());  // nothing is consumed: the ring fills
+  std::vector<Operation> ops(8);
+  std::atomic<pid_t> tid{0};
+  std::atomic<size_t> submitted{0};
+  Status blocked_status = Status::kDisconnected;
+  std::thread submitter([&] {
+    cpu_set_t one;  // one CPU, so that every push goes to the same ring
+    CPU_ZERO(&one);
+    CPU_SET(static_cast<size_t>(sched_getcpu()), &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    tid.store(gettid());
+    Status s = Status::kOk;
+    size_t n = 0;
+    for (; n < ops.size(); ++n) {
+      ops[n] = Operation::put("full" + std::to_string(n), "v");
+      if ((s = client->try_submit(&ops[n])) != Status::kOk) break;
+    }
+    submitted.store(n);
+    if (s != Status::kRingFull) return;
+    blocked_status = client->submit(&ops[n]);  // blocks: the ring is full
+    submitted.store(n + 1);
+  });
+  // The blocked thread must be asleep (in the kernel, on the ring's futex), not spinning or
+  // yielding. Bounded only for a failure.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  bool slept = false;
+  while (!slept && std::chrono::steady_clock::now() < deadline) {
+    slept = tid.load() != 0 && submitted.load() == 4 && thread_state(tid.load()) == 'S';
+    if (!slept) std::this_thread::yield();
+  }
+  CHECK(slept);
+  CHECK(submitted.load() == 4);  // four went in; the fifth waits
+  daemon.process().signal(SIGCONT);
+  submitter.join();
+  CHECK(blocked_status == Status::kOk);
+  REQUIRE(submitted.load() == 5);
+  for (size_t i = 0; i < 5; ++i) {
+    REQUIRE(client->wait(&ops[i]) == Status::kOk);
+    CHECK(ops[i].status() == Status::kOk);
+  }
 }
 
 TEST_CASE("the daemon killed under a waiting client: the client returns DISCONNECTED") {

@@ -23,6 +23,7 @@
 #include "shm/layout.h"
 #include "shm/ring.h"
 #include "shm/wire.h"
+#include "sync/futex.h"
 #include "tests/shm/shm_test_util.h"
 
 namespace ringdb::shm {
@@ -143,8 +144,9 @@ constexpr uint32_t kProducerShift = 24;
 
 // Pops `total` values from `consumer`, checking each producer's order; counts per producer go
 // to `next`. Returns false (with the reason in *error) on a bad value or after `limit`.
+// `wake`: wake sleeping producers after every pop (the worker does it after each batch).
 bool consume_all(RingConsumer& consumer, uint32_t total, std::vector<uint32_t>* next,
-                 std::string* error, std::chrono::seconds limit = 120s) {
+                 std::string* error, std::chrono::seconds limit = 120s, bool wake = false) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (uint32_t got = 0; got < total;) {
     uint32_t context = 0;
@@ -156,6 +158,7 @@ bool consume_all(RingConsumer& consumer, uint32_t total, std::vector<uint32_t>* 
       std::this_thread::yield();
       continue;
     }
+    if (wake) consumer.wake_producers();
     const uint32_t producer = context >> kProducerShift;
     const uint32_t sequence = context & ((1u << kProducerShift) - 1);
     if (producer >= next->size() || sequence != (*next)[producer]) {
@@ -199,6 +202,48 @@ TEST_CASE("ring: MPSC stress with producer threads: every value once, per-produc
     CHECK(next[p] == kPerProducer);
   uint32_t context = 0;
   CHECK_FALSE(consumer.try_pop(&context));  // nothing extra
+}
+
+// The full-ring handshake: producers that find the ring full never spin or yield, they sleep
+// on producers_waiting; the consumer wakes them after its pops. A lost wake-up shows as a
+// sleep that times out (the consumer keeps popping, so a woken producer never waits long).
+TEST_CASE("ring: producers sleep on a full ring and the consumer's pops wake them, none lost") {
+  constexpr uint32_t kProducers = 4;
+  constexpr uint32_t kPerProducer = 20000;
+  HeapRing ring(4);  // tiny: nearly every push meets a full ring
+  RingConsumer consumer = ring.consumer();
+  std::atomic<uint64_t> sleeps{0}, lost{0};
+  std::vector<std::thread> producers;
+  for (uint32_t p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      RingProducer producer = ring.producer();
+      for (uint32_t i = 0; i < kPerProducer;) {
+        if (producer.try_push(p << kProducerShift | i)) {
+          ++i;
+          continue;
+        }
+        if (producer.prepare_wait()) continue;
+        sleeps.fetch_add(1, std::memory_order_relaxed);
+        if (sync::futex_wait(producer.waiting_word(), 1, sync::Sharing::kProcessShared, 10s) ==
+            sync::FutexWaitResult::kTimedOut) {
+          lost.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    });
+  }
+  std::vector<uint32_t> next(kProducers, 0);
+  std::string error;
+  const bool ok = consume_all(consumer, kProducers * kPerProducer, &next, &error, 120s, true);
+  for (std::thread& t : producers)
+    t.join();
+  INFO(error);
+  REQUIRE(ok);
+  for (uint32_t p = 0; p < kProducers; ++p)
+    CHECK(next[p] == kPerProducer);
+  MESSAGE("producer sleeps on the full ring: " << sleeps.load());
+  CHECK(sleeps.load() > 0);  // the path was taken
+  CHECK(lost.load() == 0);
+  CHECK(ring.header().producers_waiting.load() <= 1);
 }
 
 TEST_CASE("ring: MPSC stress with producers in fork()ed processes over a shared mapping") {
