@@ -165,6 +165,8 @@ struct Worker::Loop {
                             Answer* answer);
   // Applies what the log reported for parked commits, and answers them.
   void complete_parked();
+  // A request queued on the ring, or (its session's first ring) a scan between slices.
+  bool has_work(Ring& r);
   bool any_ready();
   void sleep();
   void drain_for_shutdown();
@@ -269,8 +271,9 @@ void Worker::Loop::refresh() {
     hot.clear();
     for (auto& a : attached) {
       for (Ring& r : a->rings) {
-        r.hot = false;
+        r.hot = has_work(r);  // a scan between slices may have nothing queued behind it
         rings.push_back(&r);
+        if (r.hot) hot.push_back(&r);
       }
     }
     cold_cursor = 0;
@@ -291,7 +294,7 @@ bool Worker::Loop::poll_round() {
   const size_t n = rings.size();
   for (uint32_t i = 0; i < kColdPerRound && i < n; ++i) {
     Ring* r = rings[cold_cursor++ % n];
-    if (r->hot || !r->consumer.ready()) continue;
+    if (r->hot || !has_work(*r)) continue;
     worked |= drain(*r);
     r->hot = true;
     hot.push_back(r);
@@ -683,9 +686,15 @@ void Worker::Loop::done(ClientSession& s, uint32_t index, WireStatus status) {
   shm::publish_done(s.context(index));
 }
 
+bool Worker::Loop::has_work(Ring& r) {
+  // A session's scans between slices count as its first ring's work (drain() of any of its
+  // rings goes on with them), so that they keep one ring hot, not every one.
+  return r.consumer.ready() || (&r == &r.owner->rings.front() && !r.owner->paused.empty());
+}
+
 bool Worker::Loop::any_ready() {
   for (Ring* r : rings) {
-    if (r->consumer.ready()) return true;
+    if (has_work(*r)) return true;
   }
   return false;
 }
