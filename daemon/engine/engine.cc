@@ -219,7 +219,9 @@ Status Engine::scan(Transaction& txn, const ScanOptions& options, std::vector<Ke
   bool full = false;  // the limits are reached: looking for one more visible key
   index_.scan(range, options.reverse, std::numeric_limits<size_t>::max(),
               [&](std::string_view key, void* payload) {
-                if (p.visited == options.visits_max) {
+                if (p.visited == options.visits_max ||
+                    (p.visited % ScanOptions::kStepAsideEvery == 0 && p.visited != 0 &&
+                     options.step_aside && options.step_aside())) {
                   p.more = p.cut = true;
                   p.next_key.assign(key);
                   return false;

@@ -109,6 +109,10 @@ struct ScanOptions {
   // Also stops after visiting this many index entries (visible or not): a bound on one call's
   // work, for a caller that goes on later from ScanProgress::next_key.
   size_t visits_max = SIZE_MAX;
+  // Also stops, as visits_max does, when this says so: asked every kStepAsideEvery visits (a
+  // caller that shares its thread lets waiting work go first). Empty: never asked.
+  std::function<bool()> step_aside;
+  static constexpr uint64_t kStepAsideEvery = 8;
 };
 
 // Where a scan stopped (Engine::scan).
@@ -173,7 +177,8 @@ class Engine final : private mvcc::DeadChainHandler {
   // kOk (possibly with no results), kInvalidArgument. Replaces *out's contents.
   // `progress` (if given): whether the range holds more. When the limit or bytes_max stopped
   // the scan, it looks one visible key further to tell (more: true, go on after the last
-  // item); when visits_max did, more and cut are true and the range goes on at next_key.
+  // item); when visits_max or step_aside did, more and cut are true and the range goes on at
+  // next_key.
   Status scan(Transaction& txn, const ScanOptions& options, std::vector<KeyValue>* out,
               ScanProgress* progress = nullptr);
   // The redo of txn's writes, each key it wrote once, in the order it first wrote them (empty

@@ -56,6 +56,12 @@ constexpr int64_t kRequestCost = 256;
 constexpr int64_t kVisitCost = 16;
 constexpr size_t kSliceVisits = 1024;
 constexpr size_t kSliceBytes = 16 << 10;
+// A slice steps aside (ends early) when another session's request waits and that session has
+// been served no more than the scanning one (by total cost, `served`), or a durable commit's
+// completion waits: a get beside a scan flood waits for about kStepAsideEvery entries, not a
+// slice. A session's `served` is kept within kServedLag of the most served one, so that one
+// idle for long cannot claim the worker for long on its return.
+constexpr uint64_t kServedLag = 4 * kQuantum;
 constexpr uint32_t kColdPerRound = 8;         // idle rings looked at per round
 constexpr uint64_t kHotRounds = 1024;         // a ring stays hot this many rounds after work
 constexpr uint32_t kIdleRoundsPerClock = 64;  // idle rounds between clock reads
@@ -103,8 +109,12 @@ struct Worker::Loop {
     std::unique_ptr<Session> engine_session;  // for autocommit requests, opened on first use
     std::vector<Ring> rings;                  // sized once at attach: pointers stay valid
     int64_t deficit = 0;                      // fair sharing: the work it may still do
+    uint64_t served = 0;                      // the cost of all its work (see kServedLag)
     uint64_t credited_round = 0;              // the round that last credited it
     std::deque<PausedScan> paused;            // its scans between slices, oldest first
+    // Its finished scans' items, freed in its turns (free_some), as its work: freeing a 2 MiB
+    // answer's tens of thousands of strings at once would hold the worker for long.
+    std::deque<std::vector<KeyValue>> discard;
   };
 
   Worker& worker;
@@ -120,6 +130,8 @@ struct Worker::Loop {
   std::string value;
   std::vector<KeyValue> items;
   uint32_t current_index = 0;  // the context being executed
+  uint64_t served_max = 0;     // the largest Attached::served
+  bool stepped_aside = false;  // the last scan slice ended early for waiting work
   // Commits whose redo is in the log, by the token the log's completion names.
   struct Parked {
     std::shared_ptr<ClientSession> session;  // kept alive: the session may end meanwhile
@@ -141,6 +153,12 @@ struct Worker::Loop {
 
   void refresh();
   bool poll_round();
+  // Frees about kSliceBytes of a.discard, charged to `a`.
+  void free_some(Attached& a);
+  // Charges `a` for work done (its deficit and its total served).
+  void charge(Attached& a, int64_t cost);
+  // Whether a scan slice of `a` should end now for waiting work (kServedLag's comment).
+  bool should_step_aside(const Attached& a);
   bool drain(Ring& ring);
   void execute(Attached& a, uint32_t index);
   // Starts a scan request: its first slice now; false if it paused (answered later).
@@ -314,24 +332,30 @@ bool Worker::Loop::drain(Ring& ring) {
   Attached& a = *ring.owner;
   ClientSession& s = *a.session;
   if (s.corrupt()) return false;  // the control thread is disconnecting it
-  if (a.paused.empty() && !ring.consumer.ready()) return false;
+  if (a.paused.empty() && a.discard.empty() && !ring.consumer.ready()) return false;
   if (a.credited_round != round) {  // its turn in this round: a share, its debt kept
     a.deficit = std::min<int64_t>(a.deficit, 0) + kQuantum;
     a.credited_round = round;
+    a.served = std::max(a.served, served_max - std::min(served_max, kServedLag));
   }
   ring.last_work_round = round;
   if (a.deficit <= 0) {
     bump(worker.stats_.turns_in_debt);
     return true;  // work is waiting: not idle
   }
-  // Scans already under way first, oldest first; then new requests.
+  // Scans already under way first, oldest first; then new requests. A slice that stepped
+  // aside ends the session's turn.
+  stepped_aside = false;
+  while (a.deficit > 0 && !a.discard.empty())
+    free_some(a);
   while (a.deficit > 0 && !a.paused.empty()) {
     if (!scan_slice(a, a.paused.front())) break;  // paused again: its share is used
     a.paused.pop_front();
   }
   uint32_t taken = 0;
   uint32_t index;
-  while (a.deficit > 0 && taken < kBatchMax && !s.corrupt() && ring.consumer.try_pop(&index)) {
+  while (a.deficit > 0 && !stepped_aside && taken < kBatchMax && !s.corrupt() &&
+         ring.consumer.try_pop(&index)) {
     ++taken;
     execute(a, index);
   }
@@ -339,6 +363,31 @@ bool Worker::Loop::drain(Ring& ring) {
   bump(worker.stats_.requests, taken);
   if (s.corrupt()) env.notify_control();
   return true;
+}
+
+void Worker::Loop::free_some(Attached& a) {
+  size_t freed = 0;
+  while (!a.discard.empty() && freed < kSliceBytes) {
+    std::vector<KeyValue>& front = a.discard.front();
+    for (; !front.empty() && freed < kSliceBytes; front.pop_back())
+      freed += sizeof(KeyValue) + front.back().key.size() + front.back().value.size();
+    if (front.empty()) a.discard.pop_front();
+  }
+  charge(a, static_cast<int64_t>(freed));
+}
+
+void Worker::Loop::charge(Attached& a, int64_t cost) {
+  a.deficit -= cost;
+  a.served += static_cast<uint64_t>(cost);
+  served_max = std::max(served_max, a.served);
+}
+
+bool Worker::Loop::should_step_aside(const Attached& a) {
+  if (env.pending->maybe_nonempty()) return true;  // durable commits to answer
+  for (const Ring* r : hot) {
+    if (r->owner != &a && r->owner->served <= a.served && r->consumer.ready()) return true;
+  }
+  return false;
 }
 
 void Worker::Loop::execute(Attached& a, uint32_t index) {
@@ -365,7 +414,7 @@ void Worker::Loop::execute(Attached& a, uint32_t index) {
     current_opcode = opcode;
     // (A scan charges its slices itself.)
     if (request.opcode != Opcode::kScan) {
-      a.deficit -= kRequestCost + static_cast<int64_t>(request.key.size() + request.value.size());
+      charge(a, kRequestCost + static_cast<int64_t>(request.key.size() + request.value.size()));
     }
     answer.status = dispatch(a, request, &answer);
     if (answer.parked) return;  // answered later: by the log's completion, or the last slice
@@ -577,6 +626,7 @@ bool Worker::Loop::scan_slice(Attached& a, PausedScan& scan) {
       env.scan_result_bytes_max > scan.bytes ? env.scan_result_bytes_max - scan.bytes : 0;
   slice.bytes_max = std::min(answer_left, kSliceBytes);
   slice.visits_max = kSliceVisits;
+  slice.step_aside = [this, &a] { return stepped_aside = should_step_aside(a); };
   ScanProgress progress;
   bump(worker.stats_.scan_slices);
   const Status st = env.engine->scan(*scan.txn, slice, &items, &progress);
@@ -586,11 +636,12 @@ bool Worker::Loop::scan_slice(Attached& a, PausedScan& scan) {
     scan.items.push_back(std::move(kv));
   }
   scan.bytes += bytes;
-  a.deficit -= kRequestCost + static_cast<int64_t>(bytes) +
-               kVisitCost * static_cast<int64_t>(progress.visited);
+  charge(a, kRequestCost + static_cast<int64_t>(bytes) +
+                kVisitCost * static_cast<int64_t>(progress.visited));
   const bool finished = st != Status::kOk || !progress.more || scan.items.size() >= scan.limit ||
                         scan.bytes >= env.scan_result_bytes_max;
   if (!finished) {
+    if (stepped_aside) bump(worker.stats_.slices_stepped_aside);
     // Go on where this slice stopped: at the entry it did not look at, or after its last item.
     ScanOptions& rest = scan.options;
     const bool at = progress.cut;
@@ -627,7 +678,7 @@ bool Worker::Loop::write_scan_answer(Attached& a, PausedScan& scan) {
     }
     scan.copied_bytes += shm::copy_items(l, scan.items, from, to, scan.copied_bytes);
     scan.copied = to;
-    a.deficit -= kRequestCost + static_cast<int64_t>(bytes);
+    charge(a, kRequestCost + static_cast<int64_t>(bytes));
     if (scan.copied < l.count) {
       bump(worker.stats_.scans_paused);
       return false;
@@ -639,6 +690,7 @@ bool Worker::Loop::write_scan_answer(Attached& a, PausedScan& scan) {
   answer.more = scan.more;
   shm::finish_answer(a.session->context(scan.index), l, answer);
   done(*a.session, scan.index, l.status);
+  a.discard.push_back(std::move(scan.items));
   if (scan.started_ns != 0) {
     worker.stats_.latency[static_cast<uint8_t>(Opcode::kScan)].record(sync::now_ns() -
                                                                       scan.started_ns);
@@ -687,9 +739,11 @@ void Worker::Loop::done(ClientSession& s, uint32_t index, WireStatus status) {
 }
 
 bool Worker::Loop::has_work(Ring& r) {
-  // A session's scans between slices count as its first ring's work (drain() of any of its
-  // rings goes on with them), so that they keep one ring hot, not every one.
-  return r.consumer.ready() || (&r == &r.owner->rings.front() && !r.owner->paused.empty());
+  // A session's scans between slices and finished answers to free count as its first ring's
+  // work (drain() of any of its rings goes on with them), so that they keep one ring hot, not
+  // every one.
+  const Attached& a = *r.owner;
+  return r.consumer.ready() || (&r == &a.rings.front() && !(a.paused.empty() && a.discard.empty()));
 }
 
 bool Worker::Loop::any_ready() {

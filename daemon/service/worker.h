@@ -63,15 +63,16 @@ struct WorkerStats {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> invalid_requests{0};
   std::atomic<uint64_t> sleeps{0};
-  std::atomic<uint64_t> sleep_ns{0};        // time asleep on the doorbell
-  std::atomic<uint64_t> rounds{0};          // polling rounds over the rings
-  std::atomic<uint64_t> work_rounds{0};     // rounds that found a request
-  std::atomic<uint64_t> commits_parked{0};  // total
-  std::atomic<uint64_t> parked_now{0};      // commits waiting for the log right now
-  std::atomic<uint32_t> asleep{0};          // 1 while it sleeps on its doorbell
-  std::atomic<uint64_t> scan_slices{0};     // scan calls into the engine (a scan takes >= 1)
-  std::atomic<uint64_t> scans_paused{0};    // times a scan yielded to the next session
-  std::atomic<uint64_t> turns_in_debt{0};   // turns a session skipped: it had used its share
+  std::atomic<uint64_t> sleep_ns{0};              // time asleep on the doorbell
+  std::atomic<uint64_t> rounds{0};                // polling rounds over the rings
+  std::atomic<uint64_t> work_rounds{0};           // rounds that found a request
+  std::atomic<uint64_t> commits_parked{0};        // total
+  std::atomic<uint64_t> parked_now{0};            // commits waiting for the log right now
+  std::atomic<uint32_t> asleep{0};                // 1 while it sleeps on its doorbell
+  std::atomic<uint64_t> scan_slices{0};           // scan calls into the engine (a scan takes >= 1)
+  std::atomic<uint64_t> scans_paused{0};          // times a scan yielded to the next session
+  std::atomic<uint64_t> slices_stepped_aside{0};  // of those, slices cut short for waiting work
+  std::atomic<uint64_t> turns_in_debt{0};         // turns a session skipped: it had used its share
   // Requests by opcode (0: could not be decoded) and answers by status.
   std::array<std::atomic<uint64_t>, shm::kOpcodeMax + 1> by_opcode{};
   std::array<std::atomic<uint64_t>, shm::kWireStatusMax + 1> by_status{};

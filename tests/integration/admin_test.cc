@@ -548,6 +548,10 @@ TEST_CASE("scans run in slices that yield to other sessions, and see one snapsho
   const json after = admin_ok(daemon, {"workers"})["workers"][0];
   CHECK(after["scan_slices"].get<uint64_t>() - before["scan_slices"].get<uint64_t>() >= 20 * 20);
   CHECK(after["scans_paused"].get<uint64_t>() > before["scans_paused"].get<uint64_t>());
+  // `b`'s requests kept arriving during the slices, and `b` is served far less than `a`:
+  // slices stepped aside for them.
+  CHECK(after["slices_stepped_aside"].get<uint64_t>() >
+        before["slices_stepped_aside"].get<uint64_t>());
 }
 
 TEST_CASE("a scan between slices goes on while other sessions come and go") {

@@ -368,7 +368,8 @@ TEST_CASE(
   e.abort(std::move(t));
 }
 
-TEST_CASE("Scan: cut into slices by visits_max and resumed, it gives what one scan gives") {
+TEST_CASE(
+    "Scan: cut into slices by visits_max or step_aside and resumed, it gives what one scan gives") {
   Engine e(test_options());
   {
     auto t = begin(e);
@@ -411,6 +412,27 @@ TEST_CASE("Scan: cut into slices by visits_max and resumed, it gives what one sc
       }
       CHECK(got == want);
     }
+    // step_aside, asked every kStepAsideEvery visits, cuts a slice the same way.
+    ScanOptions slice = whole;
+    int asked = 0;
+    slice.step_aside = [&asked] { return ++asked % 2 == 0; };  // every second time asked
+    std::vector<KeyValue> got, part;
+    int calls = 0;
+    for (; calls < 2000; ++calls) {
+      ScanProgress progress;
+      REQUIRE(e.scan(*t, slice, &part, &progress) == Status::kOk);
+      CHECK(progress.visited <= 2 * ScanOptions::kStepAsideEvery);
+      got.insert(got.end(), part.begin(), part.end());
+      if (!progress.more) break;
+      REQUIRE(progress.cut);
+      if (reverse) {
+        slice.end = progress.next_key + '\0';
+      } else {
+        slice.start = progress.next_key;
+      }
+    }
+    CHECK(got == want);
+    CHECK(calls >= 500 / (2 * static_cast<int>(ScanOptions::kStepAsideEvery)));
   }
   e.abort(std::move(t));
 }
