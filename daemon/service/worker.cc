@@ -183,7 +183,8 @@ struct Worker::Loop {
                             Answer* answer);
   // Applies what the log reported for parked commits, and answers them.
   void complete_parked();
-  // A request queued on the ring, or (its session's first ring) a scan between slices.
+  // A request queued on the ring, or (its session's first ring) a scan between slices or a
+  // finished scan's items to free.
   bool has_work(Ring& r);
   bool any_ready();
   void sleep();
