@@ -142,11 +142,11 @@ class Client {
   // Starts a snapshot-isolated transaction.
   Status begin(std::unique_ptr<Transaction>* txn, bool read_only = false);
 
-  // Asynchronous form: submit() sends `op` and returns once it is in a ring (waiting while
-  // the ring or the session's in-flight limit is full); try_submit() returns kRingFull or
-  // kTooManyInFlight instead of waiting. wait() blocks until the answer is there; poll()
-  // returns true if it is (and completes `op` like wait()). A submitted op must be waited
-  // for (or polled to completion) before it is destroyed or submitted again.
+  // Asynchronous form: submit() sends `op` and returns once it is in a ring (waiting, asleep
+  // after a short spin, while the ring or the session's in-flight limit is full); try_submit()
+  // returns kRingFull or kTooManyInFlight instead of waiting. wait() blocks until the answer
+  // is there; poll() returns true if it is (and completes `op` like wait()). A submitted op
+  // must be waited for (or polled to completion) before it is destroyed or submitted again.
   Status submit(Operation* op);
   Status try_submit(Operation* op);
   Status wait(Operation* op);
