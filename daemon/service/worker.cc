@@ -62,6 +62,9 @@ constexpr size_t kSliceBytes = 16 << 10;
 // slice. A session's `served` is kept within kServedLag of the most served one, so that one
 // idle for long cannot claim the worker for long on its return.
 constexpr uint64_t kServedLag = 4 * kQuantum;
+// Hot rings a step-aside check looks at, in turn: with hundreds of hot rings a check stays a
+// few loads, and a waiting request is seen within hot.size() / kStepAsideLooks checks.
+constexpr size_t kStepAsideLooks = 8;
 constexpr uint32_t kColdPerRound = 8;         // idle rings looked at per round
 constexpr uint64_t kHotRounds = 1024;         // a ring stays hot this many rounds after work
 constexpr uint32_t kIdleRoundsPerClock = 64;  // idle rounds between clock reads
@@ -129,9 +132,10 @@ struct Worker::Loop {
   std::vector<char> payload;
   std::string value;
   std::vector<KeyValue> items;
-  uint32_t current_index = 0;  // the context being executed
-  uint64_t served_max = 0;     // the largest Attached::served
-  bool stepped_aside = false;  // the last scan slice ended early for waiting work
+  uint32_t current_index = 0;    // the context being executed
+  uint64_t served_max = 0;       // the largest Attached::served
+  bool stepped_aside = false;    // the last scan slice ended early for waiting work
+  size_t step_aside_cursor = 0;  // where the next step-aside check looks in `hot`
   // Commits whose redo is in the log, by the token the log's completion names.
   struct Parked {
     std::shared_ptr<ClientSession> session;  // kept alive: the session may end meanwhile
@@ -385,7 +389,9 @@ void Worker::Loop::charge(Attached& a, int64_t cost) {
 
 bool Worker::Loop::should_step_aside(const Attached& a) {
   if (env.pending->maybe_nonempty()) return true;  // durable commits to answer
-  for (const Ring* r : hot) {
+  const size_t n = hot.size();
+  for (size_t i = 0; i < std::min(n, kStepAsideLooks); ++i) {
+    const Ring* r = hot[step_aside_cursor++ % n];
     if (r->owner != &a && r->owner->served <= a.served && r->consumer.ready()) return true;
   }
   return false;
