@@ -6,13 +6,13 @@
 
 #include "daemon/base/file_util.h"
 #include "daemon/durability/checkpoint.h"
+#include "daemon/engine/engine.h"
 
 namespace ringdb::daemon {
 namespace {
 
-// The largest key and value a checkpoint may hold: the largest any configuration allows
-// (--key-size-max, --value-size-max in daemon/service/config.cc).
-constexpr CheckpointLimits kWidestLimits{size_t{64} << 10, size_t{64} << 20};
+// The largest key and value a checkpoint may hold: the largest any configuration allows.
+constexpr CheckpointLimits kWidestLimits{kKeySizeMaxLimit, kValueSizeMaxLimit};
 
 void verify_checkpoints(const std::string& dir, VerifyReport* report) {
   std::vector<CheckpointInfo> found;

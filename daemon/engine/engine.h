@@ -45,6 +45,11 @@
 
 namespace ringdb::daemon {
 
+// The largest key and value sizes any configuration may set (--key-size-max,
+// --value-size-max): also what an offline check of a checkpoint accepts.
+inline constexpr size_t kKeySizeMaxLimit = size_t{64} << 10;
+inline constexpr size_t kValueSizeMaxLimit = size_t{64} << 20;
+
 struct EngineOptions {
   size_t key_size_max = 1024;                   // bytes; keys must be non-empty
   size_t value_size_max = size_t{1} << 20;      // 1 MiB

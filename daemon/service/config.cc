@@ -15,6 +15,8 @@
 #include <sstream>
 #include <utility>
 
+#include "daemon/engine/engine.h"
+
 namespace ringdb::daemon {
 namespace {
 
@@ -413,11 +415,11 @@ const std::vector<ConfigOption>& config_options() {
       {.name = "key-size-max",
        .value_name = "BYTES",
        .help = "largest key",
-       .value = bytes(&Config::key_size_max, 1, 65536)},
+       .value = bytes(&Config::key_size_max, 1, kKeySizeMaxLimit)},
       {.name = "value-size-max",
        .value_name = "BYTES",
        .help = "largest value",
-       .value = bytes(&Config::value_size_max, 0, 64u << 20)},
+       .value = bytes(&Config::value_size_max, 0, kValueSizeMaxLimit)},
       {.name = "memory-limit",
        .value_name = "BYTES",
        .help = "memory for stored data; puts fail with OUT_OF_MEMORY beyond it (reads and "

@@ -118,6 +118,8 @@ struct Worker::Loop {
     // Its finished scans' items, freed in its turns (free_some), as its work: freeing a 2 MiB
     // answer's tens of thousands of strings at once would hold the worker for long.
     std::deque<std::vector<KeyValue>> discard;
+    // Work of its own besides its rings' requests: scans between slices, items to free.
+    bool has_deferred() const { return !paused.empty() || !discard.empty(); }
   };
 
   Worker& worker;
@@ -187,8 +189,7 @@ struct Worker::Loop {
                             Answer* answer);
   // Applies what the log reported for parked commits, and answers them.
   void complete_parked();
-  // A request queued on the ring, or (its session's first ring) a scan between slices or a
-  // finished scan's items to free.
+  // A request queued on the ring, or (its session's first ring) the session's deferred work.
   bool has_work(Ring& r);
   bool any_ready();
   void sleep();
@@ -337,7 +338,7 @@ bool Worker::Loop::drain(Ring& ring) {
   Attached& a = *ring.owner;
   ClientSession& s = *a.session;
   if (s.corrupt()) return false;  // the control thread is disconnecting it
-  if (a.paused.empty() && a.discard.empty() && !ring.consumer.ready()) return false;
+  if (!a.has_deferred() && !ring.consumer.ready()) return false;
   if (a.credited_round != round) {  // its turn in this round: a share, its debt kept
     a.deficit = std::min<int64_t>(a.deficit, 0) + kQuantum;
     a.credited_round = round;
@@ -746,11 +747,9 @@ void Worker::Loop::done(ClientSession& s, uint32_t index, WireStatus status) {
 }
 
 bool Worker::Loop::has_work(Ring& r) {
-  // A session's scans between slices and finished answers to free count as its first ring's
-  // work (drain() of any of its rings goes on with them), so that they keep one ring hot, not
-  // every one.
-  const Attached& a = *r.owner;
-  return r.consumer.ready() || (&r == &a.rings.front() && !(a.paused.empty() && a.discard.empty()));
+  // A session's deferred work counts as its first ring's (drain() of any of its rings goes on
+  // with it), so that it keeps one ring hot, not every one.
+  return r.consumer.ready() || (&r == &r.owner->rings.front() && r.owner->has_deferred());
 }
 
 bool Worker::Loop::any_ready() {

@@ -33,6 +33,26 @@ size_t body_size(std::span<const Op> ops) {
   return n;
 }
 
+// Appends a record's room (zero-filled: the padding) to *out and writes its header fields but
+// the checksum; returns where the record starts.
+std::byte* start_record(uint32_t type, uint64_t lsn, uint64_t txn, size_t op_count, size_t body,
+                        std::string* out) {
+  const size_t begin = out->size();
+  out->resize(begin + align8(kRecordHeaderSize + body));
+  std::byte* r = reinterpret_cast<std::byte*>(out->data()) + begin;
+  store_le(r + kBodyLenAt, static_cast<uint32_t>(body));
+  store_le(r + kLsnAt, lsn);
+  store_le(r + kTxnAt, txn);
+  store_le(r + kOpCountAt, static_cast<uint32_t>(op_count));
+  store_le(r + kTypeAt, type);
+  return r;
+}
+
+// The checksum: over the header after it and the `body` bytes.
+void store_record_crc(std::byte* r, size_t body) {
+  store_le(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+}
+
 }  // namespace
 
 bool all_zero(std::span<const std::byte> bytes) {
@@ -115,14 +135,7 @@ size_t record_size(std::span<const Op> ops) {
 
 void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::string* out) {
   const size_t body = body_size(ops);
-  const size_t begin = out->size();
-  out->resize(begin + align8(kRecordHeaderSize + body));  // zero-filled: the padding
-  std::byte* r = reinterpret_cast<std::byte*>(out->data()) + begin;
-  store_le(r + kBodyLenAt, static_cast<uint32_t>(body));
-  store_le(r + kLsnAt, lsn);
-  store_le(r + kTxnAt, txn);
-  store_le(r + kOpCountAt, static_cast<uint32_t>(ops.size()));
-  store_le(r + kTypeAt, kRecordTypeCommit);
+  std::byte* r = start_record(kRecordTypeCommit, lsn, txn, ops.size(), body, out);
   std::byte* p = r + kRecordHeaderSize;
   for (const Op& op : ops) {
     store_le(p, static_cast<uint8_t>(op.kind));
@@ -135,25 +148,17 @@ void append_record(uint64_t lsn, uint64_t txn, std::span<const Op> ops, std::str
     if (!op.value.empty()) std::memcpy(p, op.value.data(), op.value.size());
     p += op.value.size();
   }
-  store_le(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+  store_record_crc(r, body);
 }
 
 void append_segment_end(uint64_t lsn, uint64_t next_segment_id, std::string* out) {
-  const size_t begin = out->size();
-  out->resize(begin + kSegmentEndSize);
-  std::byte* r = reinterpret_cast<std::byte*>(out->data()) + begin;
-  store_le(r + kBodyLenAt, uint32_t{0});
-  store_le(r + kLsnAt, lsn);
-  store_le(r + kTxnAt, next_segment_id);
-  store_le(r + kOpCountAt, uint32_t{0});
-  store_le(r + kTypeAt, kRecordTypeSegmentEnd);
-  store_le(r + kCrcAt, crc32c(r + kBodyLenAt, kRecordHeaderSize - kBodyLenAt));
+  static_assert(kSegmentEndSize == kRecordHeaderSize);  // a header with no body
+  store_record_crc(start_record(kRecordTypeSegmentEnd, lsn, next_segment_id, 0, 0, out), 0);
 }
 
 void set_record_lsn(std::byte* record, uint64_t lsn) {
   store_le(record + kLsnAt, lsn);
-  const uint32_t body = load_le<uint32_t>(record + kBodyLenAt);
-  store_le(record + kCrcAt, crc32c(record + kBodyLenAt, kRecordHeaderSize - kBodyLenAt + body));
+  store_record_crc(record, load_le<uint32_t>(record + kBodyLenAt));
 }
 
 namespace {
@@ -294,12 +299,6 @@ bool could_begin_record(std::span<const std::byte> rest, size_t known, uint64_t 
     if (at > body_len) return false;
   }
   return at == body_len;
-}
-
-bool record_at(std::span<const std::byte> bytes, size_t offset, uint64_t start_lsn) {
-  if (offset % 8 != 0 || offset >= bytes.size()) return false;
-  Record record;
-  return check_record(bytes.subspan(offset), start_lsn + offset, &record).size != 0;
 }
 
 }  // namespace ringdb::daemon::wal

@@ -132,11 +132,6 @@ bool could_begin_record(std::span<const std::byte> rest, size_t known, uint64_t 
 // Whether every byte is zero.
 bool all_zero(std::span<const std::byte> bytes);
 
-// Whether a valid record (of either type) begins at `offset` of `bytes` (a segment's bytes
-// after its header, whose records start at `start_lsn`): its LSN is the one its place gives,
-// and it passes every check of scan(). Recovery uses it to look past damage.
-bool record_at(std::span<const std::byte> bytes, size_t offset, uint64_t start_lsn);
-
 // Scans records from the start of `bytes` (the part of a segment after its header), the
 // first expected at `start_lsn`, calling on_record for each accepted one, in order.
 // on_record's Record views into `bytes`; it may return false to stop early (then the result

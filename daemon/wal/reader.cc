@@ -128,13 +128,13 @@ bool torn_shaped(std::span<const std::byte> records, uint64_t x, uint64_t t, uin
 void find_records_after(std::span<const std::byte> records, uint64_t from, uint64_t to,
                         uint64_t start_lsn, LogDamage* damage) {
   to = std::min<uint64_t>(to, records.size());
+  const auto keep_all = [](const Record&) { return true; };
   for (uint64_t off = round_up(from, 8); off < to;) {
-    if (!record_at(records, off, start_lsn)) {
+    const ScanResult run = scan(records.subspan(off), start_lsn + off, keep_all);
+    if (run.valid_bytes == 0) {  // no valid record begins here
       off += 8;
       continue;
     }
-    const ScanResult run =
-        scan(records.subspan(off), start_lsn + off, [](const Record&) { return true; });
     if (damage->after_end_lsn == 0) damage->after_first_lsn = start_lsn + off;
     damage->after_end_lsn = run.next_lsn;
     damage->after_records += run.records;

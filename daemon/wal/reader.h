@@ -5,7 +5,7 @@
 //   - kTornTail: the last write was cut short by a crash (it was never acknowledged): damage in
 //     the last segment with no valid record after it, shaped as an unfinished write (a record
 //     whose header or body is missing whole 512-byte sectors, or only zeros where its header
-//     would be; see classify() in reader.cc). Only those bytes are cleared (zeroed and synced),
+//     would be; see torn_shaped() in reader.cc). Only those bytes are cleared (zeroed and synced),
 //     after a copy of them is saved in DIR/set-aside/.
 //   - kDamaged: anything else that stops the log before its end: a bad record with valid
 //     records after it or in later segments, a bad record shaped as a finished one, a missing

@@ -83,9 +83,7 @@ bool LogWriter::init(std::string* error) {
   }
   if (const int rc = new_segment(); rc < 0) {
     if (rc == -ENOSPC || rc == -EDQUOT) {  // no segment yet: each batch tries to make it
-      disk_full_.store(true, std::memory_order_release);
-      if (options_.on_disk_full) options_.on_disk_full(LogWriterOptions::DiskFull::kFull, 0);
-      next_full_report_ns_ = sync::now_ns() + options_.disk_full_interval.count();
+      report_disk_full();
       return true;
     }
     *error = "cannot create the first log segment in " + options_.dir + ": " + errno_text(-rc);
@@ -228,6 +226,10 @@ void LogWriter::refuse_disk_full(size_t first_entry) {
   }
   refused_while_full_ += refused;
   refused_unreported_ += refused;
+  report_disk_full();
+}
+
+void LogWriter::report_disk_full() {
   const int64_t now = sync::now_ns();
   const bool became_full = !disk_full_.exchange(true, std::memory_order_acq_rel);
   if (!became_full && now < next_full_report_ns_) return;
@@ -347,14 +349,9 @@ int LogWriter::write_chunk(size_t from, size_t to) {
   sync_latency_.record(took_ns);
   if (took_ns >= options_.slow_sync_threshold.count()) {
     slow_syncs_.fetch_add(1, std::memory_order_relaxed);
-    const int64_t now = sync::now_ns();
-    if (options_.on_slow && now >= next_slow_report_ns_) {
-      options_.on_slow(std::chrono::nanoseconds(took_ns), slow_unreported_);
-      slow_unreported_ = 0;
-      next_slow_report_ns_ = now + options_.slow_sync_interval.count();
-    } else {
-      ++slow_unreported_;
-    }
+    uint64_t unreported = 0;
+    if (slow_reports_.allow(sync::now_ns(), &unreported) && options_.on_slow)
+      options_.on_slow(std::chrono::nanoseconds(took_ns), unreported);
   }
   if (write_res == -ENOSPC || write_res == -EDQUOT) return write_res;
   if (write_res < 0 || static_cast<size_t>(write_res) != to - from) {

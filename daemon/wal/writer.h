@@ -52,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/base/log_limiter.h"
 #include "daemon/wal/completion.h"
 #include "daemon/wal/format.h"
 #include "daemon/wal/log_io.h"
@@ -181,6 +182,9 @@ class LogWriter {
   void notify_range(size_t first_entry, size_t end_entry, LogStatus status);
   // Entries [first_entry, end) of the batch could not be written for want of space.
   void refuse_disk_full(size_t first_entry);
+  // Marks the disk full and tells on_disk_full: at once when it became full, then at most
+  // once per disk_full_interval while it stays full.
+  void report_disk_full();
   // A chunk reached the disk: if it was full, it is no longer.
   void disk_has_room();
 
@@ -222,8 +226,7 @@ class LogWriter {
   uint64_t refused_unreported_ = 0;  // the writer thread's: commits refused since the last report
   uint64_t refused_while_full_ = 0;
   int64_t next_full_report_ns_ = 0;
-  int64_t next_slow_report_ns_ = 0;  // the writer thread's
-  uint64_t slow_unreported_ = 0;
+  LogLimiter slow_reports_{options_.slow_sync_interval.count()};  // the writer thread's
   mutable sync::Mutex stats_mu_;
   LogWriterStats stats_ GUARDED_BY(stats_mu_);
   std::thread thread_;
