@@ -194,7 +194,8 @@ Status Client::connect(const ConnectOptions& options, std::unique_ptr<Client>* o
       s != Status::kOk) {
     return s;
   }
-  out->reset(new Client(std::make_unique<Impl>(std::move(connection))));
+  out->reset(new Client(
+      std::make_unique<Impl>(std::move(connection), options.keep_threads_off_worker_cpus)));
   return Status::kOk;
 }
 

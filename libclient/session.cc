@@ -31,10 +31,11 @@ int64_t now_ns() {
 
 }  // namespace
 
-Session::Session(std::unique_ptr<Connection> connection)
+Session::Session(std::unique_ptr<Connection> connection, bool keep_threads_off_worker_cpus)
     : connection_(std::move(connection)),
       geometry_(connection_->geometry()),
       segment_(connection_->segment()),
+      placement_(*connection_, keep_threads_off_worker_cpus),
       area_(geometry_.sizes.request_area_size) {
   rings_.reserve(geometry_.sizes.ring_count);
   for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r) {
@@ -310,6 +311,7 @@ bool Session::sleep_on(uint32_t index) {
 Status Session::wait(uint32_t* index, const ResultSink& sink, Status* answer, bool spin) {
   const std::atomic<uint32_t>& state = context(*index)->state;
   assert(state.load(std::memory_order_relaxed) != shm::kStateFree && "waiting for no request");
+  placement_.settle_this_thread();
   if (!(spin ? spin_until_done(state) : state.load(std::memory_order_acquire) == shm::kStateDone)) {
     while (state.load(std::memory_order_acquire) != shm::kStateDone) {
       if (sleep_on(*index)) continue;

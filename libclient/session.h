@@ -9,7 +9,7 @@
 // in a block of the request area (first fit under `area_mu_`); state SUBMITTED; a push on
 // ring sched_getcpu() % ring_count; then the wake-up check. Blocking submits wait for a
 // context or for area space on a sync::EventCount (no polling); a full ring is retried with
-// pauses, then yields (nothing signals a ring slot being freed).
+// pauses, then the thread sleeps until the worker frees a slot (shm/ring.h).
 //
 // Waiting: spin on the context's state for kSpinBudget, then futex-wait on it in
 // kWaitSlice slices (the worker wakes a waiter it sees flagged WAITING); between slices, the
@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "libclient/connection.h"
+#include "libclient/thread_placement.h"
 #include "ringdb/client.h"
 #include "shm/extent_allocator.h"
 #include "shm/request.h"
@@ -79,7 +80,8 @@ class Session {
   // noticing a dead daemon (docs/PROTOCOL.md section 6) is about two slices.
   static constexpr std::chrono::nanoseconds kWaitSlice = std::chrono::milliseconds(50);
 
-  explicit Session(std::unique_ptr<Connection> connection);
+  // `keep_threads_off_worker_cpus`: ConnectOptions' (libclient/thread_placement.h).
+  Session(std::unique_ptr<Connection> connection, bool keep_threads_off_worker_cpus);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -94,7 +96,8 @@ class Session {
   // Waits for the answer to *context. kOk: *answer is the daemon's status, the results are
   // in `sink`. kDisconnected or kShuttingDown: the session ended without an answer. Either
   // way *context is kNoContext afterwards, set before anything that can throw (bad_alloc
-  // while copying results). REQUIRES: *context came from submit(). `spin`: false for an
+  // while copying results). The calling thread is first moved off the worker CPUs if it
+  // has not been (ThreadPlacement). REQUIRES: *context came from submit(). `spin`: false for an
   // answer known to take long (a sync commit waits for an fdatasync): sleep at once rather
   // than burn the CPU other processes need for kSpinBudget.
   Status wait(uint32_t* context, const ResultSink& sink, Status* answer, bool spin = true);
@@ -163,6 +166,7 @@ class Session {
   const shm::SegmentGeometry geometry_;
   std::byte* const segment_;
   std::vector<shm::RingProducer> rings_;  // one per ring; stateless, shared by all threads
+  const ThreadPlacement placement_;
 
   sync::Mutex free_mu_;
   std::vector<uint32_t> free_ GUARDED_BY(free_mu_);

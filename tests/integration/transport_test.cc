@@ -3,8 +3,8 @@
 // answered exactly once and right; transactions across the transport; a client killed
 // mid-transaction; hostile clients scribbling over their segments (and truncating them)
 // next to a well-behaved one; refused users; the session limit; large values; try-submit
-// back-pressure, and a blocking submit that sleeps on a full ring; the daemon killed under a
-// waiting client; graceful shutdown.
+// back-pressure, and a blocking submit that sleeps on a full ring; waiting threads kept off the
+// worker CPUs; the daemon killed under a waiting client; graceful shutdown.
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -461,6 +461,94 @@ TEST_CASE("a thread that meets a full ring sleeps until the worker makes room, n
     REQUIRE(client->wait(&ops[i]) == Status::kOk);
     CHECK(ops[i].status() == Status::kOk);
   }
+}
+
+namespace {
+
+cpu_set_t affinity_of_this_thread() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof set, &set) == 0);
+  return set;
+}
+
+// Runs `body` in a new thread whose affinity is `cpus`; returns its affinity afterwards.
+template <typename Body>
+cpu_set_t affinity_after(const cpu_set_t& cpus, Body body) {
+  cpu_set_t after;
+  CPU_ZERO(&after);
+  std::thread t([&] {
+    REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus) == 0);
+    body();
+    after = affinity_of_this_thread();
+  });
+  t.join();
+  return after;
+}
+
+}  // namespace
+
+TEST_CASE("a thread that waits for an answer is moved off the worker CPUs, unless it may not be") {
+  const cpu_set_t all = affinity_of_this_thread();
+  if (CPU_COUNT(&all) < 2) {
+    MESSAGE("skipped: this process may run on one CPU only, so no CPU is free of workers");
+    return;
+  }
+  int worker_cpu = -1;  // the highest allowed CPU, as ringdbd's default would choose
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(static_cast<size_t>(c), &all)) worker_cpu = c;
+  }
+  cpu_set_t off = all;  // what a settled thread may use
+  CPU_CLR(static_cast<size_t>(worker_cpu), &off);
+  cpu_set_t only_worker;
+  CPU_ZERO(&only_worker);
+  CPU_SET(static_cast<size_t>(worker_cpu), &only_worker);
+
+  DaemonProcess daemon({"--cores", std::to_string(worker_cpu)});
+  REQUIRE(daemon.ready());
+  auto client = connect(daemon);
+  REQUIRE(client);
+  std::string value;
+
+  // A thread that may run anywhere leaves the worker's CPU at its first wait...
+  cpu_set_t after = affinity_after(all, [&] { CHECK(client->ping() == Status::kOk); });
+  CHECK(CPU_EQUAL(&after, &off));
+  // ...whichever request it waits for, and the same with several in flight.
+  after = affinity_after(all, [&] {
+    std::vector<Operation> ops;
+    for (const char* key : {"k0", "k1", "k2", "k3"})
+      ops.push_back(Operation::get(key));
+    for (Operation& op : ops)
+      REQUIRE(client->submit(&op) == Status::kOk);
+    for (Operation& op : ops)
+      CHECK(client->wait(&op) == Status::kOk);
+  });
+  CHECK(CPU_EQUAL(&after, &off));
+  // Once only: an affinity the application sets afterwards is kept.
+  after = affinity_after(all, [&] {
+    CHECK(client->get("k", &value) == Status::kNotFound);
+    REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof all, &all) == 0);
+    CHECK(client->get("k", &value) == Status::kNotFound);
+  });
+  CHECK(CPU_EQUAL(&after, &all));
+  // A thread pinned to the worker's CPU is the application's choice: it stays.
+  after = affinity_after(only_worker, [&] { CHECK(client->ping() == Status::kOk); });
+  CHECK(CPU_EQUAL(&after, &only_worker));
+
+  // Opted out, by the connect options or by the environment: nothing is changed.
+  ringdb::ConnectOptions options;
+  options.socket_path = daemon.socket();
+  options.keep_threads_off_worker_cpus = false;
+  std::unique_ptr<Client> opted_out;
+  REQUIRE(Client::connect(options, &opted_out) == Status::kOk);
+  after = affinity_after(all, [&] { CHECK(opted_out->ping() == Status::kOk); });
+  CHECK(CPU_EQUAL(&after, &all));
+  REQUIRE(setenv("RINGDB_KEEP_OFF_WORKER_CPUS", "0", 1) == 0);
+  auto by_environment = connect(daemon);
+  REQUIRE(unsetenv("RINGDB_KEEP_OFF_WORKER_CPUS") == 0);
+  REQUIRE(by_environment);
+  after = affinity_after(all, [&] { CHECK(by_environment->ping() == Status::kOk); });
+  CHECK(CPU_EQUAL(&after, &all));
 }
 
 TEST_CASE("the daemon killed under a waiting client: the client returns DISCONNECTED") {

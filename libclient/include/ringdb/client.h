@@ -59,6 +59,14 @@ struct ConnectOptions {
   // process's user, or one of these; otherwise connect() sends nothing and returns
   // kUntrustedDaemon (another user's process could have put its socket in the daemon's place).
   std::vector<uint32_t> daemon_uids;
+  // The first time a thread waits for an answer, libringdb takes the CPUs the daemon's
+  // workers are pinned to out of that thread's affinity (sched_setaffinity; no privilege
+  // needed). A worker polls its CPU without sleeping while requests come, so a client thread
+  // placed there waits up to a time slice, milliseconds, for every answer. A thread is left
+  // alone if that would leave it no CPU (the application pinned it to a worker CPU), and an
+  // affinity the application sets later is kept. false, or RINGDB_KEEP_OFF_WORKER_CPUS=0 in
+  // the environment: libringdb never changes a thread's affinity.
+  bool keep_threads_off_worker_cpus = true;
 };
 
 struct KeyValue {

@@ -58,7 +58,9 @@ const char* ringdb_last_error_detail(void);
 
 /* Connects to the daemon at socket_path (NULL: $RINGDB_SOCKET, else the default path).
  * On failure *out is NULL and, if error is not NULL, a reason is written to it (at most
- * error_len bytes, NUL-terminated). */
+ * error_len bytes, NUL-terminated). A thread that waits for an answer is moved off the
+ * daemon's worker CPUs once, as in C++ (ConnectOptions::keep_threads_off_worker_cpus in
+ * ringdb/client.h); RINGDB_KEEP_OFF_WORKER_CPUS=0 in the environment turns that off. */
 ringdb_status ringdb_connect(const char* socket_path, ringdb_client** out, char* error,
                              size_t error_len);
 /* Closes the session: open transactions are aborted by the daemon. Accepts NULL. */
