@@ -282,8 +282,15 @@ void Session::give_block(uint32_t index) {
 bool Session::spin_until_done(const std::atomic<uint32_t>& state) const {
   if (state.load(std::memory_order_acquire) == shm::kStateDone) return true;
   const int64_t deadline = now_ns() + kSpinBudget.count();
+  // Beside a worker that shares its CPU, the answer comes only once this thread lets the
+  // worker run: it yields instead of pausing (the worker, idle, yields back).
+  const bool beside_worker = placement_.beside_yielding_worker();
   for (uint32_t i = 1;; ++i) {
-    sync::cpu_relax();
+    if (beside_worker) {
+      sched_yield();
+    } else {
+      sync::cpu_relax();
+    }
     if (state.load(std::memory_order_acquire) == shm::kStateDone) return true;
     // The clock every 32 pauses: a pause is 10 to 140 cycles depending on the core, a clock
     // read some tens of nanoseconds.

@@ -19,15 +19,16 @@ bool disabled_by_environment() {
 
 ThreadPlacement::ThreadPlacement(const Connection& connection, bool enabled) {
   CPU_ZERO(&worker_cpus_);
-  if (!enabled || disabled_by_environment()) return;
   uint64_t key = 14695981039346656037ull;  // FNV-1a over the CPU numbers
   for (uint32_t w = 0; w < connection.board()->worker_count; ++w) {
     const uint32_t cpu = connection.board_worker(w)->core;
     if (cpu >= CPU_SETSIZE) continue;  // a CPU this process cannot name cannot be avoided
     CPU_SET(cpu, &worker_cpus_);
+    if (worker_on_cpu_.size() <= cpu) worker_on_cpu_.resize(cpu + 1);
+    worker_on_cpu_[cpu] = connection.board_worker(w);
     key = (key ^ cpu) * 1099511628211ull;
   }
-  if (CPU_COUNT(&worker_cpus_) > 0) key_ = key | 1;
+  if (enabled && !disabled_by_environment() && CPU_COUNT(&worker_cpus_) > 0) key_ = key | 1;
 }
 
 bool ThreadPlacement::plan(const cpu_set_t& allowed, cpu_set_t* settled) const {

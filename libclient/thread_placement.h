@@ -21,6 +21,7 @@
 #include <sched.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "libclient/connection.h"
 
@@ -34,12 +35,24 @@ class ThreadPlacement {
   // Moves the calling thread off the worker CPUs if it has not been yet (see above).
   void settle_this_thread() const;
 
+  // The calling thread runs on the CPU of a worker that yields it when idle (the daemon's
+  // workers share their CPUs: it may not leave them, or the application opted out): an answer
+  // comes only when this thread lets that worker run, so it should yield while it waits. A
+  // vDSO call and a read of the board.
+  bool beside_yielding_worker() const {
+    const int cpu = sched_getcpu();
+    if (cpu < 0 || static_cast<size_t>(cpu) >= worker_on_cpu_.size()) return false;
+    const shm::BoardWorker* worker = worker_on_cpu_[static_cast<size_t>(cpu)];
+    return worker != nullptr && worker->yields_when_idle.load(std::memory_order_relaxed) != 0;
+  }
+
  private:
   // What settle_this_thread() gives a thread allowed on `allowed`: false if it leaves it as
   // it is (no worker CPU in it, or nothing but worker CPUs, or disabled).
   bool plan(const cpu_set_t& allowed, cpu_set_t* settled) const;
 
   cpu_set_t worker_cpus_;
+  std::vector<const shm::BoardWorker*> worker_on_cpu_;  // by CPU; nullptr: no worker there
   // Names the set of worker CPUs for the thread-local "already settled" mark; 0: disabled or
   // no worker CPU known, nothing to do.
   uint64_t key_ = 0;

@@ -219,9 +219,14 @@ struct BoardHeader {
 // Followed at board_workers_offset by one cache line per worker.
 struct alignas(kCacheLine) BoardWorker {
   std::atomic<uint32_t> need_wakeup;  // 1 while the worker sleeps or is about to
-  uint32_t core;
+  uint32_t core;                      // the CPU it is pinned to
   uint32_t node;
+  // 1 while the worker, having nothing to do, yields its CPU (sched_yield) rather than pausing:
+  // its CPU is shared with clients. A client thread on that CPU then yields while it waits,
+  // so that the worker runs (docs/PROTOCOL.md section 3). 0 in daemons that predate it.
+  std::atomic<uint32_t> yields_when_idle;
 };
+static_assert(offsetof(BoardWorker, yields_when_idle) == 12);
 inline constexpr size_t kBoardWorkersOffset = 4096;
 static_assert(sizeof(BoardHeader) <= kBoardWorkersOffset);
 inline constexpr size_t kBoardSize = kBoardWorkersOffset + kWorkersMax * sizeof(BoardWorker);

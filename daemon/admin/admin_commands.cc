@@ -401,6 +401,7 @@ void add_worker_commands(AdminServer* admin, const AdminContext& ctx) {
               {{"worker", w},
                {"core", p.worker_cores[w]},
                {"node", p.worker_nodes[w]},
+               {"yields_when_idle", p.workers_share_cpus},
                {"requests", a.requests},
                {"per_second", per_second(a.requests - b.requests, window_ns)},
                {"busy_share", rounds == 0 ? 0.0

@@ -45,7 +45,10 @@ bool plan_placement(const std::vector<int>& requested, int ring_count, Placement
       p.housekeeping_cpus.push_back(c);
     }
   }
-  if (p.housekeeping_cpus.empty()) p.housekeeping_cpus = cpus;
+  if (p.housekeeping_cpus.empty()) {
+    p.housekeeping_cpus = cpus;
+    p.workers_share_cpus = true;
+  }
 
   const int workers = static_cast<int>(p.worker_cores.size());
   std::vector<int> next_on_node(static_cast<size_t>(std::max(1, numa_max_node() + 1)), 0);

@@ -22,6 +22,9 @@ struct Placement {
   std::vector<int> worker_nodes;  // its NUMA node (0 without NUMA)
   std::vector<int> ring_worker;   // ring (CPU) -> worker
   std::vector<int> housekeeping_cpus;
+  // The workers take every CPU the daemon may use, so clients (which libringdb keeps off
+  // worker CPUs where it can) and the daemon's own threads must share theirs.
+  bool workers_share_cpus = false;
   bool numa = false;  // libnuma available
 };
 

@@ -143,6 +143,7 @@ void Server::start_workers() {
     env.core = placement_.worker_cores[w];
     env.node = placement_.worker_nodes[w];
     env.spin_us = config_.spin_us;
+    env.yield_when_idle = placement_.workers_share_cpus;
     env.limits = limits_;
     env.scan_result_bytes_max = scan_result_bytes_max();
     env.log = log_;

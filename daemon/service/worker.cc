@@ -1,5 +1,6 @@
 #include "daemon/service/worker.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -227,6 +228,7 @@ void Worker::run() {
   if (env_.core >= 0 && !pin_current_thread({env_.core})) {
     fatal("worker %u: cannot pin to core %d: %s", env_.index, env_.core, strerror(errno));
   }
+  env_.board->yields_when_idle.store(env_.yield_when_idle ? 1 : 0, std::memory_order_relaxed);
   register_stall_target(&stats_.asleep);
   tid_.store(gettid(), std::memory_order_release);
   tid_.notify_all();  // (wait_tid)
@@ -246,10 +248,12 @@ void Worker::run() {
       idle_rounds = 0;
       continue;
     }
-    if (++idle_rounds % kIdleRoundsPerClock != 0) {
+    if (env_.yield_when_idle) {
+      sched_yield();
+    } else {
       sync::cpu_relax();
-      continue;
     }
+    if (++idle_rounds % kIdleRoundsPerClock != 0) continue;
     const int64_t now = sync::now_ns();
     if (idle_rounds == kIdleRoundsPerClock) last_work_ns = now;  // first check since work
     if (now - last_work_ns >= spin_ns) {

@@ -51,6 +51,9 @@ struct WorkerEnv {
   int core = -1;  // -1: not pinned
   int node = 0;
   uint32_t spin_us = 50;
+  // Its CPU is not its own (Placement::workers_share_cpus): while it has nothing to do it
+  // yields the CPU instead of pausing, so that a client or daemon thread there runs.
+  bool yield_when_idle = false;
   shm::RequestLimits limits;
   uint32_t scan_result_bytes_max = 2u << 20;
   std::function<void()> notify_control;  // a session needs the control thread's attention

@@ -4,6 +4,8 @@
 // client that sends garbage, one that sends nothing, one that sends an endless line, each
 // while another admin client is served.
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -599,6 +601,60 @@ TEST_CASE("a scan between slices goes on while other sessions come and go") {
   CHECK(answered == 30);
   CHECK(sessions.load() > 0);
   MESSAGE("sessions that came and went during the scans: " << sessions.load());
+}
+
+TEST_CASE("workers on every CPU yield their CPUs when idle, and clients beside them are served") {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  REQUIRE(sched_getaffinity(0, sizeof all, &all) == 0);
+  std::vector<int> cpus;
+  std::string list;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(static_cast<size_t>(c), &all)) continue;
+    cpus.push_back(c);
+    list += (list.empty() ? "" : ",") + std::to_string(c);
+  }
+  {
+    // A CPU left for clients: the workers keep theirs, pausing while idle.
+    DaemonProcess daemon({"--cores", std::to_string(cpus.back())});
+    REQUIRE(daemon.ready());
+    const json workers = admin_ok(daemon, {"workers"})["workers"];
+    REQUIRE(workers.size() == 1);
+    CHECK(workers[0]["yields_when_idle"] == (cpus.size() == 1));
+  }
+  DaemonProcess daemon({"--cores", list});
+  REQUIRE(daemon.ready());
+  const json workers = admin_ok(daemon, {"workers"})["workers"];
+  REQUIRE(workers.size() == cpus.size());
+  for (const json& w : workers)
+    CHECK(w["yields_when_idle"] == true);
+  // A client thread pinned to each CPU, every request answered right while it shares the CPU
+  // with that CPU's worker.
+  auto client = ringdb::test::connect(daemon);
+  REQUIRE(client);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (const int cpu : cpus) {
+    threads.emplace_back([&, cpu] {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(static_cast<size_t>(cpu), &one);
+      if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) ++wrong;
+      std::string key = "cpu";
+      key += std::to_string(cpu);
+      std::string value;
+      for (int i = 0; i < 2000; ++i) {
+        const std::string v = std::to_string(i);
+        if (client->put(key, v, ringdb::Durability::kNone) != ringdb::Status::kOk ||
+            client->get(key, &value) != ringdb::Status::kOk || value != v) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads)
+    t.join();
+  CHECK(wrong.load() == 0);
 }
 
 TEST_CASE("guards: the watchdog reports a worker that stalls, and aborts when configured to") {
