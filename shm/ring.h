@@ -117,6 +117,17 @@ class RingConsumer {
     return slots_[head_ & mask_].seq.load(std::memory_order_acquire) == head_ + 1;
   }
 
+  // The context index published `ahead` slots after the next one, without taking it: false
+  // if that slot is not published yet. Only a hint (to prefetch the context): the producer
+  // can still rewrite the slot, and the index is untrusted.
+  bool peek(uint32_t ahead, uint32_t* context) const {
+    if (ahead >= slot_count_) return false;
+    const RingSlot& slot = slots_[(head_ + ahead) & mask_];
+    if (slot.seq.load(std::memory_order_relaxed) != head_ + ahead + 1) return false;
+    *context = slot.context;
+    return true;
+  }
+
   // Takes the next context index, if one is published. The index is untrusted.
   bool try_pop(uint32_t* context) {
     RingSlot& slot = slots_[head_ & mask_];

@@ -20,6 +20,17 @@ inline void cpu_relax() {
 #endif
 }
 
+// Asks for the cache line at `p` in a state that allows writing (x86 PREFETCHW), so that a
+// line another core wrote, and that this core will read and then write, crosses once. A
+// hint: no fault, whatever `p` is.
+inline void prefetch_for_write(const void* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetchw %0" ::"m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p, 1);
+#endif
+}
+
 // Bounded exponential backoff: round k pauses min(2^k, kBackoffPausesMax) times.
 class Backoff {
  public:

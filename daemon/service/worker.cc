@@ -44,7 +44,8 @@ static_assert(static_cast<int>(Status::kTransactionDone) ==
 
 namespace {
 
-constexpr uint32_t kBatchMax = 32;  // requests taken from one ring before the next
+constexpr uint32_t kBatchMax = 32;      // requests taken from one ring before the next
+constexpr uint32_t kPrefetchAhead = 4;  // contexts prefetched ahead of the one executed
 // Fair sharing between sessions (docs/ARCHITECTURE.md, "Sharing a worker"): deficit round
 // robin by cost. Each polling round credits a session that has work with kQuantum; each
 // request costs kRequestCost plus the key and value bytes it moves plus kVisitCost per index
@@ -162,6 +163,9 @@ struct Worker::Loop {
   bool poll_round();
   // Frees about kSliceBytes of a.discard, charged to `a`.
   void free_some(Attached& a);
+  // Brings the context published `ahead` slots after the ring's next one into the cache, so
+  // that the misses on a batch's contexts overlap instead of coming one per request.
+  void prefetch_context(const Ring& ring, uint32_t ahead);
   // Charges `a` for work done (its deficit and its total served).
   void charge(Attached& a, int64_t cost);
   // Whether a scan slice of `a` should end now for waiting work (kServedLag's comment).
@@ -364,15 +368,28 @@ bool Worker::Loop::drain(Ring& ring) {
   }
   uint32_t taken = 0;
   uint32_t index;
+  for (uint32_t ahead = 0; ahead < kPrefetchAhead; ++ahead)
+    prefetch_context(ring, ahead);
   while (a.deficit > 0 && !stepped_aside && taken < kBatchMax && !s.corrupt() &&
          ring.consumer.try_pop(&index)) {
     ++taken;
+    prefetch_context(ring, kPrefetchAhead - 1);
     execute(a, index);
   }
   if (taken != 0) ring.consumer.wake_producers();  // a client thread may sleep for room
   bump(worker.stats_.requests, taken);
   if (s.corrupt()) env.notify_control();
   return true;
+}
+
+void Worker::Loop::prefetch_context(const Ring& ring, uint32_t ahead) {
+  uint32_t index;
+  const ClientSession& s = *ring.owner->session;
+  if (!ring.consumer.peek(ahead, &index) || index >= s.geometry().sizes.context_count) return;
+  // The header is read, then written (the answer, the state); the inline payload only read.
+  const auto* context = reinterpret_cast<const std::byte*>(s.context(index));
+  sync::prefetch_for_write(context);
+  __builtin_prefetch(context + sizeof(shm::ContextHeader));
 }
 
 void Worker::Loop::free_some(Attached& a) {

@@ -111,6 +111,35 @@ TEST_CASE("ring: full at exactly ring_slots, and one pop makes room for one push
   }
 }
 
+TEST_CASE("ring: peek sees what is published ahead without taking it, across the wrap") {
+  HeapRing ring(4);
+  RingProducer producer = ring.producer();
+  RingConsumer consumer = ring.consumer();
+  uint32_t context = 0;
+  CHECK_FALSE(consumer.peek(0, &context));  // nothing published
+  for (uint32_t v = 10; v < 13; ++v)
+    REQUIRE(producer.try_push(v));
+  for (uint32_t ahead = 0; ahead < 3; ++ahead) {
+    REQUIRE(consumer.peek(ahead, &context));
+    CHECK(context == 10 + ahead);
+  }
+  CHECK_FALSE(consumer.peek(3, &context));  // its slot not published yet
+  CHECK_FALSE(consumer.peek(4, &context));  // beyond the ring: never
+  REQUIRE(consumer.try_pop(&context));      // peeking took nothing
+  CHECK(context == 10);
+  REQUIRE(producer.try_push(13));
+  REQUIRE(producer.try_push(14));  // wraps into the slot just freed
+  REQUIRE(consumer.peek(3, &context));
+  CHECK(context == 14);
+  // A slot of the previous lap (seq left at position + slots by the consumer) is not "ahead".
+  for (uint32_t v = 11; v <= 14; ++v) {
+    REQUIRE(consumer.try_pop(&context));
+    CHECK(context == v);
+  }
+  for (uint32_t ahead = 0; ahead < 4; ++ahead)
+    CHECK_FALSE(consumer.peek(ahead, &context));
+}
+
 TEST_CASE("ring: wraparound over many laps keeps order and fullness exact") {
   constexpr uint32_t kSlots = 8;
   constexpr uint32_t kLaps = 20000;
