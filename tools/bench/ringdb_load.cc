@@ -22,10 +22,14 @@ namespace {
 constexpr int kPreloadDepth = 64;
 constexpr int kIdleConnectTimeout_ms = 60000;
 
-Status connect_client(const std::string& socket_path, std::unique_ptr<Client>* out,
+// `settle`: libringdb may move the threads that wait off the worker CPUs, as it does for
+// any application. The benchmark's own process says no (its preload): processes it starts
+// afterwards (redis-server, the baselines' clients) would inherit the narrowed affinity.
+Status connect_client(const std::string& socket_path, bool settle, std::unique_ptr<Client>* out,
                       std::string* error) {
   ConnectOptions options;
   options.socket_path = socket_path;
+  options.keep_threads_off_worker_cpus = settle;
   std::string why;
   Status s = Client::connect(options, out, &why);
   if (s != Status::kOk) *error = std::string("connect: ") + status_name(s) + ": " + why;
@@ -153,7 +157,7 @@ int run_commits(Client& client, Recorder& recorder, int index, const Options& op
 
 bool preload_ringdb(const std::string& socket_path, const Options& options, std::string* error) {
   std::unique_ptr<Client> client;
-  if (connect_client(socket_path, &client, error) != Status::kOk) return false;
+  if (connect_client(socket_path, /*settle=*/false, &client, error) != Status::kOk) return false;
   std::string value(options.value_size_bytes, 'v');
   std::vector<Operation> ops(kPreloadDepth);
   char key_buf[kKeyBytes];
@@ -197,7 +201,7 @@ int ringdb_client(int index, Recorder& recorder, const std::string& socket_path,
                   const Options& options) {
   std::unique_ptr<Client> client;
   std::string error;
-  if (connect_client(socket_path, &client, &error) != Status::kOk) {
+  if (connect_client(socket_path, /*settle=*/true, &client, &error) != Status::kOk) {
     recorder.fail(error);
     return 1;
   }
@@ -228,7 +232,7 @@ bool IdleSessions::start(const std::string& socket_path, int count, std::string*
     std::string why;
     char state = 'r';
     for (auto& s : sessions) {
-      if (connect_client(socket_path, &s, &why) != Status::kOk) {
+      if (connect_client(socket_path, /*settle=*/false, &s, &why) != Status::kOk) {
         std::fprintf(stderr, "ringdb-bench: idle session: %s\n", why.c_str());
         state = 'f';
         break;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The measurements behind docs/BENCHMARKS.md "Transport (issue 4)": every case three times,
+# The measurements behind docs/BENCHMARKS.md's transport tables (issues 4 and 13): every case three times,
 # cases interleaved (run 1 of each, then run 2 ...) so that a noisy minute on a shared machine
 # does not land on one case only. Writes one JSON object per line to OUT, each tagged with its
 # case and run, then prints the medians per case and system (tools/bench/medians.py).
@@ -16,16 +16,24 @@ runs=${RUNS:-3}
 extra=${EXTRA:-}
 select=${CASES:-.}
 
+# Every CPU for the "a worker per CPU" cases.
+all_cpus="0-$(($(nproc) - 1))"
+busy="--background-load $(nproc)"  # a busy host: a CPU-bound process per CPU
+
+# Unpinned clients and --spawn defaults first (idle, then a busy host), pinned second (issue 13).
 cases=(
   "ping-d1|ping --spawn --clients 1 --depth 1"
+  "ping-d32|ping --spawn --clients 1 --depth 32"
   "get-d1|get --spawn --clients 1 --depth 1 --compare redis"
   "get-d32|get --spawn --clients 1 --depth 32 --compare redis"
   "get-c2-d32|get --spawn --clients 2 --depth 32 --compare redis"
-  "get-c2-d32-cpu0|get --spawn --clients 2 --depth 32 --client-cpus 0 --compare redis"
-  "get-c2-d32-cores01|get --spawn --clients 2 --depth 32 --cores 0-1"
-  "idle0-get-d1|get --spawn --clients 1 --depth 1 --idle-sessions 0"
+  "get-c4-d32|get --spawn --clients 4 --depth 32 --compare redis"
+  "get-c2-d32-cores-all|get --spawn --clients 2 --depth 32 --cores $all_cpus"
+  "busy-ping-d1|ping --spawn --clients 1 --depth 1 $busy"
+  "busy-get-d1|get --spawn --clients 1 --depth 1 --compare redis $busy"
+  "busy-get-d32|get --spawn --clients 1 --depth 32 --compare redis $busy"
+  "pinned-get-c2-d32-cpu0|get --spawn --clients 2 --depth 32 --client-cpus 0 --compare redis"
   "idle256-get-d1|get --spawn --clients 1 --depth 1 --idle-sessions 256"
-  "idle0-get-d32|get --spawn --clients 1 --depth 32 --idle-sessions 0"
   "idle256-get-d32|get --spawn --clients 1 --depth 32 --idle-sessions 256"
   "idle-daemon|idle --spawn --duration 10"
   "idle-daemon-256|idle --spawn --duration 10 --idle-sessions 256"
