@@ -21,7 +21,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "shm/request.h"
 #include "shm/wire.h"
@@ -30,14 +32,15 @@
 namespace ringdb::shm {
 
 // What a worker answers. `Items` is a range of elements with `key` and `value` members
-// (std::string or std::string_view). The value or the items (whichever is non-null; at most
-// one) are looked at only when status is kOk, when the answer is written: they may be filled
-// after the pointers are set.
+// (std::string or std::string_view). The value (if set) or the items (if non-null; at most
+// one of the two) are looked at only when status is kOk, when the answer is written: the
+// items may be filled after the pointer is set, and the value's bytes must stay valid until
+// then.
 template <typename Items>
 struct AnswerContent {
   WireStatus status = WireStatus::kOk;
   uint64_t u64 = 0;
-  const std::string* value = nullptr;
+  std::optional<std::string_view> value;
   const Items* items = nullptr;
   bool more = false;  // scan: the range holds keys after the items (sets kResultTruncated)
   // TOO_LARGE: which part and its limit (written as result_count and result_u64).
@@ -70,7 +73,7 @@ AnswerLayout plan_answer(ContextHeader* ctx, uint32_t inline_capacity,
   AnswerLayout l;
   l.status = answer.status;
   l.flags = answer.more ? kResultTruncated : 0;
-  if (l.status == WireStatus::kOk && answer.value != nullptr) {
+  if (l.status == WireStatus::kOk && answer.value) {
     l.length = static_cast<uint32_t>(answer.value->size());
   } else if (l.status == WireStatus::kOk && answer.items != nullptr) {
     uint64_t total = 0;
@@ -126,7 +129,7 @@ WireStatus write_answer(ContextHeader* ctx, uint32_t inline_capacity,
                         const AnswerContent<Items>& answer, uint64_t scan_bytes_max,
                         Place&& place) {
   const AnswerLayout l = plan_answer(ctx, inline_capacity, answer, scan_bytes_max, place);
-  if (l.status == WireStatus::kOk && answer.value != nullptr && l.length != 0) {
+  if (l.status == WireStatus::kOk && answer.value && l.length != 0) {
     std::memcpy(l.out, answer.value->data(), l.length);
   } else if (l.status == WireStatus::kOk && answer.items != nullptr) {
     copy_items(l, *answer.items, 0, l.count, 0);

@@ -72,11 +72,16 @@ Status Engine::begin_checkpoint(std::unique_ptr<Transaction>* txn, mvcc::TrxSys:
   return Status::kOk;
 }
 
-Status Engine::read(const ReadView& view, std::string_view key, std::string* value) const {
+const Version* Engine::visible(const ReadView& view, std::string_view key) const {
   void* payload = nullptr;
-  if (!index_.find(key, &payload)) return Status::kNotFound;
+  if (!index_.find(key, &payload)) return nullptr;
   const Version* v = static_cast<const VersionChain*>(payload)->find_visible(view, trx_sys_);
-  if (v == nullptr || v->tombstone()) return Status::kNotFound;
+  return v == nullptr || v->tombstone() ? nullptr : v;
+}
+
+Status Engine::read(const ReadView& view, std::string_view key, std::string* value) const {
+  const Version* v = visible(view, key);
+  if (v == nullptr) return Status::kNotFound;
   value->assign(v->value());
   return Status::kOk;
 }
@@ -323,6 +328,16 @@ Status Engine::get(Session& session, std::string_view key, std::string* value) {
   const Status status = read(*session.view_, key, value);
   mvcc_.release_view(session.view_);
   return status;
+}
+
+Status Engine::get(Session& session, std::string_view key, ValueSink sink, void* context) {
+  if (const Status s = check_key(key); s != Status::kOk) return s;
+  mvcc_.reuse_view(session.view_);
+  // The version stays while the view is active: purge frees none that an active view sees.
+  const Version* v = visible(*session.view_, key);
+  if (v != nullptr) sink(context, v->value());
+  mvcc_.release_view(session.view_);
+  return v != nullptr ? Status::kOk : Status::kNotFound;
 }
 
 Status Engine::put(Session&, std::string_view key, std::string_view value) {

@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "daemon/engine/status.h"
@@ -201,6 +202,21 @@ class Engine final : private mvcc::DeadChainHandler {
   void close_session(std::unique_ptr<Session> session);
   // The AC-NL-RO fast path: reuses the session's view; no transaction id, no allocation.
   Status get(Session& session, std::string_view key, std::string* value);
+  // The same get, handing the value over instead of copying it into a string: on kOk,
+  // `sink(context, value)` is called once, while the session's view is still active, and the
+  // bytes are valid during that call only (an answer is written from them straight into
+  // shared memory). Use get_with() for a lambda.
+  using ValueSink = void (*)(void* context, std::string_view value);
+  Status get(Session& session, std::string_view key, ValueSink sink, void* context);
+  template <typename Fn>
+  Status get_with(Session& session, std::string_view key, Fn&& fn) {
+    return get(
+        session, key,
+        [](void* f, std::string_view value) {
+          (*static_cast<std::remove_reference_t<Fn>*>(f))(value);
+        },
+        &fn);
+  }
   Status put(Session& session, std::string_view key, std::string_view value);
   Status del(Session& session, std::string_view key);
 
@@ -224,6 +240,8 @@ class Engine final : private mvcc::DeadChainHandler {
   void note_contention(mvcc::TrxId holder, std::string_view key) EXCLUDES(contention_mu_);
   mvcc::VersionChain* find_or_create_chain(std::string_view key, Status* status);
   Status read(const mvcc::ReadView& view, std::string_view key, std::string* value) const;
+  // The version of `key` that `view` sees, or nullptr (none, or a delete).
+  const mvcc::Version* visible(const mvcc::ReadView& view, std::string_view key) const;
   void end_transaction(Transaction& txn);
 
   // DeadChainHandler

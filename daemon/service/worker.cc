@@ -78,6 +78,7 @@ WireStatus wire(Status s) {
 // What an executed request answers (written to the context by shm::write_answer).
 struct Answer : shm::AnswerContent<std::vector<KeyValue>> {
   bool parked = false;  // a commit waiting for the log: answered when its completion comes
+  bool posted = false;  // already answered, from inside the engine (an autocommit get)
 };
 
 }  // namespace
@@ -455,7 +456,7 @@ void Worker::Loop::execute(Attached& a, uint32_t index) {
     log(LogLevel::kDebug, "session %lu: invalid request in context %u: %s",
         static_cast<unsigned long>(s.id()), index, why);
   }
-  post(s, index, answer);
+  if (!answer.posted) post(s, index, answer);
   if (started_ns != 0) worker.stats_.latency[opcode].record(sync::now_ns() - started_ns);
 }
 
@@ -499,10 +500,20 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
     case Opcode::kPing:
       return WireStatus::kOk;
     case Opcode::kGet:
-      answer->value = &value;
-      if (autocommit) return wire(engine.get(*a.engine_session, rq.key, &value));
-      return with_transaction(s, rq.txn,
-                              [&](Transaction& t) { return wire(engine.get(t, rq.key, &value)); });
+      if (autocommit) {
+        // Answered from inside the engine's read: the value goes from its version into the
+        // context or the response area, with no copy in between.
+        return wire(engine.get_with(*a.engine_session, rq.key, [&](std::string_view v) {
+          answer->value = v;
+          post(s, current_index, *answer);
+          answer->posted = true;
+        }));
+      }
+      return with_transaction(s, rq.txn, [&](Transaction& t) {
+        const WireStatus st = wire(engine.get(t, rq.key, &value));
+        answer->value = value;  // (read only if st is kOk)
+        return st;
+      });
     case Opcode::kPut:
       if (autocommit) return wire(engine.put(*a.engine_session, rq.key, rq.value));
       return with_transaction(

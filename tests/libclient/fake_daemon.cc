@@ -394,7 +394,7 @@ void FakeDaemon::post(uint32_t index, const Answer& answer) {
   shm::AnswerContent<std::vector<Item>> content;
   content.status = answer.status;
   content.u64 = answer.u64;
-  if (answer.has_value) content.value = &answer.value;
+  if (answer.has_value) content.value = answer.value;
   if (answer.has_items) content.items = &answer.items;
   shm::ContextHeader* c = context(index);
   shm::write_answer(c, geometry_.inline_capacity(), content,

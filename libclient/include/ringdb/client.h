@@ -64,8 +64,10 @@ struct ConnectOptions {
   // needed). A worker polls its CPU without sleeping while requests come, so a client thread
   // placed there waits up to a time slice, milliseconds, for every answer. A thread is left
   // alone if that would leave it no CPU (the application pinned it to a worker CPU), and an
-  // affinity the application sets later is kept. false, or RINGDB_KEEP_OFF_WORKER_CPUS=0 in
-  // the environment: libringdb never changes a thread's affinity.
+  // affinity the application sets later is kept. Threads and processes that thread starts
+  // afterwards inherit the narrowed affinity, as with any sched_setaffinity. false, or
+  // RINGDB_KEEP_OFF_WORKER_CPUS=0 in the environment: libringdb never changes a thread's
+  // affinity.
   bool keep_threads_off_worker_cpus = true;
 };
 

@@ -253,6 +253,33 @@ TEST_CASE("AC-NL-RO: a session's autocommit get sees the latest commit and takes
   e.close_session(std::move(session));
 }
 
+TEST_CASE("AC-NL-RO: a get that hands the value over calls its sink once, with the view active") {
+  Engine e(test_options());
+  std::unique_ptr<Session> session;
+  REQUIRE(e.open_session(&session, 7) == Status::kOk);
+  int calls = 0;
+  std::string seen;
+  uint32_t views_during = 0;
+  auto sink = [&](std::string_view v) {
+    ++calls;
+    seen.assign(v);
+    views_during = e.stats().active_views;
+  };
+  CHECK(e.get_with(*session, "k", sink) == Status::kNotFound);
+  CHECK(calls == 0);
+  put_committed(e, "k", std::string(300, 'x'));
+  CHECK(e.get_with(*session, "k", sink) == Status::kOk);
+  CHECK(calls == 1);
+  CHECK(seen == std::string(300, 'x'));
+  CHECK(views_during == 1);            // the version cannot be purged under the sink
+  CHECK(e.stats().active_views == 0);  // and the view is released afterwards
+  CHECK(e.del(*session, "k") == Status::kOk);
+  CHECK(e.get_with(*session, "k", sink) == Status::kNotFound);  // a delete is not a value
+  CHECK(calls == 1);
+  CHECK(e.get_with(*session, "", sink) == Status::kInvalidArgument);
+  e.close_session(std::move(session));
+}
+
 // Waits (yielding) up to 30 s for pred(); a bounded wait for a background thread, not a sleep.
 template <typename Pred>
 bool eventually(Pred pred) {
