@@ -22,7 +22,8 @@ ThreadPlacement::ThreadPlacement(const Connection& connection, bool enabled) {
   uint64_t key = 14695981039346656037ull;  // FNV-1a over the CPU numbers
   for (uint32_t w = 0; w < connection.board()->worker_count; ++w) {
     const uint32_t cpu = connection.board_worker(w)->core;
-    if (cpu >= CPU_SETSIZE) continue;  // a CPU this process cannot name cannot be avoided
+    // Not pinned (kNoCore), or a CPU this process cannot name: nothing to keep off.
+    if (cpu >= CPU_SETSIZE) continue;
     CPU_SET(cpu, &worker_cpus_);
     if (worker_on_cpu_.size() <= cpu) worker_on_cpu_.resize(cpu + 1);
     worker_on_cpu_[cpu] = connection.board_worker(w);

@@ -217,9 +217,10 @@ struct BoardHeader {
   uint16_t ring_worker[kRingsMax];  // ring -> worker index
 };
 // Followed at board_workers_offset by one cache line per worker.
+inline constexpr uint32_t kNoCore = UINT32_MAX;  // BoardWorker::core of a worker not pinned
 struct alignas(kCacheLine) BoardWorker {
   std::atomic<uint32_t> need_wakeup;  // 1 while the worker sleeps or is about to
-  uint32_t core;                      // the CPU it is pinned to
+  uint32_t core;                      // the CPU it is pinned to; kNoCore: none
   uint32_t node;
   // 1 while the worker, having nothing to do, yields its CPU (sched_yield) rather than pausing:
   // its CPU is shared with clients. A client thread on that CPU then yields while it waits,

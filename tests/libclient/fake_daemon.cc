@@ -132,6 +132,9 @@ FakeDaemon::FakeDaemon(FakeOptions options)
   board->ring_count = geometry_.sizes.ring_count;
   for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r)
     board->ring_worker[r] = 0;
+  // The fake's worker thread is not pinned: clients must not move off any CPU for it.
+  reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset)->core =
+      shm::kNoCore;
 
   shm::SessionTerms terms;
   terms.session_id = 7;
