@@ -292,9 +292,9 @@ bool Session::spin_until_done(const std::atomic<uint32_t>& state) const {
       sync::cpu_relax();
     }
     if (state.load(std::memory_order_acquire) == shm::kStateDone) return true;
-    // The clock every 32 pauses: a pause is 10 to 140 cycles depending on the core, a clock
-    // read some tens of nanoseconds.
-    if (i % 32 == 0 && now_ns() >= deadline) return false;
+    // The clock every 32 pauses (a pause is 10 to 140 cycles depending on the core, a clock
+    // read some tens of nanoseconds), after every yield (which may have lasted a time slice).
+    if ((beside_worker || i % 32 == 0) && now_ns() >= deadline) return false;
   }
 }
 
