@@ -47,7 +47,8 @@ void latch_warning(const ringdb::sync::LatchWarning& w) {
 
 // Test-only fault injection (docs/OPERATIONS.md): RINGDB_FAULT_INJECT=fsync-fail-after:N puts
 // the faulty twin of the log's disk in place of the real one (daemon/wal/log_io.h), so that
-// the log's (N+1)th fdatasync reports EIO. Logged loudly; never set in production.
+// the log's (N+1)th fdatasync reports EIO; fsync-delay-us:N makes the disk slow. Logged
+// loudly; never set in production.
 // nullptr: no injection (or a variable not understood, which is logged and ignored).
 std::unique_ptr<ringdb::daemon::wal::LogIo> fault_injection() {
   using ringdb::daemon::wal::FaultyLogIo;
@@ -64,7 +65,7 @@ std::unique_ptr<ringdb::daemon::wal::LogIo> fault_injection() {
   }
   log(LogLevel::kWarn,
       "FAULT INJECTION ENABLED (RINGDB_FAULT_INJECT=%s): the log's fdatasyncs "
-      "will fail as it says. For tests only.",
+      "will fail or be slow as it says. For tests only.",
       spec);
   return faulty;
 }

@@ -3,7 +3,9 @@
 #include <liburing.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <utility>
 
 #include "daemon/base/file_util.h"
@@ -69,22 +71,31 @@ bool UringLogIo::write_and_sync(int fd, const std::byte* data, size_t size, uint
 std::unique_ptr<FaultyLogIo> FaultyLogIo::from_spec(const std::string& spec,
                                                     std::unique_ptr<LogIo> real,
                                                     std::string* error) {
-  const std::string prefix = "fsync-fail-after:";
+  const std::string fail = "fsync-fail-after:";
+  const std::string delay = "fsync-delay-us:";
+  const bool delays = spec.rfind(delay, 0) == 0;
+  const size_t at = delays ? delay.size() : spec.rfind(fail, 0) == 0 ? fail.size() : 0;
   char* end = nullptr;
-  const long long n =
-      spec.rfind(prefix, 0) == 0 ? strtoll(spec.c_str() + prefix.size(), &end, 10) : -1;
-  if (n < 0 || end == nullptr || *end != '\0') {
-    *error = "'" + spec + "' not understood (fsync-fail-after:N)";
+  const long long n = at != 0 ? strtoll(spec.c_str() + at, &end, 10) : -1;
+  if (n < 0 || end == nullptr || end == spec.c_str() + at || *end != '\0') {  // digits only
+    *error = "'" + spec + "' not understood (fsync-fail-after:N or fsync-delay-us:N)";
     return nullptr;
   }
   auto faulty = std::make_unique<FaultyLogIo>(std::move(real));
-  faulty->fsync_fail_after(n);
+  if (delays) {
+    faulty->sync_delay_us(n);
+  } else {
+    faulty->fsync_fail_after(n);
+  }
   return faulty;
 }
 
 bool FaultyLogIo::write_and_sync(int fd, const std::byte* data, size_t size, uint64_t offset,
                                  WriteSyncResult* result, std::string* error) {
+  const auto started = std::chrono::steady_clock::now();
   if (!real_->write_and_sync(fd, data, size, offset, result, error)) return false;
+  if (const int64_t us = sync_delay_us_.load(); us > 0)
+    std::this_thread::sleep_until(started + std::chrono::microseconds(us));
   if (const int e = fail_next_write_.exchange(0); e != 0) result->write_res = -e;
   if (const int e = fail_next_fsync_.exchange(0); e != 0) result->sync_res = -e;
   if (fsync_fail_after_.load() > 0 && fsync_fail_after_.fetch_sub(1) == 1) result->sync_res = -EIO;

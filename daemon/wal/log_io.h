@@ -7,7 +7,8 @@
 //                with -ECANCELED if the write failed).
 //   FaultyLogIo  forwards to another LogIo and then reports the faults it was told to: the
 //                next write or fdatasync failing with an errno, or the Nth fdatasync failing
-//                with EIO — faults a real device cannot be made to produce here. ringdbd uses
+//                with EIO; or makes every write + fdatasync take at least a given time (a
+//                slow disk) — faults a real device cannot be made to produce here. ringdbd uses
 //                it only when RINGDB_FAULT_INJECT asks (from_spec(), for the
 //                integration tests); the writer has no test branch of its own.
 //
@@ -60,7 +61,8 @@ class FaultyLogIo final : public LogIo {
   explicit FaultyLogIo(std::unique_ptr<LogIo> real) : real_(std::move(real)) {}
 
   // From a spec as RINGDB_FAULT_INJECT gives it: "fsync-fail-after:N", the (N+1)th fdatasync
-  // fails with EIO. nullptr with *error if the spec is not understood.
+  // fails with EIO; "fsync-delay-us:N", every write + fdatasync takes at least N µs. nullptr
+  // with *error if the spec is not understood.
   static std::unique_ptr<FaultyLogIo> from_spec(const std::string& spec,
                                                 std::unique_ptr<LogIo> real, std::string* error);
 
@@ -68,6 +70,8 @@ class FaultyLogIo final : public LogIo {
   void fail_next_fsync(int err) { fail_next_fsync_.store(err); }
   // After `n` more successful fdatasyncs, one reports EIO.
   void fsync_fail_after(int64_t n) { fsync_fail_after_.store(n + 1); }
+  // Every write_and_sync takes at least `us` microseconds (a slow disk).
+  void sync_delay_us(int64_t us) { sync_delay_us_.store(us); }
 
   bool write_and_sync(int fd, const std::byte* data, size_t size, uint64_t offset,
                       WriteSyncResult* result, std::string* error) override;
@@ -77,6 +81,7 @@ class FaultyLogIo final : public LogIo {
   std::atomic<int> fail_next_write_{0};
   std::atomic<int> fail_next_fsync_{0};
   std::atomic<int64_t> fsync_fail_after_{0};  // > 0: counts down; the sync that reaches 0 fails
+  std::atomic<int64_t> sync_delay_us_{0};
 };
 
 }  // namespace ringdb::daemon::wal

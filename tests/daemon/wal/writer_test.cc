@@ -4,6 +4,7 @@
 // small tmpfs mounted by the test, when the machine allows it) gives DISK_FULL and recovers
 // when space returns; a failed fdatasync (injected) is fatal and never reported durable.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -395,6 +396,38 @@ TEST_CASE("LogWriter: a batch reaches each worker's sink in one post") {
     CHECK(worker1.only(200 + i) == LogStatus::kOk);
   }
   CHECK(fatal.get().empty());
+}
+
+TEST_CASE("FaultyLogIo: the specs RINGDB_FAULT_INJECT takes, and a slow disk that is slow") {
+  std::string error;
+  for (const char* bad : {"", "fsync-fail-after:", "fsync-delay-us:", "fsync-delay-us:-1",
+                          "fsync-delay-us:5x", "fsync-slow:5"}) {
+    CAPTURE(bad);
+    auto real = UringLogIo::open(&error);
+    REQUIRE_MESSAGE(real, error);
+    error.clear();
+    CHECK(FaultyLogIo::from_spec(bad, std::move(real), &error) == nullptr);
+    CHECK(error.find("not understood") != std::string::npos);
+  }
+  auto real = UringLogIo::open(&error);
+  REQUIRE_MESSAGE(real, error);
+  REQUIRE(FaultyLogIo::from_spec("fsync-fail-after:3", std::move(real), &error) != nullptr);
+  real = UringLogIo::open(&error);
+  REQUIRE_MESSAGE(real, error);
+  auto slow = FaultyLogIo::from_spec("fsync-delay-us:20000", std::move(real), &error);
+  REQUIRE(slow != nullptr);
+  TempDir dir("ringdb-wal");
+  const std::string path = dir.path + "/f";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  const std::byte data[16] = {};
+  WriteSyncResult r;
+  const auto started = std::chrono::steady_clock::now();
+  REQUIRE(slow->write_and_sync(fd, data, sizeof data, 0, &r, &error));
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(20));
+  CHECK(r.write_res == static_cast<int>(sizeof data));
+  CHECK(r.sync_res == 0);
+  ::close(fd);
 }
 
 TEST_CASE("LogWriter: a failed fdatasync is fatal; nothing of it is reported durable") {
