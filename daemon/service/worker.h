@@ -8,8 +8,10 @@
 //      hundreds of idle sessions cost little on the busy path; take up to a batch from each
 //      ready ring, and for each request copy it out, check it, execute it against the engine
 //      and post the answer;
-//   3. after `spin_us` without work, sleep on its doorbell (the wake-up protocol,
-//      shm/doorbell.h and docs/PROTOCOL.md section 3).
+//   3. after `spin_us` without work (2 ms while commits it parked wait for the log, whose
+//      completion comes within an fdatasync), sleep on its doorbell (the wake-up protocol,
+//      shm/doorbell.h and docs/PROTOCOL.md section 3). Idle polling pauses the CPU, or
+//      yields it when the worker shares its CPU (`yield_when_idle`).
 // A commit that wrote something is parked rather than answered: its redo goes to the log
 // (wal::LogWriter), whose writer thread posts the outcome straight into this worker's pending
 // set, one post per batch; the set has a mutex of its own (daemon/service/pending_set.h).
