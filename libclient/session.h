@@ -11,10 +11,12 @@
 // context or for area space on a sync::EventCount (no polling); a full ring is retried with
 // pauses, then the thread sleeps until the worker frees a slot (shm/ring.h).
 //
-// Waiting: spin on the context's state for kSpinBudget, then futex-wait on it in
-// kWaitSlice slices (the worker wakes a waiter it sees flagged WAITING); between slices, the
-// session's liveness is checked (header.closed, then the socket), so a waiter notices a dead
-// daemon within about two slices.
+// Waiting: the thread is first moved off the worker CPUs, once (ThreadPlacement); then it
+// spins on the context's state for kSpinBudget (yielding instead of pausing when it runs on
+// the CPU of a worker that shares it), then futex-waits on it in kWaitSlice slices (the
+// worker wakes a waiter it sees flagged WAITING); between slices, the session's liveness is
+// checked (header.closed, then the socket), so a waiter notices a dead daemon within about
+// two slices.
 //
 // Request-area blocks are returned when their request completes, or reclaimed by a thread
 // that needs area space once their request is DONE (the daemon copied the payload out before
