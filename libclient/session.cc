@@ -203,6 +203,7 @@ bool Session::try_place(uint32_t index, uint32_t size, uint32_t* out) {
     if (!offset) return false;
   }
   blocks_[index] = Block{*offset, size};
+  blocks_out_.fetch_add(1, std::memory_order_relaxed);
   *out = *offset;
   return true;
 }
@@ -215,6 +216,7 @@ void Session::reclaim_done_blocks() {
     if (b.size != 0 && context(i)->state.load(std::memory_order_acquire) == shm::kStateDone) {
       area_.free(b.offset, b.size);
       b = Block{};
+      blocks_out_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 }
@@ -263,6 +265,9 @@ Status Session::take_block(SubmitMode mode, uint32_t index, uint32_t size, uint3
 }
 
 void Session::give_block(uint32_t index) {
+  // No block out at all (the common case: payloads that fit inline), so not this context's
+  // either: its block, attached before the request was submitted, counts until freed.
+  if (blocks_out_.load(std::memory_order_relaxed) == 0) return;
   bool freed = false;
   {
     sync::MutexGuard guard(area_mu_);
@@ -270,6 +275,7 @@ void Session::give_block(uint32_t index) {
     if (b.size != 0) {
       area_.free(b.offset, b.size);
       b = Block{};
+      blocks_out_.fetch_sub(1, std::memory_order_relaxed);
       freed = true;
     }
   }

@@ -177,6 +177,8 @@ class Session {
   sync::Mutex area_mu_;
   shm::ExtentAllocator area_ GUARDED_BY(area_mu_);
   std::vector<Block> blocks_ GUARDED_BY(area_mu_);  // by context
+  // Contexts holding a block (changed under area_mu_): give_block() skips the mutex at 0.
+  std::atomic<uint32_t> blocks_out_{0};
   sync::EventCount area_freed_;
 
   std::atomic<int> lost_{0};  // 0, or the Status every request now fails with
