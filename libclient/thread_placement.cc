@@ -25,8 +25,10 @@ ThreadPlacement::ThreadPlacement(const Connection& connection, bool enabled) {
     // Not pinned (kNoCore), or a CPU this process cannot name: nothing to keep off.
     if (cpu >= CPU_SETSIZE) continue;
     CPU_SET(cpu, &worker_cpus_);
-    if (worker_on_cpu_.size() <= cpu) worker_on_cpu_.resize(cpu + 1);
-    worker_on_cpu_[cpu] = connection.board_worker(w);
+    if (connection.board_worker(w)->yields_when_idle.load(std::memory_order_relaxed) != 0) {
+      if (yielding_cpus_.size() <= cpu) yielding_cpus_.resize(cpu + 1);
+      yielding_cpus_[cpu] = true;
+    }
     key = (key ^ cpu) * 1099511628211ull;
   }
   if (enabled && !disabled_by_environment() && CPU_COUNT(&worker_cpus_) > 0) key_ = key | 1;

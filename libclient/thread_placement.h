@@ -37,13 +37,13 @@ class ThreadPlacement {
 
   // The calling thread runs on the CPU of a worker that yields it when idle (the daemon's
   // workers share their CPUs: it may not leave them, or the application opted out): an answer
-  // comes only when this thread lets that worker run, so it should yield while it waits. A
-  // vDSO call and a read of the board.
+  // comes only when this thread lets that worker run, so it should yield while it waits.
+  // Nothing to check where no worker yields (the default); else a vDSO call.
   bool beside_yielding_worker() const {
+    if (yielding_cpus_.empty()) return false;
     const int cpu = sched_getcpu();
-    if (cpu < 0 || static_cast<size_t>(cpu) >= worker_on_cpu_.size()) return false;
-    const shm::BoardWorker* worker = worker_on_cpu_[static_cast<size_t>(cpu)];
-    return worker != nullptr && worker->yields_when_idle.load(std::memory_order_relaxed) != 0;
+    return cpu >= 0 && static_cast<size_t>(cpu) < yielding_cpus_.size() &&
+           yielding_cpus_[static_cast<size_t>(cpu)];
   }
 
  private:
@@ -52,7 +52,9 @@ class ThreadPlacement {
   bool plan(const cpu_set_t& allowed, cpu_set_t* settled) const;
 
   cpu_set_t worker_cpus_;
-  std::vector<const shm::BoardWorker*> worker_on_cpu_;  // by CPU; nullptr: no worker there
+  // By CPU: a worker that yields when idle is there (the board's yields_when_idle, fixed for
+  // the daemon's life). Empty if none is.
+  std::vector<bool> yielding_cpus_;
   // Names the set of worker CPUs for the thread-local "already settled" mark; 0: disabled or
   // no worker CPU known, nothing to do.
   uint64_t key_ = 0;

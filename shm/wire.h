@@ -222,9 +222,10 @@ struct alignas(kCacheLine) BoardWorker {
   std::atomic<uint32_t> need_wakeup;  // 1 while the worker sleeps or is about to
   uint32_t core;                      // the CPU it is pinned to; kNoCore: none
   uint32_t node;
-  // 1 while the worker, having nothing to do, yields its CPU (sched_yield) rather than pausing:
+  // 1 if the worker, having nothing to do, yields its CPU (sched_yield) rather than pausing:
   // its CPU is shared with clients. A client thread on that CPU then yields while it waits,
-  // so that the worker runs (docs/PROTOCOL.md section 3). 0 in daemons that predate it.
+  // so that the worker runs (docs/PROTOCOL.md section 3). Set with the board, before the
+  // daemon serves, for its life; 0 in daemons that predate it.
   std::atomic<uint32_t> yields_when_idle;
 };
 static_assert(offsetof(BoardWorker, yields_when_idle) == 12);

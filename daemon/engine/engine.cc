@@ -323,11 +323,7 @@ void Engine::close_session(std::unique_ptr<Session> session) {
 }
 
 Status Engine::get(Session& session, std::string_view key, std::string* value) {
-  if (const Status s = check_key(key); s != Status::kOk) return s;
-  mvcc_.reuse_view(session.view_);
-  const Status status = read(*session.view_, key, value);
-  mvcc_.release_view(session.view_);
-  return status;
+  return get_with(session, key, [value](std::string_view v) { value->assign(v); });
 }
 
 Status Engine::get(Session& session, std::string_view key, ValueSink sink, void* context) {

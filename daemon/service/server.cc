@@ -91,6 +91,7 @@ bool Server::open(std::string* error) {
     auto* line = reinterpret_cast<shm::BoardWorker*>(board_->base() + shm::kBoardWorkersOffset) + w;
     line->core = static_cast<uint32_t>(placement_.worker_cores[w]);
     line->node = static_cast<uint32_t>(placement_.worker_nodes[w]);
+    line->yields_when_idle.store(placement_.workers_share_cpus ? 1 : 0, std::memory_order_relaxed);
   }
   // The most commits a worker can park: one per request context of every session, so a
   // pending set never fills (a full one would be a bug, which the log writer treats as fatal).

@@ -238,7 +238,6 @@ void Worker::run() {
   if (env_.core >= 0 && !pin_current_thread({env_.core})) {
     fatal("worker %u: cannot pin to core %d: %s", env_.index, env_.core, strerror(errno));
   }
-  env_.board->yields_when_idle.store(env_.yield_when_idle ? 1 : 0, std::memory_order_relaxed);
   register_stall_target(&stats_.asleep);
   tid_.store(gettid(), std::memory_order_release);
   tid_.notify_all();  // (wait_tid)
