@@ -1,12 +1,17 @@
-// BTree: node layout, descents, the optimistic and pessimistic inserts, scans, self-check.
+// BTree: node layout, optimistic and latched descents, the inserts, removal, scans, self-check.
 // The concurrency protocol and its invariants are in btree.h.
 //
-// Thread-safety analysis: node contents are GUARDED_BY the node's latch and every function
-// that reads or changes them is annotated REQUIRES(...). The functions that hand latches
-// over from node to node (latch_root, descend, latch_shared, insert_pessimistic) hold a set
-// of latches the analysis cannot name, so they are NO_THREAD_SAFETY_ANALYSIS; they return
-// their leaf latched and the caller states it with assert_held(), after which the analysis
-// checks the caller again.
+// Memory model. Node contents are read by optimistic readers while a writer may change them,
+// so every field a reader can see is a std::atomic, accessed relaxed (x86: plain moves), except
+// the words that let a reader reach other memory (children, `next`, payloads, long-key rests),
+// which are stored with release and loaded with acquire. What an optimistic reader read is used
+// only after its node's version validated it (Node::validate), and never dereferenced before.
+//
+// Thread-safety analysis: functions that change a node are annotated REQUIRES(node->latch).
+// The functions that hand latches over from node to node (latch_root, descend, latch_shared,
+// insert_pessimistic) hold a set of latches the analysis cannot name, so they are
+// NO_THREAD_SAFETY_ANALYSIS; they return their leaf latched and the caller states it with
+// assert_held(), after which the analysis checks the caller again.
 #include "daemon/index/btree.h"
 
 #include <algorithm>
@@ -15,8 +20,14 @@
 #include <cassert>
 #include <cstring>
 #include <limits>
+#include <new>
+#include <optional>
+#include <span>
 #include <vector>
 
+#include "daemon/index/epoch.h"
+#include "sync/fence.h"
+#include "sync/spin.h"
 #include "sync/thread_annotations.h"
 
 namespace ringdb::daemon {
@@ -29,6 +40,25 @@ using sync::Priority;
 // are not reachable.
 constexpr size_t kHeightMax = 64;
 
+// A node keeps at most this many bytes of its keys' common prefix (a longer one is cut: any
+// prefix of a common prefix is one too).
+constexpr size_t kPrefixMax = 64;
+constexpr size_t kPrefixWords = kPrefixMax / 8;
+
+// A suffix (key minus the node's prefix) of up to kInlineMax bytes lives in its slot (8 bytes
+// of head, 8 of rest); a longer one keeps its bytes after the head in a separate block.
+constexpr size_t kHeadBytes = 8;
+constexpr size_t kInlineMax = 16;
+
+// An optimistic operation that found its nodes changing this many times takes latches.
+constexpr int kOptimisticAttempts = 8;
+// Pauses a reader waits for a node being changed to become stable before it restarts.
+constexpr int kStableWaitPauses = 256;
+
+// bound() could not finish: a version it depended on changed.
+constexpr size_t kRestart = std::numeric_limits<size_t>::max();
+constexpr int kCompareRestart = std::numeric_limits<int>::min();
+
 // Three-way comparison as unsigned bytes; a proper prefix sorts first.
 int compare_keys(std::string_view a, std::string_view b) {
   const size_t common = std::min(a.size(), b.size());
@@ -39,15 +69,23 @@ int compare_keys(std::string_view a, std::string_view b) {
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
 
-// The first 8 bytes of a key as a big-endian integer, zero-padded. Two keys whose heads
-// differ are ordered by their heads alone, without touching the key bytes.
-uint64_t key_head(std::string_view key) {
-  unsigned char bytes[8] = {};
-  if (!key.empty()) std::memcpy(bytes, key.data(), std::min<size_t>(key.size(), 8));
-  uint64_t head = 0;
-  std::memcpy(&head, bytes, sizeof(head));
-  if constexpr (std::endian::native == std::endian::little) head = __builtin_bswap64(head);
-  return head;
+int compare_sizes(size_t a, size_t b) {
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+// Up to 8 bytes in a word as memory holds them (zero-padded), and back.
+uint64_t pack_word(const char* bytes, size_t n) {
+  uint64_t w = 0;
+  if (n != 0) std::memcpy(&w, bytes, std::min<size_t>(n, 8));
+  return w;
+}
+// A packed word as a big-endian integer: words compare as their bytes do.
+uint64_t ordered(uint64_t packed) {
+  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap64(packed);
+  return packed;
+}
+uint64_t head_of(std::string_view s) {
+  return ordered(pack_word(s.data(), s.size()));
 }
 
 // The shortest key s with left < s <= right (REQUIRES: left < right). A prefix of `right`.
@@ -57,6 +95,14 @@ std::string_view shortest_separator(std::string_view left, std::string_view righ
   while (i < left.size() && left[i] == right[i])
     ++i;
   return right.substr(0, i + 1);
+}
+
+size_t common_prefix_size(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i])
+    ++i;
+  return i;
 }
 
 // The smallest key greater than every key starting with `prefix`, or false if there is none
@@ -71,37 +117,61 @@ bool prefix_successor(std::string_view prefix, std::string* out) {
   return true;
 }
 
-struct SearchKey {
-  explicit SearchKey(std::string_view k) : bytes(k), head(key_head(k)) {}
-  std::string_view bytes;
-  uint64_t head;
+// A long suffix's bytes after its head, in zero-padded words. Immutable once published.
+uint64_t* new_long_rest(std::string_view rest) {
+  const size_t words = (rest.size() + 7) / 8;
+  auto* block = new uint64_t[words]();
+  std::memcpy(block, rest.data(), rest.size());
+  return block;
+}
+void delete_long_rest(void* block) {
+  delete[] static_cast<uint64_t*>(block);
+}
+
+struct OwnedEntry {
+  std::string key;
+  void* ptr;
 };
 
-// One entry of a node; its key's head is in the parallel Node::heads.
-struct Slot {
-  size_t offset;  // of the key in Node::bytes
-  size_t size;
-  void* ptr;  // leaf: the payload; inner node: the child right of this separator
-};
+}  // namespace
 
-// Collected (key, payload) pairs of one leaf, visited after its latch is released.
-class ScanBatch {
+// Collected (key, payload) pairs of one leaf, visited after the leaf was read.
+class BTree::ScanBatch {
  public:
+  // A slot as copied by an optimistic reader, decoded once validated.
+  struct Raw {
+    uint64_t head;
+    uint64_t rest;
+    void* ptr;
+    uint32_t size;
+  };
+  std::vector<Raw> raw;  // scratch for copy_leaf, kept across leaves
+
   void clear() {
     bytes_.clear();
     entries_.clear();
   }
   size_t size() const { return entries_.size(); }
-  void add(std::string_view key, void* payload) {
-    entries_.push_back(Entry{bytes_.size(), key.size(), payload});
-    bytes_.append(key);
+  std::string_view key(size_t i) const {
+    return std::string_view(bytes_.data() + entries_[i].offset, entries_[i].size);
+  }
+  // Appends a key built by `build(std::string*)`.
+  template <typename Build>
+  void add(void* payload, Build&& build) {
+    const size_t offset = bytes_.size();
+    build(&bytes_);
+    entries_.push_back(Entry{offset, bytes_.size() - offset, payload});
+  }
+  void pop_back() {
+    bytes_.resize(entries_.back().offset);
+    entries_.pop_back();
   }
   // Visits the entries in the order added, counting calls in *visited. False: `visit` asked
   // to stop.
   bool deliver(const KeyVisitor& visit, size_t* visited) const {
-    for (const Entry& e : entries_) {
+    for (size_t i = 0; i < entries_.size(); ++i) {
       ++*visited;
-      if (!visit(std::string_view(bytes_.data() + e.offset, e.size), e.payload)) return false;
+      if (!visit(key(i), entries_[i].payload)) return false;
     }
     return true;
   }
@@ -116,115 +186,223 @@ class ScanBatch {
   std::vector<Entry> entries_;
 };
 
-}  // namespace
-
-// A node. `leaf` and `low_fence` are immutable (invariants 1 and 3); the rest is guarded by
-// the latch. Slots are sorted by key; a removal leaves its key bytes behind as garbage until
-// the buffer is compacted.
+// A node: a fixed-size header and four slot arrays in one allocation.
 //
-// Layout, for the descent's cache misses: heads are an array of their own, so a binary search
-// touches few cache lines (all prefetched at once) and reads a slot only at its end. The
-// header fields a descent reads (the latch's state word and statistics pointer, the kind, the
-// first child, the arrays' addresses) fill the node's first three cache lines, which the
-// parent's descent prefetches together as soon as it has the child's address.
+// A slot holds an entry: a key (its suffix after the node's prefix) and a pointer (leaf: the
+// payload; inner node: the child right of this separator). The suffix is split in three: its
+// first 8 bytes as a big-endian word (heads), its length (sizes), and the bytes after the head
+// (rests): packed in the word itself for suffixes up to 16 bytes, else a pointer to a block
+// (new_long_rest). A binary search reads heads only, until two heads tie.
+//
+// `leaf`, `capacity` and `low_fence` are immutable (invariants 1 and 3); the rest changes only
+// under the latch in X, between begin_write() and end_write(), which make `version` odd and
+// then even again.
 struct alignas(64) BTree::Node {
-  Node(bool is_leaf, std::string_view fence, sync::LatchStats* stats, size_t slots_max)
-      : latch(stats), leaf(is_leaf), low_fence(fence) {
-    heads.reserve(slots_max);
-    slots.reserve(slots_max);
-  }
-
-  mutable sync::PriorityRwLatch latch;
+  // What a descent reads first, in the first two cache lines.
+  std::atomic<uint64_t> version{0};
+  std::atomic<uint32_t> count{0};
+  std::atomic<uint32_t> prefix_size{0};
   const bool leaf;
-  Node* first_child GUARDED_BY(latch) = nullptr;  // inner: left of every separator
-  std::vector<uint64_t> heads GUARDED_BY(latch);  // key heads, sorted; heads.size() == slots.size()
-  std::vector<Slot> slots GUARDED_BY(latch);
-  Node* next GUARDED_BY(latch) = nullptr;  // leaf: right sibling
-  std::string bytes GUARDED_BY(latch);     // key bytes (and garbage) of the slots
-  size_t garbage_bytes GUARDED_BY(latch) = 0;
+  const uint32_t capacity;  // slots: node_keys_max + 1 (an insert may overflow before a split)
+  std::atomic<Node*> first_child{nullptr};          // inner: left of every separator
+  std::atomic<Node*> next{nullptr};                 // leaf: right sibling
+  std::atomic<uint64_t> prefix[kPrefixWords] = {};  // packed words
+  // Writers and latched readers.
+  mutable sync::PriorityRwLatch latch;
   const std::string low_fence;
 
-  std::string_view key(size_t i) const REQUIRES_SHARED(latch) {
-    return std::string_view(bytes.data() + slots[i].offset, slots[i].size);
+  Node(bool is_leaf, std::string_view fence, sync::LatchStats* stats, uint32_t slots)
+      : leaf(is_leaf), capacity(slots), latch(stats), low_fence(fence) {}
+
+  static size_t arrays_offset() { return (sizeof(Node) + 63) / 64 * 64; }
+  static size_t bytes_for(uint32_t capacity) {
+    return arrays_offset() + size_t{capacity} * (3 * sizeof(uint64_t) + sizeof(uint32_t));
   }
-  // Child i of an inner node, 0 <= i <= slots.size().
-  Node* child(size_t i) const REQUIRES_SHARED(latch) {
-    return i == 0 ? first_child : static_cast<Node*>(slots[i - 1].ptr);
+
+  static Node* create(bool is_leaf, std::string_view fence, sync::LatchStats* stats,
+                      uint32_t capacity) {
+    void* memory = ::operator new (bytes_for(capacity), std::align_val_t{64});
+    Node* node = new (memory) Node(is_leaf, fence, stats, capacity);
+    for (size_t i = 0; i < 3 * size_t{capacity}; ++i)
+      new (&node->words()[i]) std::atomic<uint64_t>(0);
+    for (size_t i = 0; i < capacity; ++i)
+      new (&node->sizes()[i]) std::atomic<uint32_t>(0);
+    return node;
   }
-  int compare(size_t i, const SearchKey& k) const REQUIRES_SHARED(latch) {
-    if (heads[i] != k.head) return heads[i] < k.head ? -1 : 1;
-    // Equal heads: if either key has at most 8 bytes, it is a prefix of the other.
-    const size_t size = slots[i].size;
-    if (size <= 8 || k.bytes.size() <= 8)
-      return size < k.bytes.size() ? -1 : (size > k.bytes.size() ? 1 : 0);
-    return compare_keys(key(i).substr(8), k.bytes.substr(8));
+  static void destroy(Node* node) {
+    node->~Node();
+    ::operator delete (node, std::align_val_t{64});
   }
-  bool matches(size_t i, const SearchKey& k) const REQUIRES_SHARED(latch) {
-    return i < slots.size() && compare(i, k) == 0;
+
+  std::atomic<uint64_t>* words() const {
+    return reinterpret_cast<std::atomic<uint64_t>*>(
+        const_cast<char*>(reinterpret_cast<const char*>(this)) + arrays_offset());
   }
-  // First slot with key >= k (or > k if `strict`).
-  size_t bound(const SearchKey& k, bool strict) const REQUIRES_SHARED(latch) {
-    size_t lo = 0;
-    size_t hi = heads.size();
-    // Every line of the heads at once: one memory latency instead of one per probe.
-    for (size_t i = 0; i < hi; i += 64 / sizeof(uint64_t))
-      __builtin_prefetch(&heads[i]);
-    while (lo < hi) {
-      const size_t mid = lo + (hi - lo) / 2;
-      const int c = compare(mid, k);
-      if (c < 0 || (strict && c == 0)) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
+  std::atomic<uint64_t>* heads() const { return words(); }
+  std::atomic<uint64_t>* rests() const { return words() + capacity; }
+  std::atomic<uint64_t>* ptrs() const { return words() + 2 * size_t{capacity}; }
+  std::atomic<uint32_t>* sizes() const {
+    return reinterpret_cast<std::atomic<uint32_t>*>(words() + 3 * size_t{capacity});
+  }
+
+  // ---- Reading (optimistically, or under the latch) ----
+
+  // The entry count, clamped: an optimistic reader may see a count being changed.
+  size_t entries() const {
+    return std::min<size_t>(count.load(std::memory_order_relaxed), capacity);
+  }
+  void* ptr(size_t i) const {
+    return reinterpret_cast<void*>(ptrs()[i].load(std::memory_order_acquire));
+  }
+  // Child i of an inner node, 0 <= i <= entries().
+  Node* child(size_t i) const {
+    return i == 0 ? first_child.load(std::memory_order_acquire) : static_cast<Node*>(ptr(i - 1));
+  }
+
+  // Waits (briefly) for a stable version. False: the node stayed in change; restart.
+  bool read_begin(uint64_t* v) const {
+    for (int i = 0; i < kStableWaitPauses; ++i) {
+      const uint64_t x = version.load(std::memory_order_acquire);
+      if ((x & 1) == 0) {
+        *v = x;
+        return true;
       }
+      sync::cpu_relax();
     }
-    return lo;
+    return false;
   }
-  size_t lower_bound(const SearchKey& k) const REQUIRES_SHARED(latch) { return bound(k, false); }
-  size_t upper_bound(const SearchKey& k) const REQUIRES_SHARED(latch) { return bound(k, true); }
+  // True if nothing changed since read_begin returned v: what was read since is consistent.
+  bool validate(uint64_t v) const {
+    sync::acquire_fence();
+    return version.load(std::memory_order_relaxed) == v;
+  }
 
-  void insert_slot(size_t i, std::string_view k, uint64_t head, void* ptr) REQUIRES(latch) {
-    const size_t offset = bytes.size();
-    bytes.append(k);
-    heads.insert(heads.begin() + static_cast<std::ptrdiff_t>(i), head);
-    slots.insert(slots.begin() + static_cast<std::ptrdiff_t>(i), Slot{offset, k.size(), ptr});
-  }
-  void append_slot(std::string_view k, uint64_t head, void* ptr) REQUIRES(latch) {
-    heads.push_back(head);
-    slots.push_back(Slot{bytes.size(), k.size(), ptr});
-    bytes.append(k);
-  }
-  void erase_slot(size_t i) REQUIRES(latch) {
-    garbage_bytes += slots[i].size;
-    heads.erase(heads.begin() + static_cast<std::ptrdiff_t>(i));
-    slots.erase(slots.begin() + static_cast<std::ptrdiff_t>(i));
-    // Amortized O(1) per byte removed: a compaction halves the buffer at least.
-    if (garbage_bytes * 2 > bytes.size()) compact();
-  }
-  // Keeps slots [0, n) and rewrites the buffer without garbage.
-  void truncate(size_t n) REQUIRES(latch) {
-    heads.resize(n);
-    slots.resize(n);
-    compact();
-  }
-  void compact() REQUIRES(latch) {
-    std::string fresh;
-    fresh.reserve(bytes.size() - garbage_bytes);
-    for (Slot& s : slots) {
-      const size_t offset = fresh.size();
-      fresh.append(bytes, s.offset, s.size);
-      s.offset = offset;
+  // The prefix, copied out (optimistic readers validate before trusting it).
+  size_t copy_prefix(char* out) const {
+    const size_t n = std::min<size_t>(prefix_size.load(std::memory_order_relaxed), kPrefixMax);
+    for (size_t w = 0; w * 8 < n; ++w) {
+      const uint64_t word = prefix[w].load(std::memory_order_relaxed);
+      std::memcpy(out + w * 8, &word, 8);
     }
-    bytes.swap(fresh);
-    garbage_bytes = 0;
+    return n;
   }
-};
 
-// The keys a scan visits, from BTreeRange: lo <= key < hi.
-struct BTree::Bounds {
-  std::string lo;
-  std::string hi;
-  bool has_hi = false;
+  // Appends key i to *out from the copied prefix. The caller may follow the rest pointer
+  // (latched, or validated and pinned).
+  void append_key(std::string_view prefix_bytes, uint64_t head, size_t size, uint64_t rest,
+                  std::string* out) const {
+    out->append(prefix_bytes);
+    const uint64_t packed_head = ordered(head);
+    out->append(reinterpret_cast<const char*>(&packed_head), std::min(size, kHeadBytes));
+    if (size <= kHeadBytes) return;
+    if (size <= kInlineMax) {
+      out->append(reinterpret_cast<const char*>(&rest), size - kHeadBytes);
+    } else {
+      out->append(reinterpret_cast<const char*>(rest), size - kHeadBytes);
+    }
+  }
+  std::string key(size_t i) const REQUIRES_SHARED(latch) {
+    char p[kPrefixMax];
+    const size_t n = copy_prefix(p);
+    std::string out;
+    append_key(std::string_view(p, n), heads()[i].load(std::memory_order_relaxed),
+               sizes()[i].load(std::memory_order_relaxed),
+               rests()[i].load(std::memory_order_acquire), &out);
+    return out;
+  }
+  std::vector<OwnedEntry> owned_entries() const REQUIRES_SHARED(latch) {
+    std::vector<OwnedEntry> out;
+    out.reserve(entries() + 1);
+    for (size_t i = 0; i < entries(); ++i)
+      out.push_back(OwnedEntry{key(i), ptr(i)});
+    return out;
+  }
+
+  // ---- Changing (under the latch in X, between begin_write and end_write) ----
+
+  void begin_write() REQUIRES(latch) {
+    version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sync::release_fence();
+  }
+  void end_write() REQUIRES(latch) {
+    version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+
+  void set_prefix(std::string_view p) REQUIRES(latch) {
+    assert(p.size() <= kPrefixMax);
+    for (size_t w = 0; w < kPrefixWords; ++w) {
+      const size_t from = w * 8;
+      const uint64_t word = from < p.size() ? pack_word(p.data() + from, p.size() - from) : 0;
+      prefix[w].store(word, std::memory_order_relaxed);
+    }
+    prefix_size.store(static_cast<uint32_t>(p.size()), std::memory_order_relaxed);
+  }
+  // Writes slot i from a suffix (the key minus the prefix) and a pointer.
+  void set_slot(size_t i, std::string_view suffix, void* p) REQUIRES(latch) {
+    uint64_t rest = 0;
+    if (suffix.size() > kInlineMax) {
+      rest = reinterpret_cast<uint64_t>(new_long_rest(suffix.substr(kHeadBytes)));
+    } else if (suffix.size() > kHeadBytes) {
+      rest = pack_word(suffix.data() + kHeadBytes, suffix.size() - kHeadBytes);
+    }
+    heads()[i].store(head_of(suffix), std::memory_order_relaxed);
+    sizes()[i].store(static_cast<uint32_t>(suffix.size()), std::memory_order_relaxed);
+    rests()[i].store(rest, std::memory_order_release);
+    ptrs()[i].store(reinterpret_cast<uint64_t>(p), std::memory_order_release);
+  }
+  void copy_slot(size_t to, size_t from) REQUIRES(latch) {
+    heads()[to].store(heads()[from].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    sizes()[to].store(sizes()[from].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    rests()[to].store(rests()[from].load(std::memory_order_relaxed), std::memory_order_release);
+    ptrs()[to].store(ptrs()[from].load(std::memory_order_relaxed), std::memory_order_release);
+  }
+  // Hands slot i's long-rest block (if any) to `retired`: readers may still be reading it.
+  void retire_slot(size_t i, epoch::RetireList* retired) REQUIRES(latch) {
+    if (sizes()[i].load(std::memory_order_relaxed) > kInlineMax)
+      retired->retire(reinterpret_cast<void*>(rests()[i].load(std::memory_order_relaxed)),
+                      delete_long_rest);
+  }
+  // Replaces every entry by `entries` (sorted), with their common prefix recomputed.
+  void rebuild(std::span<const OwnedEntry> fresh, epoch::RetireList* retired) REQUIRES(latch) {
+    assert(fresh.size() <= capacity);
+    for (size_t i = 0; i < entries(); ++i)
+      retire_slot(i, retired);
+    size_t p = 0;
+    if (!fresh.empty()) {
+      p = std::min(common_prefix_size(fresh.front().key, fresh.back().key), kPrefixMax);
+      set_prefix(std::string_view(fresh.front().key).substr(0, p));
+    } else {
+      set_prefix("");
+    }
+    for (size_t i = 0; i < fresh.size(); ++i)
+      set_slot(i, std::string_view(fresh[i].key).substr(p), fresh[i].ptr);
+    count.store(static_cast<uint32_t>(fresh.size()), std::memory_order_relaxed);
+  }
+  // Inserts (key, p) at position i. A key outside the prefix shortens it (rebuild).
+  void insert_at(size_t i, std::string_view key, void* p, epoch::RetireList* retired)
+      REQUIRES(latch) {
+    const size_t n = entries();
+    assert(n < capacity);
+    char pre[kPrefixMax];
+    const size_t pn = copy_prefix(pre);
+    if (n == 0 || key.size() < pn || std::memcmp(key.data(), pre, pn) != 0) {
+      std::vector<OwnedEntry> all = owned_entries();
+      all.insert(all.begin() + static_cast<std::ptrdiff_t>(i), OwnedEntry{std::string(key), p});
+      rebuild(all, retired);
+      return;
+    }
+    for (size_t j = n; j > i; --j)
+      copy_slot(j, j - 1);
+    set_slot(i, key.substr(pn), p);
+    count.store(static_cast<uint32_t>(n + 1), std::memory_order_relaxed);
+  }
+  void erase_at(size_t i, epoch::RetireList* retired) REQUIRES(latch) {
+    const size_t n = entries();
+    retire_slot(i, retired);
+    for (size_t j = i; j + 1 < n; ++j)
+      copy_slot(j, j + 1);
+    count.store(static_cast<uint32_t>(n - 1), std::memory_order_relaxed);
+  }
 };
 
 enum class BTree::Seek : uint8_t {
@@ -232,6 +410,123 @@ enum class BTree::Seek : uint8_t {
   kBelow,  // the leaf whose range holds the largest keys smaller than the key
   kLast,   // the rightmost leaf
 };
+
+// How an operation reads nodes: optimistically (each node at a version, validated before
+// anything read from it is trusted or followed) or under latches (always valid). A long key's
+// rest block is followed only after validation and under an epoch pin, taken the first time
+// one is needed: most lookups never take one, and so write no shared memory at all.
+class BTree::ReadContext {
+ public:
+  enum class Mode : uint8_t { kOptimistic, kLatched };
+  explicit ReadContext(Mode mode = Mode::kOptimistic) : latched_(mode == Mode::kLatched) {}
+  ReadContext(const ReadContext&) = delete;
+  ReadContext& operator=(const ReadContext&) = delete;
+
+  void at(const Node* node, uint64_t version) {
+    node_ = node;
+    version_ = version;
+  }
+  // Before following a pointer read from the current node: true if that is safe.
+  bool may_follow() {
+    if (latched_) return true;
+    if (!pin_) pin_.emplace();
+    return node_->validate(version_);
+  }
+  void pin() {
+    if (!pin_) pin_.emplace();
+  }
+
+ private:
+  const Node* node_ = nullptr;
+  uint64_t version_ = 0;
+  bool latched_ = false;
+  std::optional<epoch::Pin> pin_;
+};
+
+// A key as seen from one node: below every entry, above every entry, or inside the prefix
+// with its suffix split as the slots split theirs.
+struct BTree::Probe {
+  enum class Where : uint8_t { kBelow, kInside, kAbove } where = Where::kInside;
+  uint64_t head = 0;
+  size_t size = 0;
+  std::string_view rest;  // suffix bytes after the head
+
+  Probe(const Node* node, std::string_view key) {
+    char p[kPrefixMax];
+    const size_t n = node->copy_prefix(p);
+    const int c = compare_keys(key.substr(0, n), std::string_view(p, n));
+    if (c != 0 || key.size() < n) {
+      where = c > 0 ? Where::kAbove : Where::kBelow;
+      return;
+    }
+    const std::string_view suffix = key.substr(n);
+    head = head_of(suffix);
+    size = suffix.size();
+    if (size > kHeadBytes) rest = suffix.substr(kHeadBytes);
+  }
+};
+
+namespace {
+
+// Compares slot i of `node` with the probe: <0, 0, >0, or kCompareRestart.
+template <typename Node, typename Probe, typename Context>
+int compare_slot(const Node* node, size_t i, const Probe& k, Context* ctx) {
+  const uint64_t head = node->heads()[i].load(std::memory_order_relaxed);
+  if (head != k.head) return head < k.head ? -1 : 1;
+  const size_t size = node->sizes()[i].load(std::memory_order_relaxed);
+  if (size <= kHeadBytes || k.size <= kHeadBytes) return compare_sizes(size, k.size);
+  const uint64_t rest = node->rests()[i].load(std::memory_order_acquire);
+  const size_t rest_size = size - kHeadBytes;
+  const uint64_t* block = nullptr;
+  if (size > kInlineMax) {
+    if (!ctx->may_follow()) return kCompareRestart;
+    block = reinterpret_cast<const uint64_t*>(rest);
+  }
+  const size_t common = std::min(rest_size, k.rest.size());
+  for (size_t j = 0; j * 8 < common; ++j) {
+    const uint64_t mine = ordered(block == nullptr ? rest : block[j]);
+    const uint64_t theirs = ordered(pack_word(k.rest.data() + j * 8, k.rest.size() - j * 8));
+    if (mine != theirs) return mine < theirs ? -1 : 1;
+  }
+  return compare_sizes(size, k.size);
+}
+
+}  // namespace
+
+// The first slot whose key is >= the probe's (*exact: equal), or kRestart.
+size_t BTree::search(const Node* node, const Probe& k, ReadContext* ctx, bool* exact) {
+  *exact = false;
+  const size_t n = node->entries();
+  if (k.where == Probe::Where::kBelow) return 0;
+  if (k.where == Probe::Where::kAbove) return n;
+  // Every line of the heads at once: one memory latency instead of one per probe.
+  for (size_t i = 0; i < n; i += 64 / sizeof(uint64_t))
+    __builtin_prefetch(&node->heads()[i]);
+  size_t lo = 0;
+  size_t hi = n;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    const int c = compare_slot(node, mid, k, ctx);
+    if (c == kCompareRestart) return kRestart;
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      if (c == 0) *exact = true;
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+// The child a descent by `seek` takes, or kRestart.
+size_t BTree::route(const Node* node, std::string_view key, Seek seek, ReadContext* ctx) {
+  if (seek == Seek::kLast) return node->entries();
+  bool exact = false;
+  const size_t i = search(node, Probe(node, key), ctx, &exact);
+  if (i == kRestart) return kRestart;
+  // kKey: the child right of a separator equal to the key; kBelow: the one left of it.
+  return seek == Seek::kKey && exact ? i + 1 : i;
+}
 
 BTree::BTree(BTreeOptions options)
     : node_keys_max_(options.node_keys_max), latch_stats_(options.latch_stats) {
@@ -245,29 +540,66 @@ BTree::~BTree() {
 
 void BTree::delete_subtree(Node* node) {
   std::vector<Node*> children;
-  if (!node->leaf) {
-    sync::SharedGuard guard(node->latch);  // uncontended: only the analysis needs it
-    for (size_t i = 0; i <= node->slots.size(); ++i)
-      children.push_back(node->child(i));
+  {
+    sync::ExclusiveGuard guard(node->latch);  // uncontended: only the analysis needs it
+    if (!node->leaf) {
+      for (size_t i = 0; i <= node->entries(); ++i)
+        children.push_back(node->child(i));
+    }
+    for (size_t i = 0; i < node->entries(); ++i) {
+      if (node->sizes()[i].load(std::memory_order_relaxed) > kInlineMax)
+        delete_long_rest(reinterpret_cast<void*>(node->rests()[i].load(std::memory_order_relaxed)));
+    }
   }
   for (Node* child : children)
     delete_subtree(child);
-  delete node;
+  Node::destroy(node);
 }
 
 BTree::Node* BTree::new_node(bool leaf, std::string_view low_fence) const {
   // One spare slot: an insert into a full node overflows it before the split.
-  return new Node(leaf, low_fence, latch_stats_, size_t{node_keys_max_} + 1);
+  return Node::create(leaf, low_fence, latch_stats_, node_keys_max_ + 1);
 }
 
-// The first three cache lines of a node, in parallel; the latch's line for writing, so that
-// its load-then-CAS misses once rather than twice (read, then upgrade).
+// The header's first two cache lines, where a descent starts reading.
 void BTree::prefetch_header(const Node* node) {
   const char* base = reinterpret_cast<const char*>(node);
-  __builtin_prefetch(base, 1);
+  __builtin_prefetch(base);
   __builtin_prefetch(base + 64);
-  __builtin_prefetch(base + 128);
 }
+
+// ---- Optimistic descent -----------------------------------------------------------------
+
+// Optimistic lock coupling: at each level, the child pointer is trusted only once the parent
+// validated, and the child's version is read before the parent is validated again, so the
+// child's contents at that version are the ones the parent routed to (a split changes the
+// parent while the child's version is odd: see insert_pessimistic). False: restart.
+bool BTree::descend_optimistic(std::string_view key, Seek seek, ReadContext* ctx, Node** leaf,
+                               uint64_t* leaf_version) const {
+  Node* node = root_.load(std::memory_order_acquire);
+  uint64_t v = 0;
+  if (!node->read_begin(&v)) return false;
+  // A root that stopped being the root (invariant 4) changed its version doing so.
+  if (root_.load(std::memory_order_acquire) != node) return false;
+  while (!node->leaf) {
+    ctx->at(node, v);
+    const size_t i = route(node, key, seek, ctx);
+    if (i == kRestart) return false;
+    Node* child = node->child(i);
+    prefetch_header(child);
+    if (!node->validate(v)) return false;
+    uint64_t cv = 0;
+    if (!child->read_begin(&cv) || !node->validate(v)) return false;
+    node = child;
+    v = cv;
+  }
+  ctx->at(node, v);
+  *leaf = node;
+  *leaf_version = v;
+  return true;
+}
+
+// ---- Latched descent (the fallback after kOptimisticAttempts, and for structure changes) --
 
 // NO_THREAD_SAFETY_ANALYSIS: returns the root latched (X if it is a leaf and leaf_mode is
 // kExclusive, else S), which the analysis cannot express.
@@ -295,13 +627,10 @@ BTree::Node* BTree::latch_root(LeafMode leaf_mode) const NO_THREAD_SAFETY_ANALYS
 // latched as latch_root describes. All at Priority::kRegular.
 BTree::Node* BTree::descend(std::string_view key, Seek seek,
                             LeafMode leaf_mode) const NO_THREAD_SAFETY_ANALYSIS {
-  const SearchKey k(key);
+  ReadContext ctx(ReadContext::Mode::kLatched);
   Node* node = latch_root(leaf_mode);
   while (!node->leaf) {
-    size_t i = node->slots.size();
-    if (seek == Seek::kKey) i = node->upper_bound(k);
-    if (seek == Seek::kBelow) i = node->lower_bound(k);
-    Node* child = node->child(i);
+    Node* child = node->child(route(node, key, seek, &ctx));
     prefetch_header(child);
     if (child->leaf && leaf_mode == LeafMode::kExclusive) {
       child->latch.lock();
@@ -320,28 +649,62 @@ BTree::Node* BTree::latch_shared(Node* node) NO_THREAD_SAFETY_ANALYSIS {
   return node;
 }
 
+// ---- Point operations ---------------------------------------------------------------------
+
 bool BTree::find(std::string_view key, void** payload) const {
-  const SearchKey k(key);
+  for (int attempt = 0; attempt < kOptimisticAttempts; ++attempt) {
+    ReadContext ctx;
+    Node* leaf = nullptr;
+    uint64_t v = 0;
+    if (!descend_optimistic(key, Seek::kKey, &ctx, &leaf, &v)) continue;
+    bool exact = false;
+    const size_t i = search(leaf, Probe(leaf, key), &ctx, &exact);
+    if (i == kRestart) continue;
+    void* found = exact ? leaf->ptr(i) : nullptr;
+    if (!leaf->validate(v)) continue;
+    if (exact) *payload = found;
+    return exact;
+  }
   Node* leaf = descend(key, Seek::kKey, LeafMode::kShared);
   leaf->latch.assert_held_shared();
-  const size_t i = leaf->lower_bound(k);
-  const bool found = leaf->matches(i, k);
-  if (found) *payload = leaf->slots[i].ptr;
+  ReadContext ctx(ReadContext::Mode::kLatched);
+  bool exact = false;
+  const size_t i = search(leaf, Probe(leaf, key), &ctx, &exact);
+  if (exact) *payload = leaf->ptr(i);
   leaf->latch.unlock_shared();
-  return found;
+  return exact;
+}
+
+// NO_THREAD_SAFETY_ANALYSIS: returns the key's leaf latched in X, reached optimistically
+// (only the leaf is latched) if that works within kOptimisticAttempts, else by latch coupling.
+BTree::Node* BTree::latch_leaf_exclusive(std::string_view key) const NO_THREAD_SAFETY_ANALYSIS {
+  for (int attempt = 0; attempt < kOptimisticAttempts; ++attempt) {
+    ReadContext ctx;
+    Node* leaf = nullptr;
+    uint64_t v = 0;
+    if (!descend_optimistic(key, Seek::kKey, &ctx, &leaf, &v)) continue;
+    leaf->latch.lock();
+    // Unchanged since the validated descent: it still holds the key's range.
+    if (leaf->version.load(std::memory_order_relaxed) == v) return leaf;
+    leaf->latch.unlock();
+  }
+  return descend(key, Seek::kKey, LeafMode::kExclusive);
 }
 
 void* BTree::insert_if_absent(std::string_view key, void* payload) {
-  const SearchKey k(key);
-  Node* leaf = descend(key, Seek::kKey, LeafMode::kExclusive);
+  Node* leaf = latch_leaf_exclusive(key);
   leaf->latch.assert_held();
-  const size_t i = leaf->lower_bound(k);
+  ReadContext ctx(ReadContext::Mode::kLatched);
+  bool exact = false;
+  const size_t i = search(leaf, Probe(leaf, key), &ctx, &exact);
   void* stored = payload;
   bool done = true;
-  if (leaf->matches(i, k)) {
-    stored = leaf->slots[i].ptr;
-  } else if (leaf->slots.size() < node_keys_max_) {
-    leaf->insert_slot(i, key, k.head, payload);
+  if (exact) {
+    stored = leaf->ptr(i);
+  } else if (leaf->entries() < node_keys_max_) {
+    leaf->begin_write();
+    leaf->insert_at(i, key, payload, &retired_);
+    leaf->end_write();
     size_.fetch_add(1, std::memory_order_relaxed);
   } else {
     done = false;  // the leaf must split: start again, pessimistically
@@ -352,7 +715,7 @@ void* BTree::insert_if_absent(std::string_view key, void* payload) {
 
 // NO_THREAD_SAFETY_ANALYSIS: holds X latches on a path of nodes kept in an array (crabbing).
 void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_SAFETY_ANALYSIS {
-  const SearchKey k(key);
+  ReadContext ctx(ReadContext::Mode::kLatched);
   // held[0 .. depth) are X-latched, each the parent of the next; every one but the last is
   // full, so a split of the last may propagate up through all of them.
   std::array<Node*, kHeightMax> held{};
@@ -366,14 +729,14 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
   }
   held[depth++] = node;
   for (;;) {
-    if (node->slots.size() < node_keys_max_) {  // cannot split: ancestors will not change
+    if (node->entries() < node_keys_max_) {  // cannot split: ancestors will not change
       for (size_t j = 0; j + 1 < depth; ++j)
         held[j]->latch.unlock();
       held[0] = node;
       depth = 1;
     }
     if (node->leaf) break;
-    Node* child = node->child(node->upper_bound(k));
+    Node* child = node->child(route(node, key, Seek::kKey, &ctx));
     child->latch.lock(Priority::kHigh);
     assert(depth < kHeightMax);
     held[depth++] = child;
@@ -381,13 +744,18 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
   }
 
   void* stored = payload;
-  const size_t i = node->lower_bound(k);
-  if (node->matches(i, k)) {
-    stored = node->slots[i].ptr;  // inserted by someone else meanwhile
+  bool exact = false;
+  const size_t i = search(node, Probe(node, key), &ctx, &exact);
+  if (exact) {
+    stored = node->ptr(i);  // inserted by someone else meanwhile
   } else {
-    node->insert_slot(i, key, k.head, payload);
+    // Every node that may change is odd for the whole change: a reader that saw a child's
+    // new contents cannot then validate the parent that routed to it (descend_optimistic).
+    for (size_t j = 0; j < depth; ++j)
+      held[j]->begin_write();
+    node->insert_at(i, key, payload, &retired_);
     size_.fetch_add(1, std::memory_order_relaxed);
-    for (size_t level = depth - 1; node->slots.size() > node_keys_max_; --level) {
+    for (size_t level = depth - 1; node->entries() > node_keys_max_; --level) {
       std::string separator;
       Node* right = split(node, &separator);
       if (level == 0) {  // only a full root is kept latched at level 0 after overflowing
@@ -396,42 +764,44 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
         break;
       }
       Node* parent = held[level - 1];
-      const SearchKey s(separator);
-      const size_t pos = parent->upper_bound(s);
-      assert(parent->child(pos) == node);
-      parent->insert_slot(pos, separator, s.head, right);
+      bool parent_exact = false;
+      const size_t pos = search(parent, Probe(parent, separator), &ctx, &parent_exact);
+      assert(!parent_exact && parent->child(pos) == node);
+      parent->insert_at(pos, separator, right, &retired_);
       node = parent;
     }
+    for (size_t j = 0; j < depth; ++j)
+      held[j]->end_write();
   }
   for (size_t j = 0; j < depth; ++j)
     held[j]->latch.unlock();
   return stored;
 }
 
-BTree::Node* BTree::split(Node* node, std::string* separator) const REQUIRES(node->latch) {
-  const size_t n = node->slots.size();
+BTree::Node* BTree::split(Node* node, std::string* separator) REQUIRES(node->latch) {
+  const std::vector<OwnedEntry> all = node->owned_entries();
+  const size_t n = all.size();
   const size_t mid = n / 2;
-  // Leaf: slots [mid, n) move right; the separator only needs to fall between the halves.
-  // Inner: slot mid's key moves up, its child becomes the new node's first child.
-  const size_t move_from = node->leaf ? mid : mid + 1;
+  // Leaf: entries [mid, n) move right; the separator only needs to fall between the halves.
+  // Inner: entry mid's key moves up, its child becomes the new node's first child.
+  const std::span<const OwnedEntry> entries(all);
+  Node* right = nullptr;
   if (node->leaf) {
-    separator->assign(shortest_separator(node->key(mid - 1), node->key(mid)));
-  } else {
-    separator->assign(node->key(mid));
-  }
-  Node* right = new_node(node->leaf, *separator);
-  {
+    separator->assign(shortest_separator(all[mid - 1].key, all[mid].key));
+    right = new_node(true, *separator);
     sync::ExclusiveGuard guard(right->latch);  // not yet reachable: only the analysis needs it
-    if (node->leaf) {
-      right->next = node->next;
-    } else {
-      right->first_child = static_cast<Node*>(node->slots[mid].ptr);
-    }
-    for (size_t i = move_from; i < n; ++i)
-      right->append_slot(node->key(i), node->heads[i], node->slots[i].ptr);
+    right->rebuild(entries.subspan(mid), &retired_);
+    right->next.store(node->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  } else {
+    separator->assign(all[mid].key);
+    right = new_node(false, *separator);
+    sync::ExclusiveGuard guard(right->latch);
+    right->first_child.store(static_cast<Node*>(all[mid].ptr), std::memory_order_relaxed);
+    right->rebuild(entries.subspan(mid + 1), &retired_);
   }
-  if (node->leaf) node->next = right;  // published with the parent's separator (both under X)
-  node->truncate(mid);
+  // Published with the parent's separator, while both are odd (insert_pessimistic).
+  if (node->leaf) node->next.store(right, std::memory_order_release);
+  node->rebuild(entries.first(mid), &retired_);
   return right;
 }
 
@@ -440,26 +810,48 @@ void BTree::grow_root(Node* old_root, std::string_view separator, Node* right)
   Node* root = new_node(false, "");
   {
     sync::ExclusiveGuard guard(root->latch);  // not yet reachable: only the analysis needs it
-    root->first_child = old_root;
-    root->append_slot(separator, key_head(separator), right);
+    root->first_child.store(old_root, std::memory_order_relaxed);
+    const OwnedEntry entry{std::string(separator), right};
+    root->rebuild(std::span<const OwnedEntry>(&entry, 1), &retired_);
   }
-  // Release: a thread that loads the new root sees it initialized (invariant 4).
+  // Release: a thread that loads the new root sees it initialized (invariant 4). The old
+  // root is odd until after this store, so an optimistic reader that entered through it
+  // fails its validation.
   root_.store(root, std::memory_order_release);
 }
 
 bool BTree::remove_if(std::string_view key, void* expected) {
-  const SearchKey k(key);
-  Node* leaf = descend(key, Seek::kKey, LeafMode::kExclusive);
+  Node* leaf = latch_leaf_exclusive(key);
   leaf->latch.assert_held();
-  const size_t i = leaf->lower_bound(k);
-  const bool removed = leaf->matches(i, k) && leaf->slots[i].ptr == expected;
+  ReadContext ctx(ReadContext::Mode::kLatched);
+  bool exact = false;
+  const size_t i = search(leaf, Probe(leaf, key), &ctx, &exact);
+  const bool removed = exact && leaf->ptr(i) == expected;
   if (removed) {
-    leaf->erase_slot(i);
+    leaf->begin_write();
+    leaf->erase_at(i, &retired_);
+    leaf->end_write();
     size_.fetch_sub(1, std::memory_order_relaxed);
   }
   leaf->latch.unlock();
   return removed;
 }
+
+// ---- Scans --------------------------------------------------------------------------------
+
+// The keys a scan visits, from BTreeRange: lo <= key < hi.
+struct BTree::Bounds {
+  std::string lo;
+  std::string hi;
+  bool has_hi = false;
+};
+
+// Where a scan reads a leaf from: the first key >= *key (or every key, if null), going up, or
+// the keys below it going down.
+struct BTree::SearchFrom {
+  const std::string* key;
+  bool down;
+};
 
 size_t BTree::scan(const BTreeRange& range, bool reverse, size_t limit, KeyVisitor visit) const {
   Bounds b;
@@ -477,33 +869,110 @@ size_t BTree::scan(const BTreeRange& range, bool reverse, size_t limit, KeyVisit
   return reverse ? scan_reverse(b, limit, visit) : scan_forward(b, limit, visit);
 }
 
+// Copies up to `max` keys of `leaf` into *batch, from slot `from` up (or down from `from`,
+// exclusive, if `down`), and returns false if the leaf changed meanwhile (then *batch holds
+// garbage). Long-key blocks are followed only after validation, under the caller's pin.
+bool BTree::copy_leaf(const Node* leaf, uint64_t v, size_t from, bool down, size_t max,
+                      ScanBatch* batch) {
+  char prefix_bytes[kPrefixMax];
+  const size_t prefix_size = leaf->copy_prefix(prefix_bytes);
+  const size_t n = leaf->entries();
+  from = std::min(from, n);
+  const size_t take = std::min(max, down ? from : n - from);
+  std::vector<ScanBatch::Raw>& raw = batch->raw;
+  raw.resize(take);
+  for (size_t k = 0; k < take; ++k) {
+    const size_t i = down ? from - 1 - k : from + k;
+    raw[k] = ScanBatch::Raw{leaf->heads()[i].load(std::memory_order_relaxed),
+                            leaf->rests()[i].load(std::memory_order_acquire), leaf->ptr(i),
+                            leaf->sizes()[i].load(std::memory_order_relaxed)};
+  }
+  if (!leaf->validate(v)) return false;
+  const std::string_view prefix(prefix_bytes, prefix_size);
+  batch->clear();
+  for (const ScanBatch::Raw& r : raw) {
+    batch->add(r.ptr,
+               [&](std::string* out) { leaf->append_key(prefix, r.head, r.size, r.rest, out); });
+  }
+  return true;
+}
+
+// Reads what a scan wants from `leaf` at version v (see copy_leaf): the keys from `from` up
+// or down. *next: the leaf's right sibling at that version. False: the leaf changed.
+bool BTree::read_at(const Node* leaf, uint64_t v, const SearchFrom& from, size_t max,
+                    ReadContext* ctx, ScanBatch* batch, Node** next) {
+  ctx->at(leaf, v);
+  size_t start = from.down ? leaf->entries() : 0;
+  if (from.key != nullptr) {
+    bool exact = false;
+    start = search(leaf, Probe(leaf, *from.key), ctx, &exact);
+    if (start == kRestart) return false;
+  }
+  *next = leaf->next.load(std::memory_order_acquire);
+  return copy_leaf(leaf, v, start, from.down, max, batch);
+}
+
+// Reads what a scan wants from the leaf a descent for `key` by `seek` reaches, at the version
+// the descent validated (a later version may have handed keys to a right sibling, which a
+// reverse scan would not see); optimistic, else latch coupling. Returns the leaf.
+const BTree::Node* BTree::read_descended(std::string_view key, Seek seek, const SearchFrom& from,
+                                         size_t max, ScanBatch* batch, Node** next) const {
+  for (int attempt = 0; attempt < kOptimisticAttempts; ++attempt) {
+    ReadContext ctx;
+    ctx.pin();
+    Node* leaf = nullptr;
+    uint64_t v = 0;
+    if (!descend_optimistic(key, seek, &ctx, &leaf, &v)) continue;
+    if (read_at(leaf, v, from, max, &ctx, batch, next)) return leaf;
+  }
+  Node* leaf = descend(key, seek, LeafMode::kShared);
+  leaf->latch.assert_held_shared();
+  ReadContext ctx(ReadContext::Mode::kLatched);
+  read_at(leaf, leaf->version.load(std::memory_order_relaxed), from, max, &ctx, batch, next);
+  leaf->latch.unlock_shared();
+  return leaf;
+}
+
+// Reads what a forward scan wants from `leaf`, reached through its left sibling's `next`:
+// any version will do (by invariants 2 and 3, every key that was right of the sibling is in
+// this leaf or to its right), so a failed validation just reads it again.
+void BTree::read_next(const Node* leaf, size_t max, ScanBatch* batch, Node** next) const {
+  const SearchFrom from{nullptr, false};
+  for (int attempt = 0; attempt < kOptimisticAttempts; ++attempt) {
+    ReadContext ctx;
+    ctx.pin();
+    uint64_t v = 0;
+    if (leaf->read_begin(&v) && read_at(leaf, v, from, max, &ctx, batch, next)) return;
+  }
+  Node* latched = latch_shared(const_cast<Node*>(leaf));
+  latched->latch.assert_held_shared();
+  ReadContext ctx(ReadContext::Mode::kLatched);
+  read_at(latched, latched->version.load(std::memory_order_relaxed), from, max, &ctx, batch, next);
+  latched->latch.unlock_shared();
+}
+
 size_t BTree::scan_forward(const Bounds& b, size_t limit, KeyVisitor visit) const {
-  const SearchKey lo(b.lo);
   ScanBatch batch;
   size_t visited = 0;
-  Node* leaf = descend(b.lo, Seek::kKey, LeafMode::kShared);
+  Node* next = nullptr;
+  read_descended(b.lo, Seek::kKey, SearchFrom{&b.lo, false}, limit, &batch, &next);
   for (;;) {
-    leaf->latch.assert_held_shared();
+    // Keys at or past hi end the scan.
     bool past_end = false;
-    batch.clear();
-    for (size_t i = leaf->lower_bound(lo); i < leaf->slots.size() && batch.size() < limit - visited;
-         ++i) {
-      const std::string_view key = leaf->key(i);
-      if (b.has_hi && compare_keys(key, b.hi) >= 0) {
+    if (b.has_hi) {
+      while (batch.size() > 0 && compare_keys(batch.key(batch.size() - 1), b.hi) >= 0) {
+        batch.pop_back();
         past_end = true;
-        break;
       }
-      batch.add(key, leaf->slots[i].ptr);
     }
-    Node* next = leaf->next;
-    leaf->latch.unlock_shared();
     if (!batch.deliver(visit, &visited) || past_end || visited == limit || next == nullptr)
       return visited;
     // The next leaf's keys are >= its low fence (immutable, read without its latch).
     if (b.has_hi && compare_keys(next->low_fence, b.hi) >= 0) return visited;
-    // By invariants 2 and 3, every key right of `leaf` when we read `next` is still in
-    // `next` or further right, and every key now in `next` is above those just visited.
-    leaf = latch_shared(next);
+    // Every key right of the leaf just read is in `next` or further right, and every key in
+    // `next` is above those just visited.
+    const Node* leaf = next;
+    read_next(leaf, limit - visited, &batch, &next);
   }
 }
 
@@ -514,23 +983,18 @@ size_t BTree::scan_reverse(const Bounds& b, size_t limit, KeyVisitor visit) cons
   std::string bound = b.hi;
   bool bounded = b.has_hi;
   for (;;) {
-    Node* leaf = descend(bound, bounded ? Seek::kBelow : Seek::kLast, LeafMode::kShared);
-    leaf->latch.assert_held_shared();
-    // The descent held each parent while latching its child, so this leaf's range is
-    // [low_fence, h) with h >= bound: it holds every key in [low_fence, bound).
-    size_t i = bounded ? leaf->lower_bound(SearchKey(bound)) : leaf->slots.size();
+    // The descent validated each parent after reading its child's version, and the leaf is
+    // read at that version: its range is [low_fence, h) with h >= bound, so it holds every
+    // key in [low_fence, bound).
+    Node* next = nullptr;
+    const Node* leaf = read_descended(bound, bounded ? Seek::kBelow : Seek::kLast,
+                                      SearchFrom{bounded ? &bound : nullptr, true}, limit - visited,
+                                      &batch, &next);
     bool past_start = false;
-    batch.clear();
-    while (i > 0 && batch.size() < limit - visited) {
-      --i;
-      const std::string_view key = leaf->key(i);
-      if (compare_keys(key, b.lo) < 0) {
-        past_start = true;
-        break;
-      }
-      batch.add(key, leaf->slots[i].ptr);
+    while (batch.size() > 0 && compare_keys(batch.key(batch.size() - 1), b.lo) < 0) {
+      batch.pop_back();
+      past_start = true;
     }
-    leaf->latch.unlock_shared();
     if (!batch.deliver(visit, &visited) || past_start || visited == limit) return visited;
     // Every key left of this leaf is below its low fence; "" (leftmost leaf) ends the scan.
     if (compare_keys(leaf->low_fence, b.lo) <= 0) return visited;
@@ -538,6 +1002,8 @@ size_t BTree::scan_reverse(const Bounds& b, size_t limit, KeyVisitor visit) cons
     bounded = true;
   }
 }
+
+// ---- Self-check ---------------------------------------------------------------------------
 
 // What check_node accumulates over the in-order walk of the leaves.
 struct BTree::CheckState {
@@ -555,8 +1021,10 @@ std::string BTree::check_invariants() const {
   if (!error.empty()) return error;
   if (state.expected_leaf != nullptr) return "the last leaf has a next link";
   if (state.keys != size()) {
-    return "size() is " + std::to_string(size()) + " but the leaves hold " +
-           std::to_string(state.keys) + " keys";
+    std::string message = "size() is ";
+    message += std::to_string(size());
+    message += " but the leaves hold " + std::to_string(state.keys) + " keys";
+    return message;
   }
   return "";
 }
@@ -566,46 +1034,51 @@ std::string BTree::check_node(const Node* node, std::string_view low, const std:
   const std::string where = "node at depth " + std::to_string(depth) + ": ";
   if (depth >= kHeightMax) return where + "tree deeper than kHeightMax";
   if (node->low_fence != low) return where + "low fence differs from its parent's separator";
-  std::vector<std::string> keys;
+  std::vector<OwnedEntry> entries;
   std::vector<const Node*> children;
   const Node* next = nullptr;
   {
     sync::SharedGuard guard(node->latch);  // quiescent; one latch at a time
-    if (node->heads.size() != node->slots.size()) return where + "heads and slots differ in number";
-    size_t live_bytes = 0;
-    for (size_t i = 0; i < node->slots.size(); ++i) {
-      const Slot& s = node->slots[i];
-      if (s.offset + s.size > node->bytes.size()) return where + "slot outside its key bytes";
-      keys.emplace_back(node->key(i));
-      if (node->heads[i] != key_head(keys.back())) return where + "slot head differs from its key";
-      live_bytes += s.size;
+    if ((node->version.load(std::memory_order_relaxed) & 1) != 0)
+      return where + "version odd outside a change";
+    if (node->count.load(std::memory_order_relaxed) > node->capacity)
+      return where + "count above capacity";
+    char p[kPrefixMax];
+    const std::string_view prefix(p, node->copy_prefix(p));
+    entries = node->owned_entries();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!entries[i].key.starts_with(prefix)) return where + "key outside the node's prefix";
+      const size_t size = node->sizes()[i].load(std::memory_order_relaxed);
+      if (size != entries[i].key.size() - prefix.size()) return where + "slot size wrong";
+      if (node->heads()[i].load(std::memory_order_relaxed) !=
+          head_of(std::string_view(entries[i].key).substr(prefix.size())))
+        return where + "slot head differs from its key";
       if (!node->leaf) children.push_back(node->child(i));
     }
-    if (live_bytes + node->garbage_bytes != node->bytes.size())
-      return where + "key bytes and garbage do not add up";
-    if (!node->leaf) children.push_back(node->child(node->slots.size()));
-    next = node->next;
+    if (!node->leaf) children.push_back(node->child(entries.size()));
+    next = node->next.load(std::memory_order_relaxed);
   }
-  const size_t n = keys.size();
+  const size_t n = entries.size();
   if (n > node_keys_max_) return where + "more than node_keys_max keys";
   for (size_t i = 0; i + 1 < n; ++i) {
-    if (compare_keys(keys[i], keys[i + 1]) >= 0) return where + "keys not strictly increasing";
+    if (compare_keys(entries[i].key, entries[i + 1].key) >= 0)
+      return where + "keys not strictly increasing";
   }
-  if (n > 0 && compare_keys(keys.front(), low) < (node->leaf ? 0 : 1))
+  if (n > 0 && compare_keys(entries.front().key, low) < (node->leaf ? 0 : 1))
     return where + "key below the node's lower bound";
-  if (n > 0 && high != nullptr && compare_keys(keys.back(), *high) >= 0)
+  if (n > 0 && high != nullptr && compare_keys(entries.back().key, *high) >= 0)
     return where + "key not below the node's upper bound";
 
   if (node->leaf) {
     if (state->seen_leaf && depth != state->leaf_depth) return where + "leaves at two depths";
     if (state->seen_leaf && state->expected_leaf != node) return where + "leaf chain skips";
-    if (n > 0 && state->has_last_key && compare_keys(state->last_key, keys.front()) >= 0)
+    if (n > 0 && state->has_last_key && compare_keys(state->last_key, entries.front().key) >= 0)
       return where + "keys not increasing across leaves";
     state->seen_leaf = true;
     state->leaf_depth = depth;
     state->expected_leaf = next;
     if (n > 0) {
-      state->last_key = keys.back();
+      state->last_key = entries.back().key;
       state->has_last_key = true;
     }
     state->keys += n;
@@ -616,8 +1089,8 @@ std::string BTree::check_node(const Node* node, std::string_view low, const std:
   if (n < (is_root ? size_t{1} : size_t{node_keys_max_ / 2}))
     return where + "inner node below its minimum fill";
   for (size_t i = 0; i <= n; ++i) {
-    const std::string_view child_low = i == 0 ? low : std::string_view(keys[i - 1]);
-    const std::string* child_high = i == n ? high : &keys[i];
+    const std::string_view child_low = i == 0 ? low : std::string_view(entries[i - 1].key);
+    const std::string* child_high = i == n ? high : &entries[i].key;
     std::string error = check_node(children[i], child_low, child_high, depth + 1, state);
     if (!error.empty()) return error;
   }

@@ -4,72 +4,95 @@
 // Keys are arbitrary byte strings (embedded zero bytes allowed, any length), ordered as
 // memcmp orders them (unsigned bytes), a proper prefix before its extensions; "" is the
 // smallest key. Nodes store keys by value; payloads are never dereferenced or freed here.
+// Lookups take no latch and write no shared memory (optimistic reads, below).
 //
 // Thread safety: every member function may be called concurrently, without external
 // synchronization, except the destructor and check_invariants() (call them when quiescent).
 //
-// Structure. Leaves hold up to node_keys_max (key, payload) slots; inner nodes hold up to
+// Structure. Leaves hold up to node_keys_max (key, payload) entries; inner nodes hold up to
 // node_keys_max separators and one more child. Separator s between children a and b: every
 // key in a's subtree is < s, every key in b's subtree is >= s. Leaves are chained left to
 // right by `next` links. Every node carries its low fence: the smallest key its subtree may
 // ever hold ("" for the leftmost node of each level).
 //
+// Node layout (btree.cc). A node is one allocation: a header and slot arrays. A node keeps
+// the common prefix of its keys once (up to 64 bytes) and each entry's suffix split as: the
+// first 8 bytes as a big-endian word ("head"), in an array of their own, so that a binary
+// search reads one or two cache lines of heads and compares integers; the suffix's size; and
+// its bytes after the head, packed in the slot for suffixes up to 16 bytes, else in a block
+// of their own ("long rest"). A key outside the prefix shortens it; a split recomputes it
+// for both halves.
+//
 // Invariants (the protocol below relies on each of them):
-//   1. Every node has a sync::PriorityRwLatch guarding its slots, key bytes, children and
-//      `next` link. A node's kind (leaf or inner) and low fence never change after it is
-//      published, so they are read without its latch.
-//   2. No merges, no node is freed before the tree is. A removal only takes a slot out of a
-//      leaf; an empty or underfull leaf stays where it is (lookups miss in it, scans pass
+//   1. Every node has a sync::PriorityRwLatch and a version word. Its entries, prefix,
+//      children and `next` link change only under its latch in X, and only while its version
+//      is odd (each change makes it odd, then even again: a seqlock). A node's kind (leaf or
+//      inner), capacity and low fence never change after it is published.
+//   2. No merges, no node is freed before the tree is. A removal only takes an entry out of
+//      a leaf; an empty or underfull leaf stays where it is (lookups miss in it, scans pass
 //      over it) and is refilled when keys in its range come back; ~BTree frees every node.
-//      Consequence: a node pointer, once read under a latch, stays valid for the tree's life
-//      (scans rely on it), and a key never moves left: a split moves the upper half of a
-//      node to a new node on its right.
+//      Consequence: a node pointer, once read from a node at a validated version, stays
+//      valid for the tree's life (scans rely on it), and a key never moves left: a split
+//      moves the upper half of a node to a new node on its right.
 //      Memory: while keys come back to the ranges they left, it is bounded by the largest key
 //      set the tree held. CAVEAT: keys that keep moving to new ranges (ever-increasing keys,
 //      old ones removed: a queue) leave empty leaves behind, about one per node_keys_max / 2
-//      inserts, for the tree's life. Reclaiming them needs merges and a safe reclamation
-//      scheme for nodes a scan may still point at (epochs); not done yet.
+//      inserts, for the tree's life. Reclaiming them needs merges (not done yet); freed
+//      nodes would go through the epoch scheme long rests already use (epoch.h).
 //   3. Low fences are immutable (a split keeps the left node's fence; the new right node's
 //      fence is the separator), so a leaf's key range [low fence, high fence) only ever
-//      shrinks at its upper end.
+//      shrinks at its upper end, and only while its version is odd.
 //   4. The root pointer (root_) is atomic and changes only while its writer holds the old
-//      root's latch in X; the old root becomes the new root's leftmost child. A thread that
-//      latched the node it loaded from root_ re-reads root_ and retries if it changed, so it
-//      never enters the tree through a node that has stopped being the root. Roots are never
-//      reused (invariant 2), so there is no ABA.
+//      root's latch in X and the old root's version is odd; the old root becomes the new
+//      root's leftmost child. A thread that entered through a node loaded from root_ checks
+//      root_ again after reading that node's version (optimistic) or latching it, and
+//      retries if it changed. Roots are never reused (invariant 2), so there is no ABA.
 //   5. Latches are taken top-down (parent before child) and, at the leaf level, one at a
 //      time: nobody waits for a latch while holding one at the same or a lower level (a split
 //      latches its new node while nobody else can reach it: that never waits). Hence no
 //      deadlock, whatever the priorities.
+//   6. A long rest, once published in a slot, is never changed; a writer that removes or
+//      rewrites the slot hands the block to the tree's epoch::RetireList, which frees it once
+//      no reader pinned before the removal remains (epoch.h).
 //
-// Latch protocol.
-//   - Lookups and removals: latch coupling from the root with S latches at Priority::kRegular
-//     (latch the child, then release the parent); the leaf is taken in S (find) or X
-//     (remove_if). Holding the parent while latching the child means the child cannot have
-//     split in between (a split changes the parent too, under its X), so the child covers the
-//     range its separators in the parent promised.
-//   - Inserts are optimistic first: S coupling, X on the leaf only, all kRegular. If the key
-//     is present or the leaf has room, that is all. If the leaf is full, everything is
-//     released and the insert restarts pessimistically: X latches from the root down at
-//     Priority::kHigh, crabbing (once the node just latched has room for one more slot, it
-//     cannot split, so every ancestor still held is released). The split then propagates up
-//     through the ancestors still held; a root split installs a new root (invariant 4).
+// Concurrency protocol.
+//   - Reads are optimistic (optimistic lock coupling, after Leis et al., "The ART of Practical
+//     Synchronization", DaMoN 2016): a reader takes no latch and writes no shared memory. At
+//     each node it reads the version (waiting briefly if odd), then the entries it needs, and
+//     validates the version before it trusts what it read; a child's version is read before
+//     the parent is validated again, so a child reached at a validated version covers the
+//     range its parent promised. Only a long rest is followed before the end of the read, and
+//     only after a validation, under an epoch pin taken the first time one is needed. A
+//     changed version restarts the operation from the root; after kOptimisticAttempts (8)
+//     restarts it falls back to latch coupling with S latches at Priority::kRegular, which
+//     a stream of writers cannot starve in the same way.
+//   - Inserts and removals descend optimistically too and latch only the leaf (X, kRegular);
+//     the leaf is used if its version is the one the descent validated (else restart, and
+//     after 8 restarts latch coupling from the root). If the key is present or the leaf has
+//     room, that is all. If the leaf is full, everything is released and the insert restarts
+//     pessimistically: X latches from the root down at Priority::kHigh, crabbing (once the
+//     node just latched has room for one more entry, it cannot split, so every ancestor still
+//     held is released). Every node still held is made odd before the change begins and even
+//     after it ends, so no reader can validate a parent that routed into a half-split child.
+//     The split then propagates up through the ancestors still held; a root split installs a
+//     new root (invariant 4).
 //   - Why structure modifications (SMOs) take kHigh: a pessimistic descent holds X latches on
-//     several levels at once and blocks every reader and writer below them; it must not wait
-//     behind a stream of regular S requests on the upper levels, and finishing it quickly
-//     helps everyone. It is safe because SMOs are rare: a pessimistic descent happens only
-//     for an insert into a full leaf, which then splits into two half-full ones, so there are
-//     about inserts / (node_keys_max / 2) of them; they cannot starve regular requests (the
-//     XtraDB rule: high priority only for bounded-rate work).
-//   - Scans copy the wanted (key, payload) pairs of one leaf under its S latch, release it
-//     and then call the visitor with no latch held (so a visitor may call back into the
-//     tree). Forward scans then latch the `next` leaf they read under the previous latch;
-//     by invariants 2 and 3 every key that was to the right of the previous leaf is still in
-//     that leaf or further right. Reverse scans descend again from the root for the keys
-//     below the previous leaf's low fence. Either way at most one latch is held at a time at
-//     the leaf level. Guarantees under concurrent inserts and removals: keys come out
-//     strictly ordered without duplicates, every key present for the whole scan is visited,
-//     keys inserted or removed during it may or may not be.
+//     several levels at once and blocks every writer below them (and the readers that fell
+//     back to latches); it must not wait behind a stream of regular requests on the upper
+//     levels, and finishing it quickly helps everyone. It is safe because SMOs are rare: a
+//     pessimistic descent happens only for an insert into a full leaf, which then splits into
+//     two half-full ones, so there are about inserts / (node_keys_max / 2) of them; they
+//     cannot starve regular requests (the XtraDB rule: high priority only for bounded-rate
+//     work).
+//   - Scans copy the wanted (key, payload) pairs of one leaf at a validated version (or under
+//     its S latch, as a fallback) and then call the visitor holding nothing (so a visitor may
+//     call back into the tree). The first leaf is read at the version its descent validated.
+//     Forward scans then read the `next` leaf read with the previous one, at any version: by
+//     invariants 2 and 3 every key that was to the right of the previous leaf is still in that
+//     leaf or further right. Reverse scans descend again from the root for the keys below the
+//     previous leaf's low fence. Guarantees under concurrent inserts and removals: keys come
+//     out strictly ordered without duplicates, every key present for the whole scan is
+//     visited, keys inserted or removed during it may or may not be.
 #pragma once
 
 #include <atomic>
@@ -80,6 +103,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "daemon/index/epoch.h"
 #include "sync/priority_rw_latch.h"
 
 namespace ringdb::sync {
@@ -172,21 +196,39 @@ class BTree {
   struct Node;
   struct Bounds;
   struct CheckState;
+  struct Probe;
+  struct SearchFrom;
+  class ReadContext;
+  class ScanBatch;
   enum class Seek : uint8_t;
   enum class LeafMode : uint8_t { kShared, kExclusive };
 
   Node* new_node(bool leaf, std::string_view low_fence) const;
   static void delete_subtree(Node* node);
+  static void prefetch_header(const Node* node);
+  // The first entry >= the probe's key (*exact: equal), or a restart marker.
+  static size_t search(const Node* node, const Probe& k, ReadContext* ctx, bool* exact);
+  static size_t route(const Node* node, std::string_view key, Seek seek, ReadContext* ctx);
+  bool descend_optimistic(std::string_view key, Seek seek, ReadContext* ctx, Node** leaf,
+                          uint64_t* leaf_version) const;
   // Latch juggling (btree.cc says why these are not analysed): each returns a latched node.
   Node* latch_root(LeafMode leaf_mode) const;
   Node* descend(std::string_view key, Seek seek, LeafMode leaf_mode) const;
   static Node* latch_shared(Node* node);
-  static void prefetch_header(const Node* node);
+  Node* latch_leaf_exclusive(std::string_view key) const;
   void* insert_pessimistic(std::string_view key, void* payload);
-  // REQUIRES: node X-latched, holding node_keys_max + 1 slots. Returns the new right sibling.
-  Node* split(Node* node, std::string* separator) const;
-  // REQUIRES: old_root X-latched and still the root.
+  // REQUIRES: node X-latched and odd, holding node_keys_max + 1 entries. Returns the new
+  // right sibling.
+  Node* split(Node* node, std::string* separator);
+  // REQUIRES: old_root X-latched, odd, and still the root.
   void grow_root(Node* old_root, std::string_view separator, Node* right);
+  static bool copy_leaf(const Node* leaf, uint64_t v, size_t from, bool down, size_t max,
+                        ScanBatch* batch);
+  static bool read_at(const Node* leaf, uint64_t v, const SearchFrom& from, size_t max,
+                      ReadContext* ctx, ScanBatch* batch, Node** next);
+  const Node* read_descended(std::string_view key, Seek seek, const SearchFrom& from, size_t max,
+                             ScanBatch* batch, Node** next) const;
+  void read_next(const Node* leaf, size_t max, ScanBatch* batch, Node** next) const;
   size_t scan_forward(const Bounds& bounds, size_t limit, KeyVisitor visit) const;
   size_t scan_reverse(const Bounds& bounds, size_t limit, KeyVisitor visit) const;
   std::string check_node(const Node* node, std::string_view low, const std::string* high,
@@ -196,6 +238,7 @@ class BTree {
   sync::LatchStats* const latch_stats_;
   std::atomic<Node*> root_;  // invariant 4
   std::atomic<size_t> size_{0};
+  epoch::RetireList retired_;  // long rests unlinked by writers (invariant 6)
 };
 
 }  // namespace ringdb::daemon

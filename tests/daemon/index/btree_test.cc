@@ -384,16 +384,24 @@ TEST_CASE("BTree: a visitor may call back into the tree (it runs with no latch h
     CHECK(e.key.back() == '+');
 }
 
-TEST_CASE("BTree: node latches record into the latch statistics class") {
+TEST_CASE("BTree: a lookup takes no latch; an insert or removal latches only its leaf") {
   sync::LatchStats stats("test.btree.node");
   BTree tree(BTreeOptions{4, &stats});
   Payloads p(100);
   for (size_t n = 0; n < 100; ++n)
     tree.insert_if_absent(numbered_key(n), p[n]);
   const uint64_t before = stats.snapshot().acquisitions;
+  CHECK(before > 0);  // the splits of 100 inserts latched nodes
   void* payload = nullptr;
   CHECK(tree.find(numbered_key(42), &payload));
-  CHECK(stats.snapshot().acquisitions >= before + 3);  // at least 3 levels, one latch each
+  CHECK(!tree.find(numbered_key(420), &payload));
+  CHECK(scan_all(tree).size() == 100);
+  CHECK(scan_all(tree, {}, true).size() == 100);
+  CHECK(stats.snapshot().acquisitions == before);  // optimistic: no latch on any level
+  CHECK(tree.insert_if_absent(numbered_key(42), p[0]) == p[42]);
+  CHECK(stats.snapshot().acquisitions == before + 1);  // the leaf, in X
+  CHECK(tree.remove_if(numbered_key(42), p[42]));
+  CHECK(stats.snapshot().acquisitions == before + 2);
 }
 
 TEST_CASE("BTree: concurrent insert_if_absent of the same keys agrees on one payload each") {
@@ -440,9 +448,28 @@ struct StressWorld {
   static bool stable(size_t n) { return n % 5 == 0; }
   static size_t owner(size_t n) { return n % 5 - 1; }
 
+  explicit StressWorld(std::string (*key_of)(size_t)) : key(key_of) {}
+  std::string (*key)(size_t);  // ordered like n; its last 8 bytes are n in decimal
   BTree tree{BTreeOptions{8, nullptr}};
   Payloads payloads{kKeys};
 };
+
+// Key shapes for the stress test. Long: every key shares 84 bytes and then differs in its last
+// 8: the prefix is cut at its maximum, every suffix is longer than a slot holds (long rests)
+// and every head ties, so each comparison reads a long rest. Mixed: groups of
+// 1000 keys with different lengths and prefixes, so that nodes at group boundaries shorten and
+// regrow their prefixes as keys come and go.
+std::string long_key(size_t n) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08zu", n);
+  return "tenant-0042/" + std::string(72, 'x') + buf;
+}
+std::string mixed_key(size_t n) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08zu", n);
+  const size_t group = n / 1000;
+  return std::string(1, static_cast<char>('A' + group)) + std::string(group % 9 * 4, '/') + buf;
+}
 
 // In a stress thread: records a failure (doctest assertions are thread-safe, but a REQUIRE
 // would throw out of the thread) and stops that thread.
@@ -464,13 +491,13 @@ bool stress_scan(StressWorld& w, size_t me, const std::vector<bool>& mine, std::
   const bool reverse = rng() % 2 == 0;
   // Unbounded scans always have a limit: the test's time goes to operations, not checks.
   const size_t limit = bounded && rng() % 3 == 0 ? SIZE_MAX : 1 + rng() % 200;
-  const std::string start = numbered_key(lo);
-  const std::string end = bounded ? numbered_key(hi) : "";
+  const std::string start = w.key(lo);
+  const std::string end = bounded && hi < StressWorld::kKeys ? w.key(hi) : "";
   std::vector<size_t> seen;
   bool ordered = true;
   bool in_bounds = true;
   w.tree.scan(BTreeRange{start, end, ""}, reverse, limit, [&](std::string_view key, void* payload) {
-    const size_t n = std::stoul(std::string(key.substr(1)));
+    const size_t n = std::stoul(std::string(key.substr(key.size() - 8)));
     if (!seen.empty() && (reverse ? n >= seen.back() : n <= seen.back())) ordered = false;
     if (n < lo || n >= hi || n >= StressWorld::kKeys || payload != w.payloads[n]) in_bounds = false;
     seen.push_back(n);
@@ -515,7 +542,7 @@ bool stress_thread(StressWorld& w, size_t me, unsigned seed, size_t iterations,
       n = n - n % 5 + me + 1;
       if (n >= StressWorld::kKeys) continue;
     }
-    const std::string key = numbered_key(n);
+    const std::string key = w.key(n);
     if (op < 25) {
       STRESS_EXPECT(w.tree.insert_if_absent(key, w.payloads[n]) == w.payloads[n], "key " << n);
       mine[n] = true;
@@ -542,9 +569,17 @@ TEST_CASE("BTree: concurrent inserts, removes, finds and scans keep every guaran
   constexpr size_t kIterations = 30000;  // per thread
   const unsigned seed = test_seed("btree stress");
   INFO("seed=" << seed);
-  StressWorld w;
+  std::string (*key_of)(size_t) = numbered_key;
+  SUBCASE("short keys") {}
+  SUBCASE("long keys sharing a long prefix") {
+    key_of = long_key;
+  }
+  SUBCASE("key groups of different lengths and prefixes") {
+    key_of = mixed_key;
+  }
+  StressWorld w(key_of);
   for (size_t n = 0; n < StressWorld::kKeys; n += 5)
-    w.tree.insert_if_absent(numbered_key(n), w.payloads[n]);
+    w.tree.insert_if_absent(w.key(n), w.payloads[n]);
   std::vector<std::vector<bool>> mine(StressWorld::kThreads,
                                       std::vector<bool>(StressWorld::kKeys, false));
   std::vector<char> ok(StressWorld::kThreads, 0);
@@ -565,7 +600,7 @@ TEST_CASE("BTree: concurrent inserts, removes, finds and scans keep every guaran
   std::vector<Entry> expected;
   for (size_t n = 0; n < StressWorld::kKeys; ++n) {
     if (StressWorld::stable(n) || mine[StressWorld::owner(n)][n])
-      expected.push_back(Entry{numbered_key(n), w.payloads[n]});
+      expected.push_back(Entry{w.key(n), w.payloads[n]});
   }
   CHECK(w.tree.size() == expected.size());
   CHECK(scan_all(w.tree) == expected);
