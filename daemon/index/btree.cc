@@ -452,11 +452,23 @@ struct BTree::Probe {
   std::string_view rest;  // suffix bytes after the head
 
   Probe(const Node* node, std::string_view key) {
-    char p[kPrefixMax];
-    const size_t n = node->copy_prefix(p);
-    const int c = compare_keys(key.substr(0, n), std::string_view(p, n));
-    if (c != 0 || key.size() < n) {
-      where = c > 0 ? Where::kAbove : Where::kBelow;
+    // The prefix and the key's first bytes compared a word at a time, as big-endian integers
+    // (both zero-padded past the prefix's end), without copying the prefix out.
+    const size_t n =
+        std::min<size_t>(node->prefix_size.load(std::memory_order_relaxed), kPrefixMax);
+    for (size_t from = 0; from < n; from += 8) {
+      const size_t span = std::min<size_t>(8, n - from);
+      const uint64_t mine = ordered(node->prefix[from / 8].load(std::memory_order_relaxed));
+      const uint64_t theirs =
+          ordered(pack_word(key.data() + std::min(from, key.size()),
+                            std::min(span, key.size() - std::min(from, key.size()))));
+      if (mine != theirs) {
+        where = theirs < mine ? Where::kBelow : Where::kAbove;
+        return;
+      }
+    }
+    if (key.size() < n) {  // a proper prefix of the node's prefix: below every key
+      where = Where::kBelow;
       return;
     }
     const std::string_view suffix = key.substr(n);
@@ -499,11 +511,30 @@ size_t BTree::search(const Node* node, const Probe& k, ReadContext* ctx, bool* e
   const size_t n = node->entries();
   if (k.where == Probe::Where::kBelow) return 0;
   if (k.where == Probe::Where::kAbove) return n;
-  // Every line of the heads at once: one memory latency instead of one per probe.
-  for (size_t i = 0; i < n; i += 64 / sizeof(uint64_t))
-    __builtin_prefetch(&node->heads()[i]);
-  size_t lo = 0;
-  size_t hi = n;
+  if (n == 0) return 0;
+  const std::atomic<uint64_t>* heads = node->heads();
+  // Every line of the heads at once, and of the pointers (one of which the caller follows):
+  // one memory latency instead of one per probe, and none after the search.
+  const std::atomic<uint64_t>* ptrs = node->ptrs();
+  for (size_t i = 0; i < n; i += 64 / sizeof(uint64_t)) {
+    __builtin_prefetch(&heads[i]);
+    __builtin_prefetch(&ptrs[i]);
+  }
+  // The first head >= the probe's, by a binary search without branches on the data (the
+  // compiler makes the step a conditional move: no mispredictions).
+  size_t base = 0;
+  for (size_t len = n; len > 1;) {
+    const size_t half = len / 2;
+    base = heads[base + half - 1].load(std::memory_order_relaxed) < k.head ? base + half : base;
+    len -= half;
+  }
+  size_t lo = base + (heads[base].load(std::memory_order_relaxed) < k.head ? 1 : 0);
+  if (lo == n || heads[lo].load(std::memory_order_relaxed) != k.head) return lo;
+  // Entries with the same head (keys that share their first 8 suffix bytes) are ordered by
+  // the rest: a binary search with full comparisons among them only.
+  size_t hi = lo + 1;
+  while (hi < n && heads[hi].load(std::memory_order_relaxed) == k.head)
+    hi = std::min(n, hi + (hi - lo));  // galloping: past the run in O(log run) steps
   while (lo < hi) {
     const size_t mid = lo + (hi - lo) / 2;
     const int c = compare_slot(node, mid, k, ctx);
