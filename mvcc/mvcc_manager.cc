@@ -50,9 +50,10 @@ ReadView* MvccManager::open_view(TrxId creator, uint64_t owner_tag) {
 void MvccManager::activate(ReadView* view) {
   assert(view->seq_.load(std::memory_order_relaxed) == 0);
   view->seq_.store(kActivating, std::memory_order_seq_cst);
-  // An RMW on next_seq_: if it follows the RMW in current_seq() that tagged some unlinked
-  // memory, it synchronises with it, so this view cannot reach that memory.
-  const uint64_t seq = next_seq_.fetch_add(1, std::memory_order_seq_cst);
+  // A load, not an RMW: views opened on many cores do not pass the counter's line around.
+  // If it reads from the RMW in current_seq() that tagged some unlinked memory, it
+  // synchronises with it, so this view cannot reach that memory (the header's argument).
+  const uint64_t seq = next_seq_.load(std::memory_order_seq_cst);
   // Published by the seq_cst store of seq_ below.
   view->snapshot_.store(trx_sys_.visible_csn(), std::memory_order_release);
   view->opened_ns_.store(sync::coarse_now_ns(), std::memory_order_relaxed);
@@ -130,8 +131,9 @@ OldestView MvccManager::clone_oldest_view() const {
 }
 
 uint64_t MvccManager::current_seq() {
-  // An RMW, not a load: it heads a release sequence that later activations read from.
-  return next_seq_.fetch_add(0, std::memory_order_seq_cst);
+  // An RMW: activations that read its result synchronise with it; the value before it is the
+  // tag (views that read that value or an older one may reach what it tags).
+  return next_seq_.fetch_add(1, std::memory_order_seq_cst);
 }
 
 }  // namespace ringdb::mvcc

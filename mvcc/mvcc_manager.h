@@ -20,7 +20,7 @@
 //
 // Slot activation protocol (what makes clone_oldest_view and reclamation safe without a lock):
 //   1. seq := kActivating (1)                      purge: "someone is opening: assume oldest"
-//   2. s := next_seq_++ (an RMW)
+//   2. s := next_seq_ (a load: opening a view writes nothing but its own slot)
 //   3. snapshot := TrxSys::visible_csn()
 //   4. seq := s (>= 2)                             purge: "snapshot is valid"
 // A purge pass reads visible_csn() first, then the slots. A slot it sees as inactive (0) will
@@ -29,11 +29,13 @@
 // the snapshot store (3) is published by step 4. Deactivation is a release store of 0.
 //
 // Reclamation: memory that readers may reach through a chain (unlinked versions, dead chains)
-// is retired with tag = current_seq() after it was unlinked. A purge pass takes the retired
-// list *before* clone_oldest_view() and frees what has tag <= oldest.seq: a view activated
-// later cannot reach it (current_seq() is an RMW after the unlink, and the activation's RMW on
-// the same counter reads from it, so the unlink happens-before the view's loads), and a
-// view activated earlier is still active, so it holds oldest.seq < tag. Every reader and
+// is retired with tag = current_seq() after it was unlinked: the counter's value before an
+// increment (an RMW). A purge pass takes the retired list *before* clone_oldest_view() and
+// frees what has tag < oldest.seq. A view whose step 2 read the incremented value (or later)
+// cannot reach it: its load read from the RMW, so the unlink happens-before the view's loads;
+// it holds seq > tag. A view whose step 2 read an older value holds seq <= tag, and that load
+// precedes the RMW in the seq_cst order, so its step 1 does too and purge (which reads the
+// slots after the retire) sees it activating or active: it holds the block back. Every reader and
 // writer holds an active view while it touches versions.
 //
 // Thread safety: all member functions may be called concurrently, but a given view is used
@@ -106,9 +108,8 @@ class MvccManager {
   // Reclamation tags (see the header comment).
   uint64_t current_seq();
   // True if nothing retired with `tag` can still be reached by an active view.
-  // A view activated after the retire drew a seq >= tag from next_seq_; one activated before
-  // drew a seq < tag.
-  static bool reclaimable(uint64_t tag, const OldestView& oldest) { return tag <= oldest.seq; }
+  // A view that may reach it drew a seq <= tag from next_seq_; one that cannot, a seq > tag.
+  static bool reclaimable(uint64_t tag, const OldestView& oldest) { return tag < oldest.seq; }
 
  private:
   void activate(ReadView* view);
