@@ -246,6 +246,7 @@ class Engine final : private mvcc::DeadChainHandler {
 
   // DeadChainHandler
   void remove_dead_chain(mvcc::VersionChain* chain) override;
+  static void prefetch_newest(const void* payload);
   void on_reclaimed(size_t bytes) override { uncharge(bytes); }
 
   const EngineOptions options_;

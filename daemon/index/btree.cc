@@ -50,6 +50,9 @@ constexpr size_t kPrefixWords = kPrefixMax / 8;
 constexpr size_t kHeadBytes = 8;
 constexpr size_t kInlineMax = 16;
 
+// How many entries ahead a scan prefetches the payloads it hands to the visitor.
+constexpr size_t kPayloadPrefetchAhead = 8;
+
 // An optimistic operation that found its nodes changing this many times takes latches.
 constexpr int kOptimisticAttempts = 8;
 // Pauses a reader waits for a node being changed to become stable before it restarts.
@@ -138,52 +141,101 @@ struct OwnedEntry {
 // Collected (key, payload) pairs of one leaf, visited after the leaf was read.
 class BTree::ScanBatch {
  public:
-  // A slot as copied by an optimistic reader, decoded once validated.
+  // A slot as copied by an optimistic reader. Once the copy is validated, finish() keeps the
+  // node's prefix and the bytes of long rests (rest becomes their offset in long_rests_), so
+  // that keys are decoded only when they are delivered, without any pin held.
   struct Raw {
     uint64_t head;
     uint64_t rest;
-    void* ptr;
+    void* payload;
     uint32_t size;
   };
-  std::vector<Raw> raw;  // scratch for copy_leaf, kept across leaves
 
-  void clear() {
-    bytes_.clear();
-    entries_.clear();
+  ScanBatch() = default;
+
+  // A batch for the calling thread, reused across its scans (no allocation per scan once its
+  // buffers have grown); nested scans (from a visitor) each get their own.
+  class Lease {
+   public:
+    Lease() {
+      if (free_list().empty()) {
+        batch_ = std::make_unique<ScanBatch>();
+      } else {
+        batch_ = std::move(free_list().back());
+        free_list().pop_back();
+      }
+    }
+    ~Lease() { free_list().push_back(std::move(batch_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ScanBatch& operator*() { return *batch_; }
+    ScanBatch* operator->() { return batch_.get(); }
+
+   private:
+    static std::vector<std::unique_ptr<ScanBatch>>& free_list() {
+      thread_local std::vector<std::unique_ptr<ScanBatch>> batches;
+      return batches;
+    }
+    std::unique_ptr<ScanBatch> batch_;
+  };
+
+  std::vector<Raw>& raw() { return raw_; }
+  // REQUIRES: raw() holds slots of a validated read, under a pin (long rests are followed).
+  void finish(std::string_view prefix) {
+    prefix_.assign(prefix);
+    long_rests_.clear();
+    for (Raw& r : raw_) {
+      if (r.size <= kInlineMax) continue;
+      const size_t offset = long_rests_.size();
+      long_rests_.append(reinterpret_cast<const char*>(r.rest), r.size - kHeadBytes);
+      r.rest = offset;
+    }
   }
-  size_t size() const { return entries_.size(); }
-  std::string_view key(size_t i) const {
-    return std::string_view(bytes_.data() + entries_[i].offset, entries_[i].size);
+  size_t size() const { return raw_.size(); }
+  void pop_back() { raw_.pop_back(); }
+  // Key i, valid until the next call.
+  std::string_view key(size_t i) {
+    const Raw& r = raw_[i];
+    key_.assign(prefix_);
+    const uint64_t packed_head = ordered(r.head);
+    key_.append(reinterpret_cast<const char*>(&packed_head), std::min<size_t>(r.size, kHeadBytes));
+    if (r.size > kInlineMax) {
+      key_.append(long_rests_, r.rest, r.size - kHeadBytes);
+    } else if (r.size > kHeadBytes) {
+      key_.append(reinterpret_cast<const char*>(&r.rest), r.size - kHeadBytes);
+    }
+    return key_;
   }
-  // Appends a key built by `build(std::string*)`.
-  template <typename Build>
-  void add(void* payload, Build&& build) {
-    const size_t offset = bytes_.size();
-    build(&bytes_);
-    entries_.push_back(Entry{offset, bytes_.size() - offset, payload});
-  }
-  void pop_back() {
-    bytes_.resize(entries_.back().offset);
-    entries_.pop_back();
-  }
-  // Visits the entries in the order added, counting calls in *visited. False: `visit` asked
-  // to stop.
-  bool deliver(const KeyVisitor& visit, size_t* visited) const {
-    for (size_t i = 0; i < entries_.size(); ++i) {
+
+  // Visits the entries in order, counting calls in *visited. False: `visit` asked to stop.
+  // A visitor usually follows the payload (the engine: to the key's version chain, then to
+  // its newest version): cache misses one after the other, unless started ahead. The payload
+  // is prefetched kPayloadPrefetchAhead entries before its visit, and `warm` (the tree's
+  // BTreeOptions::payload_prefetch) called on it half as many entries before.
+  bool deliver(const KeyVisitor& visit, PayloadPrefetch warm, size_t* visited) {
+    const size_t n = raw_.size();
+    constexpr size_t kWarmAhead = kPayloadPrefetchAhead / 2;
+    for (size_t i = 0; i < std::min(n, kPayloadPrefetchAhead); ++i)
+      __builtin_prefetch(raw_[i].payload);
+    if (warm != nullptr) {
+      for (size_t i = 0; i < std::min(n, kWarmAhead); ++i)
+        warm(raw_[i].payload);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kPayloadPrefetchAhead < n)
+        __builtin_prefetch(raw_[i + kPayloadPrefetchAhead].payload);
+      if (warm != nullptr && i + kWarmAhead < n) warm(raw_[i + kWarmAhead].payload);
       ++*visited;
-      if (!visit(key(i), entries_[i].payload)) return false;
+      if (!visit(key(i), raw_[i].payload)) return false;
     }
     return true;
   }
 
  private:
-  struct Entry {
-    size_t offset;
-    size_t size;
-    void* payload;
-  };
-  std::string bytes_;
-  std::vector<Entry> entries_;
+  std::vector<Raw> raw_;
+  std::string prefix_;
+  std::string long_rests_;
+  std::string key_;
 };
 
 // A node: a fixed-size header and four slot arrays in one allocation.
@@ -560,7 +612,9 @@ size_t BTree::route(const Node* node, std::string_view key, Seek seek, ReadConte
 }
 
 BTree::BTree(BTreeOptions options)
-    : node_keys_max_(options.node_keys_max), latch_stats_(options.latch_stats) {
+    : node_keys_max_(options.node_keys_max),
+      latch_stats_(options.latch_stats),
+      payload_prefetch_(options.payload_prefetch) {
   assert(node_keys_max_ >= kNodeKeysMin && node_keys_max_ <= kNodeKeysMax);
   root_.store(new_node(true, ""), std::memory_order_release);
 }
@@ -597,6 +651,14 @@ void BTree::prefetch_header(const Node* node) {
   const char* base = reinterpret_cast<const char*>(node);
   __builtin_prefetch(base);
   __builtin_prefetch(base + 64);
+}
+
+// Every line of a node (a scan's next leaf).
+void BTree::prefetch_node(const Node* node) const {
+  const char* base = reinterpret_cast<const char*>(node);
+  const size_t bytes = Node::bytes_for(node_keys_max_ + 1);
+  for (size_t offset = 0; offset < bytes; offset += 64)
+    __builtin_prefetch(base + offset);
 }
 
 // ---- Optimistic descent -----------------------------------------------------------------
@@ -910,7 +972,7 @@ bool BTree::copy_leaf(const Node* leaf, uint64_t v, size_t from, bool down, size
   const size_t n = leaf->entries();
   from = std::min(from, n);
   const size_t take = std::min(max, down ? from : n - from);
-  std::vector<ScanBatch::Raw>& raw = batch->raw;
+  std::vector<ScanBatch::Raw>& raw = batch->raw();
   raw.resize(take);
   for (size_t k = 0; k < take; ++k) {
     const size_t i = down ? from - 1 - k : from + k;
@@ -919,12 +981,7 @@ bool BTree::copy_leaf(const Node* leaf, uint64_t v, size_t from, bool down, size
                             leaf->sizes()[i].load(std::memory_order_relaxed)};
   }
   if (!leaf->validate(v)) return false;
-  const std::string_view prefix(prefix_bytes, prefix_size);
-  batch->clear();
-  for (const ScanBatch::Raw& r : raw) {
-    batch->add(r.ptr,
-               [&](std::string* out) { leaf->append_key(prefix, r.head, r.size, r.rest, out); });
-  }
+  batch->finish(std::string_view(prefix_bytes, prefix_size));
   return true;
 }
 
@@ -983,32 +1040,35 @@ void BTree::read_next(const Node* leaf, size_t max, ScanBatch* batch, Node** nex
 }
 
 size_t BTree::scan_forward(const Bounds& b, size_t limit, KeyVisitor visit) const {
-  ScanBatch batch;
+  ScanBatch::Lease batch;
   size_t visited = 0;
   Node* next = nullptr;
-  read_descended(b.lo, Seek::kKey, SearchFrom{&b.lo, false}, limit, &batch, &next);
+  read_descended(b.lo, Seek::kKey, SearchFrom{&b.lo, false}, limit, &*batch, &next);
   for (;;) {
     // Keys at or past hi end the scan.
     bool past_end = false;
     if (b.has_hi) {
-      while (batch.size() > 0 && compare_keys(batch.key(batch.size() - 1), b.hi) >= 0) {
-        batch.pop_back();
+      while (batch->size() > 0 && compare_keys(batch->key(batch->size() - 1), b.hi) >= 0) {
+        batch->pop_back();
         past_end = true;
       }
     }
-    if (!batch.deliver(visit, &visited) || past_end || visited == limit || next == nullptr)
+    // The next leaf, whole, while the visitor works through this one.
+    if (next != nullptr && !past_end) prefetch_node(next);
+    if (!batch->deliver(visit, payload_prefetch_, &visited) || past_end || visited == limit ||
+        next == nullptr)
       return visited;
     // The next leaf's keys are >= its low fence (immutable, read without its latch).
     if (b.has_hi && compare_keys(next->low_fence, b.hi) >= 0) return visited;
     // Every key right of the leaf just read is in `next` or further right, and every key in
     // `next` is above those just visited.
     const Node* leaf = next;
-    read_next(leaf, limit - visited, &batch, &next);
+    read_next(leaf, limit - visited, &*batch, &next);
   }
 }
 
 size_t BTree::scan_reverse(const Bounds& b, size_t limit, KeyVisitor visit) const {
-  ScanBatch batch;
+  ScanBatch::Lease batch;
   size_t visited = 0;
   // Keys below `bound` remain to be visited (all keys while !bounded).
   std::string bound = b.hi;
@@ -1020,13 +1080,14 @@ size_t BTree::scan_reverse(const Bounds& b, size_t limit, KeyVisitor visit) cons
     Node* next = nullptr;
     const Node* leaf = read_descended(bound, bounded ? Seek::kBelow : Seek::kLast,
                                       SearchFrom{bounded ? &bound : nullptr, true}, limit - visited,
-                                      &batch, &next);
+                                      &*batch, &next);
     bool past_start = false;
-    while (batch.size() > 0 && compare_keys(batch.key(batch.size() - 1), b.lo) < 0) {
-      batch.pop_back();
+    while (batch->size() > 0 && compare_keys(batch->key(batch->size() - 1), b.lo) < 0) {
+      batch->pop_back();
       past_start = true;
     }
-    if (!batch.deliver(visit, &visited) || past_start || visited == limit) return visited;
+    if (!batch->deliver(visit, payload_prefetch_, &visited) || past_start || visited == limit)
+      return visited;
     // Every key left of this leaf is below its low fence; "" (leftmost leaf) ends the scan.
     if (compare_keys(leaf->low_fence, b.lo) <= 0) return visited;
     bound = leaf->low_fence;  // strictly below the previous bound: the scan progresses

@@ -112,11 +112,17 @@ class LatchStats;
 
 namespace ringdb::daemon {
 
+// Called by a scan on a payload a few entries before the visitor receives it, to start
+// fetching what the visitor will read through it (prefetches only: it must not block, and
+// may only read what stays valid while the scan's caller runs).
+using PayloadPrefetch = void (*)(const void* payload);
+
 struct BTreeOptions {
   // Slots per node. Small values make deep trees (tests use 4 or 8 to force splits).
   uint32_t node_keys_max = 64;
   // Statistics class for every node latch ("index.node"); nullptr = no statistics.
   sync::LatchStats* latch_stats = nullptr;
+  PayloadPrefetch payload_prefetch = nullptr;  // nullptr: payloads are only prefetched
 };
 
 // The keys a scan visits: start <= key < end, and key starts with prefix. An empty start
@@ -206,6 +212,7 @@ class BTree {
   Node* new_node(bool leaf, std::string_view low_fence) const;
   static void delete_subtree(Node* node);
   static void prefetch_header(const Node* node);
+  void prefetch_node(const Node* node) const;
   // The first entry >= the probe's key (*exact: equal), or a restart marker.
   static size_t search(const Node* node, const Probe& k, ReadContext* ctx, bool* exact);
   static size_t route(const Node* node, std::string_view key, Seek seek, ReadContext* ctx);
@@ -236,6 +243,7 @@ class BTree {
 
   const uint32_t node_keys_max_;
   sync::LatchStats* const latch_stats_;
+  const PayloadPrefetch payload_prefetch_;
   std::atomic<Node*> root_;  // invariant 4
   std::atomic<size_t> size_{0};
   epoch::RetireList retired_;  // long rests unlinked by writers (invariant 6)
