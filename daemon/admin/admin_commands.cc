@@ -237,6 +237,8 @@ void metrics_engine(Exposition& e, const AdminContext& ctx) {
   const EngineStats es = ctx.engine->stats();
   e.one("ringdb_memory_used_bytes", "gauge", "Memory held by stored data.",
         d(es.memory_used_bytes));
+  e.one("ringdb_index_bytes", "gauge", "Memory held by the index's nodes and long keys.",
+        d(es.index_bytes));
   e.one("ringdb_memory_limit_bytes", "gauge", "The memory limit (--memory-limit).",
         d(es.memory_limit_bytes));
   e.one("ringdb_keys", "gauge", "Index entries (live keys and deleted ones not purged yet).",
@@ -597,6 +599,8 @@ void add_status_commands(AdminServer* admin, const AdminContext& ctx) {
                    {"sessions_max", ctx.config->sessions_max},
                    {"memory_used_bytes", es.memory_used_bytes},
                    {"memory_limit_bytes", es.memory_limit_bytes},
+                   {"index_bytes", es.index_bytes},
+                   {"keys", es.keys},
                    {"wal_lsn", ctx.log->written_lsn()},
                    {"wal_durable_lsn", ctx.log->durable_lsn()},
                    {"last_checkpoint", checkpoint},

@@ -377,6 +377,7 @@ EngineStats Engine::stats() const {
   s.memory_used_bytes = memory_used_.load(std::memory_order_relaxed);
   s.memory_limit_bytes = options_.memory_limit_bytes;
   s.keys = index_.size();
+  s.index_bytes = index_.memory_bytes();
   s.history_length = purger_.history_length();
   const mvcc::OldestView oldest = mvcc_.clone_oldest_view();
   s.oldest_view_age_ns = oldest.opened_ns != 0 ? sync::coarse_now_ns() - oldest.opened_ns : 0;

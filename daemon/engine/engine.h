@@ -152,7 +152,8 @@ inline constexpr size_t kContentionMax = 64;
 struct EngineStats {
   size_t memory_used_bytes = 0;
   size_t memory_limit_bytes = 0;
-  size_t keys = 0;  // index entries (live keys plus deleted ones purge has not removed)
+  size_t keys = 0;         // index entries (live keys plus deleted ones purge has not removed)
+  size_t index_bytes = 0;  // the index's nodes and long keys (not charged to the limit)
   uint64_t history_length = 0;
   int64_t oldest_view_age_ns = 0;
   uint32_t active_views = 0;

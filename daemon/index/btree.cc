@@ -121,9 +121,11 @@ bool prefix_successor(std::string_view prefix, std::string* out) {
 }
 
 // A long suffix's bytes after its head, in zero-padded words. Immutable once published.
+size_t long_rest_bytes(size_t rest_size) {
+  return (rest_size + 7) / 8 * 8;
+}
 uint64_t* new_long_rest(std::string_view rest) {
-  const size_t words = (rest.size() + 7) / 8;
-  auto* block = new uint64_t[words]();
+  auto* block = new uint64_t[long_rest_bytes(rest.size()) / 8]();
   std::memcpy(block, rest.data(), rest.size());
   return block;
 }
@@ -390,10 +392,12 @@ struct alignas(64) BTree::Node {
     prefix_size.store(static_cast<uint32_t>(p.size()), std::memory_order_relaxed);
   }
   // Writes slot i from a suffix (the key minus the prefix) and a pointer.
-  void set_slot(size_t i, std::string_view suffix, void* p) REQUIRES(latch) {
+  void set_slot(size_t i, std::string_view suffix, void* p, Heap* heap) REQUIRES(latch) {
     uint64_t rest = 0;
     if (suffix.size() > kInlineMax) {
       rest = reinterpret_cast<uint64_t>(new_long_rest(suffix.substr(kHeadBytes)));
+      heap->long_rest_bytes.fetch_add(long_rest_bytes(suffix.size() - kHeadBytes),
+                                      std::memory_order_relaxed);
     } else if (suffix.size() > kHeadBytes) {
       rest = pack_word(suffix.data() + kHeadBytes, suffix.size() - kHeadBytes);
     }
@@ -408,17 +412,19 @@ struct alignas(64) BTree::Node {
     rests()[to].store(rests()[from].load(std::memory_order_relaxed), std::memory_order_release);
     ptrs()[to].store(ptrs()[from].load(std::memory_order_relaxed), std::memory_order_release);
   }
-  // Hands slot i's long-rest block (if any) to `retired`: readers may still be reading it.
-  void retire_slot(size_t i, epoch::RetireList* retired) REQUIRES(latch) {
-    if (sizes()[i].load(std::memory_order_relaxed) > kInlineMax)
-      retired->retire(reinterpret_cast<void*>(rests()[i].load(std::memory_order_relaxed)),
-                      delete_long_rest);
+  // Hands slot i's long-rest block (if any) to the retire list: readers may still read it.
+  void retire_slot(size_t i, Heap* heap) REQUIRES(latch) {
+    const size_t size = sizes()[i].load(std::memory_order_relaxed);
+    if (size <= kInlineMax) return;
+    heap->long_rest_bytes.fetch_sub(long_rest_bytes(size - kHeadBytes), std::memory_order_relaxed);
+    heap->retired.retire(reinterpret_cast<void*>(rests()[i].load(std::memory_order_relaxed)),
+                         delete_long_rest);
   }
   // Replaces every entry by `entries` (sorted), with their common prefix recomputed.
-  void rebuild(std::span<const OwnedEntry> fresh, epoch::RetireList* retired) REQUIRES(latch) {
+  void rebuild(std::span<const OwnedEntry> fresh, Heap* heap) REQUIRES(latch) {
     assert(fresh.size() <= capacity);
     for (size_t i = 0; i < entries(); ++i)
-      retire_slot(i, retired);
+      retire_slot(i, heap);
     size_t p = 0;
     if (!fresh.empty()) {
       p = std::min(common_prefix_size(fresh.front().key, fresh.back().key), kPrefixMax);
@@ -427,12 +433,11 @@ struct alignas(64) BTree::Node {
       set_prefix("");
     }
     for (size_t i = 0; i < fresh.size(); ++i)
-      set_slot(i, std::string_view(fresh[i].key).substr(p), fresh[i].ptr);
+      set_slot(i, std::string_view(fresh[i].key).substr(p), fresh[i].ptr, heap);
     count.store(static_cast<uint32_t>(fresh.size()), std::memory_order_relaxed);
   }
   // Inserts (key, p) at position i. A key outside the prefix shortens it (rebuild).
-  void insert_at(size_t i, std::string_view key, void* p, epoch::RetireList* retired)
-      REQUIRES(latch) {
+  void insert_at(size_t i, std::string_view key, void* p, Heap* heap) REQUIRES(latch) {
     const size_t n = entries();
     assert(n < capacity);
     char pre[kPrefixMax];
@@ -440,17 +445,17 @@ struct alignas(64) BTree::Node {
     if (n == 0 || key.size() < pn || std::memcmp(key.data(), pre, pn) != 0) {
       std::vector<OwnedEntry> all = owned_entries();
       all.insert(all.begin() + static_cast<std::ptrdiff_t>(i), OwnedEntry{std::string(key), p});
-      rebuild(all, retired);
+      rebuild(all, heap);
       return;
     }
     for (size_t j = n; j > i; --j)
       copy_slot(j, j - 1);
-    set_slot(i, key.substr(pn), p);
+    set_slot(i, key.substr(pn), p, heap);
     count.store(static_cast<uint32_t>(n + 1), std::memory_order_relaxed);
   }
-  void erase_at(size_t i, epoch::RetireList* retired) REQUIRES(latch) {
+  void erase_at(size_t i, Heap* heap) REQUIRES(latch) {
     const size_t n = entries();
-    retire_slot(i, retired);
+    retire_slot(i, heap);
     for (size_t j = i; j + 1 < n; ++j)
       copy_slot(j, j + 1);
     count.store(static_cast<uint32_t>(n - 1), std::memory_order_relaxed);
@@ -641,7 +646,8 @@ void BTree::delete_subtree(Node* node) {
   Node::destroy(node);
 }
 
-BTree::Node* BTree::new_node(bool leaf, std::string_view low_fence) const {
+BTree::Node* BTree::new_node(bool leaf, std::string_view low_fence) {
+  heap_.nodes.fetch_add(1, std::memory_order_relaxed);
   // One spare slot: an insert into a full node overflows it before the split.
   return Node::create(leaf, low_fence, latch_stats_, node_keys_max_ + 1);
 }
@@ -659,6 +665,11 @@ void BTree::prefetch_node(const Node* node) const {
   const size_t bytes = Node::bytes_for(node_keys_max_ + 1);
   for (size_t offset = 0; offset < bytes; offset += 64)
     __builtin_prefetch(base + offset);
+}
+
+size_t BTree::memory_bytes() const {
+  return heap_.nodes.load(std::memory_order_relaxed) * Node::bytes_for(node_keys_max_ + 1) +
+         heap_.long_rest_bytes.load(std::memory_order_relaxed);
 }
 
 // ---- Optimistic descent -----------------------------------------------------------------
@@ -796,7 +807,7 @@ void* BTree::insert_if_absent(std::string_view key, void* payload) {
     stored = leaf->ptr(i);
   } else if (leaf->entries() < node_keys_max_) {
     leaf->begin_write();
-    leaf->insert_at(i, key, payload, &retired_);
+    leaf->insert_at(i, key, payload, &heap_);
     leaf->end_write();
     size_.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -846,7 +857,7 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
     // new contents cannot then validate the parent that routed to it (descend_optimistic).
     for (size_t j = 0; j < depth; ++j)
       held[j]->begin_write();
-    node->insert_at(i, key, payload, &retired_);
+    node->insert_at(i, key, payload, &heap_);
     size_.fetch_add(1, std::memory_order_relaxed);
     for (size_t level = depth - 1; node->entries() > node_keys_max_; --level) {
       std::string separator;
@@ -860,7 +871,7 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
       bool parent_exact = false;
       const size_t pos = search(parent, Probe(parent, separator), &ctx, &parent_exact);
       assert(!parent_exact && parent->child(pos) == node);
-      parent->insert_at(pos, separator, right, &retired_);
+      parent->insert_at(pos, separator, right, &heap_);
       node = parent;
     }
     for (size_t j = 0; j < depth; ++j)
@@ -883,18 +894,18 @@ BTree::Node* BTree::split(Node* node, std::string* separator) REQUIRES(node->lat
     separator->assign(shortest_separator(all[mid - 1].key, all[mid].key));
     right = new_node(true, *separator);
     sync::ExclusiveGuard guard(right->latch);  // not yet reachable: only the analysis needs it
-    right->rebuild(entries.subspan(mid), &retired_);
+    right->rebuild(entries.subspan(mid), &heap_);
     right->next.store(node->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
   } else {
     separator->assign(all[mid].key);
     right = new_node(false, *separator);
     sync::ExclusiveGuard guard(right->latch);
     right->first_child.store(static_cast<Node*>(all[mid].ptr), std::memory_order_relaxed);
-    right->rebuild(entries.subspan(mid + 1), &retired_);
+    right->rebuild(entries.subspan(mid + 1), &heap_);
   }
   // Published with the parent's separator, while both are odd (insert_pessimistic).
   if (node->leaf) node->next.store(right, std::memory_order_release);
-  node->rebuild(entries.first(mid), &retired_);
+  node->rebuild(entries.first(mid), &heap_);
   return right;
 }
 
@@ -905,7 +916,7 @@ void BTree::grow_root(Node* old_root, std::string_view separator, Node* right)
     sync::ExclusiveGuard guard(root->latch);  // not yet reachable: only the analysis needs it
     root->first_child.store(old_root, std::memory_order_relaxed);
     const OwnedEntry entry{std::string(separator), right};
-    root->rebuild(std::span<const OwnedEntry>(&entry, 1), &retired_);
+    root->rebuild(std::span<const OwnedEntry>(&entry, 1), &heap_);
   }
   // Release: a thread that loads the new root sees it initialized (invariant 4). The old
   // root is odd until after this store, so an optimistic reader that entered through it
@@ -922,7 +933,7 @@ bool BTree::remove_if(std::string_view key, void* expected) {
   const bool removed = exact && leaf->ptr(i) == expected;
   if (removed) {
     leaf->begin_write();
-    leaf->erase_at(i, &retired_);
+    leaf->erase_at(i, &heap_);
     leaf->end_write();
     size_.fetch_sub(1, std::memory_order_relaxed);
   }

@@ -187,6 +187,8 @@ class BTree {
   bool remove_if(std::string_view key, void* expected);
   // Number of keys (a relaxed counter: exact when quiescent).
   size_t size() const { return size_.load(std::memory_order_relaxed); }
+  // Bytes the tree holds: its nodes and the out-of-line bytes of long keys (relaxed counters).
+  size_t memory_bytes() const;
 
   // Visits the keys of `range` in increasing order, or in decreasing order (from the largest
   // key < end down to start) if `reverse`, at most `limit` of them, until `visit` returns
@@ -209,7 +211,14 @@ class BTree {
   enum class Seek : uint8_t;
   enum class LeafMode : uint8_t { kShared, kExclusive };
 
-  Node* new_node(bool leaf, std::string_view low_fence) const;
+  // What the tree has allocated, and the long rests waiting to be freed.
+  struct Heap {
+    epoch::RetireList retired;  // long rests unlinked by writers (invariant 6)
+    std::atomic<size_t> nodes{0};
+    std::atomic<size_t> long_rest_bytes{0};  // live ones (retired ones no longer count)
+  };
+
+  Node* new_node(bool leaf, std::string_view low_fence);
   static void delete_subtree(Node* node);
   static void prefetch_header(const Node* node);
   void prefetch_node(const Node* node) const;
@@ -246,7 +255,7 @@ class BTree {
   const PayloadPrefetch payload_prefetch_;
   std::atomic<Node*> root_;  // invariant 4
   std::atomic<size_t> size_{0};
-  epoch::RetireList retired_;  // long rests unlinked by writers (invariant 6)
+  Heap heap_;
 };
 
 }  // namespace ringdb::daemon

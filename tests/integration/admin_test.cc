@@ -149,6 +149,8 @@ TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown 
     CHECK(status["data_dir"] == daemon.dir() + "/data");
     CHECK(status["workers"].size() >= 1);
     CHECK(status["memory_used_bytes"].get<uint64_t>() > 0);
+    CHECK(status["index_bytes"].get<uint64_t>() > 0);
+    CHECK(status["keys"].get<uint64_t>() >= kPuts);
     CHECK(status["uptime_seconds"].get<double>() > 0);
     const json wal = admin_ok(daemon, {"wal"});
     CHECK(wal["records"].get<uint64_t>() - before_wal["records"].get<uint64_t>() == kPuts);

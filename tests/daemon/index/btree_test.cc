@@ -404,6 +404,28 @@ TEST_CASE("BTree: a lookup takes no latch; an insert or removal latches only its
   CHECK(stats.snapshot().acquisitions == before + 2);
 }
 
+TEST_CASE("BTree: memory_bytes counts the nodes and the bytes of long keys") {
+  BTree tree(BTreeOptions{8, nullptr});
+  const size_t empty = tree.memory_bytes();
+  CHECK(empty > 0);  // the root leaf
+  Payloads p(2000);
+  for (size_t n = 0; n < 1000; ++n)
+    tree.insert_if_absent(numbered_key(n), p[n]);
+  const size_t short_keys = tree.memory_bytes();
+  CHECK(short_keys > empty * 100);  // at least 1000 / 8 nodes
+  // Keys whose suffixes exceed a slot keep their bytes out of line, until removed.
+  const std::string tail(100, 'z');
+  for (size_t n = 0; n < 1000; ++n)
+    tree.insert_if_absent(numbered_key(n) + tail, p[1000 + n]);
+  const size_t long_keys = tree.memory_bytes();
+  CHECK(long_keys > short_keys + 1000 * 80);
+  for (size_t n = 0; n < 1000; ++n)
+    CHECK(tree.remove_if(numbered_key(n) + tail, p[1000 + n]));
+  // The nodes stay (no merges yet); the long keys' bytes are gone.
+  CHECK(tree.memory_bytes() < long_keys - 1000 * 80);
+  REQUIRE(tree.check_invariants() == "");
+}
+
 TEST_CASE("BTree: concurrent insert_if_absent of the same keys agrees on one payload each") {
   constexpr size_t kThreads = 4;
   constexpr size_t kKeys = 20000;
