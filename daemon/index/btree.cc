@@ -859,9 +859,13 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
       held[j]->begin_write();
     node->insert_at(i, key, payload, &heap_);
     size_.fetch_add(1, std::memory_order_relaxed);
+    // A key appended after every other key of its leaf (ascending keys: a load, a log, a
+    // queue) splits the leaf where it was appended, leaving it full rather than half empty.
+    bool appended = i + 1 == node->entries();
     for (size_t level = depth - 1; node->entries() > node_keys_max_; --level) {
       std::string separator;
-      Node* right = split(node, &separator);
+      Node* right = split(node, appended, &separator);
+      appended = false;  // inner nodes split in the middle
       if (level == 0) {  // only a full root is kept latched at level 0 after overflowing
         assert(root_.load(std::memory_order_relaxed) == node);
         grow_root(node, separator, right);
@@ -882,10 +886,10 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
   return stored;
 }
 
-BTree::Node* BTree::split(Node* node, std::string* separator) REQUIRES(node->latch) {
+BTree::Node* BTree::split(Node* node, bool appended, std::string* separator) REQUIRES(node->latch) {
   const std::vector<OwnedEntry> all = node->owned_entries();
   const size_t n = all.size();
-  const size_t mid = n / 2;
+  const size_t mid = node->leaf && appended ? n - 1 : n / 2;
   // Leaf: entries [mid, n) move right; the separator only needs to fall between the halves.
   // Inner: entry mid's key moves up, its child becomes the new node's first child.
   const std::span<const OwnedEntry> entries(all);

@@ -234,8 +234,8 @@ class BTree {
   Node* latch_leaf_exclusive(std::string_view key) const;
   void* insert_pessimistic(std::string_view key, void* payload);
   // REQUIRES: node X-latched and odd, holding node_keys_max + 1 entries. Returns the new
-  // right sibling.
-  Node* split(Node* node, std::string* separator);
+  // right sibling: the upper half, or (a leaf whose last entry was just appended) that entry.
+  Node* split(Node* node, bool appended, std::string* separator);
   // REQUIRES: old_root X-latched, odd, and still the root.
   void grow_root(Node* old_root, std::string_view separator, Node* right);
   static bool copy_leaf(const Node* leaf, uint64_t v, size_t from, bool down, size_t max,

@@ -170,6 +170,13 @@ void BM_Get_ringdb(benchmark::State& state) {
     benchmark::DoNotOptimize(value.data());
   }
   e.close_session(std::move(session));
+  // What the data set costs the engine, per key: chains, versions and values (its own
+  // account) and the index.
+  const auto stats = e.stats();
+  state.counters["stored_bytes_per_key"] =
+      static_cast<double>(stats.memory_used_bytes) / static_cast<double>(stats.keys);
+  state.counters["index_bytes_per_key"] =
+      static_cast<double>(stats.index_bytes) / static_cast<double>(stats.keys);
 }
 
 template <bool kZipf>

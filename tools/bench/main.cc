@@ -16,6 +16,7 @@
 #include "tools/bench/driver.h"
 #include "tools/bench/fs_info.h"
 #include "tools/bench/lmdb_load.h"
+#include "tools/bench/memory_run.h"
 #include "tools/bench/options.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/redis_client.h"
@@ -250,6 +251,18 @@ int main(int argc, char** argv) {
     return help ? 0 : 2;
   }
   signal(SIGPIPE, SIG_IGN);  // a dead server shows as a failed write, not a killed client
+  if (options.workload == Workload::kMemory) {
+    MemoryFigures ringdb_figures;
+    MemoryFigures redis_figures;
+    bool ok = measure_ringdb_memory(options, argv[0], &ringdb_figures, &error);
+    if (ok) print_memory(ringdb_figures, options.json);
+    if (ok && options.compare_redis) {
+      ok = measure_redis_memory(options, &redis_figures, &error);
+      if (ok) print_memory(redis_figures, options.json);
+    }
+    if (!ok) std::fprintf(stderr, "ringdb-bench: %s\n", error.c_str());
+    return ok ? 0 : 1;
+  }
   Reporter reporter(options);
   BackgroundLoad load;  // for the whole run, every system measured
   bool ok = load.start(options.background_load, &error);

@@ -16,7 +16,9 @@ constexpr const char* kUsage =
     "WORKLOAD: ping (also measures the shm-floor and unix-socket baselines), get, put,\n"
     "          mixed (--get-percent gets, the rest puts), idle (daemon CPU while idle),\n"
     "          commit (transactions of --keys-per-commit puts, each client its own keys;\n"
-    "          latency from begin to the acknowledged durable commit)\n"
+    "          latency from begin to the acknowledged durable commit),\n"
+    "          memory (with --spawn: the daemon's resident memory per key after loading\n"
+    "          --keys keys of --value-size bytes; with --compare redis, Redis's too)\n"
     "\n"
     "  --socket PATH        the daemon's session socket [libringdb's default]\n"
     "  --spawn              start a private ringdbd in a temporary directory, stop it at the end\n"
@@ -75,7 +77,8 @@ bool parse_seconds(std::string_view text, double max, double* out) {
 
 bool parse_workload(std::string_view name, Workload* out) {
   static constexpr Workload kAll[] = {Workload::kPing,  Workload::kGet,  Workload::kPut,
-                                      Workload::kMixed, Workload::kIdle, Workload::kCommit};
+                                      Workload::kMixed, Workload::kIdle, Workload::kCommit,
+                                      Workload::kMemory};
   for (Workload w : kAll) {
     if (name == workload_name(w)) {
       *out = w;
@@ -125,6 +128,8 @@ const char* workload_name(Workload workload) {
       return "idle";
     case Workload::kCommit:
       return "commit";
+    case Workload::kMemory:
+      return "memory";
   }
   return "?";
 }
@@ -232,6 +237,10 @@ bool check_combination(const Options& o, bool have_workload, std::string* error)
   }
   if (o.spawn && !o.socket_path.empty()) {
     *error = "--socket and --spawn exclude each other";
+    return false;
+  }
+  if (o.workload == Workload::kMemory && !o.spawn) {
+    *error = "memory measures a daemon it starts empty: it needs --spawn";
     return false;
   }
   return true;

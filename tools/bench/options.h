@@ -10,7 +10,7 @@
 
 namespace ringdb::bench {
 
-enum class Workload { kPing, kGet, kPut, kMixed, kIdle, kCommit };
+enum class Workload { kPing, kGet, kPut, kMixed, kIdle, kCommit, kMemory };
 
 struct Options {
   Workload workload = Workload::kPing;

@@ -55,6 +55,7 @@ class RequestMix {
       case Workload::kPing:
       case Workload::kIdle:
       case Workload::kCommit:  // not a request stream: format_commit_key
+      case Workload::kMemory:  // no request stream: memory_run.h
         return RequestKind::kPing;
       case Workload::kGet:
         kind = RequestKind::kGet;
