@@ -4,7 +4,8 @@
 // Keys are arbitrary byte strings (embedded zero bytes allowed, any length), ordered as
 // memcmp orders them (unsigned bytes), a proper prefix before its extensions; "" is the
 // smallest key. Nodes store keys by value; payloads are never dereferenced or freed here.
-// Lookups take no latch and write no shared memory (optimistic reads, below).
+// Lookups take no latch and write no shared memory but their thread's epoch slot
+// (optimistic reads, below).
 //
 // Thread safety: every member function may be called concurrently, without external
 // synchronization, except the destructor and check_invariants() (call them when quiescent).
@@ -28,32 +29,32 @@
 //      children and `next` link change only under its latch in X, and only while its version
 //      is odd (each change makes it odd, then even again: a seqlock). A node's kind (leaf or
 //      inner), capacity and low fence never change after it is published.
-//   2. No merges, no node is freed before the tree is. A removal only takes an entry out of
-//      a leaf; an empty or underfull leaf stays where it is (lookups miss in it, scans pass
-//      over it) and is refilled when keys in its range come back; ~BTree frees every node.
-//      Consequence: a node pointer, once read from a node at a validated version, stays
-//      valid for the tree's life (scans rely on it), and a key never moves left: a split
-//      moves the upper half of a node to a new node on its right.
-//      Memory: while keys come back to the ranges they left, it is bounded by the largest key
-//      set the tree held. CAVEAT: keys that keep moving to new ranges (ever-increasing keys,
-//      old ones removed: a queue) leave empty leaves behind, about one per node_keys_max / 2
-//      inserts, for the tree's life. Reclaiming them needs merges (not done yet); freed
-//      nodes would go through the epoch scheme long rests already use (epoch.h).
+//   2. Nodes merge and are freed through epochs. A removal that leaves a leaf with at most
+//      node_keys_max / 4 entries merges it with a sibling under the same parent if the two
+//      fit in one node: the right one's entries move into the left one (for inner nodes with
+//      the parent's separator pulled down), the right one is left empty, marked obsolete and
+//      handed to the epoch retire list, and the parent loses a separator; an inner node left
+//      underfull merges the same way one level up, and a root left with one child hands the
+//      root over to it. Every public operation holds an epoch pin (a scan for its whole
+//      length, visitor calls included), so a node it reached stays allocated until it ends.
+//      Memory: a queue-like workload (ever-increasing keys, the oldest removed) stays flat.
 //   3. Low fences are immutable (a split keeps the left node's fence; the new right node's
-//      fence is the separator), so a leaf's key range [low fence, high fence) only ever
-//      shrinks at its upper end, and only while its version is odd.
+//      fence is the separator). A split shrinks a leaf's key range at its upper end (its upper
+//      half moves to a new node on its right); a merge extends it at its upper end (the right
+//      sibling's keys move into it). Both happen only while the nodes involved are odd.
 //   4. The root pointer (root_) is atomic and changes only while its writer holds the old
 //      root's latch in X and the old root's version is odd; the old root becomes the new
 //      root's leftmost child. A thread that entered through a node loaded from root_ checks
 //      root_ again after reading that node's version (optimistic) or latching it, and
 //      retries if it changed. Roots are never reused (invariant 2), so there is no ABA.
-//   5. Latches are taken top-down (parent before child) and, at the leaf level, one at a
-//      time: nobody waits for a latch while holding one at the same or a lower level (a split
-//      latches its new node while nobody else can reach it: that never waits). Hence no
-//      deadlock, whatever the priorities.
+//   5. Latches are taken top-down (parent before child), and two siblings (only by a merge,
+//      holding their parent) left before right: nobody waits for a latch while holding one at
+//      a lower level, or one at the same level to the right of it (a split latches its new
+//      node while nobody else can reach it: that never waits). Hence no deadlock, whatever the
+//      priorities.
 //   6. A long rest, once published in a slot, is never changed; a writer that removes or
-//      rewrites the slot hands the block to the tree's epoch::RetireList, which frees it once
-//      no reader pinned before the removal remains (epoch.h).
+//      rewrites the slot hands the block to the tree's epoch::RetireList, which frees it (as
+//      it frees merged nodes) once no operation pinned before the removal remains (epoch.h).
 //
 // Concurrency protocol.
 //   - Reads are optimistic (optimistic lock coupling, after Leis et al., "The ART of Practical
@@ -62,8 +63,8 @@
 //     validates the version before it trusts what it read; a child's version is read before
 //     the parent is validated again, so a child reached at a validated version covers the
 //     range its parent promised. Only a long rest is followed before the end of the read, and
-//     only after a validation, under an epoch pin taken the first time one is needed. A
-//     changed version restarts the operation from the root; after kOptimisticAttempts (8)
+//     only after a validation (the operation's pin keeps it allocated). A changed version
+//     restarts the operation from the root; after kOptimisticAttempts (8)
 //     restarts it falls back to latch coupling with S latches at Priority::kRegular, which
 //     a stream of writers cannot starve in the same way.
 //   - Inserts and removals descend optimistically too and latch only the leaf (X, kRegular);
@@ -81,18 +82,20 @@
 //     back to latches); it must not wait behind a stream of regular requests on the upper
 //     levels, and finishing it quickly helps everyone. It is safe because SMOs are rare: a
 //     pessimistic descent happens only for an insert into a full leaf, which then splits into
-//     two half-full ones, so there are about inserts / (node_keys_max / 2) of them; they
+//     two half-full ones, so there are about inserts / (node_keys_max / 2) of them (a merge,
+//     which also takes kHigh, needs node_keys_max * 3 / 4 removals from a leaf); they
 //     cannot starve regular requests (the XtraDB rule: high priority only for bounded-rate
 //     work).
 //   - Scans copy the wanted (key, payload) pairs of one leaf at a validated version (or under
-//     its S latch, as a fallback) and then call the visitor holding nothing (so a visitor may
+//     its S latch, as a fallback) and then call the visitor holding no latch (so a visitor may
 //     call back into the tree). The first leaf is read at the version its descent validated.
-//     Forward scans then read the `next` leaf read with the previous one, at any version: by
-//     invariants 2 and 3 every key that was to the right of the previous leaf is still in that
-//     leaf or further right. Reverse scans descend again from the root for the keys below the
-//     previous leaf's low fence. Guarantees under concurrent inserts and removals: keys come
-//     out strictly ordered without duplicates, every key present for the whole scan is
-//     visited, keys inserted or removed during it may or may not be.
+//     Forward scans then read the `next` leaf read with the previous one, at any version: every
+//     key that was to the right of the previous leaf is in that leaf or further right, unless
+//     that leaf was merged into the previous one meanwhile (it is then obsolete, and the scan
+//     descends again for the keys after the last one it delivered). Reverse scans descend
+//     again from the root for the keys below the previous leaf's low fence. Guarantees under
+//     concurrent inserts and removals: keys come out strictly ordered without duplicates, every key
+//     present for the whole scan is visited, keys inserted or removed during it may or may not be.
 #pragma once
 
 #include <atomic>
@@ -213,12 +216,12 @@ class BTree {
 
   // What the tree has allocated, and the long rests waiting to be freed.
   struct Heap {
-    epoch::RetireList retired;  // long rests unlinked by writers (invariant 6)
+    epoch::RetireList retired;  // nodes and long rests unlinked by writers (invariant 6)
     std::atomic<size_t> nodes{0};
     std::atomic<size_t> long_rest_bytes{0};  // live ones (retired ones no longer count)
   };
 
-  Node* new_node(bool leaf, std::string_view low_fence);
+  Node* new_node(uint32_t level, std::string_view low_fence);
   static void delete_subtree(Node* node);
   static void prefetch_header(const Node* node);
   void prefetch_node(const Node* node) const;
@@ -238,13 +241,19 @@ class BTree {
   Node* split(Node* node, bool appended, std::string* separator);
   // REQUIRES: old_root X-latched, odd, and still the root.
   void grow_root(Node* old_root, std::string_view separator, Node* right);
+  size_t merge_below() const;
+  void merge_up(std::string_view key);
+  // REQUIRES: parent X-latched (not odd). Returns true if it is now underfull, not the root.
+  bool merge_children(Node* parent, size_t i);
+  // A node no longer reachable from the root, to be freed when no pin can see it.
+  void retire_node(Node* node);
   static bool copy_leaf(const Node* leaf, uint64_t v, size_t from, bool down, size_t max,
                         ScanBatch* batch);
   static bool read_at(const Node* leaf, uint64_t v, const SearchFrom& from, size_t max,
                       ReadContext* ctx, ScanBatch* batch, Node** next);
   const Node* read_descended(std::string_view key, Seek seek, const SearchFrom& from, size_t max,
                              ScanBatch* batch, Node** next) const;
-  void read_next(const Node* leaf, size_t max, ScanBatch* batch, Node** next) const;
+  bool read_next(const Node* leaf, size_t max, ScanBatch* batch, Node** next) const;
   size_t scan_forward(const Bounds& bounds, size_t limit, KeyVisitor visit) const;
   size_t scan_reverse(const Bounds& bounds, size_t limit, KeyVisitor visit) const;
   std::string check_node(const Node* node, std::string_view low, const std::string* high,

@@ -1,10 +1,10 @@
 // Epoch-based reclamation: freeing memory that optimistic readers may still be reading.
 //
 // The index's readers take no latch (btree.h): they read a node, then check that its version
-// did not change. A block they reached through the node (a long key's bytes) may meanwhile be
-// unlinked by a writer; it must not be freed until every reader that could have seen the link
-// is done. A reader announces itself with a Pin before it follows such a link; a writer hands
-// what it unlinked to a RetireList, which frees it once no pin that could see it remains.
+// did not change. A node or block they reached (a merged node, a long key's bytes) may
+// meanwhile be unlinked by a writer; it must not be freed until every reader that could have
+// seen the link is done. An operation announces itself with a Pin; a writer hands what it
+// unlinked to a RetireList, which frees it once no pin that could see it remains.
 //
 // The protocol (process-wide epoch counter E, one announcement slot per thread):
 //   - Pin: the thread stores the value e it read from E into its slot, then a seq_cst fence;
@@ -15,16 +15,15 @@
 //   - Reclaim: after a seq_cst fence, the smallest announced epoch m over all slots; every
 //     block tagged t < m is freed. A pin that announced e > t read E after the retire and
 //     cannot reach the block; a pin that announced e <= t holds it back. A pin whose slot
-//     store the reclaimer missed is ordered after the reclaimer's fence, so its reader sees
-//     the writer's version bump and never follows the old link (it re-validates after
-//     pinning: see BTree's lazy pins).
+//     store the reclaimer missed is ordered after the reclaimer's fence, so its reader
+//     starts after the unlink and cannot find the block.
 //
 // Limits. kThreadSlotsMax threads can hold a slot at once (a thread takes one at its first pin
 // and gives it back when it exits). Beyond that, a thread pins through a shared overflow count
 // that holds back all reclamation while it is non-zero: correct, only slower to free. A
 // RetireList frees at the latest when it is destroyed; while some reader stays pinned, its
-// size grows by what writers retire meanwhile (pins last one index operation, never a visitor
-// call, so this is short).
+// size grows by what writers retire meanwhile (a pin lasts one index operation; a scan's, its
+// whole length, visitor calls included).
 //
 // Thread safety: Pin is per thread. RetireList's members may be called from any thread.
 #pragma once
