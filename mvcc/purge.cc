@@ -14,7 +14,7 @@ Purger::~Purger() {
   sync::MutexGuard guard(garbage_mu_);
   for (const Garbage& g : garbage_) {
     if (g.version != nullptr) Version::destroy(g.version);
-    delete g.chain;
+    if (g.chain != nullptr) VersionChain::destroy(g.chain);
   }
 }
 
@@ -89,7 +89,7 @@ uint64_t Purger::free_garbage(std::vector<Garbage> taken, const OldestView& olde
       bytes += g.chain->footprint_bytes();
       for (const Version* v = g.chain->head(); v != nullptr; v = v->older())
         bytes += v->footprint_bytes();
-      delete g.chain;
+      VersionChain::destroy(g.chain);
     }
   }
   if (!keep.empty()) {

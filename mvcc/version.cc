@@ -21,6 +21,20 @@ void Version::destroy(Version* version) {
   std::free(version);
 }
 
+VersionChain* VersionChain::create(std::string_view key) {
+  assert(key.size() <= UINT32_MAX);
+  void* memory = std::malloc(sizeof(VersionChain) + key.size());
+  if (memory == nullptr) return nullptr;
+  auto* chain = new (memory) VersionChain(static_cast<uint32_t>(key.size()));
+  if (!key.empty()) std::memcpy(reinterpret_cast<char*>(chain + 1), key.data(), key.size());
+  return chain;
+}
+
+void VersionChain::destroy(VersionChain* chain) {
+  chain->~VersionChain();
+  std::free(chain);
+}
+
 VersionChain::~VersionChain() {
   Version* v = head_.load(std::memory_order_relaxed);
   while (v != nullptr) {

@@ -67,18 +67,21 @@ enum class WriteCheck : uint8_t { kOk, kConflict };
 
 class VersionChain {
  public:
-  explicit VersionChain(std::string_view key) : key_(key) {}
-  ~VersionChain();  // destroys the versions still linked
+  // Allocates a chain holding a copy of `key` (in the same allocation, after the object);
+  // nullptr if the allocation fails.
+  static VersionChain* create(std::string_view key);
+  // Destroys the versions still linked, then the chain.
+  static void destroy(VersionChain* chain);
   VersionChain(const VersionChain&) = delete;
   VersionChain& operator=(const VersionChain&) = delete;
 
-  std::string_view key() const { return key_; }
+  std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size_}; }
   Version* head() const { return head_.load(std::memory_order_acquire); }
   sync::Mutex& mutex() RETURN_CAPABILITY(mu_) { return mu_; }
   bool dead() const { return dead_.load(std::memory_order_acquire); }
   // Memory charged for the chain: the object, its key, and the copy of the key its index
   // entry holds.
-  size_t footprint_bytes() const { return sizeof(VersionChain) + 2 * key_.size(); }
+  size_t footprint_bytes() const { return sizeof(VersionChain) + 2 * size_t{key_size_}; }
 
   // The newest version `view` sees (its owner's own write, or a commit at or before its
   // snapshot), or nullptr. A tombstone means "deleted" to the caller.
@@ -106,7 +109,10 @@ class VersionChain {
   std::atomic<uint32_t> history_refs{0};
 
  private:
-  const std::string key_;
+  explicit VersionChain(uint32_t key_size) : key_size_(key_size) {}
+  ~VersionChain();
+
+  const uint32_t key_size_;  // the key's bytes follow the object
   sync::Mutex mu_;
   std::atomic<Version*> head_{nullptr};
   std::atomic<bool> dead_{false};

@@ -26,7 +26,7 @@ Engine::~Engine() {
   assert(mvcc_.active_view_count() == 0);
   // Chains still in the index own their versions; garbage is freed by ~Purger.
   index_.scan({}, false, std::numeric_limits<size_t>::max(), [](std::string_view, void* payload) {
-    delete static_cast<VersionChain*>(payload);
+    VersionChain::destroy(static_cast<VersionChain*>(payload));
     return true;
   });
 }
@@ -117,16 +117,16 @@ Status Engine::del(Transaction& txn, std::string_view key) {
 VersionChain* Engine::find_or_create_chain(std::string_view key, Status* status) {
   void* payload = nullptr;
   if (index_.find(key, &payload)) return static_cast<VersionChain*>(payload);
-  auto* fresh = new (std::nothrow) VersionChain(key);
+  VersionChain* fresh = VersionChain::create(key);
   if (fresh == nullptr || !charge(fresh->footprint_bytes())) {
-    delete fresh;
+    if (fresh != nullptr) VersionChain::destroy(fresh);
     *status = Status::kOutOfMemory;
     return nullptr;
   }
   void* stored = index_.insert_if_absent(key, fresh);
   if (stored != fresh) {
     uncharge(fresh->footprint_bytes());
-    delete fresh;  // never published
+    VersionChain::destroy(fresh);  // never published
   }
   return static_cast<VersionChain*>(stored);
 }

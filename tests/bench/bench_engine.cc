@@ -173,10 +173,12 @@ void BM_Get_ringdb(benchmark::State& state) {
   // What the data set costs the engine, per key: chains, versions and values (its own
   // account) and the index.
   const auto stats = e.stats();
-  state.counters["stored_bytes_per_key"] =
-      static_cast<double>(stats.memory_used_bytes) / static_cast<double>(stats.keys);
-  state.counters["index_bytes_per_key"] =
-      static_cast<double>(stats.index_bytes) / static_cast<double>(stats.keys);
+  state.counters["stored_bytes_per_key"] = benchmark::Counter(
+      static_cast<double>(stats.memory_used_bytes) / static_cast<double>(stats.keys),
+      benchmark::Counter::kAvgThreads);
+  state.counters["index_bytes_per_key"] = benchmark::Counter(
+      static_cast<double>(stats.index_bytes) / static_cast<double>(stats.keys),
+      benchmark::Counter::kAvgThreads);
 }
 
 template <bool kZipf>

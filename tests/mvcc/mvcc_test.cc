@@ -4,6 +4,8 @@
 // purge (what it may and may not remove, dead chains, memory given back).
 #include <doctest/doctest.h>
 
+#include <memory>
+
 #include <string>
 #include <vector>
 
@@ -14,6 +16,15 @@
 
 namespace ringdb::mvcc {
 namespace {
+
+// A chain owned by the test (the index owns them in the engine).
+struct ChainDeleter {
+  void operator()(VersionChain* chain) const { VersionChain::destroy(chain); }
+};
+using ChainPtr = std::unique_ptr<VersionChain, ChainDeleter>;
+ChainPtr make_chain(std::string_view key) {
+  return ChainPtr(VersionChain::create(key));
+}
 
 // A minimal harness: the pieces wired together as the engine wires them.
 struct Fixture : DeadChainHandler {
@@ -169,7 +180,8 @@ TEST_CASE("MvccManager: clone_oldest_view finds the oldest active view and skips
 
 TEST_CASE("Visibility: a transaction sees its own uncommitted write; others do not") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   const TrxId writer = f.trx_sys.begin_rw();
   ReadView* mine = f.mvcc.open_view(writer);
   ReadView* other = f.mvcc.open_view(kNoTrx);
@@ -184,7 +196,8 @@ TEST_CASE("Visibility: a transaction sees its own uncommitted write; others do n
 
 TEST_CASE("Visibility: a commit is visible to snapshots taken after it, not before") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   f.put_committed(chain, "v1");
   ReadView* before = f.mvcc.open_view(kNoTrx);
   f.put_committed(chain, "v2");
@@ -197,7 +210,8 @@ TEST_CASE("Visibility: a commit is visible to snapshots taken after it, not befo
 
 TEST_CASE("Visibility: a committed but not yet stamped version resolves through TrxSys") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   const TrxId writer = f.trx_sys.begin_rw();
   REQUIRE(f.write(chain, writer, f.trx_sys.visible_csn(), "v1") == WriteCheck::kOk);
   f.trx_sys.commit(writer);  // not stamped yet
@@ -209,7 +223,8 @@ TEST_CASE("Visibility: a committed but not yet stamped version resolves through 
 
 TEST_CASE("Visibility: a tombstone reads as deleted and hides older versions") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   f.put_committed(chain, "v1");
   ReadView* before = f.mvcc.open_view(kNoTrx);
   f.put_committed(chain, "", true);
@@ -222,7 +237,8 @@ TEST_CASE("Visibility: a tombstone reads as deleted and hides older versions") {
 
 TEST_CASE("Visibility: an aborted write is never visible, even to a reader already on it") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   f.put_committed(chain, "v1");
   const TrxId writer = f.trx_sys.begin_rw();
   REQUIRE(f.write(chain, writer, f.trx_sys.visible_csn(), "v2") == WriteCheck::kOk);
@@ -245,7 +261,8 @@ TEST_CASE("Visibility: an aborted write is never visible, even to a reader alrea
 
 TEST_CASE("First updater wins: conflicts with an active writer and with a newer commit") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   f.put_committed(chain, "v1");
   const TrxId a = f.trx_sys.begin_rw();
   const TrxId b = f.trx_sys.begin_rw();
@@ -264,7 +281,8 @@ TEST_CASE("First updater wins: conflicts with an active writer and with a newer 
 
 TEST_CASE("Purge: keeps every version an open view sees, removes the rest after it closes") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   f.put_committed(chain, "v1");
   ReadView* reader = f.mvcc.open_view(kNoTrx);
   f.put_committed(chain, "v2");
@@ -288,7 +306,8 @@ TEST_CASE("Purge: keeps every version an open view sees, removes the rest after 
 
 TEST_CASE("Purge: unlinked versions are not freed while a view that may reach them is open") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   f.put_committed(chain, "v1");
   f.put_committed(chain, "v2");
   f.purger.run_once();  // unlinks v1 (nobody sees it)
@@ -303,7 +322,8 @@ TEST_CASE("Purge: unlinked versions are not freed while a view that may reach th
 
 TEST_CASE("Purge: a reader active across the unlink holds the garbage back") {
   Fixture f;
-  VersionChain chain("k");
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
   f.put_committed(chain, "v1");
   f.put_committed(chain, "v2");
   ReadView* reader = f.mvcc.open_view(kNoTrx);  // sees v2; active during the unlink
@@ -318,7 +338,7 @@ TEST_CASE("Purge: a reader active across the unlink holds the garbage back") {
 
 TEST_CASE("Purge: a key whose only version is a tombstone everyone sees leaves the index") {
   Fixture f;
-  auto* chain = new VersionChain("k");
+  auto* chain = VersionChain::create("k");
   f.put_committed(*chain, "v1");
   f.put_committed(*chain, "", true);
   f.purger.run_once();
@@ -331,7 +351,7 @@ TEST_CASE("Purge: a key whose only version is a tombstone everyone sees leaves t
 
 TEST_CASE("Purge: a chain stays while a later transaction's history still refers to it") {
   Fixture f;
-  auto* chain = new VersionChain("k");
+  auto* chain = VersionChain::create("k");
   f.put_committed(*chain, "", true);
   // A second transaction writes the key again before purge runs.
   f.put_committed(*chain, "back");
