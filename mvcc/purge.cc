@@ -13,7 +13,7 @@ Purger::~Purger() {
   stop();
   sync::MutexGuard guard(garbage_mu_);
   for (const Garbage& g : garbage_) {
-    if (g.version != nullptr) Version::destroy(g.version);
+    if (g.version != nullptr && !g.embedded) Version::destroy(g.version);
     if (g.chain != nullptr) VersionChain::destroy(g.chain);
   }
 }
@@ -42,7 +42,12 @@ void Purger::retire(Version* version, VersionChain* chain) {
   const uint64_t tag = mvcc_.current_seq();
   {
     sync::MutexGuard guard(garbage_mu_);
-    garbage_.push_back(Garbage{tag, version, chain});
+    Garbage g{tag, version, chain};
+    if (version != nullptr) {
+      g.version_bytes = version->footprint_bytes();
+      g.embedded = version->embedded();
+    }
+    garbage_.push_back(g);
   }
   wake_if_idle();
 }
@@ -83,8 +88,8 @@ uint64_t Purger::free_garbage(std::vector<Garbage> taken, const OldestView& olde
       continue;
     }
     if (g.version != nullptr) {
-      bytes += g.version->footprint_bytes();
-      Version::destroy(g.version);
+      bytes += g.version_bytes;
+      if (!g.embedded) Version::destroy(g.version);
     } else {
       bytes += g.chain->footprint_bytes();
       for (const Version* v = g.chain->head(); v != nullptr; v = v->older())

@@ -82,6 +82,11 @@ class Purger {
     uint64_t tag;
     Version* version;  // one of the two
     VersionChain* chain;
+    // A version's footprint and whether it is its chain's embedded one, noted at retire time:
+    // an embedded version is never touched again here, since its chain (and so its memory)
+    // may be freed first.
+    size_t version_bytes = 0;
+    bool embedded = false;
   };
 
   void retire(Version* version, VersionChain* chain) EXCLUDES(garbage_mu_);

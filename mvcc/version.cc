@@ -7,26 +7,48 @@
 
 namespace ringdb::mvcc {
 
-Version* Version::create(uint64_t stamp, std::string_view value, bool tombstone) {
+Version* Version::construct(void* memory, uint64_t stamp, std::string_view value, bool tombstone,
+                            bool embedded) {
   assert(value.size() <= UINT32_MAX);
-  void* memory = std::malloc(sizeof(Version) + value.size());
-  if (memory == nullptr) return nullptr;
-  auto* version = new (memory) Version(stamp, static_cast<uint32_t>(value.size()), tombstone);
+  auto* version =
+      new (memory) Version(stamp, static_cast<uint32_t>(value.size()), tombstone, embedded);
   if (!value.empty()) std::memcpy(reinterpret_cast<char*>(version + 1), value.data(), value.size());
   return version;
 }
 
+Version* Version::create(uint64_t stamp, std::string_view value, bool tombstone) {
+  void* memory = std::malloc(sizeof(Version) + value.size());
+  if (memory == nullptr) return nullptr;
+  return construct(memory, stamp, value, tombstone, false);
+}
+
 void Version::destroy(Version* version) {
+  if (version->embedded_) return;  // freed with its chain
   version->~Version();
   std::free(version);
 }
 
-VersionChain* VersionChain::create(std::string_view key) {
+namespace {
+// Where a chain's embedded version starts: after the key, aligned for a Version.
+size_t embedded_offset(size_t key_size) {
+  const size_t end = sizeof(VersionChain) + key_size;
+  return (end + alignof(Version) - 1) / alignof(Version) * alignof(Version);
+}
+}  // namespace
+
+VersionChain* VersionChain::create(std::string_view key, const FirstVersion* first) {
   assert(key.size() <= UINT32_MAX);
-  void* memory = std::malloc(sizeof(VersionChain) + key.size());
+  const size_t bytes = first == nullptr
+                           ? sizeof(VersionChain) + key.size()
+                           : embedded_offset(key.size()) + sizeof(Version) + first->value.size();
+  void* memory = std::malloc(bytes);
   if (memory == nullptr) return nullptr;
   auto* chain = new (memory) VersionChain(static_cast<uint32_t>(key.size()));
   if (!key.empty()) std::memcpy(reinterpret_cast<char*>(chain + 1), key.data(), key.size());
+  if (first != nullptr) {
+    chain->embedded_ = Version::construct(static_cast<char*>(memory) + embedded_offset(key.size()),
+                                          first->stamp, first->value, first->tombstone, true);
+  }
   return chain;
 }
 

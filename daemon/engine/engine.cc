@@ -75,7 +75,9 @@ Status Engine::begin_checkpoint(std::unique_ptr<Transaction>* txn, mvcc::TrxSys:
 // A scan's look-ahead (BTreeOptions::payload_prefetch): the chain is valid while the scanning
 // transaction's view is active; its newest version and the start of its value are fetched.
 void Engine::prefetch_newest(const void* payload) {
-  const Version* v = static_cast<const VersionChain*>(payload)->head();
+  const auto* chain = static_cast<const VersionChain*>(payload);
+  chain->prefetch();
+  const Version* v = chain->head();
   if (v == nullptr) return;
   __builtin_prefetch(v);
   __builtin_prefetch(reinterpret_cast<const char*>(v) + 64);
@@ -84,6 +86,7 @@ void Engine::prefetch_newest(const void* payload) {
 const Version* Engine::visible(const ReadView& view, std::string_view key) const {
   void* payload = nullptr;
   if (!index_.find(key, &payload)) return nullptr;
+  static_cast<const VersionChain*>(payload)->prefetch();
   const Version* v = static_cast<const VersionChain*>(payload)->find_visible(view, trx_sys_);
   return v == nullptr || v->tombstone() ? nullptr : v;
 }
@@ -112,12 +115,16 @@ Status Engine::del(Transaction& txn, std::string_view key) {
   return write(txn, key, {}, true);
 }
 
-// Finds the key's chain or publishes a new one. A chain found dead (purge is removing it) is
-// looked up again until purge has taken it out of the index.
-VersionChain* Engine::find_or_create_chain(std::string_view key, Status* status) {
+// Finds the key's chain or publishes a new one, with `first` (if given) as its embedded
+// version. A chain found dead (purge is removing it) is looked up again until purge has taken
+// it out of the index.
+VersionChain* Engine::find_or_create_chain(std::string_view key,
+                                           const VersionChain::FirstVersion* first, bool* created,
+                                           Status* status) {
+  *created = false;
   void* payload = nullptr;
   if (index_.find(key, &payload)) return static_cast<VersionChain*>(payload);
-  VersionChain* fresh = VersionChain::create(key);
+  VersionChain* fresh = VersionChain::create(key, first);
   if (fresh == nullptr || !charge(fresh->footprint_bytes())) {
     if (fresh != nullptr) VersionChain::destroy(fresh);
     *status = Status::kOutOfMemory;
@@ -128,6 +135,7 @@ VersionChain* Engine::find_or_create_chain(std::string_view key, Status* status)
     uncharge(fresh->footprint_bytes());
     VersionChain::destroy(fresh);  // never published
   }
+  *created = stored == fresh;
   return static_cast<VersionChain*>(stored);
 }
 
@@ -147,24 +155,29 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
   } else if (!charge(bytes)) {
     return Status::kOutOfMemory;
   }
-  Version* version = nullptr;
   if (txn.id_ == mvcc::kNoTrx) {
     txn.id_ = trx_sys_.begin_rw();  // ids only for read-write work, at the first write
     txn.view_->set_creator(txn.id_);
   }
-  version = Version::create(mvcc::uncommitted_stamp(txn.id_), value, tombstone);
-  if (version == nullptr) {
-    uncharge(bytes);
-    return Status::kOutOfMemory;
-  }
-
+  // A new key's first version is made inside its chain's allocation (find_or_create_chain);
+  // otherwise apart, once, whatever chain the loop ends on.
+  const VersionChain::FirstVersion first{mvcc::uncommitted_stamp(txn.id_), value, tombstone};
+  Version* version = nullptr;
   for (;;) {
     Status status = Status::kOk;
-    VersionChain* chain = find_or_create_chain(key, &status);
+    bool created = false;
+    VersionChain* chain =
+        find_or_create_chain(key, version == nullptr ? &first : nullptr, &created, &status);
     if (chain == nullptr) {
-      Version::destroy(version);
+      if (version != nullptr) Version::destroy(version);
       uncharge(bytes);
       return status;
+    }
+    if (version == nullptr && created) version = chain->embedded();
+    if (version == nullptr) version = Version::create(first.stamp, value, tombstone);
+    if (version == nullptr) {
+      uncharge(bytes);
+      return Status::kOutOfMemory;
     }
     sync::MutexGuard guard(chain->mutex());
     if (chain->dead()) continue;  // being removed by purge: look up again

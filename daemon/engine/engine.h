@@ -239,7 +239,9 @@ class Engine final : private mvcc::DeadChainHandler {
   void uncharge(size_t bytes);
   Status write(Transaction& txn, std::string_view key, std::string_view value, bool tombstone);
   void note_contention(mvcc::TrxId holder, std::string_view key) EXCLUDES(contention_mu_);
-  mvcc::VersionChain* find_or_create_chain(std::string_view key, Status* status);
+  mvcc::VersionChain* find_or_create_chain(std::string_view key,
+                                           const mvcc::VersionChain::FirstVersion* first,
+                                           bool* created, Status* status);
   Status read(const mvcc::ReadView& view, std::string_view key, std::string* value) const;
   // The version of `key` that `view` sees, or nullptr (none, or a delete).
   const mvcc::Version* visible(const mvcc::ReadView& view, std::string_view key) const;

@@ -176,9 +176,9 @@ void BM_Get_ringdb(benchmark::State& state) {
   state.counters["stored_bytes_per_key"] = benchmark::Counter(
       static_cast<double>(stats.memory_used_bytes) / static_cast<double>(stats.keys),
       benchmark::Counter::kAvgThreads);
-  state.counters["index_bytes_per_key"] = benchmark::Counter(
-      static_cast<double>(stats.index_bytes) / static_cast<double>(stats.keys),
-      benchmark::Counter::kAvgThreads);
+  state.counters["index_bytes_per_key"] =
+      benchmark::Counter(static_cast<double>(stats.index_bytes) / static_cast<double>(stats.keys),
+                         benchmark::Counter::kAvgThreads);
 }
 
 template <bool kZipf>

@@ -349,6 +349,43 @@ TEST_CASE("Purge: a key whose only version is a tombstone everyone sees leaves t
   CHECK(f.purger.garbage_count() == 0);
 }
 
+TEST_CASE("A chain's embedded first version is read, unlinked by purge and freed with the chain") {
+  Fixture f;
+  const TrxId id = f.trx_sys.begin_rw();
+  const VersionChain::FirstVersion first{uncommitted_stamp(id), "first", false};
+  VersionChain* chain = VersionChain::create("k", &first);
+  REQUIRE(chain != nullptr);
+  Version* embedded = chain->embedded();
+  REQUIRE(embedded != nullptr);
+  CHECK(embedded->embedded());
+  CHECK(embedded->value() == "first");
+  CHECK(chain->key() == "k");
+  // In the chain's own allocation, right after the key: one allocation for a key written once.
+  const auto* base = reinterpret_cast<const char*>(chain);
+  CHECK(reinterpret_cast<const char*>(embedded) > base);
+  CHECK(reinterpret_cast<const char*>(embedded) < base + sizeof(VersionChain) + 16);
+  {
+    sync::MutexGuard guard(chain->mutex());
+    REQUIRE(chain->check_write(id, f.trx_sys.visible_csn(), f.trx_sys) == WriteCheck::kOk);
+    chain->push(embedded);
+  }
+  f.commit(id, {chain});
+  ReadView* view = f.mvcc.open_view(kNoTrx);
+  CHECK(f.read(*chain, *view) == "first");
+  f.mvcc.close_view(view);
+  // A newer version makes the embedded one history: purge unlinks and "frees" it (a no-op:
+  // its memory is the chain's), with its bytes counted.
+  f.put_committed(*chain, "second");
+  f.purger.run_once();
+  f.purger.run_once();
+  CHECK(f.purger.garbage_count() == 0);
+  CHECK(f.reclaimed_bytes >= sizeof(Version) + 5);
+  view = f.mvcc.open_view(kNoTrx);
+  CHECK(f.read(*chain, *view) == "second");
+  f.mvcc.close_view(view);
+  VersionChain::destroy(chain);  // frees the embedded version's memory too (ASan checks)
+}
+
 TEST_CASE("Purge: a chain stays while a later transaction's history still refers to it") {
   Fixture f;
   auto* chain = VersionChain::create("k");
