@@ -723,6 +723,17 @@ BTree::Node* BTree::latch_root(LeafMode leaf_mode) const NO_THREAD_SAFETY_ANALYS
   }
 }
 
+// NO_THREAD_SAFETY_ANALYSIS: returns the root X-latched at Priority::kHigh, for a structure
+// change (a split's or a merge's descent).
+BTree::Node* BTree::latch_root_for_change() const NO_THREAD_SAFETY_ANALYSIS {
+  for (;;) {
+    Node* root = root_.load(std::memory_order_acquire);
+    root->latch.lock(Priority::kHigh);
+    if (root_.load(std::memory_order_relaxed) == root) return root;  // invariant 4
+    root->latch.unlock();
+  }
+}
+
 // NO_THREAD_SAFETY_ANALYSIS: latch coupling (hand over hand) down to a leaf, returned
 // latched as latch_root describes. All at Priority::kRegular.
 BTree::Node* BTree::descend(std::string_view key, Seek seek,
@@ -822,13 +833,7 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
   // full, so a split of the last may propagate up through all of them.
   std::array<Node*, kHeightMax> held{};
   size_t depth = 0;
-  Node* node = nullptr;
-  for (;;) {
-    node = root_.load(std::memory_order_acquire);
-    node->latch.lock(Priority::kHigh);
-    if (root_.load(std::memory_order_relaxed) == node) break;
-    node->latch.unlock();
-  }
+  Node* node = latch_root_for_change();
   held[depth++] = node;
   for (;;) {
     if (node->entries() < node_keys_max_) {  // cannot split: ancestors will not change
@@ -961,13 +966,7 @@ size_t BTree::merge_below() const {
 void BTree::merge_up(std::string_view key) NO_THREAD_SAFETY_ANALYSIS {
   ReadContext ctx(ReadContext::Mode::kLatched);
   for (uint32_t level = 0;; ++level) {
-    Node* parent = nullptr;
-    for (;;) {
-      parent = root_.load(std::memory_order_acquire);
-      parent->latch.lock(Priority::kHigh);
-      if (root_.load(std::memory_order_relaxed) == parent) break;
-      parent->latch.unlock();
-    }
+    Node* parent = latch_root_for_change();
     if (parent->level <= level) {  // the tree is no taller than that (any more)
       parent->latch.unlock();
       return;

@@ -232,6 +232,7 @@ class BTree {
                           uint64_t* leaf_version) const;
   // Latch juggling (btree.cc says why these are not analysed): each returns a latched node.
   Node* latch_root(LeafMode leaf_mode) const;
+  Node* latch_root_for_change() const;
   Node* descend(std::string_view key, Seek seek, LeafMode leaf_mode) const;
   static Node* latch_shared(Node* node);
   Node* latch_leaf_exclusive(std::string_view key) const;

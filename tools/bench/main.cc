@@ -189,9 +189,7 @@ bool run_baselines(const Options& o, Reporter* reporter, std::string* error) {
 
 bool run_redis(const Options& o, Reporter* reporter, std::string* error) {
   ServerProcess redis;
-  std::vector<int> cpus = parse_cpu_list(o.daemon_cores);
-  if (cpus.empty()) cpus = default_daemon_cpus();
-  if (!redis.start_redis(cpus, error)) return false;
+  if (!start_redis_where_ringdbd_runs(o, &redis, error)) return false;
   bool preload = o.workload == Workload::kGet || o.workload == Workload::kMixed;
   if (preload && !preload_redis(redis.socket_path(), o, error)) return false;
   RunSpec spec = base_spec("redis", o);

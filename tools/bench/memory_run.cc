@@ -88,9 +88,7 @@ bool measure_ringdb_memory(const Options& o, const char* argv0, MemoryFigures* o
 
 bool measure_redis_memory(const Options& o, MemoryFigures* out, std::string* error) {
   ServerProcess redis;
-  std::vector<int> cpus = parse_cpu_list(o.daemon_cores);
-  if (cpus.empty()) cpus = default_daemon_cpus();
-  if (!redis.start_redis(cpus, error)) return false;
+  if (!start_redis_where_ringdbd_runs(o, &redis, error)) return false;
   out->system = "redis";
   out->keys = o.keys;
   out->value_bytes = o.value_size_bytes;

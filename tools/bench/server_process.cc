@@ -206,4 +206,11 @@ void ServerProcess::stop() {
   data_dir_.clear();
 }
 
+bool start_redis_where_ringdbd_runs(const Options& options, ServerProcess* redis,
+                                    std::string* error) {
+  std::vector<int> cpus = parse_cpu_list(options.daemon_cores);
+  if (cpus.empty()) cpus = default_daemon_cpus();
+  return redis->start_redis(cpus, error);
+}
+
 }  // namespace ringdb::bench

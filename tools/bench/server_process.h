@@ -56,6 +56,10 @@ class ServerProcess {
 // one), the highest-numbered. Redis is pinned there too, so both servers get the same CPUs.
 std::vector<int> default_daemon_cpus();
 
+// Starts redis-server on the CPUs ringdbd gets (--cores, else default_daemon_cpus()).
+bool start_redis_where_ringdbd_runs(const Options& options, ServerProcess* redis,
+                                    std::string* error);
+
 // Finds ringdbd: beside the executable, ../daemon/ringdbd or ../../daemon/ringdbd (the
 // build tree: build/tools/bench/ringdb-bench, build/daemon/ringdbd), ../sbin/ringdbd (an
 // install), else "ringdbd" for a $PATH search.
