@@ -35,28 +35,61 @@ class ProgressLine {
   uint64_t items_ = 0;
 };
 
-// Replays one log record into the engine: a transaction of its own, as it was committed.
-bool replay(Engine& engine, const wal::Record& record, std::string* error) {
-  std::unique_ptr<Transaction> txn;
-  if (engine.begin(TxnMode::kReadWrite, &txn) != Status::kOk) {
-    *error = "cannot begin a transaction";
-    return false;
+// Replays log records into the engine, consecutive records in one engine transaction (up to
+// kRecordsPerTxn records or kBytesPerTxn bytes of keys and values). Safe during recovery: one
+// thread applies the records in log order with no reader and no other writer, so no
+// conflict can occur, a transaction reads its own writes (a delete after a put in the same
+// batch sees the put), and the final state is the one record-by-record transactions would
+// leave; only the commit sequence numbers, which no reader sees, are coarser. What it saves:
+// a transaction's begin and commit (a view, an id, a CSN, a history entry) per record.
+class Replayer {
+ public:
+  static constexpr size_t kRecordsPerTxn = 256;
+  static constexpr size_t kBytesPerTxn = size_t{16} << 20;
+
+  explicit Replayer(Engine& engine) : engine_(engine) {}
+  ~Replayer() {
+    if (txn_) engine_.abort(std::move(txn_));
   }
-  for (const auto& op : record.ops) {
-    const Status s = op.kind == wal::OpKind::kPut ? engine.put(*txn, op.key, op.value)
-                                                  : engine.del(*txn, op.key);
-    if (s != Status::kOk && !(s == Status::kNotFound && op.kind != wal::OpKind::kPut)) {
-      *error = std::string("the engine refused an operation: ") + status_name(s);
-      engine.abort(std::move(txn));
+  Replayer(const Replayer&) = delete;
+  Replayer& operator=(const Replayer&) = delete;
+
+  bool apply(const wal::Record& record, std::string* error) {
+    if (!txn_ && engine_.begin(TxnMode::kReadWrite, &txn_) != Status::kOk) {
+      *error = "cannot begin a transaction";
       return false;
     }
+    for (const auto& op : record.ops) {
+      const Status s = op.kind == wal::OpKind::kPut ? engine_.put(*txn_, op.key, op.value)
+                                                    : engine_.del(*txn_, op.key);
+      if (s != Status::kOk && !(s == Status::kNotFound && op.kind != wal::OpKind::kPut)) {
+        *error = std::string("the engine refused an operation: ") + status_name(s);
+        engine_.abort(std::move(txn_));
+        return false;
+      }
+      bytes_ += op.key.size() + op.value.size();
+    }
+    if (++records_ >= kRecordsPerTxn || bytes_ >= kBytesPerTxn) return flush(error);
+    return true;
   }
-  if (const Status s = engine.commit(std::move(txn)); s != Status::kOk) {
-    *error = std::string("the engine refused the commit: ") + status_name(s);
-    return false;
+  // Commits what is batched. Call at the end of the log.
+  bool flush(std::string* error) {
+    records_ = 0;
+    bytes_ = 0;
+    if (!txn_) return true;
+    if (const Status s = engine_.commit(std::move(txn_)); s != Status::kOk) {
+      *error = std::string("the engine refused the commit: ") + status_name(s);
+      return false;
+    }
+    return true;
   }
-  return true;
-}
+
+ private:
+  Engine& engine_;
+  std::unique_ptr<Transaction> txn_;
+  size_t records_ = 0;
+  size_t bytes_ = 0;
+};
 
 // Loads a checkpoint's keys into the engine in transactions of a bounded size.
 class BulkLoader {
@@ -138,6 +171,7 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
   }
   uint64_t max_txn = 0;
   const uint64_t from = checkpoint.seq != 0 ? checkpoint.wal_lsn : 0;
+  Replayer replayer(engine);
   ProgressLine line(progress);
   wal::RecoveryOptions log_options;
   log_options.from_lsn = from;
@@ -156,11 +190,12 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
               return true;
             }
             ++report->replayed;
-            return replay(engine, r, why);
+            return replayer.apply(r, why);
           },
           &report->log, error)) {
     return false;
   }
+  if (!replayer.flush(error)) return false;
   report->in_checkpoint += report->log.skipped;
   engine.advance_trx_ids(std::max(checkpoint.next_trx, max_txn + 1));
   report->seconds =
