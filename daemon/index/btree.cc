@@ -22,7 +22,6 @@
 #include <limits>
 #include <new>
 #include <optional>
-#include <span>
 #include <vector>
 
 #include "daemon/index/epoch.h"
@@ -133,9 +132,54 @@ void delete_long_rest(void* block) {
   delete[] static_cast<uint64_t*>(block);
 }
 
-struct OwnedEntry {
-  std::string key;
-  void* ptr;
+// Entries copied out of nodes (or on their way in), their keys in one buffer: a split or a
+// merge allocates twice, not once per key.
+class EntryList {
+ public:
+  void add(std::string_view key, void* ptr) {
+    items_.push_back(Item{bytes_.size(), key.size(), ptr});
+    bytes_.append(key);
+  }
+  // Appends a key built by `build(std::string*)` (which appends it to the buffer).
+  template <typename Build>
+  void add_built(void* ptr, Build&& build) {
+    const size_t offset = bytes_.size();
+    build(&bytes_);
+    items_.push_back(Item{offset, bytes_.size() - offset, ptr});
+  }
+  void insert(size_t i, std::string_view key, void* ptr) {
+    items_.insert(items_.begin() + static_cast<std::ptrdiff_t>(i),
+                  Item{bytes_.size(), key.size(), ptr});
+    bytes_.append(key);
+  }
+  size_t size() const { return items_.size(); }
+  std::string_view key(size_t i) const {
+    return std::string_view(bytes_.data() + items_[i].offset, items_[i].size);
+  }
+  void* ptr(size_t i) const { return items_[i].ptr; }
+
+ private:
+  struct Item {
+    size_t offset;
+    size_t size;
+    void* ptr;
+  };
+  std::string bytes_;
+  std::vector<Item> items_;
+};
+
+// Entries [from, to) of an EntryList.
+struct EntryRange {
+  const EntryList* list;
+  size_t from;
+  size_t to;
+
+  EntryRange(const EntryList& l) : list(&l), from(0), to(l.size()) {}  // NOLINT: the whole list
+  EntryRange(const EntryList& l, size_t begin, size_t end) : list(&l), from(begin), to(end) {}
+  size_t size() const { return to - from; }
+  bool empty() const { return from == to; }
+  std::string_view key(size_t i) const { return list->key(from + i); }
+  void* ptr(size_t i) const { return list->ptr(from + i); }
 };
 
 }  // namespace
@@ -368,12 +412,17 @@ struct alignas(64) BTree::Node {
                rests()[i].load(std::memory_order_acquire), &out);
     return out;
   }
-  std::vector<OwnedEntry> owned_entries() const REQUIRES_SHARED(latch) {
-    std::vector<OwnedEntry> out;
-    out.reserve(entries() + 1);
-    for (size_t i = 0; i < entries(); ++i)
-      out.push_back(OwnedEntry{key(i), ptr(i)});
-    return out;
+  // Appends every entry, whole keys, to *out.
+  void copy_entries(EntryList* out) const REQUIRES_SHARED(latch) {
+    char p[kPrefixMax];
+    const std::string_view prefix_bytes(p, copy_prefix(p));
+    for (size_t i = 0; i < entries(); ++i) {
+      out->add_built(ptr(i), [&](std::string* bytes) {
+        append_key(prefix_bytes, heads()[i].load(std::memory_order_relaxed),
+                   sizes()[i].load(std::memory_order_relaxed),
+                   rests()[i].load(std::memory_order_acquire), bytes);
+      });
+    }
   }
 
   // ---- Changing (under the latch in X, between begin_write and end_write) ----
@@ -425,19 +474,19 @@ struct alignas(64) BTree::Node {
                          delete_long_rest);
   }
   // Replaces every entry by `entries` (sorted), with their common prefix recomputed.
-  void rebuild(std::span<const OwnedEntry> fresh, Heap* heap) REQUIRES(latch) {
+  void rebuild(EntryRange fresh, Heap* heap) REQUIRES(latch) {
     assert(fresh.size() <= capacity);
     for (size_t i = 0; i < entries(); ++i)
       retire_slot(i, heap);
     size_t p = 0;
     if (!fresh.empty()) {
-      p = std::min(common_prefix_size(fresh.front().key, fresh.back().key), kPrefixMax);
-      set_prefix(std::string_view(fresh.front().key).substr(0, p));
+      p = std::min(common_prefix_size(fresh.key(0), fresh.key(fresh.size() - 1)), kPrefixMax);
+      set_prefix(fresh.key(0).substr(0, p));
     } else {
       set_prefix("");
     }
     for (size_t i = 0; i < fresh.size(); ++i)
-      set_slot(i, std::string_view(fresh[i].key).substr(p), fresh[i].ptr, heap);
+      set_slot(i, fresh.key(i).substr(p), fresh.ptr(i), heap);
     count.store(static_cast<uint32_t>(fresh.size()), std::memory_order_relaxed);
   }
   // Inserts (key, p) at position i. A key outside the prefix shortens it (rebuild).
@@ -447,8 +496,9 @@ struct alignas(64) BTree::Node {
     char pre[kPrefixMax];
     const size_t pn = copy_prefix(pre);
     if (n == 0 || key.size() < pn || std::memcmp(key.data(), pre, pn) != 0) {
-      std::vector<OwnedEntry> all = owned_entries();
-      all.insert(all.begin() + static_cast<std::ptrdiff_t>(i), OwnedEntry{std::string(key), p});
+      EntryList all;
+      copy_entries(&all);
+      all.insert(i, key, p);
       rebuild(all, heap);
       return;
     }
@@ -890,29 +940,29 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
 }
 
 BTree::Node* BTree::split(Node* node, bool appended, std::string* separator) REQUIRES(node->latch) {
-  const std::vector<OwnedEntry> all = node->owned_entries();
+  EntryList all;
+  node->copy_entries(&all);
   const size_t n = all.size();
   const size_t mid = node->leaf && appended ? n - 1 : n / 2;
   // Leaf: entries [mid, n) move right; the separator only needs to fall between the halves.
   // Inner: entry mid's key moves up, its child becomes the new node's first child.
-  const std::span<const OwnedEntry> entries(all);
   Node* right = nullptr;
   if (node->leaf) {
-    separator->assign(shortest_separator(all[mid - 1].key, all[mid].key));
+    separator->assign(shortest_separator(all.key(mid - 1), all.key(mid)));
     right = new_node(0, *separator);
     sync::ExclusiveGuard guard(right->latch);  // not yet reachable: only the analysis needs it
-    right->rebuild(entries.subspan(mid), &heap_);
+    right->rebuild(EntryRange(all, mid, n), &heap_);
     right->next.store(node->next.load(std::memory_order_relaxed), std::memory_order_relaxed);
   } else {
-    separator->assign(all[mid].key);
+    separator->assign(all.key(mid));
     right = new_node(node->level, *separator);
     sync::ExclusiveGuard guard(right->latch);
-    right->first_child.store(static_cast<Node*>(all[mid].ptr), std::memory_order_relaxed);
-    right->rebuild(entries.subspan(mid + 1), &heap_);
+    right->first_child.store(static_cast<Node*>(all.ptr(mid)), std::memory_order_relaxed);
+    right->rebuild(EntryRange(all, mid + 1, n), &heap_);
   }
   // Published with the parent's separator, while both are odd (insert_pessimistic).
   if (node->leaf) node->next.store(right, std::memory_order_release);
-  node->rebuild(entries.first(mid), &heap_);
+  node->rebuild(EntryRange(all, 0, mid), &heap_);
   return right;
 }
 
@@ -922,8 +972,9 @@ void BTree::grow_root(Node* old_root, std::string_view separator, Node* right)
   {
     sync::ExclusiveGuard guard(root->latch);  // not yet reachable: only the analysis needs it
     root->first_child.store(old_root, std::memory_order_relaxed);
-    const OwnedEntry entry{std::string(separator), right};
-    root->rebuild(std::span<const OwnedEntry>(&entry, 1), &heap_);
+    EntryList entry;
+    entry.add(separator, right);
+    root->rebuild(entry, &heap_);
   }
   // Release: a thread that loads the new root sees it initialized (invariant 4). The old
   // root is odd until after this store, so an optimistic reader that entered through it
@@ -1005,13 +1056,10 @@ bool BTree::merge_children(Node* parent, size_t i) NO_THREAD_SAFETY_ANALYSIS {
     left->latch.unlock();
     return false;
   }
-  std::vector<OwnedEntry> merged = left->owned_entries();
-  if (!left->leaf) {
-    merged.push_back(
-        OwnedEntry{parent->key(a), right->first_child.load(std::memory_order_relaxed)});
-  }
-  for (OwnedEntry& e : right->owned_entries())
-    merged.push_back(std::move(e));
+  EntryList merged;
+  left->copy_entries(&merged);
+  if (!left->leaf) merged.add(parent->key(a), right->first_child.load(std::memory_order_relaxed));
+  right->copy_entries(&merged);
   // All three odd for the whole change: a reader that saw any of them changed restarts.
   parent->begin_write();
   left->begin_write();
@@ -1019,7 +1067,7 @@ bool BTree::merge_children(Node* parent, size_t i) NO_THREAD_SAFETY_ANALYSIS {
   left->rebuild(merged, &heap_);
   if (left->leaf)
     left->next.store(right->next.load(std::memory_order_relaxed), std::memory_order_release);
-  right->rebuild({}, &heap_);
+  right->rebuild(EntryList(), &heap_);
   right->obsolete.store(true, std::memory_order_relaxed);
   parent->erase_at(a, &heap_);
   const bool collapse = is_root && parent->entries() == 0;
@@ -1257,7 +1305,11 @@ std::string BTree::check_node(const Node* node, std::string_view low, const std:
   const std::string where = "node at depth " + std::to_string(depth) + ": ";
   if (depth >= kHeightMax) return where + "tree deeper than kHeightMax";
   if (node->low_fence != low) return where + "low fence differs from its parent's separator";
-  std::vector<OwnedEntry> entries;
+  struct CheckedEntry {
+    std::string key;
+    void* ptr;
+  };
+  std::vector<CheckedEntry> entries;
   std::vector<const Node*> children;
   const Node* next = nullptr;
   {
@@ -1270,7 +1322,10 @@ std::string BTree::check_node(const Node* node, std::string_view low, const std:
       return where + "count above capacity";
     char p[kPrefixMax];
     const std::string_view prefix(p, node->copy_prefix(p));
-    entries = node->owned_entries();
+    EntryList list;
+    node->copy_entries(&list);
+    for (size_t i = 0; i < list.size(); ++i)
+      entries.push_back(CheckedEntry{std::string(list.key(i)), list.ptr(i)});
     for (size_t i = 0; i < entries.size(); ++i) {
       if (!entries[i].key.starts_with(prefix)) return where + "key outside the node's prefix";
       const size_t size = node->sizes()[i].load(std::memory_order_relaxed);
