@@ -35,46 +35,41 @@ class ProgressLine {
   uint64_t items_ = 0;
 };
 
-// Replays log records into the engine, consecutive records in one engine transaction (up to
-// kRecordsPerTxn records or kBytesPerTxn bytes of keys and values). Safe during recovery: one
-// thread applies the records in log order with no reader and no other writer, so no
-// conflict can occur, a transaction reads its own writes (a delete after a put in the same
-// batch sees the put), and the final state is the one record-by-record transactions would
-// leave; only the commit sequence numbers, which no reader sees, are coarser. What it saves:
-// a transaction's begin and commit (a view, an id, a CSN, a history entry) per record.
-class Replayer {
+// Writes into the engine in transactions of at most `items_max` items (checkpoint keys, log
+// records) or kBytesMax bytes of keys and values. Recovery only: one thread applies the items
+// in order with no reader and no other writer, so no conflict can occur, a transaction reads
+// its own writes (a delete after a put in the same batch sees the put), and the final state
+// is the one item-by-item transactions would leave; only the commit sequence numbers, which
+// no reader sees, are coarser. What it saves: a transaction's begin and commit (a view, an
+// id, a CSN, a history entry) per item.
+class BatchedWriter {
  public:
-  static constexpr size_t kRecordsPerTxn = 256;
-  static constexpr size_t kBytesPerTxn = size_t{16} << 20;
+  static constexpr size_t kBytesMax = size_t{16} << 20;
 
-  explicit Replayer(Engine& engine) : engine_(engine) {}
-  ~Replayer() {
+  BatchedWriter(Engine& engine, size_t items_max) : engine_(engine), items_max_(items_max) {}
+  ~BatchedWriter() {
     if (txn_) engine_.abort(std::move(txn_));
   }
-  Replayer(const Replayer&) = delete;
-  Replayer& operator=(const Replayer&) = delete;
+  BatchedWriter(const BatchedWriter&) = delete;
+  BatchedWriter& operator=(const BatchedWriter&) = delete;
 
-  bool apply(const wal::Record& record, std::string* error) {
+  // The batch's transaction, begun on first use; nullptr (and *error) if the engine refused.
+  Transaction* txn(std::string* error) {
     if (!txn_ && engine_.begin(TxnMode::kReadWrite, &txn_) != Status::kOk) {
       *error = "cannot begin a transaction";
-      return false;
+      return nullptr;
     }
-    for (const auto& op : record.ops) {
-      const Status s = op.kind == wal::OpKind::kPut ? engine_.put(*txn_, op.key, op.value)
-                                                    : engine_.del(*txn_, op.key);
-      if (s != Status::kOk && !(s == Status::kNotFound && op.kind != wal::OpKind::kPut)) {
-        *error = std::string("the engine refused an operation: ") + status_name(s);
-        engine_.abort(std::move(txn_));
-        return false;
-      }
-      bytes_ += op.key.size() + op.value.size();
-    }
-    if (++records_ >= kRecordsPerTxn || bytes_ >= kBytesPerTxn) return flush(error);
+    return txn_.get();
+  }
+  // Ends an item of `bytes`: commits once the batch is full.
+  bool end_item(size_t bytes, std::string* error) {
+    bytes_ += bytes;
+    if (++items_ >= items_max_ || bytes_ >= kBytesMax) return flush(error);
     return true;
   }
-  // Commits what is batched. Call at the end of the log.
+  // Commits what is batched (at the end of the input).
   bool flush(std::string* error) {
-    records_ = 0;
+    items_ = 0;
     bytes_ = 0;
     if (!txn_) return true;
     if (const Status s = engine_.commit(std::move(txn_)); s != Status::kOk) {
@@ -86,47 +81,46 @@ class Replayer {
 
  private:
   Engine& engine_;
+  const size_t items_max_;
   std::unique_ptr<Transaction> txn_;
-  size_t records_ = 0;
+  size_t items_ = 0;
   size_t bytes_ = 0;
 };
 
-// Loads a checkpoint's keys into the engine in transactions of a bounded size.
-class BulkLoader {
- public:
-  explicit BulkLoader(Engine& engine) : engine_(engine) {}
-  bool put(std::string_view key, std::string_view value, std::string* error) {
-    if (!txn_ && engine_.begin(TxnMode::kReadWrite, &txn_) != Status::kOk) {
-      *error = "cannot begin a transaction";
-      return false;
-    }
-    if (const Status s = engine_.put(*txn_, key, value); s != Status::kOk) {
-      *error = std::string("the engine refused a key: ") + status_name(s);
-      return false;
-    }
-    bytes_ += key.size() + value.size();
-    if (++keys_ % 1024 == 0 || bytes_ >= (size_t{16} << 20)) return flush(error);
-    return true;
-  }
-  bool flush(std::string* error) {
-    bytes_ = 0;
-    if (!txn_) return true;
-    if (const Status s = engine_.commit(std::move(txn_)); s != Status::kOk) {
-      *error = std::string("the engine refused the commit: ") + status_name(s);
-      return false;
-    }
-    return true;
-  }
-  ~BulkLoader() {
-    if (txn_) engine_.abort(std::move(txn_));
-  }
+// Log records: 256 to a transaction.
+constexpr size_t kRecordsPerTxn = 256;
+// Checkpoint keys: 1024 to a transaction.
+constexpr size_t kKeysPerTxn = 1024;
 
- private:
-  Engine& engine_;
-  std::unique_ptr<Transaction> txn_;
-  uint64_t keys_ = 0;
-  size_t bytes_ = 0;
-};
+// Replays one log record into the writer's batch, in log order. A refused operation leaves
+// the batch to be aborted (recovery fails).
+bool replay(Engine& engine, BatchedWriter& writer, const wal::Record& record, std::string* error) {
+  Transaction* txn = writer.txn(error);
+  if (txn == nullptr) return false;
+  size_t bytes = 0;
+  for (const auto& op : record.ops) {
+    const Status s = op.kind == wal::OpKind::kPut ? engine.put(*txn, op.key, op.value)
+                                                  : engine.del(*txn, op.key);
+    if (s != Status::kOk && !(s == Status::kNotFound && op.kind != wal::OpKind::kPut)) {
+      *error = std::string("the engine refused an operation: ") + status_name(s);
+      return false;
+    }
+    bytes += op.key.size() + op.value.size();
+  }
+  return writer.end_item(bytes, error);
+}
+
+// Loads one checkpoint key into the writer's batch.
+bool load(Engine& engine, BatchedWriter& writer, std::string_view key, std::string_view value,
+          std::string* error) {
+  Transaction* txn = writer.txn(error);
+  if (txn == nullptr) return false;
+  if (const Status s = engine.put(*txn, key, value); s != Status::kOk) {
+    *error = std::string("the engine refused a key: ") + status_name(s);
+    return false;
+  }
+  return writer.end_item(key.size() + value.size(), error);
+}
 
 }  // namespace
 
@@ -141,14 +135,14 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
   const CheckpointLimits limits{engine.options().key_size_max, engine.options().value_size_max};
   for (const CheckpointInfo& candidate : candidates) {
     const auto loading = std::chrono::steady_clock::now();
-    BulkLoader loader(engine);
+    BatchedWriter loader(engine, kKeysPerTxn);
     bool engine_failed = false;
     std::string why;
     ProgressLine line(progress);
     const bool loaded = load_checkpoint(
         candidate.path, limits,
         [&](std::string_view key, std::string_view value, std::string* e) {
-          engine_failed = !loader.put(key, value, e);
+          engine_failed = !load(engine, loader, key, value, e);
           line.tick([&](uint64_t keys) {
             return "recovery: loading " + candidate.path + ": " + std::to_string(keys) +
                    " keys so far";
@@ -171,7 +165,7 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
   }
   uint64_t max_txn = 0;
   const uint64_t from = checkpoint.seq != 0 ? checkpoint.wal_lsn : 0;
-  Replayer replayer(engine);
+  BatchedWriter replayer(engine, kRecordsPerTxn);
   ProgressLine line(progress);
   wal::RecoveryOptions log_options;
   log_options.from_lsn = from;
@@ -190,7 +184,7 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
               return true;
             }
             ++report->replayed;
-            return replayer.apply(r, why);
+            return replay(engine, replayer, r, why);
           },
           &report->log, error)) {
     return false;

@@ -8,10 +8,10 @@
 // only after its node's version validated it (Node::validate), and never dereferenced before.
 //
 // Thread-safety analysis: functions that change a node are annotated REQUIRES(node->latch).
-// The functions that hand latches over from node to node (latch_root, descend, latch_shared,
-// insert_pessimistic) hold a set of latches the analysis cannot name, so they are
-// NO_THREAD_SAFETY_ANALYSIS; they return their leaf latched and the caller states it with
-// assert_held(), after which the analysis checks the caller again.
+// The functions that hand latches over from node to node (the latch_* and descend functions,
+// insert_pessimistic, merge_up, merge_children) hold a set of latches the analysis cannot
+// name, so they are NO_THREAD_SAFETY_ANALYSIS; they return their leaf latched and the caller states
+// it with assert_held(), after which the analysis checks the caller again.
 #include "daemon/index/btree.h"
 
 #include <algorithm>
@@ -21,7 +21,6 @@
 #include <cstring>
 #include <limits>
 #include <new>
-#include <optional>
 #include <vector>
 
 #include "daemon/index/epoch.h"
@@ -57,7 +56,7 @@ constexpr int kOptimisticAttempts = 8;
 // Pauses a reader waits for a node being changed to become stable before it restarts.
 constexpr int kStableWaitPauses = 256;
 
-// bound() could not finish: a version it depended on changed.
+// search() could not finish: a version it depended on changed.
 constexpr size_t kRestart = std::numeric_limits<size_t>::max();
 constexpr int kCompareRestart = std::numeric_limits<int>::min();
 
@@ -130,6 +129,14 @@ uint64_t* new_long_rest(std::string_view rest) {
 }
 void delete_long_rest(void* block) {
   delete[] static_cast<uint64_t*>(block);
+}
+
+// Appends a slot's suffix to *out: its head's bytes, then its bytes after the head, which
+// `rest` points at (the packed rest word for suffixes up to kInlineMax, else their block).
+void append_suffix(uint64_t head, size_t size, const char* rest, std::string* out) {
+  const uint64_t packed_head = ordered(head);
+  out->append(reinterpret_cast<const char*>(&packed_head), std::min(size, kHeadBytes));
+  if (size > kHeadBytes) out->append(rest, size - kHeadBytes);
 }
 
 // Entries copied out of nodes (or on their way in), their keys in one buffer: a split or a
@@ -243,13 +250,10 @@ class BTree::ScanBatch {
   std::string_view key(size_t i) {
     const Raw& r = raw_[i];
     key_.assign(prefix_);
-    const uint64_t packed_head = ordered(r.head);
-    key_.append(reinterpret_cast<const char*>(&packed_head), std::min<size_t>(r.size, kHeadBytes));
-    if (r.size > kInlineMax) {
-      key_.append(long_rests_, r.rest, r.size - kHeadBytes);
-    } else if (r.size > kHeadBytes) {
-      key_.append(reinterpret_cast<const char*>(&r.rest), r.size - kHeadBytes);
-    }
+    append_suffix(
+        r.head, r.size,
+        r.size > kInlineMax ? long_rests_.data() + r.rest : reinterpret_cast<const char*>(&r.rest),
+        &key_);
     return key_;
   }
 
@@ -391,17 +395,13 @@ struct alignas(64) BTree::Node {
 
   // Appends key i to *out from the copied prefix. The caller may follow the rest pointer
   // (latched, or validated and pinned).
-  void append_key(std::string_view prefix_bytes, uint64_t head, size_t size, uint64_t rest,
-                  std::string* out) const {
+  static void append_key(std::string_view prefix_bytes, uint64_t head, size_t size, uint64_t rest,
+                         std::string* out) {
     out->append(prefix_bytes);
-    const uint64_t packed_head = ordered(head);
-    out->append(reinterpret_cast<const char*>(&packed_head), std::min(size, kHeadBytes));
-    if (size <= kHeadBytes) return;
-    if (size <= kInlineMax) {
-      out->append(reinterpret_cast<const char*>(&rest), size - kHeadBytes);
-    } else {
-      out->append(reinterpret_cast<const char*>(rest), size - kHeadBytes);
-    }
+    append_suffix(head, size,
+                  size > kInlineMax ? reinterpret_cast<const char*>(rest)
+                                    : reinterpret_cast<const char*>(&rest),
+                  out);
   }
   std::string key(size_t i) const REQUIRES_SHARED(latch) {
     char p[kPrefixMax];
@@ -579,34 +579,29 @@ struct BTree::Probe {
     size = suffix.size();
     if (size > kHeadBytes) rest = suffix.substr(kHeadBytes);
   }
+
+  // Compares slot i of `node` (a probe of that node, kInside) with the probe's key: <0, 0,
+  // >0, or kCompareRestart.
+  int compare(const Node* node, size_t i, ReadContext* ctx) const {
+    const uint64_t slot_head = node->heads()[i].load(std::memory_order_relaxed);
+    if (slot_head != head) return slot_head < head ? -1 : 1;
+    const size_t slot_size = node->sizes()[i].load(std::memory_order_relaxed);
+    if (slot_size <= kHeadBytes || size <= kHeadBytes) return compare_sizes(slot_size, size);
+    const uint64_t slot_rest = node->rests()[i].load(std::memory_order_acquire);
+    const uint64_t* block = nullptr;
+    if (slot_size > kInlineMax) {
+      if (!ctx->may_follow()) return kCompareRestart;
+      block = reinterpret_cast<const uint64_t*>(slot_rest);
+    }
+    const size_t common = std::min(slot_size - kHeadBytes, rest.size());
+    for (size_t j = 0; j * 8 < common; ++j) {
+      const uint64_t mine = ordered(block == nullptr ? slot_rest : block[j]);
+      const uint64_t theirs = ordered(pack_word(rest.data() + j * 8, rest.size() - j * 8));
+      if (mine != theirs) return mine < theirs ? -1 : 1;
+    }
+    return compare_sizes(slot_size, size);
+  }
 };
-
-namespace {
-
-// Compares slot i of `node` with the probe: <0, 0, >0, or kCompareRestart.
-template <typename Node, typename Probe, typename Context>
-int compare_slot(const Node* node, size_t i, const Probe& k, Context* ctx) {
-  const uint64_t head = node->heads()[i].load(std::memory_order_relaxed);
-  if (head != k.head) return head < k.head ? -1 : 1;
-  const size_t size = node->sizes()[i].load(std::memory_order_relaxed);
-  if (size <= kHeadBytes || k.size <= kHeadBytes) return compare_sizes(size, k.size);
-  const uint64_t rest = node->rests()[i].load(std::memory_order_acquire);
-  const size_t rest_size = size - kHeadBytes;
-  const uint64_t* block = nullptr;
-  if (size > kInlineMax) {
-    if (!ctx->may_follow()) return kCompareRestart;
-    block = reinterpret_cast<const uint64_t*>(rest);
-  }
-  const size_t common = std::min(rest_size, k.rest.size());
-  for (size_t j = 0; j * 8 < common; ++j) {
-    const uint64_t mine = ordered(block == nullptr ? rest : block[j]);
-    const uint64_t theirs = ordered(pack_word(k.rest.data() + j * 8, k.rest.size() - j * 8));
-    if (mine != theirs) return mine < theirs ? -1 : 1;
-  }
-  return compare_sizes(size, k.size);
-}
-
-}  // namespace
 
 // The first slot whose key is >= the probe's (*exact: equal), or kRestart.
 size_t BTree::search(const Node* node, const Probe& k, ReadContext* ctx, bool* exact) {
@@ -640,7 +635,7 @@ size_t BTree::search(const Node* node, const Probe& k, ReadContext* ctx, bool* e
     hi = std::min(n, hi + (hi - lo));  // galloping: past the run in O(log run) steps
   while (lo < hi) {
     const size_t mid = lo + (hi - lo) / 2;
-    const int c = compare_slot(node, mid, k, ctx);
+    const int c = k.compare(node, mid, ctx);
     if (c == kCompareRestart) return kRestart;
     if (c < 0) {
       lo = mid + 1;

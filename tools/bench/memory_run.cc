@@ -9,10 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tools/admin/admin_client.h"
 #include "tools/bench/redis_client.h"
 #include "tools/bench/ringdb_load.h"
 #include "tools/bench/server_process.h"
+#include "tools/bench/wal_counters.h"
 
 namespace ringdb::bench {
 namespace {
@@ -29,20 +29,6 @@ uint64_t rss_anon_bytes(pid_t pid) {
     return kib * 1024;
   }
   return 0;
-}
-
-bool admin_result(const std::string& socket, const char* cmd, nlohmann::json* result,
-                  std::string* error) {
-  std::string answer;
-  const std::string request = std::string(R"({"v":1,"cmd":")") + cmd + "\"}";
-  if (!admin::exchange(socket, request, 10'000, &answer, error)) return false;
-  nlohmann::json reply = nlohmann::json::parse(answer, nullptr, false);
-  if (reply.is_discarded() || !reply.value("ok", false) || !reply.contains("result")) {
-    *error = std::string("no usable answer to ") + cmd + ": " + answer;
-    return false;
-  }
-  *result = reply["result"];
-  return true;
 }
 
 // Purge trims the history the load left (one entry per put): resident memory is read once it
