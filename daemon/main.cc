@@ -21,6 +21,7 @@
 #include "daemon/base/log.h"
 #include "daemon/base/memory_limits.h"
 #include "daemon/durability/checkpoint.h"
+#include "daemon/durability/csn_epoch.h"
 #include "daemon/durability/recovery.h"
 #include "daemon/engine/engine.h"
 #include "daemon/service/config.h"
@@ -354,6 +355,11 @@ int main(int argc, char** argv) {
   if (!lock) return cannot_start(error);
 
   Engine engine(engine_options(config, placement));
+  // Before recovery commits anything: this run's commit sequence numbers come after every
+  // earlier run's (daemon/durability/csn_epoch.h).
+  uint64_t csn_epoch = 0;
+  if (!take_csn_epoch(config.data_dir, &csn_epoch, &error)) return cannot_start(error);
+  engine.start_csns(csn_epoch << kCsnEpochShift, csn_epoch_last(csn_epoch));
   Server server(config, placement, &engine);
   if (!server.open(&error)) return cannot_start(error);
   const DataDirs dirs{config.data_dir + "/wal", config.data_dir + "/checkpoints"};

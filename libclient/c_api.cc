@@ -29,6 +29,10 @@ struct ringdb_txn {
   std::unique_ptr<ringdb::Transaction> txn;
 };
 
+struct ringdb_batch {
+  ringdb::Batch batch;
+};
+
 namespace {
 
 using ringdb::Status;
@@ -304,6 +308,106 @@ void ringdb_conflict_backoff(unsigned attempt) {
   timespec t = {0, static_cast<long>(ns)};
   while (nanosleep(&t, &t) != 0 && errno == EINTR) {
   }
+}
+
+ringdb_status ringdb_batch_new(ringdb_batch** out) {
+  if (out == nullptr) return RINGDB_INVALID_ARGUMENT;
+  *out = nullptr;
+  return guarded([&] {
+    *out = new ringdb_batch;
+    return Status::kOk;
+  });
+}
+
+void ringdb_batch_free(ringdb_batch* batch) {
+  delete batch;
+}
+
+ringdb_status ringdb_batch_if_absent(ringdb_batch* batch, const char* key, size_t key_len) {
+  if (batch == nullptr || !valid(key, key_len)) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] {
+    batch->batch.if_absent(view(key, key_len));
+    return Status::kOk;
+  });
+}
+
+ringdb_status ringdb_batch_if_present(ringdb_batch* batch, const char* key, size_t key_len) {
+  if (batch == nullptr || !valid(key, key_len)) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] {
+    batch->batch.if_present(view(key, key_len));
+    return Status::kOk;
+  });
+}
+
+ringdb_status ringdb_batch_if_equals(ringdb_batch* batch, const char* key, size_t key_len,
+                                     const char* value, size_t value_len) {
+  if (batch == nullptr || !valid(key, key_len) || !valid(value, value_len)) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    batch->batch.if_equals(view(key, key_len), view(value, value_len));
+    return Status::kOk;
+  });
+}
+
+ringdb_status ringdb_batch_if_unchanged_since(ringdb_batch* batch, const char* key, size_t key_len,
+                                              uint64_t csn) {
+  if (batch == nullptr || !valid(key, key_len)) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] {
+    batch->batch.if_unchanged_since(view(key, key_len), csn);
+    return Status::kOk;
+  });
+}
+
+ringdb_status ringdb_batch_put(ringdb_batch* batch, const char* key, size_t key_len,
+                               const char* value, size_t value_len) {
+  if (batch == nullptr || !valid(key, key_len) || !valid(value, value_len)) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    batch->batch.put(view(key, key_len), view(value, value_len));
+    return Status::kOk;
+  });
+}
+
+ringdb_status ringdb_batch_del(ringdb_batch* batch, const char* key, size_t key_len) {
+  if (batch == nullptr || !valid(key, key_len)) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] {
+    batch->batch.del(view(key, key_len));
+    return Status::kOk;
+  });
+}
+
+ringdb_status ringdb_apply(ringdb_client* client, const ringdb_batch* batch,
+                           ringdb_durability durability, ringdb_batch_result* result) {
+  if (result != nullptr) *result = ringdb_batch_result{};
+  if (client == nullptr || batch == nullptr || durability < RINGDB_SYNC ||
+      durability > RINGDB_NONE) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    ringdb::BatchResult r;
+    const Status s =
+        client->client->apply(batch->batch, &r, static_cast<ringdb::Durability>(durability));
+    if (result != nullptr) {
+      result->commit_sequence = r.commit_sequence;
+      result->failed_condition = r.failed_condition;
+      result->failed_key_sequence = r.failed_key_sequence;
+    }
+    return s;
+  });
+}
+
+ringdb_status ringdb_get_sequence(ringdb_client* client, const char* key, size_t key_len,
+                                  char** value, size_t* value_len, uint64_t* commit_sequence) {
+  if (client == nullptr || !valid(key, key_len) || value == nullptr || value_len == nullptr ||
+      commit_sequence == nullptr) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  *commit_sequence = 0;
+  return get_value(
+      [&](std::string* v) { return client->client->get(view(key, key_len), v, commit_sequence); },
+      value, value_len);
 }
 
 void ringdb_free(void* p) {

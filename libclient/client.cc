@@ -9,6 +9,7 @@
 
 #include "libclient/connection.h"
 #include "libclient/session.h"
+#include "shm/batch.h"
 #include "shm/wire.h"
 
 namespace ringdb {
@@ -23,6 +24,7 @@ using shm::WireStatus;
 // The daemon's codes travel unchanged: the public numbers are the wire's (both come from
 // shm/status_codes.h); a code on the wire is passed on by a cast.
 static_assert(static_cast<int>(Status::kTrxTooOld) == static_cast<int>(WireStatus::kTrxTooOld));
+static_assert(kBatchEntriesMax == shm::kBatchEntriesMax);
 
 const char* status_name(Status status) {
 #define RINGDB_STATUS_NAME(name, camel, number, message) \
@@ -70,13 +72,15 @@ RequestSpec scan_spec(const ScanOptions& options) {
 
 // Which of an Operation's result fields its opcode fills.
 ResultSink sink_for(Opcode opcode, std::string* value, std::vector<KeyValue>* items,
-                    bool* truncated) {
+                    bool* truncated, uint64_t* result_u64, uint32_t* result_count) {
   ResultSink sink;
   if (opcode == Opcode::kGet) sink.value = value;
   if (opcode == Opcode::kScan) {
     sink.items = items;
     sink.truncated = truncated;
   }
+  sink.result_u64 = result_u64;
+  if (opcode == Opcode::kBatch) sink.result_count = result_count;
   return sink;
 }
 
@@ -165,7 +169,9 @@ Operation::Operation(Operation&& other) noexcept
       status_(other.status_),
       value_(std::move(other.value_)),
       items_(std::move(other.items_)),
-      truncated_(other.truncated_) {}
+      truncated_(other.truncated_),
+      result_u64_(other.result_u64_),
+      result_count_(other.result_count_) {}
 
 Operation& Operation::operator=(Operation&& other) noexcept {
   assert(context_ == kNoContext && "an Operation was overwritten while submitted");
@@ -175,11 +181,69 @@ Operation& Operation::operator=(Operation&& other) noexcept {
   value_ = std::move(other.value_);
   items_ = std::move(other.items_);
   truncated_ = other.truncated_;
+  result_u64_ = other.result_u64_;
+  result_count_ = other.result_count_;
   return *this;
 }
 
+Operation Operation::batch(const Batch& batch, Durability durability) {
+  Operation op;
+  op.request_ = std::make_unique<Request>();
+  op.request_->storage = batch.payload();
+  op.request_->spec = durable_spec(Opcode::kBatch, durability, op.request_->storage);
+  return op;
+}
+
 void Operation::set_transaction(const Transaction& txn) {
-  if (request_) request_->spec.txn = txn.handle();
+  if (request_ && request_->spec.opcode != Opcode::kBatch) request_->spec.txn = txn.handle();
+}
+
+// ---- Batch ------------------------------------------------------------------------------
+
+Batch& Batch::if_absent(std::string_view key) {
+  shm::append_batch_entry(&condition_list_, shm::BatchKind::kIfAbsent, key);
+  ++conditions_;
+  return *this;
+}
+
+Batch& Batch::if_present(std::string_view key) {
+  shm::append_batch_entry(&condition_list_, shm::BatchKind::kIfPresent, key);
+  ++conditions_;
+  return *this;
+}
+
+Batch& Batch::if_equals(std::string_view key, std::string_view value) {
+  shm::append_batch_entry(&condition_list_, shm::BatchKind::kIfEquals, key, value);
+  ++conditions_;
+  return *this;
+}
+
+Batch& Batch::if_unchanged_since(std::string_view key, uint64_t csn) {
+  shm::append_batch_entry(&condition_list_, shm::BatchKind::kIfUnchangedSince, key, {}, csn);
+  ++conditions_;
+  return *this;
+}
+
+Batch& Batch::put(std::string_view key, std::string_view value) {
+  shm::append_batch_entry(&operation_list_, shm::BatchKind::kPut, key, value);
+  ++operations_;
+  return *this;
+}
+
+Batch& Batch::del(std::string_view key) {
+  shm::append_batch_entry(&operation_list_, shm::BatchKind::kDel, key);
+  ++operations_;
+  return *this;
+}
+
+void Batch::clear() {
+  condition_list_.clear();
+  operation_list_.clear();
+  conditions_ = operations_ = 0;
+}
+
+std::string Batch::payload() const {
+  return shm::batch_payload(conditions_, condition_list_, operations_, operation_list_);
 }
 
 // ---- Client -----------------------------------------------------------------------------
@@ -215,6 +279,32 @@ Status Client::get(std::string_view key, std::string* value) {
   ResultSink sink;
   sink.value = value;
   return impl_->run(spec_of(Opcode::kGet, key), sink);
+}
+
+Status Client::get(std::string_view key, std::string* value, uint64_t* commit_sequence) {
+  ResultSink sink;
+  sink.value = value;
+  sink.result_u64 = commit_sequence;
+  return impl_->run(spec_of(Opcode::kGet, key), sink);
+}
+
+Status Client::apply(const Batch& batch, BatchResult* result, Durability durability) {
+  const std::string payload = batch.payload();
+  uint64_t u64 = 0;
+  uint32_t count = 0;
+  ResultSink sink;
+  sink.result_u64 = &u64;
+  sink.result_count = &count;
+  const Status s = impl_->run(durable_spec(Opcode::kBatch, durability, payload), sink);
+  if (result != nullptr) {
+    *result = BatchResult{};
+    if (s == Status::kOk) result->commit_sequence = u64;
+    if (s == Status::kConditionFailed) {
+      result->failed_condition = count;
+      result->failed_key_sequence = u64;
+    }
+  }
+  return s;
 }
 
 Status Client::put(std::string_view key, std::string_view value, Durability durability) {
@@ -253,6 +343,8 @@ Status Client::submit(Operation* op) {
   op->value_.clear();
   op->items_.clear();
   op->truncated_ = false;
+  op->result_u64_ = 0;
+  op->result_count_ = 0;
   return op->status_ = impl_->submit(op->request_->spec, SubmitMode::kWait, &op->context_);
 }
 
@@ -263,14 +355,16 @@ Status Client::try_submit(Operation* op) {
   op->value_.clear();
   op->items_.clear();
   op->truncated_ = false;
+  op->result_u64_ = 0;
+  op->result_count_ = 0;
   return op->status_ = impl_->submit(op->request_->spec, SubmitMode::kTry, &op->context_);
 }
 
 Status Client::wait(Operation* op) {
   if (op == nullptr) return Status::kInvalidArgument;
   if (op->context_ == kNoContext) return Status::kOk;  // nothing in flight: already complete
-  const ResultSink sink =
-      sink_for(op->request_->spec.opcode, &op->value_, &op->items_, &op->truncated_);
+  const ResultSink sink = sink_for(op->request_->spec.opcode, &op->value_, &op->items_,
+                                   &op->truncated_, &op->result_u64_, &op->result_count_);
   Status answer = Status::kOk;
   const Status transport = impl_->wait(&op->context_, sink, &answer);
   op->status_ = transport == Status::kOk ? answer : transport;
@@ -279,8 +373,8 @@ Status Client::wait(Operation* op) {
 
 bool Client::poll(Operation* op) {
   if (op == nullptr || op->context_ == kNoContext) return true;
-  const ResultSink sink =
-      sink_for(op->request_->spec.opcode, &op->value_, &op->items_, &op->truncated_);
+  const ResultSink sink = sink_for(op->request_->spec.opcode, &op->value_, &op->items_,
+                                   &op->truncated_, &op->result_u64_, &op->result_count_);
   Status transport = Status::kOk;
   Status answer = Status::kOk;
   if (!impl_->poll(&op->context_, sink, &transport, &answer)) return false;

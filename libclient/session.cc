@@ -360,9 +360,10 @@ bool Session::poll(uint32_t* index, const ResultSink& sink, Status* transport, S
 Status Session::run(const RequestSpec& request, const ResultSink& sink) {
   uint32_t index = kNoContext;
   if (Status s = submit(request, SubmitMode::kWait, &index); s != Status::kOk) return s;
-  const bool logged = request.opcode == shm::Opcode::kCommit ||
-                      (request.txn == 0 && (request.opcode == shm::Opcode::kPut ||
-                                            request.opcode == shm::Opcode::kDel));
+  const bool logged =
+      request.opcode == shm::Opcode::kCommit || request.opcode == shm::Opcode::kBatch ||
+      (request.txn == 0 &&
+       (request.opcode == shm::Opcode::kPut || request.opcode == shm::Opcode::kDel));
   const bool sync = (request.flags & (shm::kFlagDurabilityAsync | shm::kFlagDurabilityNone)) == 0;
   Status answer = Status::kOk;
   if (Status s = wait(&index, sink, &answer, /*spin=*/!(logged && sync)); s != Status::kOk)
@@ -400,6 +401,8 @@ std::string too_large_sentence(uint32_t part, uint64_t limit) {
     case shm::TooLargePart::kTransaction:
       return "the transaction's writes make a log record over the daemon's limit of " + bytes +
              " (a log segment's room, --wal-segment-size)";
+    case shm::TooLargePart::kBatch:
+      return "the batch has more than " + std::to_string(limit) + " entries";
     case shm::TooLargePart::kNone:
       break;
   }
@@ -419,6 +422,7 @@ Status Session::read_result(const shm::ContextHeader& c, uint32_t index,
   }
   if (sink.truncated != nullptr) *sink.truncated = (c.result_flags & shm::kResultTruncated) != 0;
   if (sink.result_u64 != nullptr) *sink.result_u64 = c.result_u64;
+  if (sink.result_count != nullptr) *sink.result_count = c.result_count;
   if (status != Status::kOk || (sink.value == nullptr && sink.items == nullptr)) return status;
   // The daemon is trusted, but a result outside its area would be read outside the mapping.
   const uint32_t length = c.result_len;

@@ -63,7 +63,8 @@ struct ResultSink {
   std::string* value = nullptr;            // get
   std::vector<KeyValue>* items = nullptr;  // scan
   bool* truncated = nullptr;               // scan
-  uint64_t* result_u64 = nullptr;          // begin, commit
+  uint64_t* result_u64 = nullptr;          // begin, commit, get, batch
+  uint32_t* result_count = nullptr;        // batch: CONDITION_FAILED's condition
 };
 
 enum class SubmitMode : uint8_t { kWait, kTry };

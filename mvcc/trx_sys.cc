@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace ringdb::mvcc {
@@ -36,7 +38,13 @@ Csn TrxSys::commit(TrxId id) {
   {
     sync::MutexGuard guard(commit_mu_);
     csn = ++last_csn_;
-    assert(csn < kStampUncommitted);
+    if (csn > csn_max_) {
+      std::fprintf(stderr,
+                   "ringdb: this run's commit sequence numbers are used up (%llu); "
+                   "a restart numbers past them\n",
+                   static_cast<unsigned long long>(csn_max_));
+      std::abort();
+    }
     set_state(id, State::kCommitted, csn);
     // After the dictionary entry: a snapshot that includes `csn` must find it committed.
     visible_csn_.store(csn, std::memory_order_seq_cst);
@@ -86,6 +94,14 @@ void TrxSys::advance_next_id(TrxId id) {
   TrxId cur = next_id_.load(std::memory_order_relaxed);
   while (cur < id && !next_id_.compare_exchange_weak(cur, id, std::memory_order_relaxed)) {
   }
+}
+
+void TrxSys::start_csns(Csn after, Csn last) {
+  sync::MutexGuard guard(commit_mu_);
+  assert(last_csn_ == kNoCsn && after < last && last < kStampUncommitted);
+  last_csn_ = after;
+  csn_max_ = last;
+  visible_csn_.store(after, std::memory_order_seq_cst);
 }
 
 TrxSys::Lookup TrxSys::lookup(TrxId id) const {

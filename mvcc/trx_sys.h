@@ -81,6 +81,10 @@ class TrxSys {
   // Recovery: the next id handed out will be at least `id` (ids stay unique across restarts,
   // so a checkpoint's cut still means the same after one). REQUIRES: no transaction active.
   void advance_next_id(TrxId id);
+  // The next commit gets `after` + 1; a commit that would get more than `last` ends the
+  // process instead (a message, then abort: the daemon's next run numbers past it).
+  // REQUIRES: no commit yet; after < last < kStampUncommitted.
+  void start_csns(Csn after, Csn last) EXCLUDES(commit_mu_);
   TrxId next_id() const { return next_id_.load(std::memory_order_relaxed); }
 
   // The CSN of the newest commit a new snapshot sees.
@@ -113,6 +117,7 @@ class TrxSys {
   sync::Mutex commit_mu_{commit_latch_stats()};
   static sync::LatchStats* commit_latch_stats();  // "trx.commit" (ringdb-admin latches)
   Csn last_csn_ GUARDED_BY(commit_mu_) = kNoCsn;
+  Csn csn_max_ GUARDED_BY(commit_mu_) = kStampUncommitted - 1;
   std::atomic<Csn> visible_csn_{kNoCsn};
   std::atomic<uint64_t> active_rw_{0};
   std::atomic<uint64_t> started_{0};

@@ -8,18 +8,18 @@
 namespace ringdb::mvcc {
 
 Version* Version::construct(void* memory, uint64_t stamp, std::string_view value, bool tombstone,
-                            bool embedded) {
+                            bool lock, bool embedded) {
   assert(value.size() <= UINT32_MAX);
   auto* version =
-      new (memory) Version(stamp, static_cast<uint32_t>(value.size()), tombstone, embedded);
+      new (memory) Version(stamp, static_cast<uint32_t>(value.size()), tombstone, lock, embedded);
   if (!value.empty()) std::memcpy(reinterpret_cast<char*>(version + 1), value.data(), value.size());
   return version;
 }
 
-Version* Version::create(uint64_t stamp, std::string_view value, bool tombstone) {
+Version* Version::create(uint64_t stamp, std::string_view value, bool tombstone, bool lock) {
   void* memory = std::malloc(sizeof(Version) + value.size());
   if (memory == nullptr) return nullptr;
-  return construct(memory, stamp, value, tombstone, false);
+  return construct(memory, stamp, value, tombstone, lock, false);
 }
 
 void Version::destroy(Version* version) {
@@ -46,8 +46,9 @@ VersionChain* VersionChain::create(std::string_view key, const FirstVersion* fir
   auto* chain = new (memory) VersionChain(static_cast<uint32_t>(key.size()));
   if (!key.empty()) std::memcpy(reinterpret_cast<char*>(chain + 1), key.data(), key.size());
   if (first != nullptr) {
-    chain->embedded_ = Version::construct(static_cast<char*>(memory) + embedded_offset(key.size()),
-                                          first->stamp, first->value, first->tombstone, true);
+    chain->embedded_ =
+        Version::construct(static_cast<char*>(memory) + embedded_offset(key.size()), first->stamp,
+                           first->value, first->tombstone, first->lock, true);
   }
   return chain;
 }
@@ -80,7 +81,7 @@ Csn resolve_stamp(uint64_t stamp, TrxId me, const TrxSys& trx_sys, bool* own) {
 
 // kUnknown from TrxSys means the transaction ended and its versions were stamped (commit) or
 // unlinked (abort) before it was forgotten: reading the stamp again tells which.
-static Csn resolve_version(const Version& v, TrxId me, const TrxSys& trx_sys, bool* own) {
+Csn resolve_version(const Version& v, TrxId me, const TrxSys& trx_sys, bool* own) {
   const uint64_t stamp = v.stamp();
   Csn csn = resolve_stamp(stamp, me, trx_sys, own);
   if (csn == kNoCsn && !*own && (stamp & kStampUncommitted) != 0 &&
@@ -92,6 +93,7 @@ static Csn resolve_version(const Version& v, TrxId me, const TrxSys& trx_sys, bo
 
 const Version* VersionChain::find_visible(const ReadView& view, const TrxSys& trx_sys) const {
   for (const Version* v = head(); v != nullptr; v = v->older()) {
+    if (v->lock()) continue;
     bool own = false;
     const Csn csn = resolve_version(*v, view.creator(), trx_sys, &own);
     if (own || view.sees_commit(csn)) return v;

@@ -1,9 +1,11 @@
 // Versions and version chains: a key's history, newest first.
 //
 // A Version carries a stamp, the value bytes (inline, after the header) and a tombstone bit
-// for deletes. The stamp is `kStampUncommitted | trx id` while its transaction runs, and the
-// commit CSN once the committer has stamped it. Readers resolve unstamped versions through
-// TrxSys (see trx_sys.h for why that is consistent).
+// for deletes, or a lock bit for a lock: a version that holds a key without changing it (a
+// conditional batch's condition key, daemon/engine/engine.h Engine::hold), which readers
+// skip and which leaves the chain when its transaction ends. The stamp is `kStampUncommitted | trx
+// id` while its transaction runs, and the commit CSN once the committer has stamped it. Readers
+// resolve unstamped versions through TrxSys (see trx_sys.h for why that is consistent).
 //
 // A VersionChain holds one key's versions. Readers walk it without latches (head and older
 // links are atomic; versions are immutable but for their stamp). Writers serialise on the
@@ -37,7 +39,7 @@ namespace ringdb::mvcc {
 class Version {
  public:
   // Allocates a version holding a copy of `value`; nullptr if the allocation fails.
-  static Version* create(uint64_t stamp, std::string_view value, bool tombstone);
+  static Version* create(uint64_t stamp, std::string_view value, bool tombstone, bool lock = false);
   // Frees a version made by create(); a chain's embedded version (VersionChain::create) is
   // part of the chain's memory and is left alone.
   static void destroy(Version* version);
@@ -47,21 +49,27 @@ class Version {
   void stamp_committed(Csn csn) { stamp_.store(csn, std::memory_order_release); }
   Version* older() const { return older_.load(std::memory_order_acquire); }
   bool tombstone() const { return tombstone_; }
+  bool lock() const { return lock_; }
   std::string_view value() const { return {reinterpret_cast<const char*>(this + 1), value_size_}; }
   // Memory charged for this version.
   size_t footprint_bytes() const { return sizeof(Version) + value_size_; }
 
  private:
   friend class VersionChain;
-  Version(uint64_t stamp, uint32_t value_size, bool tombstone, bool embedded)
-      : stamp_(stamp), value_size_(value_size), tombstone_(tombstone), embedded_(embedded) {}
+  Version(uint64_t stamp, uint32_t value_size, bool tombstone, bool lock, bool embedded)
+      : stamp_(stamp),
+        value_size_(value_size),
+        tombstone_(tombstone),
+        lock_(lock),
+        embedded_(embedded) {}
   static Version* construct(void* memory, uint64_t stamp, std::string_view value, bool tombstone,
-                            bool embedded);
+                            bool lock, bool embedded);
 
   std::atomic<uint64_t> stamp_;
   std::atomic<Version*> older_{nullptr};
   uint32_t value_size_;
   bool tombstone_;
+  bool lock_;      // never committed: unlinked when its transaction ends
   bool embedded_;  // lives in its chain's allocation
 };
 
@@ -83,6 +91,7 @@ class VersionChain {
     uint64_t stamp;
     std::string_view value;
     bool tombstone;
+    bool lock = false;
   };
   static VersionChain* create(std::string_view key, const FirstVersion* first = nullptr);
   // Destroys the versions still linked, then the chain.
@@ -109,7 +118,7 @@ class VersionChain {
   size_t footprint_bytes() const { return sizeof(VersionChain) + 2 * size_t{key_size_}; }
 
   // The newest version `view` sees (its owner's own write, or a commit at or before its
-  // snapshot), or nullptr. A tombstone means "deleted" to the caller.
+  // snapshot), or nullptr; locks are passed over. A tombstone means "deleted" to the caller.
   const Version* find_visible(const ReadView& view, const TrxSys& trx_sys) const;
 
   // First updater wins: kConflict if the head belongs to another active transaction or was
@@ -143,6 +152,11 @@ class VersionChain {
   std::atomic<Version*> head_{nullptr};
   std::atomic<bool> dead_{false};
 };
+
+// A version's commit CSN, or kNoCsn if it is not committed; sets `*own` if it is `me`'s
+// uncommitted write. Unlike resolve_stamp, right for a version whose transaction may have
+// ended meanwhile (it reads the stamp again).
+Csn resolve_version(const Version& v, TrxId me, const TrxSys& trx_sys, bool* own);
 
 // Resolves a stamp to its commit CSN, or kNoCsn if it is not committed (still running,
 // aborted). Sets `*own` if it is `me`'s uncommitted write.

@@ -2,7 +2,8 @@
 // (docs/PROTOCOL.md section 2; libringdb's reading half is Session::read_result). One copy
 // for ringdbd's workers and the tests' fake daemon.
 //
-// An answer is its status, a u64 (a transaction handle, a commit sequence number), and a
+// An answer is its status, a u64 (a transaction handle, a commit sequence number), a count
+// (scan items; TOO_LARGE's part; CONDITION_FAILED's condition), and a
 // result: nothing, a value, or scan items ({u32 key_len; u32 value_len; key; value} back to
 // back, as many as fit in the scan byte limit; kResultTruncated says the range holds more: some
 // did not fit, or the scan's limit stopped it before the range's end). A result
@@ -46,6 +47,8 @@ struct AnswerContent {
   // TOO_LARGE: which part and its limit (written as result_count and result_u64).
   TooLargePart too_large = TooLargePart::kNone;
   uint64_t too_large_limit = 0;
+  // CONDITION_FAILED: which condition (result_count); u64 is its key's commit sequence number.
+  uint32_t failed_condition = 0;
 };
 
 // Where an answer's result goes and how large it is, planned before its bytes are copied.
@@ -117,10 +120,13 @@ void finish_answer(ContextHeader* ctx, const AnswerLayout& l, const AnswerConten
   ctx->result_len = l.length;
   ctx->result_offset = l.offset;
   const bool too_large = l.status == WireStatus::kTooLarge;
-  ctx->result_count = too_large ? static_cast<uint32_t>(answer.too_large) : l.count;
-  ctx->result_u64 = l.status == WireStatus::kOk ? answer.u64
-                    : too_large                 ? answer.too_large_limit
-                                                : 0;
+  const bool failed = l.status == WireStatus::kConditionFailed;
+  ctx->result_count = too_large ? static_cast<uint32_t>(answer.too_large)
+                      : failed  ? answer.failed_condition
+                                : l.count;
+  ctx->result_u64 = l.status == WireStatus::kOk || failed ? answer.u64
+                    : too_large                           ? answer.too_large_limit
+                                                          : 0;
 }
 
 // The three steps at once. Returns the status written (kResponseAreaFull if place() failed).

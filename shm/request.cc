@@ -56,9 +56,9 @@ WireStatus check_opcode_and_flags(const Fields& f, const char** why) {
   if (durability == (kFlagDurabilityAsync | kFlagDurabilityNone)) {
     return invalid(why, "two durability levels");
   }
-  if (durability != 0 && op != Opcode::kCommit &&
+  if (durability != 0 && op != Opcode::kCommit && op != Opcode::kBatch &&
       !((op == Opcode::kPut || op == Opcode::kDel) && f.txn == 0)) {
-    return invalid(why, "a durability level outside commit and autocommit writes");
+    return invalid(why, "a durability level outside commit, batch and autocommit writes");
   }
   return WireStatus::kOk;
 }
@@ -89,6 +89,9 @@ WireStatus check_operands(const Fields& f, const RequestLimits& limits, Request*
     case Opcode::kScan:
       part_max[0] = part_max[1] = part_max[2] = limits.key_size_max;
       break;
+    case Opcode::kBatch:  // (bounded by its place: copy_payload; its entries: decode_batch)
+      part_max[0] = kDataAreaMax;
+      break;
   }
   for (int i = 0; i < 3; ++i) {
     if (f.len[i] > part_max[i]) {
@@ -111,8 +114,8 @@ WireStatus check_operands(const Fields& f, const RequestLimits& limits, Request*
   if ((op == Opcode::kCommit || op == Opcode::kAbort) && f.txn == 0) {
     return invalid(why, "commit or abort without a transaction");
   }
-  if ((op == Opcode::kPing || op == Opcode::kBegin) && f.txn != 0) {
-    return invalid(why, "transaction handle on ping or begin");
+  if ((op == Opcode::kPing || op == Opcode::kBegin || op == Opcode::kBatch) && f.txn != 0) {
+    return invalid(why, "transaction handle on ping, begin or batch");
   }
   return WireStatus::kOk;
 }

@@ -48,7 +48,7 @@ struct Request {
   uint8_t flags = 0;
   uint32_t limit = 0;
   uint64_t txn = 0;
-  std::string_view key;     // get/put/del; scan: start
+  std::string_view key;     // get/put/del; scan: start; batch: its payload (shm/batch.h)
   std::string_view value;   // put; scan: end
   std::string_view prefix;  // scan
   // When decode_request() answers kTooLarge: which part, and its limit.

@@ -38,7 +38,9 @@
     "the commit could not be written to the log (no space); it was aborted")                     \
   X(TRX_TOO_OLD, TrxTooOld, 15,                                                                  \
     "the transaction was open longer than --transaction-age-max-ms and was aborted; its handle " \
-    "answers this from then on")
+    "answers this from then on")                                                                 \
+  X(CONDITION_FAILED, ConditionFailed, 16,                                                       \
+    "a conditional batch's condition did not hold; nothing was written (the answer says which)")
 
 /* The client library's own (32 and up): never on the wire. */
 #define RINGDB_CLIENT_STATUS_CODES(X)                                                       \

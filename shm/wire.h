@@ -51,14 +51,15 @@ enum class Opcode : uint8_t {
   kBegin = 6,   // flags: kFlagReadOnly     -> txn
   kCommit = 7,  // txn                      -> csn
   kAbort = 8,   // txn
+  kBatch = 9,   // a conditional batch (shm/batch.h): conditions, puts and deletes -> csn
 };
-inline constexpr uint8_t kOpcodeMax = 8;
+inline constexpr uint8_t kOpcodeMax = 9;
 
 // Request flags.
 inline constexpr uint8_t kFlagExternal = 1u << 0;  // payload in the request area at data_offset
 inline constexpr uint8_t kFlagReverse = 1u << 1;   // scan: descending
 inline constexpr uint8_t kFlagReadOnly = 1u << 2;  // begin: a read-only transaction
-// commit, autocommit put and del: how durable before the answer (none of them: sync, the
+// commit, autocommit put and del, batch: how durable before the answer (none of them: sync, the
 // record on disk). Async: answered once the record is queued for the log; none: not logged.
 inline constexpr uint8_t kFlagDurabilityAsync = 1u << 3;
 inline constexpr uint8_t kFlagDurabilityNone = 1u << 4;
@@ -78,6 +79,7 @@ enum class TooLargePart : uint32_t {
   kKey = 1,          // a key, or a scan's start, end or prefix (--key-size-max)
   kValue = 2,        // a value (--value-size-max)
   kTransaction = 3,  // a commit's log record: everything the transaction wrote (a log segment)
+  kBatch = 4,        // a batch's entries (kBatchEntriesMax)
 };
 
 // Status codes on the wire (u16): the engine's and the service's codes of the one table
@@ -105,8 +107,8 @@ inline const char* wire_status_name(WireStatus s) {
 
 // "ping", "get", ...; "invalid" for 0 (a request that could not be decoded).
 inline const char* opcode_name(uint8_t opcode) {
-  static constexpr const char* kNames[] = {"invalid", "ping",  "get",    "put",  "del",
-                                           "scan",    "begin", "commit", "abort"};
+  static constexpr const char* kNames[] = {"invalid", "ping",  "get",    "put",   "del",
+                                           "scan",    "begin", "commit", "abort", "batch"};
   return opcode <= kOpcodeMax ? kNames[opcode] : "invalid";
 }
 
@@ -190,8 +192,11 @@ struct ContextHeader {
   uint16_t result_flags;   // kResult*
   uint32_t result_len;     // bytes
   uint32_t result_offset;  // kResultExternal: offset in the response area
-  uint32_t result_count;   // scan: items
-  uint64_t result_u64;     // begin: the transaction handle; commit: its commit sequence number
+  uint32_t result_count;   // scan: items; CONDITION_FAILED: which condition (0 = the first)
+  // begin: the transaction handle; commit, batch: its commit sequence number; get: the
+  // value's (its version's commit sequence number; 0 for the transaction's own write);
+  // CONDITION_FAILED: the failed condition's key's (0: no value)
+  uint64_t result_u64;
 };
 static_assert(sizeof(ContextHeader) == 64);
 static_assert(offsetof(ContextHeader, len) == 8);

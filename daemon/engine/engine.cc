@@ -91,6 +91,12 @@ const Version* Engine::visible(const ReadView& view, std::string_view key) const
   return v == nullptr || v->tombstone() ? nullptr : v;
 }
 
+mvcc::Csn Engine::version_csn(const ReadView& view, const Version& version) const {
+  bool own = false;
+  const mvcc::Csn csn = mvcc::resolve_version(version, view.creator(), trx_sys_, &own);
+  return own ? mvcc::kNoCsn : csn;
+}
+
 Status Engine::read(const ReadView& view, std::string_view key, std::string* value) const {
   const Version* v = visible(view, key);
   if (v == nullptr) return Status::kNotFound;
@@ -98,9 +104,42 @@ Status Engine::read(const ReadView& view, std::string_view key, std::string* val
   return Status::kOk;
 }
 
-Status Engine::get(Transaction& txn, std::string_view key, std::string* value) {
+Status Engine::get(Transaction& txn, std::string_view key, std::string* value, mvcc::Csn* csn) {
   if (const Status s = check_key(key); s != Status::kOk) return s;
-  return read(*txn.view_, key, value);
+  const Version* v = visible(*txn.view_, key);
+  if (v == nullptr) return Status::kNotFound;
+  value->assign(v->value());
+  if (csn != nullptr) *csn = version_csn(*txn.view_, *v);
+  return Status::kOk;
+}
+
+Status Engine::evaluate(Transaction& txn, const Condition& c, bool* holds, mvcc::Csn* csn) {
+  *holds = false;
+  *csn = mvcc::kNoCsn;
+  if (const Status s = check_key(c.key); s != Status::kOk) return s;
+  if (txn.failed_) return Status::kTransactionDone;
+  const Version* v = visible(*txn.view_, c.key);
+  if (v != nullptr) *csn = version_csn(*txn.view_, *v);
+  switch (c.kind) {
+    case ConditionKind::kAbsent:
+      *holds = v == nullptr;
+      break;
+    case ConditionKind::kPresent:
+      *holds = v != nullptr;
+      break;
+    case ConditionKind::kEquals:
+      *holds = v != nullptr && v->value() == c.value;
+      break;
+    case ConditionKind::kUnchangedSince:
+      // (Its own write has no CSN yet: changed.)
+      *holds = v != nullptr && *csn != mvcc::kNoCsn && *csn <= c.csn;
+      break;
+  }
+  return Status::kOk;
+}
+
+Status Engine::hold(Transaction& txn, std::string_view key) {
+  return write(txn, key, {}, false, true);
 }
 
 Status Engine::put(Transaction& txn, std::string_view key, std::string_view value) {
@@ -139,8 +178,8 @@ VersionChain* Engine::find_or_create_chain(std::string_view key,
   return static_cast<VersionChain*>(stored);
 }
 
-Status Engine::write(Transaction& txn, std::string_view key, std::string_view value,
-                     bool tombstone) {
+Status Engine::write(Transaction& txn, std::string_view key, std::string_view value, bool tombstone,
+                     bool lock) {
   if (txn.failed_) return Status::kTransactionDone;
   if (txn.read_only()) return Status::kInvalidArgument;
   if (const Status s = check_key(key); s != Status::kOk) return s;
@@ -161,7 +200,7 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
   }
   // A new key's first version is made inside its chain's allocation (find_or_create_chain);
   // otherwise apart, once, whatever chain the loop ends on.
-  const VersionChain::FirstVersion first{mvcc::uncommitted_stamp(txn.id_), value, tombstone};
+  const VersionChain::FirstVersion first{mvcc::uncommitted_stamp(txn.id_), value, tombstone, lock};
   Version* version = nullptr;
   for (;;) {
     Status status = Status::kOk;
@@ -174,7 +213,7 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
       return status;
     }
     if (version == nullptr && created) version = chain->embedded();
-    if (version == nullptr) version = Version::create(first.stamp, value, tombstone);
+    if (version == nullptr) version = Version::create(first.stamp, value, tombstone, lock);
     if (version == nullptr) {
       uncharge(bytes);
       return Status::kOutOfMemory;
@@ -195,8 +234,14 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
         note_contention(head->stamp() & ~mvcc::kStampUncommitted, key);
       return Status::kConflict;
     }
+    if (lock && already_mine) {  // a key it wrote or holds already stays held
+      Version::destroy(version);
+      uncharge(bytes);
+      return Status::kOk;
+    }
     chain->push(version);
     txn.versions_.push_back(version);
+    if (lock) ++txn.locks_;
     if (!already_mine) txn.write_set_.push_back(chain);
     return Status::kOk;
   }
@@ -282,6 +327,7 @@ Status Engine::prepare_commit(const Transaction& txn, std::vector<RedoOp>* redo)
     // (they get kConflict), and purge never unlinks a head.
     const Version* own = chain->head();
     assert(own != nullptr && own->stamp() == mvcc::uncommitted_stamp(txn.id_));
+    if (own->lock()) continue;  // held, not written: nothing to redo
     redo->push_back(RedoOp{own->tombstone(), chain->key(),
                            own->tombstone() ? std::string_view() : own->value()});
   }
@@ -299,13 +345,29 @@ Status Engine::commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn) {
     return Status::kOk;
   }
   const mvcc::Csn csn = trx_sys_.commit(txn->id_);
-  for (Version* v : txn->versions_)
-    v->stamp_committed(csn);
+  for (Version* v : txn->versions_) {
+    if (!v->lock()) v->stamp_committed(csn);
+  }
+  // Only now: a writer that met a lock until here is ordered after this commit.
+  if (txn->locks_ != 0) release_locks(*txn);
   trx_sys_.forget(txn->id_);  // only after every version is stamped (mvcc/version.cc)
   if (commit_csn != nullptr) *commit_csn = csn;
   purger_.add_history(csn, std::move(txn->write_set_));
   end_transaction(*txn);
   return Status::kOk;
+}
+
+void Engine::release_locks(Transaction& txn) {
+  const uint64_t mine = mvcc::uncommitted_stamp(txn.id_);
+  for (VersionChain* chain : txn.write_set_) {
+    if (const Version* head = chain->head(); head == nullptr || !head->lock()) continue;
+    Version* unlinked;
+    {
+      sync::MutexGuard guard(chain->mutex());
+      unlinked = chain->unlink_own(txn.id_);  // its lock: the only version still unstamped
+    }
+    purger_.retire_unlinked(unlinked, mine);
+  }
 }
 
 void Engine::abort(std::unique_ptr<Transaction> txn) {
@@ -345,7 +407,7 @@ void Engine::close_session(std::unique_ptr<Session> session) {
 }
 
 Status Engine::get(Session& session, std::string_view key, std::string* value) {
-  return get_with(session, key, [value](std::string_view v) { value->assign(v); });
+  return get_with(session, key, [value](std::string_view v, mvcc::Csn) { value->assign(v); });
 }
 
 Status Engine::get(Session& session, std::string_view key, ValueSink sink, void* context) {
@@ -353,7 +415,7 @@ Status Engine::get(Session& session, std::string_view key, ValueSink sink, void*
   mvcc_.reuse_view(session.view_);
   // The version stays while the view is active: purge frees none that an active view sees.
   const Version* v = visible(*session.view_, key);
-  if (v != nullptr) sink(context, v->value());
+  if (v != nullptr) sink(context, v->value(), version_csn(*session.view_, *v));
   mvcc_.release_view(session.view_);
   return v != nullptr ? Status::kOk : Status::kNotFound;
 }

@@ -83,6 +83,7 @@ class Transaction {
   // Every version it wrote, stamped directly at commit: once it is visible, others may stack
   // newer versions on its chains, so a walk from the head could miss them.
   std::vector<mvcc::Version*> versions_;
+  uint32_t locks_ = 0;  // of those, locks (Engine::hold)
 };
 
 // A client session: keeps one read view between autocommit reads (AC-NL-RO reuse).
@@ -99,6 +100,18 @@ struct RedoOp {
   bool tombstone = false;  // a deletion
   std::string_view key;
   std::string_view value;  // empty for a deletion
+};
+
+// A condition on a key, evaluated in a transaction's snapshot (Engine::evaluate): the key has
+// no visible value (kAbsent), has one (kPresent), has exactly `value` (kEquals), or has a
+// visible value committed at or before `csn` (kUnchangedSince: no commit has changed or
+// deleted it since; false for an absent key, whose deletion time is not kept).
+enum class ConditionKind : uint8_t { kAbsent, kPresent, kEquals, kUnchangedSince };
+struct Condition {
+  ConditionKind kind = ConditionKind::kPresent;
+  std::string_view key;
+  std::string_view value;        // kEquals
+  mvcc::Csn csn = mvcc::kNoCsn;  // kUnchangedSince
 };
 
 // The keys start <= key < end that begin with `prefix`, ascending, or descending from the
@@ -172,12 +185,26 @@ class Engine final : private mvcc::DeadChainHandler {
 
   // Transactions. begin: kOk or kTooManyViews.
   Status begin(TxnMode mode, std::unique_ptr<Transaction>* txn);
-  // kOk, kNotFound.
-  Status get(Transaction& txn, std::string_view key, std::string* value);
+  // kOk, kNotFound. `csn` (if given): the commit sequence number of the version read
+  // (mvcc::kNoCsn for the transaction's own write).
+  Status get(Transaction& txn, std::string_view key, std::string* value, mvcc::Csn* csn = nullptr);
   // kOk, kConflict, kOutOfMemory, kTooLarge, kInvalidArgument, kTransactionDone.
   Status put(Transaction& txn, std::string_view key, std::string_view value);
   // As put; kNotFound (and no write) if the key has no visible value.
   Status del(Transaction& txn, std::string_view key);
+  // Conditional writes (a conditional batch: the worker's kBatch). evaluate: whether
+  // `condition` holds in txn's snapshot (*holds), and the commit sequence number of the
+  // version it looked at (*csn; kNoCsn if none, or txn's own write); kOk, kInvalidArgument,
+  // kTooLarge (the key), kTransactionDone. It changes nothing: a condition that must still
+  // hold when txn commits needs hold() too.
+  Status evaluate(Transaction& txn, const Condition& condition, bool* holds, mvcc::Csn* csn);
+  // Keeps `key` as txn's snapshot sees it until txn ends, without writing it: a lock version
+  // heads its chain (readers pass over it), so that another transaction's write of the key
+  // gets kConflict, as if txn had written it, and a commit of the key after txn's snapshot
+  // makes this kConflict (evaluate() looked at an old state: retry with a new snapshot).
+  // Nothing is logged for it, and it leaves the chain when txn commits or aborts. A key txn
+  // has written is held already (a no-op). kOk, kConflict, kOutOfMemory, and put's others.
+  Status hold(Transaction& txn, std::string_view key);
   // The transactions whose uncommitted writes turned writers away, most recently contended
   // first (at most kContentionMax; a holder that ended may still be listed: see ClientSession).
   std::vector<Contention> contention() const EXCLUDES(contention_mu_);
@@ -206,15 +233,16 @@ class Engine final : private mvcc::DeadChainHandler {
   // The same get, handing the value over instead of copying it into a string: on kOk,
   // `sink(context, value)` is called once, while the session's view is still active, and the
   // bytes are valid during that call only (an answer is written from them straight into
-  // shared memory). Use get_with() for a lambda.
-  using ValueSink = void (*)(void* context, std::string_view value);
+  // shared memory), with the commit sequence number of the version. Use get_with() for a
+  // lambda (value, csn).
+  using ValueSink = void (*)(void* context, std::string_view value, mvcc::Csn csn);
   Status get(Session& session, std::string_view key, ValueSink sink, void* context);
   template <typename Fn>
   Status get_with(Session& session, std::string_view key, Fn&& fn) {
     return get(
         session, key,
-        [](void* f, std::string_view value) {
-          (*static_cast<std::remove_reference_t<Fn>*>(f))(value);
+        [](void* f, std::string_view value, mvcc::Csn csn) {
+          (*static_cast<std::remove_reference_t<Fn>*>(f))(value, csn);
         },
         &fn);
   }
@@ -225,6 +253,11 @@ class Engine final : private mvcc::DeadChainHandler {
   // (mvcc::TrxSys::cut): *cut says which transactions it contains, by id, so that recovery
   // can tell the log's records it holds from those it does not. kOk or kTooManyViews.
   Status begin_checkpoint(std::unique_ptr<Transaction>* txn, mvcc::TrxSys::Cut* cut);
+  // Commit sequence numbers go from `after` + 1 to `last` (mvcc::TrxSys::start_csns): a
+  // daemon's run numbers its commits above every number an earlier run handed out
+  // (daemon/durability/csn_epoch.h), so that kUnchangedSince compares numbers of one order.
+  // REQUIRES: nothing committed yet.
+  void start_csns(mvcc::Csn after, mvcc::Csn last) { trx_sys_.start_csns(after, last); }
   // Recovery: transaction ids go on from at least `id`. REQUIRES: no open transaction.
   void advance_trx_ids(mvcc::TrxId id) { trx_sys_.advance_next_id(id); }
   mvcc::TrxId next_trx_id() const { return trx_sys_.next_id(); }
@@ -237,7 +270,10 @@ class Engine final : private mvcc::DeadChainHandler {
   Status check_key(std::string_view key) const;
   bool charge(size_t bytes);
   void uncharge(size_t bytes);
-  Status write(Transaction& txn, std::string_view key, std::string_view value, bool tombstone);
+  Status write(Transaction& txn, std::string_view key, std::string_view value, bool tombstone,
+               bool lock = false);
+  // At commit: takes txn's locks out of their chains. REQUIRES: its other versions stamped.
+  void release_locks(Transaction& txn);
   void note_contention(mvcc::TrxId holder, std::string_view key) EXCLUDES(contention_mu_);
   mvcc::VersionChain* find_or_create_chain(std::string_view key,
                                            const mvcc::VersionChain::FirstVersion* first,
@@ -245,6 +281,8 @@ class Engine final : private mvcc::DeadChainHandler {
   Status read(const mvcc::ReadView& view, std::string_view key, std::string* value) const;
   // The version of `key` that `view` sees, or nullptr (none, or a delete).
   const mvcc::Version* visible(const mvcc::ReadView& view, std::string_view key) const;
+  // The commit sequence number of a version `view` sees (kNoCsn: the view's own write).
+  mvcc::Csn version_csn(const mvcc::ReadView& view, const mvcc::Version& version) const;
   void end_transaction(Transaction& txn);
 
   // DeadChainHandler

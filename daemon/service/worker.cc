@@ -16,6 +16,7 @@
 #include "daemon/service/placement.h"
 #include "daemon/service/stall_hook.h"
 #include "shm/answer.h"
+#include "shm/batch.h"
 #include "shm/doorbell.h"
 #include "shm/ring.h"
 #include "sync/fence.h"
@@ -75,9 +76,27 @@ constexpr uint32_t kIdleRoundsPerClock = 64;  // idle rounds between clock reads
 // sleep, an idle CPU woken by another, added 40-100 µs to every lone durable commit (p50 of a
 // sync put 256-299 µs -> 190-240 µs on the 2-vCPU VM). Bounded for a slow disk.
 constexpr int64_t kParkedSpinNs = 2'000'000;
+// A conditional batch whose keys changed between its snapshot and its writes (a commit in
+// between: CONFLICT from the engine) runs again on a new snapshot, at most this many times in
+// all; a key held by another transaction's uncommitted write fails every attempt alike.
+constexpr int kBatchAttempts = 4;
 
 WireStatus wire(Status s) {
   return static_cast<WireStatus>(s);
+}
+
+// A batch's condition entry as the engine's condition (decode_batch admits only these).
+ConditionKind condition_kind(shm::BatchKind kind) {
+  switch (kind) {
+    case shm::BatchKind::kIfAbsent:
+      return ConditionKind::kAbsent;
+    case shm::BatchKind::kIfPresent:
+      return ConditionKind::kPresent;
+    case shm::BatchKind::kIfEquals:
+      return ConditionKind::kEquals;
+    default:
+      return ConditionKind::kUnchangedSince;
+  }
 }
 
 // What an executed request answers (written to the context by shm::write_answer).
@@ -162,6 +181,7 @@ struct Worker::Loop {
   std::vector<wal::Completion> completions;
   std::vector<RedoOp> redo;
   std::vector<wal::Op> log_ops;
+  std::vector<shm::BatchEntry> batch;
 
   explicit Loop(Worker& w) : worker(w), env(w.env_) {}
 
@@ -185,6 +205,9 @@ struct Worker::Loop {
   // Lets go of a scan's transaction (the own one aborted, a client's released).
   void end_scan(Attached& a, PausedScan& scan);
   WireStatus dispatch(Attached& a, const shm::Request& request, Answer* answer);
+  // A conditional batch (shm/batch.h): its conditions on a snapshot, its writes, its condition
+  // keys held (Engine::hold), then committed as commit requests are.
+  WireStatus run_batch(Attached& a, const shm::Request& request, Answer* answer);
   WireStatus with_transaction(ClientSession& s, uint64_t handle,
                               const std::function<WireStatus(Transaction&)>& fn);
   void post(ClientSession& s, uint32_t index, const Answer& answer);
@@ -507,14 +530,16 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
       if (autocommit) {
         // Answered from inside the engine's read: the value goes from its version into the
         // context or the response area, with no copy in between.
-        return wire(engine.get_with(*a.engine_session, rq.key, [&](std::string_view v) {
-          answer->value = v;
-          post(s, current_index, *answer);
-          answer->posted = true;
-        }));
+        return wire(
+            engine.get_with(*a.engine_session, rq.key, [&](std::string_view v, mvcc::Csn csn) {
+              answer->value = v;
+              answer->u64 = csn;
+              post(s, current_index, *answer);
+              answer->posted = true;
+            }));
       }
       return with_transaction(s, rq.txn, [&](Transaction& t) {
-        const WireStatus st = wire(engine.get(t, rq.key, &value));
+        const WireStatus st = wire(engine.get(t, rq.key, &value, &answer->u64));
         answer->value = value;  // (read only if st is kOk)
         return st;
       });
@@ -541,8 +566,63 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
       }
       return s.end_transaction(engine, rq.txn, rq.opcode == Opcode::kCommit, &answer->u64);
     }
+    case Opcode::kBatch:
+      return run_batch(a, rq, answer);
   }
   return WireStatus::kInvalidRequest;  // decode_request admits only the opcodes above
+}
+
+WireStatus Worker::Loop::run_batch(Attached& a, const shm::Request& rq, Answer* answer) {
+  uint32_t conditions = 0;
+  const char* why = nullptr;
+  shm::Request decoded;  // (for TOO_LARGE's detail)
+  const WireStatus st = shm::decode_batch(rq.key, env.limits, &batch, &conditions, &decoded, &why);
+  if (st == WireStatus::kTooLarge) {
+    answer->too_large = decoded.too_large;
+    answer->too_large_limit = decoded.too_large_limit;
+  }
+  if (st == WireStatus::kInvalidRequest) {
+    bump(worker.stats_.invalid_requests);
+    log(LogLevel::kDebug, "session %lu: invalid batch in context %u: %s",
+        static_cast<unsigned long>(a.session->id()), current_index, why);
+  }
+  if (st != WireStatus::kOk) return st;
+  Engine& engine = *env.engine;
+  const bool writes = batch.size() > conditions;
+  Status status = Status::kOk;
+  for (int attempt = 0; attempt < kBatchAttempts; ++attempt) {
+    std::unique_ptr<Transaction> txn;
+    if (status = engine.begin(TxnMode::kReadWrite, &txn); status != Status::kOk) break;
+    for (uint32_t i = 0; i < conditions && status == Status::kOk; ++i) {
+      const shm::BatchEntry& e = batch[i];
+      const Condition c{condition_kind(e.kind), e.key, e.value, e.csn};
+      bool holds = false;
+      mvcc::Csn csn = mvcc::kNoCsn;
+      status = engine.evaluate(*txn, c, &holds, &csn);
+      if (status == Status::kOk && !holds) {
+        engine.abort(std::move(txn));
+        answer->failed_condition = i;
+        answer->u64 = csn;
+        return WireStatus::kConditionFailed;
+      }
+    }
+    for (size_t i = conditions; i < batch.size() && status == Status::kOk; ++i) {
+      const shm::BatchEntry& e = batch[i];
+      if (e.kind == shm::BatchKind::kPut) {
+        status = engine.put(*txn, e.key, e.value);
+      } else if (status = engine.del(*txn, e.key); status == Status::kNotFound) {
+        status = Status::kOk;  // deleting what is not there changes nothing
+      }
+    }
+    // The conditions must still hold at the commit: their keys are held until then (a batch
+    // of conditions alone writes nothing; what its snapshot saw is its answer).
+    for (uint32_t i = 0; writes && i < conditions && status == Status::kOk; ++i)
+      status = engine.hold(*txn, batch[i].key);
+    if (status == Status::kOk) return commit_or_park(a, std::move(txn), rq.flags, answer);
+    engine.abort(std::move(txn));
+    if (status != Status::kConflict) break;
+  }
+  return wire(status);
 }
 
 WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction> txn,

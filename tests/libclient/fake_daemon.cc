@@ -369,6 +369,8 @@ shm::WireStatus FakeDaemon::dispatch(const shm::Request& rq, Answer* answer) {
       return WireStatus::kOk;
     case Opcode::kAbort:
       return open_txns_.erase(rq.txn) != 0 ? WireStatus::kOk : WireStatus::kUnknownTransaction;
+    case Opcode::kBatch:  // (the library's side only: the real daemon's tests cover batches)
+      return WireStatus::kInvalidRequest;
   }
   return WireStatus::kInvalidRequest;
 }

@@ -318,7 +318,7 @@ std::vector<InvalidCase> invalid_cases() {
                 commit = op(Opcode::kCommit), abort = op(Opcode::kAbort);
   return {
       {"opcode 0", Spec(0), kInvalid},
-      {"opcode 9", Spec(9), kInvalid},
+      {"opcode 10", Spec(10), kInvalid},
       {"opcode 255", Spec(255).with_key("k"), kInvalid},
       {"unknown flag bit 5", Spec(get).with_flags(1u << 5).with_key("k"), kInvalid},
       {"durability on get", Spec(get).with_flags(kFlagDurabilityAsync).with_key("k"), kInvalid},

@@ -15,12 +15,22 @@ std::string format_json(const Reply& reply) {
     w.key("error");
     w.string(reply.error);
   }
+  if (reply.status == Status::kConditionFailed) {
+    w.key("failed_condition");
+    w.number(reply.failed_condition);
+    w.key("key_sequence");
+    w.number(reply.commit_sequence);
+  }
   switch (reply.kind) {
     case Reply::Kind::kPlain:
       break;
     case Reply::Kind::kValue:
       w.key("value");
       w.string(reply.value);
+      if (reply.commit_sequence != 0) {
+        w.key("commit_sequence");
+        w.number(reply.commit_sequence);
+      }
       break;
     case Reply::Kind::kItems:
       w.key("items");

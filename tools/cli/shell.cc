@@ -16,6 +16,10 @@ const char kCommandHelp[] =
     "del KEY                   delete KEY\n"
     "scan START END [LIMIT]    keys in [START, END) in order, at most LIMIT (100);\n"
     "                          \"\" as START or END: unbounded\n"
+    "batch ENTRY...            a conditional batch, applied at once if every condition\n"
+    "                          holds; entries: if-absent KEY, if-present KEY,\n"
+    "                          if-equals KEY VALUE, if-unchanged KEY SEQUENCE, put KEY VALUE,\n"
+    "                          del KEY, durability sync|async|none\n"
     "begin                     open a transaction: get/put/del/scan run in it\n"
     "commit [sync|async|none]  commit the open transaction; answered once it is on disk\n"
     "                          (sync, the default), queued for the log (async) or not\n"
@@ -60,6 +64,8 @@ std::string describe(Status status) {
       return "the daemon's disk is full: the commit could not be logged and was aborted";
     case Status::kTrxTooOld:
       return "the transaction was open longer than the daemon allows and was aborted";
+    case Status::kConditionFailed:
+      return "a condition of the batch did not hold; nothing was written";
     case Status::kRingFull:
       return "the request ring is full";
     case Status::kTooManyInFlight:
@@ -124,6 +130,7 @@ constexpr CommandSpec kCommands[] = {
     {"put", "put KEY VALUE", 2, 2},
     {"del", "del KEY", 1, 1},
     {"scan", "scan START END [LIMIT]", 2, 3},
+    {"batch", "batch ENTRY...", 1, 3 * kBatchEntriesMax + 2},
     {"begin", "begin", 0, 0},
     {"commit", "commit [sync|async|none]", 0, 1},
     {"abort", "abort", 0, 0},
@@ -170,6 +177,7 @@ Reply Shell::run(const std::vector<std::string>& args) {
   if (name == "put") return put(args[1], args[2]);
   if (name == "del") return del(args[1]);
   if (name == "scan") return scan(args);
+  if (name == "batch") return batch(args);
   if (name == "begin") return begin();
   if (name == "commit") return commit(n == 1 ? args[1] : std::string("sync"));
   if (name == "abort") return abort();
@@ -187,11 +195,97 @@ Reply Shell::run(const std::vector<std::string>& args) {
 
 Reply Shell::get(const std::string& key) {
   std::string value;
-  const Status s = txn_ != nullptr ? txn_->get(key, &value) : client_->get(key, &value);
+  uint64_t sequence = 0;
+  const Status s = txn_ != nullptr ? txn_->get(key, &value) : client_->get(key, &value, &sequence);
   Reply r = status_reply(s);
   if (s == Status::kOk) {
     r.kind = Reply::Kind::kValue;
     r.value = std::move(value);
+    r.commit_sequence = sequence;
+  }
+  return r;
+}
+
+namespace {
+
+bool parse_durability(std::string_view level, ringdb::Durability* out) {
+  if (equals_ignoring_case(level, "sync")) {
+    *out = ringdb::Durability::kSync;
+  } else if (equals_ignoring_case(level, "async")) {
+    *out = ringdb::Durability::kAsync;
+  } else if (equals_ignoring_case(level, "none")) {
+    *out = ringdb::Durability::kNone;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// A batch entry's name and how many arguments it takes.
+struct BatchEntrySpec {
+  const char* name;
+  size_t args;
+};
+constexpr BatchEntrySpec kBatchEntries[] = {
+    {"if-absent", 1}, {"if-present", 1}, {"if-equals", 2},  {"if-unchanged", 2},
+    {"put", 2},       {"del", 1},        {"durability", 1},
+};
+
+}  // namespace
+
+Reply Shell::batch(const std::vector<std::string>& args) {
+  if (txn_ != nullptr) return invalid("a batch is its own transaction: commit or abort first");
+  Batch b;
+  ringdb::Durability durability = ringdb::Durability::kSync;
+  std::vector<std::string> conditions;  // each condition as typed, for the error sentence
+  for (size_t i = 1; i < args.size();) {
+    const BatchEntrySpec* spec = nullptr;
+    for (const BatchEntrySpec& e : kBatchEntries) {
+      if (equals_ignoring_case(args[i], e.name)) spec = &e;
+    }
+    if (spec == nullptr) {
+      return invalid("unknown batch entry " + quote(args[i]) +
+                     " (if-absent, if-present, if-equals, if-unchanged, put, del, durability)");
+    }
+    if (args.size() - i - 1 < spec->args) {
+      return invalid(std::string("batch entry ") + spec->name + " takes " +
+                     std::to_string(spec->args) + " argument" + (spec->args == 1 ? "" : "s"));
+    }
+    const std::string_view name = spec->name;
+    const std::string& key = args[i + 1];
+    if (name == "if-absent") b.if_absent(key);
+    if (name == "if-present") b.if_present(key);
+    if (name == "if-equals") b.if_equals(key, args[i + 2]);
+    if (name == "put") b.put(key, args[i + 2]);
+    if (name == "del") b.del(key);
+    if (name == "if-unchanged") {
+      const std::string& text = args[i + 2];
+      uint64_t csn = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), csn);
+      if (ec != std::errc() || end != text.data() + text.size()) {
+        return invalid("if-unchanged takes a commit sequence number, not " + quote(text));
+      }
+      b.if_unchanged_since(key, csn);
+    }
+    if (name == "durability" && !parse_durability(key, &durability)) {
+      return invalid("unknown durability " + quote(key) + " (sync, async or none)");
+    }
+    if (name.starts_with("if-")) conditions.push_back(std::string(name) + " " + quote(key));
+    i += 1 + spec->args;
+  }
+  BatchResult result;
+  const Status s = client_->apply(b, &result, durability);
+  Reply r = status_reply(s);
+  if (s == Status::kOk) {
+    r.kind = Reply::Kind::kCommit;
+    r.commit_sequence = result.commit_sequence;
+  } else if (s == Status::kConditionFailed) {
+    r.failed_condition = result.failed_condition;
+    r.commit_sequence = result.failed_key_sequence;
+    if (result.failed_condition < conditions.size()) {
+      r.error = "condition " + std::to_string(result.failed_condition + 1) + " (" +
+                conditions[result.failed_condition] + ") did not hold; nothing was written";
+    }
   }
   return r;
 }
@@ -239,13 +333,7 @@ Reply Shell::begin() {
 
 Reply Shell::commit(const std::string& level) {
   ringdb::Durability durability;
-  if (equals_ignoring_case(level, "sync")) {
-    durability = ringdb::Durability::kSync;
-  } else if (equals_ignoring_case(level, "async")) {
-    durability = ringdb::Durability::kAsync;
-  } else if (equals_ignoring_case(level, "none")) {
-    durability = ringdb::Durability::kNone;
-  } else {
+  if (!parse_durability(level, &durability)) {
     return invalid("unknown durability " + quote(level) + " (sync, async or none)");
   }
   if (txn_ == nullptr) return invalid("no transaction is open (begin one first)");

@@ -1,9 +1,9 @@
 // Shell: runs ringdb-cli commands (one input line each) against a libringdb Client and
 // returns each command's Reply; main.cc prints replies as text or JSON (output.h).
 //
-// Commands: ping, get K, put K V, del K, scan START END [LIMIT], begin, commit, abort, help,
-// quit (names are case-insensitive; the syntax of arguments is in quoting.h). After begin,
-// get/put/del/scan run in the open transaction until commit or abort ends it.
+// Commands: ping, get K, put K V, del K, scan START END [LIMIT], batch ENTRY..., begin,
+// commit, abort, help, quit (names are case-insensitive; the syntax of arguments is in quoting.h).
+// After begin, get/put/del/scan run in the open transaction until commit or abort ends it.
 //
 // Errors found by the shell itself (unknown command, wrong argument count, bad quoting, bad
 // LIMIT, begin with a transaction open, commit/abort with none) are Status::kInvalidArgument
@@ -31,9 +31,12 @@ struct Reply {
   std::string error;  // a sentence for every status but kOk and kNotFound
   std::string value;  // kValue: get's value; kHelp: the help text
   std::vector<KeyValue> items;
-  bool truncated = false;        // kItems
-  uint64_t commit_sequence = 0;  // kCommit
-  bool quit = false;             // the quit command: stop reading input
+  bool truncated = false;  // kItems
+  // kCommit; kValue: the value's (autocommit get); CONDITION_FAILED: the failed condition's
+  // key's
+  uint64_t commit_sequence = 0;
+  uint32_t failed_condition = 0;  // CONDITION_FAILED: which (0: the first)
+  bool quit = false;              // the quit command: stop reading input
 };
 
 // What `help` prints: one line per command.
@@ -63,6 +66,7 @@ class Shell {
   Reply put(const std::string& key, const std::string& value);
   Reply del(const std::string& key);
   Reply scan(const std::vector<std::string>& args);
+  Reply batch(const std::vector<std::string>& args);
   Reply begin();
   Reply commit(const std::string& level);
   Reply abort();

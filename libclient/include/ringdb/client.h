@@ -87,6 +87,62 @@ struct ScanOptions {
 class Client;
 class Transaction;
 
+// Entries in one Batch, conditions and operations together.
+inline constexpr uint32_t kBatchEntriesMax = RINGDB_BATCH_ENTRIES_MAX;
+
+// A conditional batch (Client::apply): conditions on keys and a list of puts and deletes,
+// applied atomically, in one request, if every condition holds — etcd's Txn without its
+// else branch, RocksDB's WriteBatch with preconditions. The conditions are evaluated on one
+// snapshot, before the batch's own writes, and still hold when it commits (the daemon holds
+// their keys meanwhile). The operations run in the order added; a later one on the same key
+// wins; deleting a key that has no value is no error.
+//
+//   ringdb::Batch b;
+//   b.if_equals("balance/a", "100").put("balance/a", "70").put("balance/b", "30");
+//   ringdb::BatchResult r;
+//   if (client->apply(b, &r) == ringdb::Status::kConditionFailed) ... r.failed_condition
+//
+// Limits: at most kBatchEntriesMax entries (conditions and operations together; more:
+// kTooLarge), its
+// encoding (24 bytes per entry plus keys and values) within the daemon's request area, keys
+// and values within the daemon's limits; everything it writes within one log record
+// (docs/PROTOCOL.md, "Conditional batches"). A Batch is a plain value: build it on one thread at a
+// time.
+class Batch {
+ public:
+  // Conditions: the key has no value; has one; has exactly `value`; has a value that no
+  // commit changed after commit sequence number `csn` (Transaction::commit_sequence(),
+  // BatchResult::commit_sequence, or a get's Operation::commit_sequence(); false for a key with
+  // no value, and for any key after the daemon restarted since `csn` was handed out).
+  Batch& if_absent(std::string_view key);
+  Batch& if_present(std::string_view key);
+  Batch& if_equals(std::string_view key, std::string_view value);
+  Batch& if_unchanged_since(std::string_view key, uint64_t csn);
+  // Operations.
+  Batch& put(std::string_view key, std::string_view value);
+  Batch& del(std::string_view key);
+
+  uint32_t conditions() const { return conditions_; }
+  uint32_t operations() const { return operations_; }
+  void clear();
+
+ private:
+  friend class Client;
+  friend class Operation;
+  std::string payload() const;
+  std::string condition_list_;
+  std::string operation_list_;
+  uint32_t conditions_ = 0;
+  uint32_t operations_ = 0;
+};
+
+struct BatchResult {
+  uint64_t commit_sequence = 0;   // kOk: the commit's place in the commit order (0: no write)
+  uint32_t failed_condition = 0;  // kConditionFailed: which, counting the conditions from 0
+  // kConditionFailed: the commit sequence number of that key's value (0: it has none).
+  uint64_t failed_key_sequence = 0;
+};
+
 // One request that can be kept in flight with others (Client::submit, wait, poll).
 // Build it with one of the factories, submit it, wait for it, read the result.
 class Operation {
@@ -96,6 +152,8 @@ class Operation {
   static Operation put(std::string_view key, std::string_view value);
   static Operation del(std::string_view key);
   static Operation scan(const ScanOptions& options);
+  // Autocommit only (set_transaction is ignored for it).
+  static Operation batch(const Batch& batch, Durability durability = Durability::kSync);
 
   Operation();
   ~Operation();
@@ -112,6 +170,10 @@ class Operation {
   const std::string& value() const { return value_; }            // get
   const std::vector<KeyValue>& items() const { return items_; }  // scan
   bool truncated() const { return truncated_; }                  // scan
+  // get: the commit sequence number of the value's version (0: the transaction's own write);
+  // batch: as BatchResult's commit_sequence, or failed_key_sequence.
+  uint64_t commit_sequence() const { return result_u64_; }
+  uint32_t failed_condition() const { return result_count_; }  // batch, kConditionFailed
 
  private:
   friend class Client;
@@ -122,6 +184,8 @@ class Operation {
   std::string value_;
   std::vector<KeyValue> items_;
   bool truncated_ = false;
+  uint64_t result_u64_ = 0;
+  uint32_t result_count_ = 0;
 };
 
 class Client {
@@ -141,6 +205,9 @@ class Client {
   Status ping();
   // Autocommit operations: each runs as its own transaction.
   Status get(std::string_view key, std::string* value);
+  // The same, with the commit sequence number of the value's version (for
+  // Batch::if_unchanged_since).
+  Status get(std::string_view key, std::string* value, uint64_t* commit_sequence);
   Status put(std::string_view key, std::string_view value,
              Durability durability = Durability::kSync);
   Status del(std::string_view key, Durability durability = Durability::kSync);
@@ -148,6 +215,13 @@ class Client {
   // daemon's per-answer byte limit stopped the scan); go on from just after the last key
   // (forward: start = last key + '\0'; reverse: end = last key).
   Status scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated = nullptr);
+
+  // A conditional batch, in one request: kOk (applied, durable as asked), kConditionFailed
+  // (nothing written; `result` says which condition), kConflict (a key it writes or holds is
+  // held by another transaction's uncommitted write, e.g. one waiting for its log sync; retry),
+  // kTooLarge, kInvalidArgument (an empty key), kOutOfMemory, kDiskFull, or a transport error.
+  Status apply(const Batch& batch, BatchResult* result = nullptr,
+               Durability durability = Durability::kSync);
 
   // Starts a snapshot-isolated transaction.
   Status begin(std::unique_ptr<Transaction>* txn, bool read_only = false);

@@ -108,6 +108,40 @@ typedef enum ringdb_durability {
 /* ringdb_commit with a durability level; releases txn whatever the outcome. */
 ringdb_status ringdb_commit_durability(ringdb_txn* txn, ringdb_durability durability);
 
+/* Conditional batches (ringdb::Batch in client.h): conditions on keys and puts and deletes,
+ * applied atomically in one request if every condition holds. At most
+ * RINGDB_BATCH_ENTRIES_MAX entries, conditions and operations together. */
+#define RINGDB_BATCH_ENTRIES_MAX 1024
+typedef struct ringdb_batch ringdb_batch;
+typedef struct ringdb_batch_result {
+  uint64_t commit_sequence;     /* RINGDB_OK: the commit's place in the commit order */
+  uint32_t failed_condition;    /* RINGDB_CONDITION_FAILED: which, counting from 0 */
+  uint64_t failed_key_sequence; /* RINGDB_CONDITION_FAILED: its key's value's; 0 if none */
+} ringdb_batch_result;
+/* An empty batch; release it with ringdb_batch_free (which accepts NULL). */
+ringdb_status ringdb_batch_new(ringdb_batch** out);
+void ringdb_batch_free(ringdb_batch* batch);
+/* Conditions: the key has no value; has one; has exactly `value`; has a value no commit
+ * changed after commit sequence number `csn` (ringdb_get_sequence, a batch's or a commit's). */
+ringdb_status ringdb_batch_if_absent(ringdb_batch* batch, const char* key, size_t key_len);
+ringdb_status ringdb_batch_if_present(ringdb_batch* batch, const char* key, size_t key_len);
+ringdb_status ringdb_batch_if_equals(ringdb_batch* batch, const char* key, size_t key_len,
+                                     const char* value, size_t value_len);
+ringdb_status ringdb_batch_if_unchanged_since(ringdb_batch* batch, const char* key, size_t key_len,
+                                              uint64_t csn);
+/* Operations, applied in order. */
+ringdb_status ringdb_batch_put(ringdb_batch* batch, const char* key, size_t key_len,
+                               const char* value, size_t value_len);
+ringdb_status ringdb_batch_del(ringdb_batch* batch, const char* key, size_t key_len);
+/* Applies the batch: RINGDB_OK, RINGDB_CONDITION_FAILED (nothing written), RINGDB_CONFLICT
+ * (a key is held by another transaction's uncommitted write; retry), ... `result` may be NULL.
+ * The batch is left as it was: it may be applied again. */
+ringdb_status ringdb_apply(ringdb_client* client, const ringdb_batch* batch,
+                           ringdb_durability durability, ringdb_batch_result* result);
+/* ringdb_get, also giving the commit sequence number of the value's version. */
+ringdb_status ringdb_get_sequence(ringdb_client* client, const char* key, size_t key_len,
+                                  char** value, size_t* value_len, uint64_t* commit_sequence);
+
 void ringdb_free(void* p);
 void ringdb_items_free(ringdb_item* items, size_t count);
 

@@ -260,9 +260,11 @@ TEST_CASE("AC-NL-RO: a get that hands the value over calls its sink once, with t
   int calls = 0;
   std::string seen;
   uint32_t views_during = 0;
-  auto sink = [&](std::string_view v) {
+  mvcc::Csn seen_csn = 0;
+  auto sink = [&](std::string_view v, mvcc::Csn csn) {
     ++calls;
     seen.assign(v);
+    seen_csn = csn;
     views_during = e.stats().active_views;
   };
   CHECK(e.get_with(*session, "k", sink) == Status::kNotFound);
@@ -271,6 +273,7 @@ TEST_CASE("AC-NL-RO: a get that hands the value over calls its sink once, with t
   CHECK(e.get_with(*session, "k", sink) == Status::kOk);
   CHECK(calls == 1);
   CHECK(seen == std::string(300, 'x'));
+  CHECK(seen_csn == 1);                // the commit's sequence number comes with the value
   CHECK(views_during == 1);            // the version cannot be purged under the sink
   CHECK(e.stats().active_views == 0);  // and the view is released afterwards
   CHECK(e.del(*session, "k") == Status::kOk);
