@@ -10,7 +10,9 @@
 // allows (an independent reading of the rules below, not the decoder's code); a refusal
 // carries a reason and one of the three refusal statuses; an accepted request's fields are
 // the header's, its views lie inside the scratch buffer, back to back, within the limits, and
-// hold the payload bytes from where the header says they are.
+// hold the payload bytes from where the header says they are. An accepted BATCH's payload
+// goes through decode_batch (shm/batch.h): accepted entries lie in the payload, in order,
+// within the limits, conditions first, the counts the header's.
 #include <sanitizer/asan_interface.h>
 
 #include <cstddef>
@@ -23,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shm/batch.h"
 #include "shm/layout.h"
 #include "shm/request.h"
 #include "shm/wire.h"
@@ -105,16 +108,16 @@ Fields read_fields(const std::byte* context) {
 // docs/PROTOCOL.md sections 2 and 5, read independently of shm/request.cc.
 bool allowed(const Fields& f) {
   const auto op = static_cast<Opcode>(f.opcode);
-  if (f.opcode < 1 || f.opcode > 8) return false;
+  if (f.opcode < 1 || f.opcode > 9) return false;
   constexpr uint8_t kDurability = kFlagDurabilityAsync | kFlagDurabilityNone;
   if ((f.flags & ~(kFlagExternal | kFlagReverse | kFlagReadOnly | kDurability)) != 0) {
     return false;
   }
   if ((f.flags & kFlagReverse) != 0 && op != Opcode::kScan) return false;
   if ((f.flags & kFlagReadOnly) != 0 && op != Opcode::kBegin) return false;
-  // A durability level: one at most, on commit or on put and del outside a transaction.
+  // A durability level: one at most, on commit, batch, or put and del outside a transaction.
   if ((f.flags & kDurability) == kDurability) return false;
-  if ((f.flags & kDurability) != 0 && op != Opcode::kCommit &&
+  if ((f.flags & kDurability) != 0 && op != Opcode::kCommit && op != Opcode::kBatch &&
       !((op == Opcode::kPut || op == Opcode::kDel) && f.txn == 0)) {
     return false;
   }
@@ -132,6 +135,9 @@ bool allowed(const Fields& f) {
     case Opcode::kScan:
       if (f.len[0] > k || f.len[1] > k || f.len[2] > k) return false;
       break;
+    case Opcode::kBatch:  // its payload: one part, bounded by where it is
+      if (f.len[1] != 0 || f.len[2] != 0) return false;
+      break;
     default:
       if (f.len[0] != 0 || f.len[1] != 0 || f.len[2] != 0) return false;
   }
@@ -139,7 +145,9 @@ bool allowed(const Fields& f) {
     return false;
   }
   if ((op == Opcode::kCommit || op == Opcode::kAbort) && f.txn == 0) return false;
-  if ((op == Opcode::kPing || op == Opcode::kBegin) && f.txn != 0) return false;
+  if ((op == Opcode::kPing || op == Opcode::kBegin || op == Opcode::kBatch) && f.txn != 0) {
+    return false;
+  }
   const uint64_t total = uint64_t{f.len[0]} + f.len[1] + f.len[2];
   if ((f.flags & kFlagExternal) != 0) return f.data_offset + total <= kRequestAreaSize;
   return f.data_offset == 0 && total <= kContextSize - sizeof(ContextHeader);
@@ -161,7 +169,7 @@ void check_accepted(const Segment& s, uint32_t index, const Fields& f, const Req
   FUZZ_CHECK(inside(r.key, scratch) && inside(r.value, scratch) && inside(r.prefix, scratch));
   const size_t total = r.key.size() + r.value.size() + r.prefix.size();
   FUZZ_CHECK(scratch.size() == total);
-  FUZZ_CHECK(r.key.size() <= kLimits.key_size_max);
+  FUZZ_CHECK(r.key.size() <= kLimits.key_size_max || r.opcode == Opcode::kBatch);
   FUZZ_CHECK(r.value.size() <=
              (r.opcode == Opcode::kPut ? kLimits.value_size_max : kLimits.key_size_max));
   FUZZ_CHECK(r.prefix.size() <= kLimits.key_size_max);
@@ -174,6 +182,38 @@ void check_accepted(const Segment& s, uint32_t index, const Fields& f, const Req
                                 ? s.request_area() + f.data_offset
                                 : s.context(index) + sizeof(ContextHeader);
   FUZZ_CHECK(std::memcmp(scratch.data(), source, total) == 0);
+}
+
+void check_batch(std::string_view payload) {
+  std::vector<BatchEntry> entries;
+  uint32_t conditions = 0;
+  Request detail;
+  const char* why = nullptr;
+  const WireStatus status = decode_batch(payload, kLimits, &entries, &conditions, &detail, &why);
+  if (status != WireStatus::kOk) {
+    FUZZ_CHECK(status == WireStatus::kInvalidRequest || status == WireStatus::kTooLarge ||
+               status == WireStatus::kInvalidArgument);
+    FUZZ_CHECK(why != nullptr && why[0] != '\0');
+    FUZZ_CHECK((status == WireStatus::kTooLarge) == (detail.too_large != TooLargePart::kNone));
+    return;
+  }
+  BatchHeader h;
+  FUZZ_CHECK(payload.size() >= sizeof h);
+  std::memcpy(&h, payload.data(), sizeof h);
+  FUZZ_CHECK(conditions == h.conditions && entries.size() == size_t{h.conditions} + h.operations);
+  FUZZ_CHECK(entries.size() <= kBatchEntriesMax);
+  const char* at = payload.data() + sizeof h;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const BatchEntry& e = entries[i];
+    FUZZ_CHECK(is_condition(e.kind) == (i < conditions));
+    FUZZ_CHECK(!e.key.empty() && e.key.size() <= kLimits.key_size_max);
+    FUZZ_CHECK(e.value.size() <= kLimits.value_size_max);
+    // Each entry right after the previous one's bytes, its key then its value.
+    FUZZ_CHECK(e.key.data() == at + sizeof(BatchEntryHeader));
+    FUZZ_CHECK(e.value.data() == e.key.data() + e.key.size());
+    at = e.value.data() + e.value.size();
+  }
+  FUZZ_CHECK(at == payload.data() + payload.size());
 }
 
 }  // namespace
@@ -201,6 +241,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (status == WireStatus::kOk) {
       FUZZ_CHECK(why == nullptr);
       check_accepted(s, index, fields, request, scratch);
+      if (request.opcode == Opcode::kBatch) check_batch(request.key);
     } else {
       FUZZ_CHECK(status == WireStatus::kInvalidRequest || status == WireStatus::kTooLarge ||
                  status == WireStatus::kInvalidArgument);

@@ -9,8 +9,18 @@ import os
 import struct
 
 CONTEXTS, CONTEXT_SIZE, INLINE, AREA = 4, 128, 64, 512
-PING, GET, PUT, DEL, SCAN, BEGIN, COMMIT, ABORT = range(1, 9)
-EXTERNAL, REVERSE, READ_ONLY = 1, 2, 4
+PING, GET, PUT, DEL, SCAN, BEGIN, COMMIT, ABORT, BATCH = range(1, 10)
+EXTERNAL, REVERSE, READ_ONLY, DURABILITY_ASYNC = 1, 2, 4, 8
+IF_ABSENT, IF_PRESENT, IF_EQUALS, IF_UNCHANGED_SINCE, BATCH_PUT, BATCH_DEL = 1, 2, 3, 4, 16, 17
+
+
+def batch(conditions, operations):
+    """A BATCH payload (docs/PROTOCOL.md, "Conditional batches"): entries (kind, key, value,
+    csn), conditions first."""
+    out = struct.pack("<II", len(conditions), len(operations))
+    for kind, key, value, csn in conditions + operations:
+        out += struct.pack("<B3xIIIQ", kind, len(key), len(value), 0, csn) + key + value
+    return out
 
 
 def context(opcode, flags=0, parts=(b"", b"", b""), limit=0, txn=0, data_offset=0):
@@ -55,6 +65,14 @@ SEEDS = {
     "begin-read-only": [(BEGIN, {"flags": READ_ONLY})],
     "commit": [(COMMIT, {"txn": 1})],
     "abort": [(ABORT, {"txn": 0xFFFFFFFFFFFFFFFF})],
+    "batch-inline": [(BATCH, {"parts": (batch([(IF_ABSENT, b"k", b"", 0)],
+                                             [(BATCH_PUT, b"k", b"v", 0)]), b"", b"")})],
+    "batch-external": [
+        (BATCH, {"parts": (batch([(IF_EQUALS, b"a", b"1", 0), (IF_PRESENT, b"b", b"", 0),
+                                  (IF_UNCHANGED_SINCE, b"c", b"", 77)],
+                                 [(BATCH_PUT, b"a", b"2" * 40, 0), (BATCH_DEL, b"b", b"", 0)]),
+                           b"", b""),
+                 "flags": DURABILITY_ASYNC, "external": True})],
     "mixed": [(BEGIN, {}), (PUT, {"parts": (b"k", b"v" * 200, b""), "external": True, "txn": 9}),
               (GET, {"parts": (b"k", b"", b""), "txn": 9}), (COMMIT, {"txn": 9})],
 }

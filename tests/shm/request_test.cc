@@ -173,7 +173,8 @@ struct ValidCase {
 std::vector<ValidCase> valid_cases() {
   const uint8_t ping = op(Opcode::kPing), get = op(Opcode::kGet), put = op(Opcode::kPut),
                 del = op(Opcode::kDel), scan = op(Opcode::kScan), begin = op(Opcode::kBegin),
-                commit = op(Opcode::kCommit), abort = op(Opcode::kAbort);
+                commit = op(Opcode::kCommit), abort = op(Opcode::kAbort),
+                batch = op(Opcode::kBatch);
   return {
       {"ping", Spec(ping)},
       {"ping external, no payload", Spec(ping).with_external().with_data_offset(128)},
@@ -222,6 +223,10 @@ std::vector<ValidCase> valid_cases() {
        Spec(put).with_key("k").with_value("v").with_flags(kFlagDurabilityAsync)},
       {"autocommit del not logged", Spec(del).with_key("k").with_flags(kFlagDurabilityNone)},
       {"abort", Spec(abort).with_txn(77)},
+      {"batch (its payload: decode_batch's)", Spec(batch).with_key("anything")},
+      {"batch, external", Spec(batch).with_key(std::string(3000, 'b')).with_external()},
+      {"batch async", Spec(batch).with_key("b").with_flags(kFlagDurabilityAsync)},
+      {"batch not logged", Spec(batch).with_flags(kFlagDurabilityNone)},
   };
 }
 
@@ -315,7 +320,8 @@ std::vector<InvalidCase> invalid_cases() {
   constexpr WireStatus kTooLarge = WireStatus::kTooLarge;
   const uint8_t ping = op(Opcode::kPing), get = op(Opcode::kGet), put = op(Opcode::kPut),
                 del = op(Opcode::kDel), scan = op(Opcode::kScan), begin = op(Opcode::kBegin),
-                commit = op(Opcode::kCommit), abort = op(Opcode::kAbort);
+                commit = op(Opcode::kCommit), abort = op(Opcode::kAbort),
+                batch = op(Opcode::kBatch);
   return {
       {"opcode 0", Spec(0), kInvalid},
       {"opcode 10", Spec(10), kInvalid},
@@ -367,6 +373,10 @@ std::vector<InvalidCase> invalid_cases() {
       {"abort without a transaction", Spec(abort), kInvalid},
       {"ping with a transaction", Spec(ping).with_txn(1), kInvalid},
       {"begin with a transaction", Spec(begin).with_txn(5), kInvalid},
+      {"batch in a transaction", Spec(batch).with_key("b").with_txn(5), kInvalid},
+      {"batch with a second part", Spec(batch).with_key("b").with_value("v"), kInvalid},
+      {"batch with a limit", Spec(batch).with_key("b").with_limit(1), kInvalid},
+      {"batch reverse", Spec(batch).with_key("b").with_flags(kFlagReverse), kInvalid},
       {"read-only begin with a transaction", Spec(begin).with_flags(kFlagReadOnly).with_txn(5),
        kInvalid},
       {"inline payload one byte over the inline bytes",
