@@ -475,8 +475,9 @@ TEST_CASE(
   check_all_there(*c, acked);
 }
 
-// Rounds of: writers committing, SIGKILL at a random moment, restart, check every writer of
-// every round so far. Returns how many restarts loaded a checkpoint.
+// Rounds of: writers committing (transactions, and conditional batches that name the commit
+// before theirs), SIGKILL at a random moment, restart, check every writer of every round so
+// far. Returns how many restarts loaded a checkpoint.
 int crash_loop(const std::vector<std::string>& daemon_args) {
   TempDir dir("ringdb-durable");  // kept across daemon restarts
   int from_checkpoint = 0;
@@ -499,7 +500,9 @@ int crash_loop(const std::vector<std::string>& daemon_args) {
     for (int w = 0; w < kWriters; ++w) {
       ids.push_back(cat(cat("r", round) + "w", w));
       acked[ids.back()] = -1;
-      writers.push_back(it_client({"writer", daemon.socket(), ids.back()}));
+      // The last writer commits with conditional batches, the others with transactions.
+      const char* mode = w == kWriters - 1 ? "batch-writer" : "writer";
+      writers.push_back(it_client({mode, daemon.socket(), ids.back()}));
     }
     // Let the first writer get a random number of commits through, then kill the daemon
     // while all of them are committing.
@@ -517,6 +520,7 @@ int crash_loop(const std::vector<std::string>& daemon_args) {
       while (writers[static_cast<size_t>(w)]->read_line(&line, 60s)) {
         if (line.rfind("acked ", 0) == 0)
           acked[ids[static_cast<size_t>(w)]] = std::stol(line.substr(6));
+        CHECK(line != "stopped CONDITION_FAILED");  // a lost or repeated batch
       }
       CHECK(writers[static_cast<size_t>(w)]->wait(30s) != -1);
     }

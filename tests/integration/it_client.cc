@@ -204,6 +204,36 @@ int writer(const std::string& socket, const std::string& id) {
   return 0;
 }
 
+// As writer, but each commit is one conditional batch: if w/ID/last is still the previous N
+// (absent for the first), put the three keys. A failed condition would mean a lost or a
+// repeated commit: it stops the writer ("stopped CONDITION_FAILED"), which the test sees.
+int batch_writer(const std::string& socket, const std::string& id) {
+  auto client = connect_or_die(socket);
+  const std::string base = std::string("w/").append(id).append("/");
+  const std::string last = std::string(base).append("last");
+  for (uint64_t n = 0;; ++n) {
+    const std::string v = std::to_string(n);
+    ringdb::Batch batch;
+    if (n == 0) {
+      batch.if_absent(last);
+    } else {
+      batch.if_equals(last, std::to_string(n - 1));
+    }
+    batch.put(std::string(base).append(v).append("/a"), v)
+        .put(std::string(base).append(v).append("/b"), v)
+        .put(last, v);
+    const Status s = client->apply(batch);
+    if (s != Status::kOk) {
+      printf("stopped %s\n", name(s).c_str());
+      fflush(stdout);
+      break;
+    }
+    printf("acked %lu\n", static_cast<unsigned long>(n));
+    fflush(stdout);
+  }
+  return 0;
+}
+
 int hold_txn(const std::string& socket, const std::string& prefix, int n) {
   auto client = connect_or_die(socket);
   std::unique_ptr<ringdb::Transaction> txn;
@@ -346,6 +376,7 @@ int main(int argc, char** argv) {
                  std::stoi(arg(6)));
   }
   if (mode == "writer") return writer(socket, arg(3));
+  if (mode == "batch-writer") return batch_writer(socket, arg(3));
   if (mode == "hold-txn") return hold_txn(socket, arg(3), std::stoi(arg(4)));
   if (mode == "wait-get") return wait_get(socket, arg(3));
   if (mode == "hostile") return hostile(socket, std::stoull(arg(3)), std::stoi(arg(4)));

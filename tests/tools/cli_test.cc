@@ -348,6 +348,54 @@ TEST_CASE("commit takes a durability level: sync, async, none; anything else is 
   CHECK(daemon.stop() == 0);
 }
 
+// The number after `"field":` in a JSON answer, or 0.
+uint64_t number_field(const std::string& answer, const std::string& field) {
+  const std::string key = "\"" + field + "\":";
+  const size_t at = answer.find(key);
+  if (at == std::string::npos) return 0;
+  return std::stoull(answer.substr(at + key.size()));
+}
+
+TEST_CASE("batch: conditions and operations in one command, the failed condition named") {
+  Daemon daemon;
+  Cli cli(daemon);
+  CHECK(cli.run("put bal 100") == kOk);
+  const std::string got = cli.run("get bal");
+  const uint64_t bal_csn = number_field(got, "commit_sequence");
+  CHECK(bal_csn > 0);
+  const std::string applied =
+      cli.run("batch if-equals bal 100 if-absent other if-unchanged bal " +
+              std::to_string(bal_csn) + " put bal 70 put other 30 durability async");
+  const uint64_t csn = commit_sequence(applied);
+  CHECK(csn > bal_csn);
+  CHECK(plain(cli.run("get bal")) == R"({"status":"OK","value":"70"})");
+  CHECK(number_field(cli.run("get other"), "commit_sequence") == csn);
+  // Again: the first condition fails, named in the error, with its key's sequence number.
+  const std::string failed = cli.run("batch IF-EQUALS bal 100 put bal 0");
+  CHECK(failed.rfind(R"({"status":"CONDITION_FAILED","error":"condition 1 (if-equals bal) )", 0) ==
+        0);
+  CHECK(number_field(failed, "failed_condition") == 0);
+  CHECK(number_field(failed, "key_sequence") == csn);
+  CHECK(plain(cli.run("get bal")) == R"({"status":"OK","value":"70"})");
+  CHECK(number_field(cli.run("batch if-present bal if-absent bal del bal"), "failed_condition") ==
+        1);
+  CHECK(cli.run("batch if-present bal") == R"({"status":"OK","commit_sequence":0})");
+  CHECK(commit_sequence(cli.run("batch del bal del nothing durability none")) > csn);
+  CHECK(cli.run("get bal") == kNotFound);
+  // Malformed: each refused with a sentence, the cli goes on.
+  for (const char* line :
+       {"batch", "batch put k", "batch frobnicate k", "batch if-unchanged k soon",
+        "batch put k v durability later", R"(batch put "" v)"}) {
+    CAPTURE(line);
+    CHECK(is_error(cli.run(line), "INVALID_ARGUMENT"));
+  }
+  CHECK(cli.run("begin") == kOk);
+  CHECK(is_error(cli.run("batch put k v"), "INVALID_ARGUMENT"));  // not inside a transaction
+  CHECK(cli.run("abort") == kOk);
+  CHECK(cli.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
 TEST_CASE("begin twice, commit or abort with none open: INVALID_ARGUMENT, and the cli goes on") {
   Daemon daemon;
   Cli cli(daemon);

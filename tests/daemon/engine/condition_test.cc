@@ -126,7 +126,7 @@ TEST_CASE("Hold: other writers meet CONFLICT, readers see the value, nothing is 
   const size_t memory_before = e.stats().memory_used_bytes;
   auto holder = begin(e);
   REQUIRE(e.hold(*holder, "held") == Status::kOk);
-  REQUIRE(e.hold(*holder, "held") == Status::kOk);   // twice: one lock
+  REQUIRE(e.hold(*holder, "held") == Status::kOk);    // twice: one lock
   REQUIRE(e.hold(*holder, "absent") == Status::kOk);  // a key with no value can be held too
   REQUIRE(e.put(*holder, "written", "w") == Status::kOk);
   REQUIRE(e.hold(*holder, "written") == Status::kOk);  // written already: held already
