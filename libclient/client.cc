@@ -195,7 +195,19 @@ Operation Operation::batch(const Batch& batch, Durability durability) {
 }
 
 void Operation::set_transaction(const Transaction& txn) {
-  if (request_ && request_->spec.opcode != Opcode::kBatch) request_->spec.txn = txn.handle();
+  if (!request_ || request_->spec.opcode == Opcode::kBatch) return;
+  request_->spec.txn = txn.handle();
+  // Inside a transaction its commit says how durable (set_durability is ignored).
+  request_->spec.flags &=
+      static_cast<uint8_t>(~(shm::kFlagDurabilityAsync | shm::kFlagDurabilityNone));
+}
+
+void Operation::set_durability(Durability durability) {
+  if (!request_) return;
+  RequestSpec& spec = request_->spec;
+  if (spec.opcode != Opcode::kPut && spec.opcode != Opcode::kDel && spec.opcode != Opcode::kBatch)
+    return;
+  spec.flags = durable_spec(spec.opcode, durability).flags;
 }
 
 // ---- Batch ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// The shm-floor and unix-socket round-trip baselines.
+// The shm-floor and unix-socket round-trip baselines, and the fsync floor.
 #include "tools/bench/baselines.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -168,6 +169,36 @@ int unix_socket_client(int /*index*/, Recorder& recorder, BaselineCpus cpus) {
   }
   close(fd);  // the server reads EOF and exits
   waitpid(server, nullptr, 0);
+  return code;
+}
+
+int fsync_floor_client(int index, Recorder& recorder, const std::string& dir) {
+  const std::string path = dir + "/fsync-floor-" + std::to_string(index);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    recorder.fail("open " + path + ": " + std::strerror(errno));
+    return 1;
+  }
+  alignas(4096) static char block[4096];
+  std::memset(block, 'f', sizeof block);
+  int code = 0;
+  if (!recorder.ready_and_wait()) {
+    close(fd);
+    unlink(path.c_str());
+    return 0;
+  }
+  while (recorder.running()) {
+    const uint64_t start = now_ns();
+    if (pwrite(fd, block, sizeof block, 0) != static_cast<ssize_t>(sizeof block) ||
+        fdatasync(fd) != 0) {
+      recorder.fail("write + fdatasync " + path + ": " + std::strerror(errno));
+      code = 1;
+      break;
+    }
+    recorder.record(start, now_ns());
+  }
+  close(fd);
+  unlink(path.c_str());
   return code;
 }
 

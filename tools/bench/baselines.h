@@ -14,7 +14,13 @@
 // cross-CPU wake-up instead, several times slower under KVM (docs/BENCHMARKS.md).
 //
 // Both are depth 1 by construction: one message in flight per pair.
+//
+// fsync-floor (beside commit and counter runs): one 4 KiB write at offset 0 of a file in
+// `dir`, then fdatasync, in a loop: what one durable commit costs the disk at least, on the
+// filesystem the compared systems write to.
 #pragma once
+
+#include <string>
 
 #include "tools/bench/driver.h"
 
@@ -31,5 +37,6 @@ BaselineCpus default_baseline_cpus();
 
 int shm_floor_client(int index, Recorder& recorder, BaselineCpus cpus);
 int unix_socket_client(int index, Recorder& recorder, BaselineCpus cpus);
+int fsync_floor_client(int index, Recorder& recorder, const std::string& dir);
 
 }  // namespace ringdb::bench

@@ -276,8 +276,10 @@ RunResult run_clients(const RunSpec& spec, const ClientBody& body) {
     }
   }
   r.histogram = merged(shared, spec.clients);
-  for (int i = 0; i < spec.clients; ++i)
+  for (int i = 0; i < spec.clients; ++i) {
     r.errors += shared.slots[i].errors.load();
+    r.retries += shared.slots[i].retries.load();
+  }
   r.ok = ok;
   return r;
 }

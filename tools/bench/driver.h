@@ -32,10 +32,11 @@ inline uint64_t now_ns() {
 
 struct alignas(64) ClientSlot {
   Histogram histogram;
-  std::atomic<uint64_t> errors{0};  // requests that ended in an unexpected status
-  std::atomic<int> state{0};        // 0 setting up, 1 ready, 2 failed
-  std::atomic<pid_t> peer_pid{0};   // a server process this client started (baselines)
-  char error[256] = {};             // why it failed
+  std::atomic<uint64_t> errors{0};   // requests that ended in an unexpected status
+  std::atomic<uint64_t> retries{0};  // counter: attempts aborted and retried (measured window)
+  std::atomic<int> state{0};         // 0 setting up, 1 ready, 2 failed
+  std::atomic<pid_t> peer_pid{0};    // a server process this client started (baselines)
+  char error[256] = {};              // why it failed
 };
 
 struct alignas(64) Control {
@@ -56,6 +57,10 @@ class Recorder {
     if (phase() == Phase::kMeasure) slot_->histogram.record(end_ns - start_ns);
   }
   void error() { slot_->errors.fetch_add(1, std::memory_order_relaxed); }
+  // An attempt aborted and retried (counted in the measurement window only).
+  void retry() {
+    if (phase() == Phase::kMeasure) slot_->retries.fetch_add(1, std::memory_order_relaxed);
+  }
   // Tells the parent that set-up is done; then waits for the warm-up to start. False if the
   // run was stopped instead.
   bool ready_and_wait();
@@ -87,6 +92,7 @@ struct RunResult {
   HistogramCounts histogram;
   double measured_s = 0;
   uint64_t errors = 0;
+  uint64_t retries = 0;
   uint64_t client_switches = 0;  // over the window, all clients
   uint64_t server_switches = 0;  // over the window, the daemon side
   uint64_t server_cpu_ns = 0;    // utime + stime of the daemon side over the window

@@ -5,8 +5,12 @@
 // `ringdb-bench --help` lists the options; docs/BENCHMARKS.md records the figures.
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -80,6 +84,12 @@ DataPlace announce_place(const char* system, const std::string& dir, const char*
   return place;
 }
 
+// Workloads whose writes are durable commits: their runs report the log's batches and where
+// the writes went, with the fsync floor beside them.
+bool durable_workload(const Options& o) {
+  return o.workload == Workload::kCommit || o.workload == Workload::kCounter;
+}
+
 bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::string* error) {
   ServerProcess daemon;
   std::string socket_path = o.socket_path;
@@ -89,7 +99,7 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
     if (!daemon.start_ringdbd(o, argv0, error)) return false;
     socket_path = daemon.socket_path();
     daemon_pid = daemon.pid();
-    if (o.workload == Workload::kCommit) {
+    if (durable_workload(o)) {
       place = announce_place("ringdb", daemon.data_dir() + "/wal", "the daemon's log");
     }
   } else {
@@ -101,7 +111,7 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
                    "are not counted\n",
                    socket_path.c_str());
     }
-    if (o.workload == Workload::kCommit) place = announce_place("ringdb", "", "the daemon's log");
+    if (durable_workload(o)) place = announce_place("ringdb", "", "the daemon's log");
   }
   bool preload = o.workload == Workload::kGet || o.workload == Workload::kMixed ||
                  o.noisy_neighbour;  // (the flood's scans read the keys)
@@ -116,8 +126,7 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
     admin_socket = socket_path.substr(0, socket_path.rfind('/') + 1) + "admin.sock";
   WalCounters wal_before, wal_after;
   std::string wal_error;
-  bool have_wal =
-      o.workload == Workload::kCommit && read_wal_counters(admin_socket, &wal_before, &wal_error);
+  bool have_wal = durable_workload(o) && read_wal_counters(admin_socket, &wal_before, &wal_error);
   const auto client_body = [&](int index, Recorder& recorder) {
     return ringdb_client(index, recorder, socket_path, o);
   };
@@ -150,7 +159,7 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
   }
   RunResult run = run_clients(spec, client_body);
   have_wal = have_wal && read_wal_counters(admin_socket, &wal_after, &wal_error);
-  if (o.workload == Workload::kCommit && !have_wal) {
+  if (durable_workload(o) && !have_wal) {
     std::fprintf(stderr, "ringdb-bench: no log counters (%s): batch size unknown\n",
                  wal_error.c_str());
   }
@@ -184,6 +193,32 @@ bool run_baselines(const Options& o, Reporter* reporter, std::string* error) {
   });
   if (!check(sock, "unix-socket", error)) return false;
   reporter->add(make_result("unix-socket", o, 1, sock));
+  return true;
+}
+
+// The fsync floor: one client, a 4 KiB write + fdatasync in a loop, in a new directory under
+// /tmp (where a spawned ringdbd and LMDB keep their data).
+bool run_fsync_floor(const Options& o, Reporter* reporter, std::string* error) {
+  std::string dir = "/tmp/ringdb-bench-fsync-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) {
+    *error = std::string("mkdtemp: ") + std::strerror(errno);
+    return false;
+  }
+  DataPlace place = announce_place("fsync-floor", dir, "a 4 KiB write + fdatasync in a loop");
+  RunSpec spec = base_spec("fsync-floor", o);
+  spec.clients = 1;
+  RunResult run = run_clients(spec, [&](int index, Recorder& recorder) {
+    return fsync_floor_client(index, recorder, dir);
+  });
+  rmdir(dir.c_str());
+  if (!check(run, "fsync-floor", error)) return false;
+  Result result = make_result("fsync-floor", o, 1, run);
+  result.clients = 1;
+  result.keys_per_commit = 0;
+  result.retries_per_commit = -1;
+  result.data_dir = place.dir;
+  result.filesystem = describe(place.fs);
+  reporter->add(std::move(result));
   return true;
 }
 
@@ -266,13 +301,12 @@ int main(int argc, char** argv) {
   bool ok = load.start(options.background_load, &error);
   ok = ok && run_ringdb(options, argv[0], &reporter, &error);
   if (ok && options.workload == Workload::kPing) ok = run_baselines(options, &reporter, &error);
+  if (ok && durable_workload(options)) ok = run_fsync_floor(options, &reporter, &error);
   if (ok && options.compare_redis && options.workload != Workload::kIdle) {
     ok = run_redis(options, &reporter, &error);
   }
-  if (ok && options.compare_lmdb) {
-    ok = run_lmdb(options, &reporter, &error);
-    if (ok) check_same_filesystem(reporter.results());
-  }
+  if (ok && options.compare_lmdb) ok = run_lmdb(options, &reporter, &error);
+  if (ok && durable_workload(options)) check_same_filesystem(reporter.results());
   reporter.finish();
   if (!ok) {
     std::fprintf(stderr, "ringdb-bench: %s\n", error.c_str());

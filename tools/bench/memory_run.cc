@@ -74,7 +74,9 @@ bool measure_ringdb_memory(const Options& o, const char* argv0, MemoryFigures* o
 
 bool measure_redis_memory(const Options& o, MemoryFigures* out, std::string* error) {
   ServerProcess redis;
-  if (!start_redis_where_ringdbd_runs(o, &redis, error)) return false;
+  Options unpersisted = o;  // memory for the data, not for an append-only file's buffers
+  unpersisted.durability = ringdb::Durability::kNone;
+  if (!start_redis_where_ringdbd_runs(unpersisted, &redis, error)) return false;
   out->system = "redis";
   out->keys = o.keys;
   out->value_bytes = o.value_size_bytes;

@@ -16,7 +16,11 @@ constexpr const char* kUsage =
     "WORKLOAD: ping (also measures the shm-floor and unix-socket baselines), get, put,\n"
     "          mixed (--get-percent gets, the rest puts), idle (daemon CPU while idle),\n"
     "          commit (transactions of --keys-per-commit puts, each client its own keys;\n"
-    "          latency from begin to the acknowledged durable commit),\n"
+    "          latency from begin to the acknowledged durable commit; beside it the\n"
+    "          fsync-floor baseline: a 4 KiB write + fdatasync in a loop under /tmp),\n"
+    "          counter (every client increments one shared key in a transaction, retried\n"
+    "          after CONFLICT as run_transaction does: commits/s, aborted attempts per\n"
+    "          commit, attempts that gave up; fsync-floor beside it),\n"
     "          memory (with --spawn: the daemon's resident memory per key after loading\n"
     "          --keys keys of --value-size bytes; with --compare redis, Redis's too)\n"
     "\n"
@@ -34,7 +38,12 @@ constexpr const char* kUsage =
     "  --value-size B       value bytes [100]\n"
     "  --get-percent P      mixed: share of gets [90]\n"
     "  --keys-per-commit K  commit: puts per transaction [1]\n"
-    "  --durability D       commit: sync (answered once on disk), async or none [sync]\n"
+    "  --durability D       commit, counter, put, mixed: sync (answered once on disk), async\n"
+    "                       or none [sync]; --compare redis runs Redis with the matching\n"
+    "                       persistence (appendfsync always, everysec, or none)\n"
+    "  --batch              commit: each transaction's puts as one conditional batch\n"
+    "                       request; counter: each increment a compare-and-set batch\n"
+    "                       (if unchanged since the value read) instead of a transaction\n"
     "  --admin-socket PATH  commit without --spawn: the daemon's admin socket, for batch\n"
     "                       sizes and fsyncs per commit [beside --socket: admin.sock]\n"
     "  --idle-sessions N    open N idle sessions in a helper process before measuring [0]\n"
@@ -76,9 +85,9 @@ bool parse_seconds(std::string_view text, double max, double* out) {
 }
 
 bool parse_workload(std::string_view name, Workload* out) {
-  static constexpr Workload kAll[] = {Workload::kPing,  Workload::kGet,  Workload::kPut,
-                                      Workload::kMixed, Workload::kIdle, Workload::kCommit,
-                                      Workload::kMemory};
+  static constexpr Workload kAll[] = {Workload::kPing,    Workload::kGet,   Workload::kPut,
+                                      Workload::kMixed,   Workload::kIdle,  Workload::kCommit,
+                                      Workload::kCounter, Workload::kMemory};
   for (Workload w : kAll) {
     if (name == workload_name(w)) {
       *out = w;
@@ -88,20 +97,26 @@ bool parse_workload(std::string_view name, Workload* out) {
   return false;
 }
 
-// The combinations that only make sense for the commit workload, or never for it.
+// The combinations that only make sense for the commit and counter workloads, or never for
+// them.
 bool check_commit_options(const Options& o, std::string* error) {
-  bool commit = o.workload == Workload::kCommit;
+  const bool commit = o.workload == Workload::kCommit;
+  const bool counter = o.workload == Workload::kCounter;
   if (o.compare_lmdb && !commit) {
     *error = "--compare lmdb applies to the commit workload only";
     return false;
   }
-  if (!commit) return true;
+  if (o.batch && !commit && !counter) {
+    *error = "--batch applies to commit and counter";
+    return false;
+  }
+  if (!commit && !counter) return true;
   if (o.compare_redis) {
-    *error = "--compare redis does not apply to commit (Redis has no durable commit here)";
+    *error = "--compare redis does not apply to commit or counter";
     return false;
   }
   if (o.depth != 1) {
-    *error = "commit runs one transaction at a time per client: --depth must be 1";
+    *error = "commit and counter run one transaction at a time per client: --depth must be 1";
     return false;
   }
   if (uint64_t{o.keys_per_commit} * o.value_size_bytes > kCommitBytesMax) {
@@ -128,6 +143,8 @@ const char* workload_name(Workload workload) {
       return "idle";
     case Workload::kCommit:
       return "commit";
+    case Workload::kCounter:
+      return "counter";
     case Workload::kMemory:
       return "memory";
   }
@@ -222,7 +239,7 @@ ValueResult parse_value_option(std::string_view arg, std::string_view value, Opt
 // The checks that look at several options together.
 bool check_combination(const Options& o, bool have_workload, std::string* error) {
   if (!have_workload) {
-    *error = "no workload given (ping, get, put, mixed, idle, commit; see --help)";
+    *error = "no workload given (ping, get, put, mixed, idle, commit, counter, memory; see --help)";
     return false;
   }
   if (!check_commit_options(o, error)) return false;
@@ -263,8 +280,8 @@ bool parse_options(int argc, char** argv, Options* out, std::string* error, bool
       (arg == "--spawn" ? o.spawn : arg == "--json" ? o.json : o.quiet) = true;
       continue;
     }
-    if (arg == "--noisy-neighbour") {
-      o.noisy_neighbour = true;
+    if (arg == "--noisy-neighbour" || arg == "--batch") {
+      (arg == "--batch" ? o.batch : o.noisy_neighbour) = true;
       continue;
     }
     if (arg.substr(0, 2) != "--") {

@@ -10,7 +10,7 @@
 
 namespace ringdb::bench {
 
-enum class Workload { kPing, kGet, kPut, kMixed, kIdle, kCommit, kMemory };
+enum class Workload { kPing, kGet, kPut, kMixed, kIdle, kCommit, kCounter, kMemory };
 
 struct Options {
   Workload workload = Workload::kPing;
@@ -27,7 +27,10 @@ struct Options {
   uint32_t value_size_bytes = 100;
   uint32_t get_percent = 90;                                  // mixed: the rest are puts
   uint32_t keys_per_commit = 1;                               // commit: puts per transaction
-  ringdb::Durability durability = ringdb::Durability::kSync;  // commit: --durability
+  ringdb::Durability durability = ringdb::Durability::kSync;  // commit, counter: --durability
+  // --batch: commit's puts as one conditional batch request; counter's increments as
+  // compare-and-set batches instead of transactions.
+  bool batch = false;
   std::string admin_socket;  // --admin-socket (without --spawn): for the log's counters
   int idle_sessions = 0;
   // --noisy-neighbour: the run twice, alone and beside a session that keeps noise_depth
@@ -48,7 +51,8 @@ inline constexpr int kIdleSessionsMax = 4096;        // descriptors in one helpe
 inline constexpr int kBackgroundLoadMax = 64;        // CPU-bound processes beside a run
 inline constexpr uint32_t kValueSizeMax = 1u << 20;  // the daemon's default value limit
 inline constexpr uint32_t kKeysMax = 100000000;      // "key%08d"
-inline constexpr uint32_t kKeysPerCommitMax = 1024;  // puts per benchmark transaction
+inline constexpr uint32_t kKeysPerCommitMax = 1024;  // puts per benchmark transaction (a batch's
+                                                     // entries at most, too)
 // A commit's puts (values) at most: a quarter of ringdbd's default log segment (64 MiB), since
 // a record larger than a segment is refused (kTooLarge).
 inline constexpr uint64_t kCommitBytesMax = uint64_t{16} << 20;

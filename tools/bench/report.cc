@@ -57,6 +57,10 @@ Result make_result(const std::string& system, const Options& options, int depth,
                                                                    : "sync";
   r.requests = run.histogram.count;
   r.errors = run.errors;
+  r.batch = options.batch;
+  if (options.workload == Workload::kCounter && r.requests > 0) {
+    r.retries_per_commit = static_cast<double>(run.retries) / static_cast<double>(r.requests);
+  }
   r.measured_s = run.measured_s;
   r.ops_per_s = run.ops_per_s();
   r.p50_ns = run.histogram.quantile_ns(0.5);
@@ -98,10 +102,17 @@ void print_json(const Result& r, FILE* out) {
   } else {
     std::fprintf(out, ",\"worker_cpu_ns_per_req\":null");
   }
-  if (r.workload == "commit") {
+  if (r.workload == "put" || r.workload == "mixed") {
+    std::fprintf(out, ",\"durability\":\"%s\"", r.durability.c_str());
+  }
+  if (r.workload == "commit" || r.workload == "counter") {
     std::fprintf(out, ",\"keys_per_commit\":%u,\"data_dir\":\"%s\",\"filesystem\":\"%s\"",
                  r.keys_per_commit, json_escaped(r.data_dir).c_str(),
                  json_escaped(r.filesystem).c_str());
+    std::fprintf(out, ",\"batch\":%s", r.batch ? "true" : "false");
+    if (r.retries_per_commit >= 0) {
+      std::fprintf(out, ",\"retries_per_commit\":%.3f", r.retries_per_commit);
+    }
     std::fprintf(out, ",\"durability\":\"%s\"", r.durability.c_str());
     if (r.batch_records_avg >= 0) {
       std::fprintf(out, ",\"batch_records_avg\":%.2f,\"fsyncs_per_commit\":%.4f",
@@ -117,11 +128,14 @@ void print_json(const Result& r, FILE* out) {
 void print_table(const std::vector<Result>& results, FILE* out) {
   if (results.empty()) return;
   const Result& first = results.front();
-  std::fprintf(out,
-               "workload %s, %d client(s), value %u bytes, %u keys, idle sessions %d, "
-               "background load %d\n",
-               first.workload.c_str(), first.clients, first.value_size_bytes, first.keys,
-               first.idle_sessions, first.background_load);
+  std::fprintf(
+      out,
+      "workload %s, %d client(s), value %u bytes, %u keys, idle sessions %d, "
+      "background load %d%s%s\n",
+      first.workload.c_str(), first.clients, first.value_size_bytes, first.keys,
+      first.idle_sessions, first.background_load,
+      first.workload == "put" || first.workload == "mixed" ? ", durability " : "",
+      first.workload == "put" || first.workload == "mixed" ? first.durability.c_str() : "");
   std::fprintf(out, "%-12s %5s %12s %10s %10s %10s %10s %9s %9s %8s %6s\n", "system", "depth",
                "ops/s", "p50", "p99", "p99.9", "max", "csw/req", "csw/req", "server", "errors");
   std::fprintf(out, "%-12s %5s %12s %10s %10s %10s %10s %9s %9s %8s %6s\n", "", "", "", "", "", "",
@@ -133,9 +147,22 @@ void print_table(const std::vector<Result>& results, FILE* out) {
         duration(r.p999_ns).c_str(), duration(r.max_ns).c_str(), r.ctx_switches_per_req_client,
         r.ctx_switches_per_req_daemon, r.daemon_cpu_pct, static_cast<unsigned long long>(r.errors));
   }
-  if (first.workload == "commit") {
-    std::fprintf(out, "%u put(s) per commit; ops/s are durable commits per second\n",
-                 first.keys_per_commit);
+  if (first.workload == "counter") {
+    std::fprintf(out, "one key incremented by every client (%s); ops/s are commits per second\n",
+                 first.batch ? "compare-and-set batches" : "transactions");
+    for (const Result& r : results) {
+      if (r.retries_per_commit >= 0) {
+        std::fprintf(out, "%s: %.2f aborted attempts per commit, %llu increments gave up\n",
+                     r.system.c_str(), r.retries_per_commit,
+                     static_cast<unsigned long long>(r.errors));
+      }
+    }
+  }
+  if (first.workload == "commit" || first.workload == "counter") {
+    if (first.workload == "commit") {
+      std::fprintf(out, "%u put(s) per commit%s; ops/s are durable commits per second\n",
+                   first.keys_per_commit, first.batch ? ", one batch request each" : "");
+    }
     for (const Result& r : results) {
       std::fprintf(out, "%s wrote to %s (%s)\n", r.system.c_str(),
                    r.data_dir.empty() ? "a directory not known here" : r.data_dir.c_str(),

@@ -35,7 +35,7 @@ struct Result {
   // ringdbd's worker threads' CPU time per request (< 0: not known: another server)
   double worker_cpu_ns_per_req = -1;
   double daemon_ctx_switches_per_s = 0;
-  // commit only (printed for it alone): puts per transaction, and where the durable writes
+  // commit and counter (printed for them alone): puts per transaction, and where the durable writes
   // went (ringdb's log directory or LMDB's environment; empty if not known) and on what.
   uint32_t keys_per_commit = 0;
   std::string durability;  // "sync", "async", "none"
@@ -46,6 +46,9 @@ struct Result {
   double fsyncs_per_commit = -1;
   std::string data_dir;
   std::string filesystem;
+  bool batch = false;  // --batch
+  // counter: aborted attempts per commit (< 0: not a counter run, or a baseline).
+  double retries_per_commit = -1;
 };
 
 // Fills a Result from a run's figures.

@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -40,20 +41,25 @@ bool expected(RequestKind kind, Status s) {
   return s == Status::kOk || (kind == RequestKind::kGet && s == Status::kNotFound);
 }
 
-Operation make_operation(RequestKind kind, std::string_view key, std::string_view value) {
+Operation make_operation(RequestKind kind, std::string_view key, std::string_view value,
+                         Durability durability) {
   switch (kind) {
     case RequestKind::kPing:
       return Operation::ping();
     case RequestKind::kGet:
       return Operation::get(key);
-    case RequestKind::kPut:
-      return Operation::put(key, value);
+    case RequestKind::kPut: {
+      Operation op = Operation::put(key, value);
+      op.set_durability(durability);
+      return op;
+    }
   }
   return Operation::ping();
 }
 
 // Depth 1: the synchronous calls.
-int run_sync(Client& client, Recorder& recorder, RequestMix& mix, const std::string& value) {
+int run_sync(Client& client, Recorder& recorder, RequestMix& mix, const std::string& value,
+             Durability durability) {
   char key_buf[kKeyBytes];
   std::string_view key(key_buf, kKeyBytes);
   std::string got;
@@ -62,7 +68,7 @@ int run_sync(Client& client, Recorder& recorder, RequestMix& mix, const std::str
     uint64_t start = now_ns();
     Status s = kind == RequestKind::kPing  ? client.ping()
                : kind == RequestKind::kGet ? client.get(key, &got)
-                                           : client.put(key, value);
+                                           : client.put(key, value, durability);
     recorder.record(start, now_ns());
     if (s == Status::kDisconnected || s == Status::kShuttingDown) {
       recorder.fail(std::string("request: ") + status_name(s));
@@ -73,11 +79,14 @@ int run_sync(Client& client, Recorder& recorder, RequestMix& mix, const std::str
   return 0;
 }
 
-// Depth D: D operations in flight, waited for oldest first (one worker serves a ring in
-// order, so the oldest is the next to complete; one completed behind it is stamped when
-// its turn comes, which can only lengthen its latency).
+// Depth D: D operations in flight, each reaped as it completes (a durable put waiting for its
+// fdatasync does not hold up the gets submitted after it): a sweep polls every operation and
+// resubmits those done; after kIdleSweeps sweeps that found none, the thread waits for the
+// oldest instead of spinning on, so a window of slow operations costs no CPU.
+constexpr int kIdleSweeps = 64;
+
 int run_async(Client& client, Recorder& recorder, RequestMix& mix, const std::string& value,
-              int depth) {
+              int depth, Durability durability) {
   char key_buf[kKeyBytes];
   std::string_view key(key_buf, kKeyBytes);
   std::vector<Operation> ops(static_cast<size_t>(depth));
@@ -87,35 +96,52 @@ int run_async(Client& client, Recorder& recorder, RequestMix& mix, const std::st
   int code = 0;
   auto submit = [&](size_t i) {
     kinds[i] = mix.next(key_buf);
-    ops[i] = make_operation(kinds[i], key, value);
+    ops[i] = make_operation(kinds[i], key, value, durability);
     starts[i] = now_ns();
     Status s = client.submit(&ops[i]);
     in_flight[i] = s == Status::kOk;
-    return s;
-  };
-  for (size_t i = 0; i < ops.size() && code == 0; ++i) {
-    Status s = submit(i);
     if (s != Status::kOk) {
       recorder.fail(std::string("submit: ") + status_name(s));
       code = 1;
     }
-  }
-  for (size_t i = 0; code == 0 && recorder.running(); i = (i + 1) % ops.size()) {
-    Status s = client.wait(&ops[i]);
+  };
+  // A completed operation: recorded, checked, and replaced by the next request.
+  auto reap = [&](size_t i, Status s) {
     recorder.record(starts[i], now_ns());
     in_flight[i] = false;
     if (s == Status::kOk) s = ops[i].status();
     if (s == Status::kDisconnected || s == Status::kShuttingDown) {
       recorder.fail(std::string("request: ") + status_name(s));
       code = 1;
-      break;
+      return;
     }
     if (!expected(kinds[i], s)) recorder.error();
-    s = submit(i);
-    if (s != Status::kOk) {
-      recorder.fail(std::string("submit: ") + status_name(s));
-      code = 1;
+    if (recorder.running()) submit(i);
+  };
+  for (size_t i = 0; i < ops.size() && code == 0; ++i)
+    submit(i);
+  int idle_sweeps = 0;
+  while (code == 0 && recorder.running()) {
+    bool any = false;
+    for (size_t i = 0; i < ops.size() && code == 0; ++i) {
+      if (in_flight[i] && client.poll(&ops[i])) {
+        reap(i, Status::kOk);
+        any = true;
+      }
     }
+    if (any) {
+      idle_sweeps = 0;
+      continue;
+    }
+    if (++idle_sweeps < kIdleSweeps) continue;
+    idle_sweeps = 0;
+    // The oldest in flight: the longest waiting, the likeliest to complete next.
+    size_t oldest = ops.size();
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (in_flight[i] && (oldest == ops.size() || starts[i] < starts[oldest])) oldest = i;
+    }
+    if (oldest == ops.size()) break;
+    reap(oldest, client.wait(&ops[oldest]));
   }
   for (size_t i = 0; i < ops.size(); ++i) {
     if (in_flight[i]) (void)client.wait(&ops[i]);
@@ -127,18 +153,30 @@ int run_async(Client& client, Recorder& recorder, RequestMix& mix, const std::st
 // recorded (begin to the acknowledged commit, which the daemon sends once the log record is
 // on disk) only when it committed, so the rate is commits per second; any other outcome
 // counts as an error.
+// With --batch, a transaction is one conditional batch request of K puts (no conditions).
 int run_commits(Client& client, Recorder& recorder, int index, const Options& options,
                 const std::string& value) {
   char key_buf[kCommitKeyBytesMax];
+  Batch batch;
   for (uint64_t n = 0; recorder.running(); ++n) {
     uint64_t start = now_ns();
-    std::unique_ptr<Transaction> txn;
-    Status s = client.begin(&txn);
-    for (uint32_t i = 0; s == Status::kOk && i < options.keys_per_commit; ++i) {
-      size_t length = format_commit_key(index, n, options.keys, i, key_buf);
-      s = txn->put(std::string_view(key_buf, length), value);
+    Status s = Status::kOk;
+    if (options.batch) {
+      batch.clear();
+      for (uint32_t i = 0; i < options.keys_per_commit; ++i) {
+        size_t length = format_commit_key(index, n, options.keys, i, key_buf);
+        batch.put(std::string_view(key_buf, length), value);
+      }
+      s = client.apply(batch, nullptr, options.durability);
+    } else {
+      std::unique_ptr<Transaction> txn;
+      s = client.begin(&txn);
+      for (uint32_t i = 0; s == Status::kOk && i < options.keys_per_commit; ++i) {
+        size_t length = format_commit_key(index, n, options.keys, i, key_buf);
+        s = txn->put(std::string_view(key_buf, length), value);
+      }
+      if (s == Status::kOk) s = txn->commit(options.durability);
     }
-    if (s == Status::kOk) s = txn->commit(options.durability);
     uint64_t end = now_ns();
     if (s == Status::kDisconnected || s == Status::kShuttingDown) {
       recorder.fail(std::string("transaction: ") + status_name(s));
@@ -147,6 +185,72 @@ int run_commits(Client& client, Recorder& recorder, int index, const Options& op
     if (s == Status::kOk) {
       recorder.record(start, end);
     } else {
+      recorder.error();
+    }
+  }
+  return 0;
+}
+
+// The counter workload: increments of one key shared by every client, each retried until it
+// commits, as run_transaction does (at most kCounterAttempts attempts, backing off between
+// them). A commit is recorded from its first attempt to its acknowledgement; each aborted
+// attempt is a retry; an increment that gave up after every attempt is an error (it would
+// reach the application). Transactions: begin, get, put, commit. --batch: get the value and
+// its commit sequence number, then a batch "if unchanged since it, put value + 1".
+constexpr int kCounterAttempts = 16;
+constexpr std::string_view kCounterKey = "counter";
+
+uint64_t parse_count(const std::string& text) {
+  return text.empty() ? 0 : std::strtoull(text.c_str(), nullptr, 10);
+}
+
+Status counter_attempt(Client& client, const Options& options, std::string* value) {
+  uint64_t csn = 0;
+  if (options.batch) {
+    Status s = client.get(kCounterKey, value, &csn);
+    if (s != Status::kOk && s != Status::kNotFound) return s;
+    Batch batch;
+    if (s == Status::kNotFound) {
+      batch.if_absent(kCounterKey);
+    } else {
+      batch.if_unchanged_since(kCounterKey, csn);
+    }
+    batch.put(kCounterKey, std::to_string(parse_count(s == Status::kOk ? *value : "") + 1));
+    return client.apply(batch, nullptr, options.durability);
+  }
+  std::unique_ptr<Transaction> txn;
+  Status s = client.begin(&txn);
+  if (s != Status::kOk) return s;
+  s = txn->get(kCounterKey, value);
+  if (s != Status::kOk && s != Status::kNotFound) return s;
+  const uint64_t next = parse_count(s == Status::kOk ? *value : "") + 1;
+  s = txn->put(kCounterKey, std::to_string(next));
+  if (s == Status::kOk) s = txn->commit(options.durability);
+  return s;
+}
+
+int run_counter(Client& client, Recorder& recorder, const Options& options) {
+  std::string value;
+  while (recorder.running()) {
+    const uint64_t start = now_ns();
+    Status s = Status::kConflict;
+    for (int attempt = 0; attempt < kCounterAttempts && recorder.running(); ++attempt) {
+      s = counter_attempt(client, options, &value);
+      if (s != Status::kConflict && s != Status::kTransactionDone &&
+          s != Status::kConditionFailed) {
+        break;
+      }
+      recorder.retry();
+      ringdb_conflict_backoff(static_cast<unsigned>(attempt));
+    }
+    const uint64_t end = now_ns();
+    if (s == Status::kDisconnected || s == Status::kShuttingDown) {
+      recorder.fail(std::string("counter: ") + status_name(s));
+      return 1;
+    }
+    if (s == Status::kOk) {
+      recorder.record(start, end);
+    } else if (recorder.running()) {
       recorder.error();
     }
   }
@@ -211,8 +315,9 @@ int ringdb_client(int index, Recorder& recorder, const std::string& socket_path,
   if (options.workload == Workload::kCommit) {
     return run_commits(*client, recorder, index, options, value);
   }
-  if (options.depth == 1) return run_sync(*client, recorder, mix, value);
-  return run_async(*client, recorder, mix, value, options.depth);
+  if (options.workload == Workload::kCounter) return run_counter(*client, recorder, options);
+  if (options.depth == 1) return run_sync(*client, recorder, mix, value, options.durability);
+  return run_async(*client, recorder, mix, value, options.depth, options.durability);
 }
 
 bool IdleSessions::start(const std::string& socket_path, int count, std::string* error) {

@@ -154,14 +154,21 @@ bool ServerProcess::start_ringdbd(const Options& options, const char* argv0, std
   return ok;
 }
 
-bool ServerProcess::start_redis(const std::vector<int>& cpus, std::string* error) {
+bool ServerProcess::start_redis(const std::vector<int>& cpus, ringdb::Durability durability,
+                                std::string* error) {
   if (!make_dir("ringdb-bench-redis", error)) return false;
   socket_path_ = dir_ + "/redis.sock";
-  std::vector<std::string> argv = {"redis-server", "--save",           "",    "--appendonly",
-                                   "no",           "--port",           "0",   "--unixsocket",
-                                   socket_path_,   "--unixsocketperm", "700", "--dir",
-                                   dir_,           "--daemonize",      "no",  "--logfile",
-                                   log_path_};
+  std::vector<std::string> argv = {
+      "redis-server", "--save",           "",       "--port", "0",  "--unixsocket",
+      socket_path_,   "--unixsocketperm", "700",    "--dir",  dir_, "--daemonize",
+      "no",           "--logfile",        log_path_};
+  for (const char* a :
+       durability == ringdb::Durability::kNone ? std::vector<const char*>{"--appendonly", "no"}
+       : durability == ringdb::Durability::kAsync
+           ? std::vector<const char*>{"--appendonly", "yes", "--appendfsync", "everysec"}
+           : std::vector<const char*>{"--appendonly", "yes", "--appendfsync", "always"}) {
+    argv.push_back(a);
+  }
   if (!spawn(argv, cpus, -1, error)) return false;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadyTimeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -210,7 +217,7 @@ bool start_redis_where_ringdbd_runs(const Options& options, ServerProcess* redis
                                     std::string* error) {
   std::vector<int> cpus = parse_cpu_list(options.daemon_cores);
   if (cpus.empty()) cpus = default_daemon_cpus();
-  return redis->start_redis(cpus, error);
+  return redis->start_redis(cpus, options.durability, error);
 }
 
 }  // namespace ringdb::bench

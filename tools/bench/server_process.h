@@ -23,9 +23,11 @@ class ServerProcess {
   // Starts ringdbd with its sockets and data directory in a new temporary directory and
   // waits for "ready" on --ready-fd. `argv0` locates ringdbd when options has no path.
   bool start_ringdbd(const Options& options, const char* argv0, std::string* error);
-  // Starts redis-server on a unix socket with persistence off, pinned to `cpus` (if any),
-  // and waits until it answers PING.
-  bool start_redis(const std::vector<int>& cpus, std::string* error);
+  // Starts redis-server on a unix socket, pinned to `cpus` (if any), with the persistence
+  // that matches ringdb's `durability` (kSync: appendonly with appendfsync always, an
+  // fdatasync per write; kAsync: appendfsync everysec; kNone: no persistence), and waits
+  // until it answers PING.
+  bool start_redis(const std::vector<int>& cpus, ringdb::Durability durability, std::string* error);
   // SIGTERM, wait (SIGKILL after 10 s), remove the directory. Safe to call twice.
   void stop();
 

@@ -54,8 +54,9 @@ class RequestMix {
     switch (workload_) {
       case Workload::kPing:
       case Workload::kIdle:
-      case Workload::kCommit:  // not a request stream: format_commit_key
-      case Workload::kMemory:  // no request stream: memory_run.h
+      case Workload::kCommit:   // not a request stream: format_commit_key
+      case Workload::kCounter:  // one key: ringdb_load.cc
+      case Workload::kMemory:   // no request stream: memory_run.h
         return RequestKind::kPing;
       case Workload::kGet:
         kind = RequestKind::kGet;

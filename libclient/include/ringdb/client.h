@@ -164,6 +164,9 @@ class Operation {
 
   // Runs the operation inside `txn` instead of autocommit (before submit).
   void set_transaction(const Transaction& txn);
+  // An autocommit put or del, or a batch: how durable before the answer (before submit;
+  // kSync by default). Ignored for other operations and inside a transaction.
+  void set_durability(Durability durability);
 
   // Valid after wait() (or poll() returned true).
   Status status() const { return status_; }
