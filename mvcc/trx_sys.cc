@@ -17,7 +17,7 @@ TrxId TrxSys::begin_rw() {
   Shard& shard = shard_of(id);
   {
     sync::MutexGuard guard(shard.mu);
-    shard.map.emplace(id, Entry{State::kActive, kNoCsn});
+    shard.map.emplace(id, Entry{State::kActive, kNoCsn, false});
   }
   beginning_.fetch_sub(1, std::memory_order_release);
   active_rw_.fetch_add(1, std::memory_order_relaxed);
@@ -30,7 +30,7 @@ void TrxSys::set_state(TrxId id, State state, Csn csn) {
   sync::MutexGuard guard(shard.mu);
   auto it = shard.map.find(id);
   assert(it != shard.map.end() && it->second.state == State::kActive);
-  it->second = Entry{state, csn};
+  it->second = Entry{state, csn, false};
 }
 
 Csn TrxSys::commit(TrxId id) {
@@ -109,7 +109,15 @@ TrxSys::Lookup TrxSys::lookup(TrxId id) const {
   sync::MutexGuard guard(shard.mu);
   auto it = shard.map.find(id);
   if (it == shard.map.end()) return Lookup{};
-  return Lookup{it->second.state, it->second.csn};
+  return Lookup{it->second.state, it->second.csn, it->second.logged};
+}
+
+void TrxSys::mark_logged(TrxId id) {
+  Shard& shard = shard_of(id);
+  sync::MutexGuard guard(shard.mu);
+  auto it = shard.map.find(id);
+  assert(it != shard.map.end() && it->second.state == State::kActive);
+  it->second.logged = true;
 }
 
 }  // namespace ringdb::mvcc

@@ -46,7 +46,8 @@ class TrxSys {
   };
   struct Lookup {
     State state = State::kUnknown;
-    Csn csn = kNoCsn;  // for kCommitted
+    Csn csn = kNoCsn;     // for kCommitted
+    bool logged = false;  // kActive: its redo is in the log; it ends when the log answers
   };
 
   TrxSys() = default;
@@ -60,6 +61,9 @@ class TrxSys {
   Csn commit(TrxId id) EXCLUDES(commit_mu_);
   // Marks `id` aborted. REQUIRES: its versions were unlinked from their chains first.
   void abort(TrxId id);
+  // Notes that active transaction `id` waits only for the log (its redo is appended): it will
+  // commit or abort within a log write, so a writer it turns away may wait for it.
+  void mark_logged(TrxId id);
   // Drops `id` from the dictionary once no chain holds an unstamped version of it.
   void forget(TrxId id);
 
@@ -99,6 +103,7 @@ class TrxSys {
   struct Entry {
     State state;
     Csn csn;
+    bool logged = false;
   };
   struct alignas(64) Shard {
     mutable sync::Mutex mu;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "shm/wire.h"
@@ -38,9 +39,11 @@ inline uint32_t announce_sleep(BoardWorker& line, const Doorbell& bell) {
   sync::full_fence();
   return bell.bell.load(std::memory_order_acquire);
 }
-// Waits until the doorbell moves past `seen` (a spurious return is harmless: look again).
-inline void sleep(Doorbell& bell, uint32_t seen) {
-  static_cast<void>(sync::futex_wait(&bell.bell, seen, sync::Sharing::kProcessShared));
+// Waits until the doorbell moves past `seen`, or `timeout` passes (negative: none). A spurious
+// return is harmless: look again.
+inline void sleep(Doorbell& bell, uint32_t seen,
+                  std::chrono::nanoseconds timeout = std::chrono::nanoseconds{-1}) {
+  static_cast<void>(sync::futex_wait(&bell.bell, seen, sync::Sharing::kProcessShared, timeout));
 }
 inline void end_sleep(BoardWorker& line) {
   line.need_wakeup.store(0, std::memory_order_relaxed);

@@ -421,7 +421,8 @@ void add_worker_commands(AdminServer* admin, const AdminContext& ctx) {
                {"scans_paused", stats[w]->scans_paused.load(std::memory_order_relaxed)},
                {"slices_stepped_aside",
                 stats[w]->slices_stepped_aside.load(std::memory_order_relaxed)},
-               {"turns_in_debt", stats[w]->turns_in_debt.load(std::memory_order_relaxed)}});
+               {"turns_in_debt", stats[w]->turns_in_debt.load(std::memory_order_relaxed)},
+               {"writes_waited", stats[w]->writes_waited.load(std::memory_order_relaxed)}});
         }
         *result = {{"window_seconds", static_cast<double>(window_ns) / 1e9}, {"workers", rows}};
         return true;

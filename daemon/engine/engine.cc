@@ -230,8 +230,10 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
       conflicts_.fetch_add(1, std::memory_order_relaxed);
       // Turned away by another's uncommitted write (not a commit after our snapshot): note
       // the holder.
-      if (head != nullptr && (head->stamp() & mvcc::kStampUncommitted) != 0)
-        note_contention(head->stamp() & ~mvcc::kStampUncommitted, key);
+      if (head != nullptr && (head->stamp() & mvcc::kStampUncommitted) != 0) {
+        txn.blocked_by_ = head->stamp() & ~mvcc::kStampUncommitted;
+        note_contention(txn.blocked_by_, key);
+      }
       return Status::kConflict;
     }
     if (lock && already_mine) {  // a key it wrote or holds already stays held

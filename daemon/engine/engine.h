@@ -72,6 +72,9 @@ class Transaction {
   bool read_only() const { return mode_ == TxnMode::kReadOnly; }
   // Its id, once it wrote something (mvcc::kNoTrx before): for the log's records.
   mvcc::TrxId id() const { return id_; }
+  // After a write answered kConflict because another transaction's uncommitted write held
+  // the key: that transaction (mvcc::kNoTrx if the conflict was a commit after the snapshot).
+  mvcc::TrxId blocked_by() const { return blocked_by_; }
 
  private:
   friend class Engine;
@@ -84,6 +87,7 @@ class Transaction {
   // newer versions on its chains, so a walk from the head could miss them.
   std::vector<mvcc::Version*> versions_;
   uint32_t locks_ = 0;  // of those, locks (Engine::hold)
+  mvcc::TrxId blocked_by_ = mvcc::kNoTrx;
 };
 
 // A client session: keeps one read view between autocommit reads (AC-NL-RO reuse).
@@ -258,6 +262,20 @@ class Engine final : private mvcc::DeadChainHandler {
   // (daemon/durability/csn_epoch.h), so that kUnchangedSince compares numbers of one order.
   // REQUIRES: nothing committed yet.
   void start_csns(mvcc::Csn after, mvcc::Csn last) { trx_sys_.start_csns(after, last); }
+  // Hot keys (the worker's waiting writers): mark_logged() says txn's redo is in the log, so
+  // it ends (commit or abort) within a log write; waits_for_log(holder) whether a transaction
+  // that turned a writer away (Transaction::blocked_by) is such a one, still open; ended(id)
+  // whether it committed or aborted since.
+  void mark_logged(const Transaction& txn) { trx_sys_.mark_logged(txn.id_); }
+  bool waits_for_log(mvcc::TrxId holder) const {
+    const mvcc::TrxSys::Lookup l = trx_sys_.lookup(holder);
+    return l.state == mvcc::TrxSys::State::kActive && l.logged;
+  }
+  bool ended(mvcc::TrxId id) const {
+    return trx_sys_.lookup(id).state != mvcc::TrxSys::State::kActive;
+  }
+  // Commits and aborts so far: a cheap test for "did any transaction end?".
+  uint64_t ended_count() const { return trx_sys_.committed_count() + trx_sys_.aborted_count(); }
   // Recovery: transaction ids go on from at least `id`. REQUIRES: no open transaction.
   void advance_trx_ids(mvcc::TrxId id) { trx_sys_.advance_next_id(id); }
   mvcc::TrxId next_trx_id() const { return trx_sys_.next_id(); }

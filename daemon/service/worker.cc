@@ -80,6 +80,16 @@ constexpr int64_t kParkedSpinNs = 2'000'000;
 // between: CONFLICT from the engine) runs again on a new snapshot, at most this many times in
 // all; a key held by another transaction's uncommitted write fails every attempt alike.
 constexpr int kBatchAttempts = 4;
+// Hot keys: a write turned away (CONFLICT) by another transaction's uncommitted write that only
+// waits for the log does not fail at once. An autocommit put or del, or a batch, runs again
+// once that transaction has ended (a new snapshot: it goes on after that commit); a write in a
+// client's transaction is answered CONFLICT then, so that its retry starts when the key is
+// free instead of meeting the same holder. A write waits at most this long in all (a holder
+// ends within a log write; a disk slower than this makes the write CONFLICT).
+constexpr int64_t kWaitForHolderMaxNs = 1'000'000'000;
+// While writes wait, a sleeping worker looks again this often: the holder may be another
+// worker's commit, whose completion wakes that worker, not this one.
+constexpr int64_t kWaitingSleepNs = 1'000'000;
 
 WireStatus wire(Status s) {
   return static_cast<WireStatus>(s);
@@ -103,6 +113,10 @@ ConditionKind condition_kind(shm::BatchKind kind) {
 struct Answer : shm::AnswerContent<std::vector<KeyValue>> {
   bool parked = false;  // a commit waiting for the log: answered when its completion comes
   bool posted = false;  // already answered, from inside the engine (an autocommit get)
+  // A write turned away by a holder that waits for the log (kWaitForHolderMaxNs): the request
+  // waits for it to end, then runs again (`rerun`) or is answered with `status`.
+  mvcc::TrxId wait_for = mvcc::kNoTrx;
+  bool wait_then_rerun = false;
 };
 
 }  // namespace
@@ -174,8 +188,23 @@ struct Worker::Loop {
     uint8_t opcode;
   };
   std::unordered_map<uint64_t, Parked> parked;
-  uint32_t sample = 0;     // every WorkerStats::kLatencySample-th request is timed
-  int64_t started_ns = 0;  // the current request's start, if timed (else 0)
+  // Requests waiting for a transaction that holds their key to end (kWaitForHolderMaxNs), oldest
+  // first; their contexts stay claimed.
+  struct Waiting {
+    Attached* owner;
+    uint32_t index;
+    mvcc::TrxId holder;  // kNoTrx: none (run again at once)
+    bool rerun;          // else answer `status`
+    WireStatus status;
+    int64_t deadline_ns;
+    int64_t started_ns;  // if timed
+    uint8_t opcode;
+  };
+  std::deque<Waiting> waiting;
+  uint64_t waiting_seen_ended = 0;  // Engine::ended_count() when `waiting` was last looked at
+  uint32_t waiting_on_none = 0;     // of them, to run again at once (holder kNoTrx)
+  uint32_t sample = 0;              // every WorkerStats::kLatencySample-th request is timed
+  int64_t started_ns = 0;           // the current request's start, if timed (else 0)
   uint8_t current_opcode = 0;
   uint64_t next_token = 0;
   std::vector<wal::Completion> completions;
@@ -198,6 +227,14 @@ struct Worker::Loop {
   bool should_step_aside(const Attached& a);
   bool drain(Ring& ring);
   void execute(Attached& a, uint32_t index);
+  // Decodes, runs and answers the request in claimed context `index`; `rerun`: again, after
+  // waiting for a holder (counted once, and its wait keeps its first deadline).
+  void run_request(Attached& a, uint32_t index, const Waiting* rerun);
+  // For a write that met CONFLICT in `txn`: whether to wait for its holder (true: `answer`
+  // says so) rather than answer CONFLICT now.
+  bool wait_for_holder(const Transaction& txn, bool rerun, Answer* answer);
+  // Runs again, or answers, the waiting requests whose holder has ended or whose wait is over.
+  void retry_waiting(bool all);
   // Starts a scan request: its first slice now; false if it paused (answered later).
   WireStatus start_scan(Attached& a, const shm::Request& rq, Answer* answer);
   // One slice of a scan; true when it is done (then answered and its transaction let go).
@@ -274,6 +311,7 @@ void Worker::run() {
       loop->complete_parked();
       idle_rounds = 0;
     }
+    if (!loop->waiting.empty()) loop->retry_waiting(/*all=*/loop->round % 1024 == 0);
     if (env_.sessions->version() != loop->table_version) loop->refresh();
     if (stop_.load(std::memory_order_acquire)) break;
     if (loop->poll_round()) {
@@ -287,8 +325,10 @@ void Worker::run() {
     }
     if (++idle_rounds % kIdleRoundsPerClock != 0) continue;
     const int64_t now = sync::now_ns();
-    if (idle_rounds == kIdleRoundsPerClock) last_work_ns = now;  // first check since work
-    if (now - last_work_ns >= (loop->parked.empty() ? spin_ns : kParkedSpinNs)) {
+    if (idle_rounds == kIdleRoundsPerClock) last_work_ns = now;     // first check since work
+    if (!loop->waiting.empty()) loop->retry_waiting(/*all=*/true);  // (deadlines)
+    const bool expecting = !loop->parked.empty() || !loop->waiting.empty();
+    if (now - last_work_ns >= (expecting ? kParkedSpinNs : spin_ns)) {
       loop->sleep();
       idle_rounds = 0;
     }
@@ -308,6 +348,11 @@ void Worker::Loop::refresh() {
     if (present) continue;
     for (PausedScan& scan : a->paused)  // (their contexts die with the session)
       end_scan(*a, scan);
+    std::erase_if(waiting, [&](const Waiting& w) {
+      if (w.owner != a.get()) return false;
+      if (w.holder == mvcc::kNoTrx) --waiting_on_none;
+      return true;
+    });
     if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
     a.reset();
     changed = true;
@@ -457,23 +502,41 @@ void Worker::Loop::execute(Attached& a, uint32_t index) {
     s.mark_corrupt("a context was submitted while the daemon was executing it");
     return;
   }
+  run_request(a, index, nullptr);
+}
+
+void Worker::Loop::run_request(Attached& a, uint32_t index, const Waiting* rerun) {
+  ClientSession& s = *a.session;
   shm::Request request;
   const char* why = nullptr;
   Answer answer;
-  started_ns = ++sample % WorkerStats::kLatencySample == 0 ? sync::now_ns() : 0;
+  started_ns = rerun != nullptr                              ? rerun->started_ns
+               : ++sample % WorkerStats::kLatencySample == 0 ? sync::now_ns()
+                                                             : 0;
+  // (Decoded again on a rerun: the daemon keeps no copy of a waiting request, and a client
+  // that rewrote its context meanwhile only changes what it asked for.)
   answer.status =
       shm::decode_request(s.geometry(), s.base(), index, env.limits, &payload, &request, &why);
   const uint8_t opcode =
       answer.status == WireStatus::kOk ? static_cast<uint8_t>(request.opcode) : uint8_t{0};
-  bump(worker.stats_.by_opcode[opcode]);
+  if (rerun == nullptr) bump(worker.stats_.by_opcode[opcode]);
   if (answer.status == WireStatus::kOk) {
     current_index = index;
     current_opcode = opcode;
     // (A scan charges its slices itself.)
-    if (request.opcode != Opcode::kScan) {
+    if (request.opcode != Opcode::kScan && rerun == nullptr) {
       charge(a, kRequestCost + static_cast<int64_t>(request.key.size() + request.value.size()));
     }
     answer.status = dispatch(a, request, &answer);
+    if (answer.wait_for != mvcc::kNoTrx || answer.wait_then_rerun) {
+      const int64_t now = sync::now_ns();
+      if (rerun == nullptr) bump(worker.stats_.writes_waited);
+      if (answer.wait_for == mvcc::kNoTrx) ++waiting_on_none;
+      waiting.push_back(Waiting{&a, index, answer.wait_for, answer.wait_then_rerun, answer.status,
+                                rerun != nullptr ? rerun->deadline_ns : now + kWaitForHolderMaxNs,
+                                started_ns, opcode});
+      return;
+    }
     if (answer.parked) return;  // answered later: by the log's completion, or the last slice
   } else if (answer.status == WireStatus::kTooLarge) {
     answer.too_large = request.too_large;
@@ -485,6 +548,51 @@ void Worker::Loop::execute(Attached& a, uint32_t index) {
   }
   if (!answer.posted) post(s, index, answer);
   if (started_ns != 0) worker.stats_.latency[opcode].record(sync::now_ns() - started_ns);
+}
+
+bool Worker::Loop::wait_for_holder(const Transaction& txn, bool rerun, Answer* answer) {
+  if (env.log == nullptr) return false;  // commits do not wait for a log: nothing to wait for
+  const mvcc::TrxId holder = txn.blocked_by();
+  Engine& engine = *env.engine;
+  // The holder waits for the log, or ended already (its commit raced our snapshot); or a
+  // commit after this write's snapshot turned it away (rerun: a new snapshot). An open
+  // transaction that does not wait for the log (a client's, in progress) is not waited for.
+  const bool wait =
+      holder == mvcc::kNoTrx ? rerun : engine.waits_for_log(holder) || engine.ended(holder);
+  if (!wait) return false;
+  answer->wait_for = holder;
+  answer->wait_then_rerun = rerun;
+  return true;
+}
+
+void Worker::Loop::retry_waiting(bool all) {
+  const uint64_t ended = env.engine->ended_count();
+  if (!all && ended == waiting_seen_ended && waiting_on_none == 0) {
+    // Nothing ended: only deadlines can have passed (looked at now and then by the caller).
+    return;
+  }
+  waiting_seen_ended = ended;
+  const int64_t now = sync::now_ns();
+  // Oldest first; a rerun that must wait again goes to the back.
+  for (size_t n = waiting.size(); n > 0; --n) {
+    Waiting w = waiting.front();
+    waiting.pop_front();
+    if (w.holder == mvcc::kNoTrx) --waiting_on_none;
+    const bool over = now >= w.deadline_ns;
+    if (!over && w.holder != mvcc::kNoTrx && !env.engine->ended(w.holder)) {
+      waiting.push_back(w);  // (holder != kNoTrx: not counted in waiting_on_none)
+      continue;
+    }
+    ClientSession& s = *w.owner->session;
+    if (w.rerun && !over) {
+      run_request(*w.owner, w.index, &w);
+      continue;
+    }
+    Answer answer;
+    answer.status = w.rerun ? WireStatus::kConflict : w.status;
+    post(s, w.index, answer);
+    if (w.started_ns != 0) worker.stats_.latency[w.opcode].record(sync::now_ns() - w.started_ns);
+  }
 }
 
 WireStatus Worker::Loop::with_transaction(ClientSession& s, uint64_t handle,
@@ -518,6 +626,7 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
     const Status st =
         rq.opcode == Opcode::kPut ? engine.put(*txn, rq.key, rq.value) : engine.del(*txn, rq.key);
     if (st != Status::kOk) {
+      if (st == Status::kConflict) wait_for_holder(*txn, /*rerun=*/true, answer);
       engine.abort(std::move(txn));
       return wire(st);
     }
@@ -544,13 +653,17 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
         return st;
       });
     case Opcode::kPut:
-      if (autocommit) return wire(engine.put(*a.engine_session, rq.key, rq.value));
-      return with_transaction(
-          s, rq.txn, [&](Transaction& t) { return wire(engine.put(t, rq.key, rq.value)); });
     case Opcode::kDel:
-      if (autocommit) return wire(engine.del(*a.engine_session, rq.key));
-      return with_transaction(s, rq.txn,
-                              [&](Transaction& t) { return wire(engine.del(t, rq.key)); });
+      if (autocommit) {  // (not logged: a transaction of the engine's own, never waited for)
+        return wire(rq.opcode == Opcode::kPut ? engine.put(*a.engine_session, rq.key, rq.value)
+                                              : engine.del(*a.engine_session, rq.key));
+      }
+      return with_transaction(s, rq.txn, [&](Transaction& t) {
+        const Status st =
+            rq.opcode == Opcode::kPut ? engine.put(t, rq.key, rq.value) : engine.del(t, rq.key);
+        if (st == Status::kConflict) wait_for_holder(t, /*rerun=*/false, answer);
+        return wire(st);
+      });
     case Opcode::kScan:
       return start_scan(a, rq, answer);
     case Opcode::kBegin:
@@ -619,8 +732,11 @@ WireStatus Worker::Loop::run_batch(Attached& a, const shm::Request& rq, Answer* 
     for (uint32_t i = 0; writes && i < conditions && status == Status::kOk; ++i)
       status = engine.hold(*txn, batch[i].key);
     if (status == Status::kOk) return commit_or_park(a, std::move(txn), rq.flags, answer);
+    // A key held by a transaction that waits for the log: run again once it has ended.
+    const bool wait = status == Status::kConflict && txn->blocked_by() != mvcc::kNoTrx &&
+                      wait_for_holder(*txn, /*rerun=*/true, answer);
     engine.abort(std::move(txn));
-    if (status != Status::kConflict) break;
+    if (status != Status::kConflict || wait) break;
   }
   return wire(status);
 }
@@ -656,6 +772,8 @@ WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction
   // show it: a checkpoint's cut reads this floor instead (daemon/durability/checkpoint.h). seq_cst:
   // the cut's load either sees it or comes before the append.
   if (async) worker.async_floor_.store(env.log->durable_lsn(), std::memory_order_seq_cst);
+  // From here it ends within a log write (committed or aborted): writers it turns away wait.
+  if (!async) engine.mark_logged(*txn);
   wal::LogStatus ls;
   // A full log queue empties as the writer takes it: wait for room (the writer never waits
   // for us, so this ends unless the disk stops, which the writer reports as fatal).
@@ -883,7 +1001,10 @@ void Worker::Loop::sleep() {
     bump(worker.stats_.sleeps);
     const int64_t asleep = sync::now_ns();
     worker.stats_.asleep.store(1, std::memory_order_relaxed);
-    shm::sleep(*env.doorbell, bell);
+    // Waiting writes: their holder may end on another worker, which rings its own doorbell.
+    shm::sleep(
+        *env.doorbell, bell,
+        waiting.empty() ? std::chrono::nanoseconds{-1} : std::chrono::nanoseconds{kWaitingSleepNs});
     worker.stats_.asleep.store(0, std::memory_order_relaxed);
     bump(worker.stats_.sleep_ns, static_cast<uint64_t>(sync::now_ns() - asleep));
   }
@@ -912,6 +1033,14 @@ void Worker::Loop::drain_for_shutdown() {
     }
     r->consumer.wake_producers();
   }
+  // Waiting writes: not run (a rerun), or answered as they would have been.
+  for (const Waiting& w : waiting) {
+    Answer answer;
+    answer.status = w.rerun ? WireStatus::kShuttingDown : w.status;
+    post(*w.owner->session, w.index, answer);
+  }
+  waiting.clear();
+  waiting_on_none = 0;
   // Parked commits are in the log already: wait for their outcome (the log writer runs
   // until the workers have stopped) and answer them.
   while (!parked.empty()) {

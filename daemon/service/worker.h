@@ -78,6 +78,8 @@ struct WorkerStats {
   std::atomic<uint64_t> scans_paused{0};          // times a scan yielded to the next session
   std::atomic<uint64_t> slices_stepped_aside{0};  // of those, slices cut short for waiting work
   std::atomic<uint64_t> turns_in_debt{0};         // turns a session skipped: it had used its share
+  // Writes that met a key held by a commit waiting for the log and waited for it (hot keys).
+  std::atomic<uint64_t> writes_waited{0};
   // Requests by opcode (0: could not be decoded) and answers by status.
   std::array<std::atomic<uint64_t>, shm::kOpcodeMax + 1> by_opcode{};
   std::array<std::atomic<uint64_t>, shm::kWireStatusMax + 1> by_status{};

@@ -443,6 +443,91 @@ TEST_CASE(
   }
 }
 
+// Sums a field over ringdb-admin workers' rows.
+uint64_t workers_sum(const DaemonProcess& daemon, const char* field) {
+  const nlohmann::json workers = admin_json(daemon, "workers");
+  uint64_t sum = 0;
+  for (const auto& w : workers["workers"])
+    sum += w.value(field, uint64_t{0});
+  return sum;
+}
+
+// Submits a durable put of `key` and returns once the daemon has parked it (its record is
+// waiting for the slow log): its key is held until the log answers.
+void park_put(Client& c, ringdb::Operation* op, const DaemonProcess& daemon, const std::string& key,
+              const std::string& value) {
+  *op = ringdb::Operation::put(key, value);
+  REQUIRE(c.submit(op) == Status::kOk);
+  for (int i = 0; i < 3000 && workers_sum(daemon, "parked_commits") == 0; ++i) {
+  }
+  REQUIRE(workers_sum(daemon, "parked_commits") == 1);
+}
+
+TEST_CASE("hot keys: a write that meets a commit waiting for the log waits for it, not CONFLICT") {
+  // Each log write takes 300 ms: a durable put holds its key that long.
+  DaemonProcess daemon({}, {}, {{"RINGDB_FAULT_INJECT", "fsync-delay-us:300000"}});
+  REQUIRE(daemon.ready());
+  auto holder = connect(daemon);
+  auto other = connect(daemon);
+  REQUIRE(holder);
+  REQUIRE(other);
+  ringdb::Operation held;
+
+  // An autocommit put runs after the holder's commit, on a new snapshot.
+  park_put(*holder, &held, daemon, "hot", "first");
+  CHECK(other->put("hot", "second") == Status::kOk);
+  REQUIRE(holder->wait(&held) == Status::kOk);
+  CHECK(held.status() == Status::kOk);
+  CHECK(get_or(*other, "hot") == "second");
+
+  // So does a conditional batch, its conditions evaluated again on the new snapshot: one that
+  // still holds goes on; a compare-and-set made against the value before the holder's fails,
+  // naming the holder's commit.
+  park_put(*holder, &held, daemon, "hot", "third");
+  ringdb::Batch batch;
+  batch.if_present("hot").put("hot", "fourth");
+  CHECK(other->apply(batch) == Status::kOk);
+  REQUIRE(holder->wait(&held) == Status::kOk);
+  CHECK(get_or(*other, "hot") == "fourth");
+  uint64_t before = 0;
+  std::string value;
+  REQUIRE(other->get("hot", &value, &before) == Status::kOk);
+  park_put(*holder, &held, daemon, "hot", "cas");
+  ringdb::Batch cas;
+  cas.if_unchanged_since("hot", before).put("hot", "lost");
+  ringdb::BatchResult result;
+  CHECK(other->apply(cas, &result) == Status::kConditionFailed);
+  CHECK(holder->poll(&held));  // the holder's commit was answered first
+  uint64_t holder_csn = 0;
+  REQUIRE(other->get("hot", &value, &holder_csn) == Status::kOk);
+  CHECK(value == "cas");
+  CHECK(result.failed_key_sequence == holder_csn);
+
+  // A write in a client's transaction cannot go on (its snapshot is older than the holder's
+  // commit): CONFLICT, answered once the holder has committed, so that a retry finds the key
+  // free.
+  std::unique_ptr<Transaction> txn;
+  REQUIRE(other->begin(&txn) == Status::kOk);
+  REQUIRE(get_or(*other, "hot") == "cas");
+  park_put(*holder, &held, daemon, "hot", "fifth");
+  CHECK(txn->put("hot", "mine") == Status::kConflict);
+  CHECK(holder->poll(&held));  // the holder's commit was answered first
+  CHECK(held.status() == Status::kOk);
+  txn.reset();
+  CHECK(get_or(*other, "hot") == "fifth");
+
+  // A transaction that is not waiting for the log (a client's, in progress) is not waited
+  // for: first updater wins, at once.
+  std::unique_ptr<Transaction> open_txn;
+  REQUIRE(holder->begin(&open_txn) == Status::kOk);
+  REQUIRE(open_txn->put("hot", "uncommitted") == Status::kOk);
+  CHECK(other->put("hot", "blocked") == Status::kConflict);
+  open_txn.reset();
+
+  CHECK(workers_sum(daemon, "writes_waited") == 4);
+  CHECK(daemon.stop() == 0);
+}
+
 TEST_CASE(
     "durability: a failed fdatasync stops the daemon at once; recovery keeps every "
     "acknowledged commit") {

@@ -54,7 +54,8 @@ TEST_CASE("batch: written in any order, decoded conditions first with every fiel
   append_batch_entry(&conditions, BatchKind::kIfUnchangedSince, "c", {}, 1234567890123);
   append_batch_entry(&conditions, BatchKind::kIfPresent, std::string(16, 'k'));
   append_batch_entry(&operations, BatchKind::kPut, "big", std::string(64, 'v'));
-  const Decoded d = decode(batch_payload(4, conditions, 3, operations));
+  const std::string payload = batch_payload(4, conditions, 3, operations);  // entries view it
+  const Decoded d = decode(payload);
   REQUIRE(d.status == WireStatus::kOk);
   CHECK(d.why == nullptr);
   CHECK(d.conditions == 4);
