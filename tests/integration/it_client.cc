@@ -234,6 +234,29 @@ int batch_writer(const std::string& socket, const std::string& id) {
   return 0;
 }
 
+// Hot key writer: batch after batch, each putting the key all hot writers share ("hot", to
+// ID/N) and its own ("hot/ID", to N); prints "acked N CSN" once a batch is acknowledged. The
+// shared key is held by one writer's commit while the others' batches wait for it.
+int hot_writer(const std::string& socket, const std::string& id) {
+  auto client = connect_or_die(socket);
+  for (uint64_t n = 0;; ++n) {
+    const std::string v = std::to_string(n);
+    ringdb::Batch batch;
+    batch.put("hot", std::string(id).append("/").append(v)).put(std::string("hot/").append(id), v);
+    ringdb::BatchResult result;
+    const Status s = client->apply(batch, &result);
+    if (s != Status::kOk) {
+      printf("stopped %s\n", name(s).c_str());
+      fflush(stdout);
+      break;
+    }
+    printf("acked %lu %llu\n", static_cast<unsigned long>(n),
+           static_cast<unsigned long long>(result.commit_sequence));
+    fflush(stdout);
+  }
+  return 0;
+}
+
 int hold_txn(const std::string& socket, const std::string& prefix, int n) {
   auto client = connect_or_die(socket);
   std::unique_ptr<ringdb::Transaction> txn;
@@ -377,6 +400,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "writer") return writer(socket, arg(3));
   if (mode == "batch-writer") return batch_writer(socket, arg(3));
+  if (mode == "hot-writer") return hot_writer(socket, arg(3));
   if (mode == "hold-txn") return hold_txn(socket, arg(3), std::stoi(arg(4)));
   if (mode == "wait-get") return wait_get(socket, arg(3));
   if (mode == "hostile") return hostile(socket, std::stoull(arg(3)), std::stoi(arg(4)));
