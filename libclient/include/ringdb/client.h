@@ -206,7 +206,9 @@ class Client {
   uint64_t session_id() const;
 
   Status ping();
-  // Autocommit operations: each runs as its own transaction.
+  // Autocommit operations: each runs as its own transaction. A put or del whose key is held by
+  // another commit waiting for its log write waits for it and goes on after it; kConflict only
+  // when a client's transaction in progress holds the key.
   Status get(std::string_view key, std::string* value);
   // The same, with the commit sequence number of the value's version (for
   // Batch::if_unchanged_since).
@@ -221,7 +223,8 @@ class Client {
 
   // A conditional batch, in one request: kOk (applied, durable as asked), kConditionFailed
   // (nothing written; `result` says which condition), kConflict (a key it writes or holds is
-  // held by another transaction's uncommitted write, e.g. one waiting for its log sync; retry),
+  // held by a client's transaction in progress; a commit waiting for its log write is waited
+  // for instead, up to 1 s), 
   // kTooLarge, kInvalidArgument (an empty key), kOutOfMemory, kDiskFull, or a transport error.
   Status apply(const Batch& batch, BatchResult* result = nullptr,
                Durability durability = Durability::kSync);

@@ -134,7 +134,7 @@ ringdb_status ringdb_batch_put(ringdb_batch* batch, const char* key, size_t key_
                                const char* value, size_t value_len);
 ringdb_status ringdb_batch_del(ringdb_batch* batch, const char* key, size_t key_len);
 /* Applies the batch: RINGDB_OK, RINGDB_CONDITION_FAILED (nothing written), RINGDB_CONFLICT
- * (a key is held by another transaction's uncommitted write; retry), ... `result` may be NULL.
+ * (a key is held by a client's transaction in progress; retry), ... `result` may be NULL.
  * The batch is left as it was: it may be applied again. */
 ringdb_status ringdb_apply(ringdb_client* client, const ringdb_batch* batch,
                            ringdb_durability durability, ringdb_batch_result* result);
