@@ -103,11 +103,10 @@ inline constexpr uint32_t kBatchEntriesMax = RINGDB_BATCH_ENTRIES_MAX;
 //   if (client->apply(b, &r) == ringdb::Status::kConditionFailed) ... r.failed_condition
 //
 // Limits: at most kBatchEntriesMax entries (conditions and operations together; more:
-// kTooLarge), its
-// encoding (24 bytes per entry plus keys and values) within the daemon's request area, keys
-// and values within the daemon's limits; everything it writes within one log record
-// (docs/PROTOCOL.md, "Conditional batches"). A Batch is a plain value: build it on one thread at a
-// time.
+// kTooLarge), its encoding (24 bytes per entry plus keys and values) within the daemon's
+// request area, keys and values within the daemon's limits; everything it writes within one
+// log record (docs/PROTOCOL.md, "Conditional batches"). A Batch is a plain value: build it on
+// one thread at a time.
 class Batch {
  public:
   // Conditions: the key has no value; has one; has exactly `value`; has a value that no
@@ -224,8 +223,8 @@ class Client {
   // A conditional batch, in one request: kOk (applied, durable as asked), kConditionFailed
   // (nothing written; `result` says which condition), kConflict (a key it writes or holds is
   // held by a client's transaction in progress; a commit waiting for its log write is waited
-  // for instead, up to 1 s), 
-  // kTooLarge, kInvalidArgument (an empty key), kOutOfMemory, kDiskFull, or a transport error.
+  // for instead, up to 1 s), kTooLarge, kInvalidArgument (an empty key), kOutOfMemory,
+  // kDiskFull, or a transport error.
   Status apply(const Batch& batch, BatchResult* result = nullptr,
                Durability durability = Durability::kSync);
 
