@@ -407,11 +407,15 @@ Status Transaction::get(std::string_view key, std::string* value) {
 }
 
 Status Transaction::put(std::string_view key, std::string_view value) {
-  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kPut, key, value), {});
+  ResultSink sink;
+  sink.waited = &conflict_waited_;
+  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kPut, key, value), sink);
 }
 
 Status Transaction::del(std::string_view key) {
-  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kDel, key), {});
+  ResultSink sink;
+  sink.waited = &conflict_waited_;
+  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kDel, key), sink);
 }
 
 Status Transaction::scan(const ScanOptions& options, std::vector<KeyValue>* items,
