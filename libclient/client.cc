@@ -407,15 +407,11 @@ Status Transaction::get(std::string_view key, std::string* value) {
 }
 
 Status Transaction::put(std::string_view key, std::string_view value) {
-  ResultSink sink;
-  sink.waited = &conflict_waited_;
-  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kPut, key, value), sink);
+  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kPut, key, value), {});
 }
 
 Status Transaction::del(std::string_view key) {
-  ResultSink sink;
-  sink.waited = &conflict_waited_;
-  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kDel, key), sink);
+  return run_in_transaction(*client_->impl_, handle_, spec_of(Opcode::kDel, key), {});
 }
 
 Status Transaction::scan(const ScanOptions& options, std::vector<KeyValue>* items,

@@ -423,7 +423,6 @@ Status Session::read_result(const shm::ContextHeader& c, uint32_t index,
   if (sink.truncated != nullptr) *sink.truncated = (c.result_flags & shm::kResultTruncated) != 0;
   if (sink.result_u64 != nullptr) *sink.result_u64 = c.result_u64;
   if (sink.result_count != nullptr) *sink.result_count = c.result_count;
-  if (sink.waited != nullptr) *sink.waited = (c.result_flags & shm::kResultWaited) != 0;
   if (status != Status::kOk || (sink.value == nullptr && sink.items == nullptr)) return status;
   // The daemon is trusted, but a result outside its area would be read outside the mapping.
   const uint32_t length = c.result_len;

@@ -65,7 +65,6 @@ struct ResultSink {
   bool* truncated = nullptr;               // scan
   uint64_t* result_u64 = nullptr;          // begin, commit, get, batch
   uint32_t* result_count = nullptr;        // batch: CONDITION_FAILED's condition
-  bool* waited = nullptr;                  // CONFLICT after the daemon waited (kResultWaited)
 };
 
 enum class SubmitMode : uint8_t { kWait, kTry };

@@ -49,7 +49,6 @@ struct AnswerContent {
   uint64_t too_large_limit = 0;
   // CONDITION_FAILED: which condition (result_count); u64 is its key's commit sequence number.
   uint32_t failed_condition = 0;
-  bool waited = false;  // CONFLICT after waiting for the holder to end (sets kResultWaited)
 };
 
 // Where an answer's result goes and how large it is, planned before its bytes are copied.
@@ -76,8 +75,7 @@ AnswerLayout plan_answer(ContextHeader* ctx, uint32_t inline_capacity,
                          Place&& place) {
   AnswerLayout l;
   l.status = answer.status;
-  l.flags = static_cast<uint16_t>((answer.more ? kResultTruncated : 0) |
-                                  (answer.waited ? kResultWaited : 0));
+  l.flags = answer.more ? kResultTruncated : 0;
   if (l.status == WireStatus::kOk && answer.value) {
     l.length = static_cast<uint32_t>(answer.value->size());
   } else if (l.status == WireStatus::kOk && answer.items != nullptr) {

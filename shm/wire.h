@@ -71,9 +71,6 @@ inline constexpr uint16_t kResultExternal = 1u << 0;  // result in the response 
 // scan: the range holds more keys after the last item returned (the item limit or the answer's
 // byte limit stopped it); a caller goes on from just after that key.
 inline constexpr uint16_t kResultTruncated = 1u << 1;
-// CONFLICT answered only after the daemon waited for the transaction that held the key to
-// end (a commit that was waiting for the log): a retry finds the key free, no back-off needed.
-inline constexpr uint16_t kResultWaited = 1u << 2;
 
 // TOO_LARGE's detail: the answer's result_count says which part was too large, result_u64 its
 // limit in bytes.

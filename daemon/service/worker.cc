@@ -590,7 +590,6 @@ void Worker::Loop::retry_waiting(bool all) {
     }
     Answer answer;
     answer.status = w.rerun ? WireStatus::kConflict : w.status;
-    answer.waited = answer.status == WireStatus::kConflict;
     post(s, w.index, answer);
     if (w.started_ns != 0) worker.stats_.latency[w.opcode].record(sync::now_ns() - w.started_ns);
   }

@@ -193,11 +193,10 @@ int run_commits(Client& client, Recorder& recorder, int index, const Options& op
 
 // The counter workload: increments of one key shared by every client, each retried until it
 // commits, as run_transaction does (at most kCounterAttempts attempts, backing off between
-// them unless the daemon had already waited for the key's holder). A commit is recorded from its
-// first attempt to its acknowledgement; each aborted attempt is a retry; an increment that gave up
-// after every attempt is an error (it would reach the application). Transactions: begin, get, put,
-// commit. --batch: get the value and its commit sequence number, then a batch "if unchanged since
-// it, put value + 1".
+// them). A commit is recorded from its first attempt to its acknowledgement; each aborted
+// attempt is a retry; an increment that gave up after every attempt is an error (it would
+// reach the application). Transactions: begin, get, put, commit. --batch: get the value and
+// its commit sequence number, then a batch "if unchanged since it, put value + 1".
 constexpr int kCounterAttempts = 16;
 constexpr std::string_view kCounterKey = "counter";
 
@@ -205,9 +204,7 @@ uint64_t parse_count(const std::string& text) {
   return text.empty() ? 0 : std::strtoull(text.c_str(), nullptr, 10);
 }
 
-// `*waited`: the attempt's CONFLICT came once the key's holder had ended (no back-off).
-Status counter_attempt(Client& client, const Options& options, std::string* value, bool* waited) {
-  *waited = false;
+Status counter_attempt(Client& client, const Options& options, std::string* value) {
   uint64_t csn = 0;
   if (options.batch) {
     Status s = client.get(kCounterKey, value, &csn);
@@ -228,7 +225,6 @@ Status counter_attempt(Client& client, const Options& options, std::string* valu
   if (s != Status::kOk && s != Status::kNotFound) return s;
   const uint64_t next = parse_count(s == Status::kOk ? *value : "") + 1;
   s = txn->put(kCounterKey, std::to_string(next));
-  *waited = s == Status::kConflict && txn->conflict_waited();
   if (s == Status::kOk) s = txn->commit(options.durability);
   return s;
 }
@@ -239,14 +235,13 @@ int run_counter(Client& client, Recorder& recorder, const Options& options) {
     const uint64_t start = now_ns();
     Status s = Status::kConflict;
     for (int attempt = 0; attempt < kCounterAttempts && recorder.running(); ++attempt) {
-      bool waited = false;
-      s = counter_attempt(client, options, &value, &waited);
+      s = counter_attempt(client, options, &value);
       if (s != Status::kConflict && s != Status::kTransactionDone &&
           s != Status::kConditionFailed) {
         break;
       }
       recorder.retry();
-      if (!waited) ringdb_conflict_backoff(static_cast<unsigned>(attempt));
+      ringdb_conflict_backoff(static_cast<unsigned>(attempt));
     }
     const uint64_t end = now_ns();
     if (s == Status::kDisconnected || s == Status::kShuttingDown) {

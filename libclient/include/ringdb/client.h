@@ -269,10 +269,6 @@ class Transaction {
 
   bool open() const { return handle_ != 0; }
   uint64_t handle() const { return handle_; }
-  // After a put or del answered kConflict: whether the daemon answered only once the
-  // transaction holding the key had ended (a commit that was waiting for its log write). A
-  // retry then finds the key free: run_transaction retries at once instead of backing off.
-  bool conflict_waited() const { return conflict_waited_; }
   // The commit's place in the daemon's commit order (after a successful commit that wrote).
   uint64_t commit_sequence() const { return commit_csn_; }
 
@@ -283,7 +279,6 @@ class Transaction {
   Client* client_;
   uint64_t handle_;
   uint64_t commit_csn_ = 0;
-  bool conflict_waited_ = false;
 };
 
 // Runs fn(Transaction&) -> Status in a new transaction and commits it, again from the start
@@ -299,9 +294,8 @@ Status run_transaction(Client& client, Fn&& fn, int attempts = 16) {
     status = fn(*txn);
     if (status == Status::kOk) status = txn->commit();
     if (status != Status::kConflict && status != Status::kTransactionDone) return status;
-    const bool waited = txn->conflict_waited();
     txn.reset();  // aborts the failed attempt before the wait, so others can go on
-    if (i + 1 < attempts && !waited) ringdb_conflict_backoff(static_cast<unsigned>(i));
+    if (i + 1 < attempts) ringdb_conflict_backoff(static_cast<unsigned>(i));
   }
   return status;
 }
