@@ -82,7 +82,8 @@ int run_sync(Client& client, Recorder& recorder, RequestMix& mix, const std::str
 // Depth D: D operations in flight, each reaped as it completes (a durable put waiting for its
 // fdatasync does not hold up the gets submitted after it): a sweep polls every operation and
 // resubmits those done; after kIdleSweeps sweeps that found none, the thread waits for the
-// oldest instead of spinning on, so a window of slow operations costs no CPU.
+// oldest read (else the oldest write) instead of spinning on, so a window of slow operations
+// costs no CPU.
 constexpr int kIdleSweeps = 64;
 
 int run_async(Client& client, Recorder& recorder, RequestMix& mix, const std::string& value,
@@ -135,10 +136,15 @@ int run_async(Client& client, Recorder& recorder, RequestMix& mix, const std::st
     }
     if (++idle_sweeps < kIdleSweeps) continue;
     idle_sweeps = 0;
-    // The oldest in flight: the longest waiting, the likeliest to complete next.
+    // Wait for the oldest read in flight, which completes soon; a durable write takes an
+    // fdatasync, and sleeping on one would leave the reads done meanwhile unreaped. Only
+    // when writes alone are in flight, for the oldest of them.
     size_t oldest = ops.size();
-    for (size_t i = 0; i < ops.size(); ++i) {
-      if (in_flight[i] && (oldest == ops.size() || starts[i] < starts[oldest])) oldest = i;
+    for (int pass = 0; pass < 2 && oldest == ops.size(); ++pass) {
+      for (size_t i = 0; i < ops.size(); ++i) {
+        if (!in_flight[i] || (pass == 0 && kinds[i] == RequestKind::kPut)) continue;
+        if (oldest == ops.size() || starts[i] < starts[oldest]) oldest = i;
+      }
     }
     if (oldest == ops.size()) break;
     reap(oldest, client.wait(&ops[oldest]));
