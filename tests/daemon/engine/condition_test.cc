@@ -214,7 +214,11 @@ TEST_CASE("Hold: holding what was read prevents write skew") {
 TEST_CASE("Hold: concurrent compare-and-set increments lose no update") {
   // Threads increment a counter with "if equals the value read, put value + 1", holding a
   // second key they read too; every success is counted, so the final value is the count.
-  Engine e(test_options());
+  // (The purge thread runs: the aborted attempts' versions must not pile up to the memory
+  // limit on a slow machine.)
+  EngineOptions options = test_options();
+  options.purge_interval = std::chrono::milliseconds(1);
+  Engine e(options);
   put_committed(e, "counter", "0");
   put_committed(e, "guard", "g");
   constexpr int kThreads = 4;
@@ -242,6 +246,7 @@ TEST_CASE("Hold: concurrent compare-and-set increments lose no update") {
           REQUIRE(s == Status::kConflict);
           conflicts.fetch_add(1);
           e.abort(std::move(t));
+          std::this_thread::yield();  // let the holder commit
         }
       }
     });
