@@ -212,40 +212,39 @@ void Operation::set_durability(Durability durability) {
 
 // ---- Batch ------------------------------------------------------------------------------
 
-Batch& Batch::if_absent(std::string_view key) {
-  shm::append_batch_entry(&condition_list_, shm::BatchKind::kIfAbsent, key);
-  ++conditions_;
+Batch& Batch::add(shm::BatchKind kind, std::string_view key, std::string_view value, uint64_t csn) {
+  if (shm::is_condition(kind)) {
+    shm::append_batch_entry(&condition_list_, kind, key, value, csn);
+    ++conditions_;
+  } else {
+    shm::append_batch_entry(&operation_list_, kind, key, value, csn);
+    ++operations_;
+  }
   return *this;
+}
+
+Batch& Batch::if_absent(std::string_view key) {
+  return add(shm::BatchKind::kIfAbsent, key, {}, 0);
 }
 
 Batch& Batch::if_present(std::string_view key) {
-  shm::append_batch_entry(&condition_list_, shm::BatchKind::kIfPresent, key);
-  ++conditions_;
-  return *this;
+  return add(shm::BatchKind::kIfPresent, key, {}, 0);
 }
 
 Batch& Batch::if_equals(std::string_view key, std::string_view value) {
-  shm::append_batch_entry(&condition_list_, shm::BatchKind::kIfEquals, key, value);
-  ++conditions_;
-  return *this;
+  return add(shm::BatchKind::kIfEquals, key, value, 0);
 }
 
 Batch& Batch::if_unchanged_since(std::string_view key, uint64_t csn) {
-  shm::append_batch_entry(&condition_list_, shm::BatchKind::kIfUnchangedSince, key, {}, csn);
-  ++conditions_;
-  return *this;
+  return add(shm::BatchKind::kIfUnchangedSince, key, {}, csn);
 }
 
 Batch& Batch::put(std::string_view key, std::string_view value) {
-  shm::append_batch_entry(&operation_list_, shm::BatchKind::kPut, key, value);
-  ++operations_;
-  return *this;
+  return add(shm::BatchKind::kPut, key, value, 0);
 }
 
 Batch& Batch::del(std::string_view key) {
-  shm::append_batch_entry(&operation_list_, shm::BatchKind::kDel, key);
-  ++operations_;
-  return *this;
+  return add(shm::BatchKind::kDel, key, {}, 0);
 }
 
 void Batch::clear() {

@@ -97,13 +97,6 @@ mvcc::Csn Engine::version_csn(const ReadView& view, const Version& version) cons
   return own ? mvcc::kNoCsn : csn;
 }
 
-Status Engine::read(const ReadView& view, std::string_view key, std::string* value) const {
-  const Version* v = visible(view, key);
-  if (v == nullptr) return Status::kNotFound;
-  value->assign(v->value());
-  return Status::kOk;
-}
-
 Status Engine::get(Transaction& txn, std::string_view key, std::string* value, mvcc::Csn* csn) {
   if (const Status s = check_key(key); s != Status::kOk) return s;
   const Version* v = visible(*txn.view_, key);
@@ -148,8 +141,7 @@ Status Engine::put(Transaction& txn, std::string_view key, std::string_view valu
 
 Status Engine::del(Transaction& txn, std::string_view key) {
   if (const Status s = check_key(key); s != Status::kOk) return s;
-  std::string ignored;
-  if (!txn.failed_ && !txn.read_only() && read(*txn.view_, key, &ignored) == Status::kNotFound)
+  if (!txn.failed_ && !txn.read_only() && visible(*txn.view_, key) == nullptr)
     return Status::kNotFound;
   return write(txn, key, {}, true);
 }

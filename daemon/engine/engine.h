@@ -296,7 +296,6 @@ class Engine final : private mvcc::DeadChainHandler {
   mvcc::VersionChain* find_or_create_chain(std::string_view key,
                                            const mvcc::VersionChain::FirstVersion* first,
                                            bool* created, Status* status);
-  Status read(const mvcc::ReadView& view, std::string_view key, std::string* value) const;
   // The version of `key` that `view` sees, or nullptr (none, or a delete).
   const mvcc::Version* visible(const mvcc::ReadView& view, std::string_view key) const;
   // The commit sequence number of a version `view` sees (kNoCsn: the view's own write).

@@ -76,10 +76,10 @@ constexpr uint32_t kIdleRoundsPerClock = 64;  // idle rounds between clock reads
 // sleep, an idle CPU woken by another, added 40-100 µs to every lone durable commit (p50 of a
 // sync put 256-299 µs -> 190-240 µs on the 2-vCPU VM). Bounded for a slow disk.
 constexpr int64_t kParkedSpinNs = 2'000'000;
-// A conditional batch whose keys changed between its snapshot and its writes (a commit in
-// between: CONFLICT from the engine) runs again on a new snapshot, at most this many times in
-// all; a key held by another transaction's uncommitted write fails every attempt alike.
-constexpr int kBatchAttempts = 4;
+// A transaction the daemon runs for one request (an autocommit put or del, a batch) whose write
+// a commit after its snapshot turned away (CONFLICT from the engine) runs again on a new
+// snapshot, at most this many times in all.
+constexpr int kOwnAttempts = 4;
 // Hot keys: a write turned away (CONFLICT) by another transaction's uncommitted write that only
 // waits for the log does not fail at once. An autocommit put or del, or a batch, runs again
 // once that transaction has ended (a new snapshot: it goes on after that commit); a write in a
@@ -114,9 +114,8 @@ struct Answer : shm::AnswerContent<std::vector<KeyValue>> {
   bool parked = false;  // a commit waiting for the log: answered when its completion comes
   bool posted = false;  // already answered, from inside the engine (an autocommit get)
   // A write turned away by a holder that waits for the log (kWaitForHolderMaxNs): the request
-  // waits for it to end, then runs again (`rerun`) or is answered with `status`.
+  // waits for it to end, then runs again (autocommit) or is answered with `status`.
   mvcc::TrxId wait_for = mvcc::kNoTrx;
-  bool wait_then_rerun = false;
 };
 
 }  // namespace
@@ -193,8 +192,8 @@ struct Worker::Loop {
   struct Waiting {
     Attached* owner;
     uint32_t index;
-    mvcc::TrxId holder;  // kNoTrx: none (run again at once)
-    bool rerun;          // else answer `status`
+    mvcc::TrxId holder;
+    bool rerun;  // autocommit: run again; else answer `status`
     WireStatus status;
     int64_t deadline_ns;
     int64_t started_ns;  // if timed
@@ -202,7 +201,6 @@ struct Worker::Loop {
   };
   std::deque<Waiting> waiting;
   uint64_t waiting_seen_ended = 0;  // Engine::ended_count() when `waiting` was last looked at
-  uint32_t waiting_on_none = 0;     // of them, to run again at once (holder kNoTrx)
   uint32_t sample = 0;              // every WorkerStats::kLatencySample-th request is timed
   int64_t started_ns = 0;           // the current request's start, if timed (else 0)
   uint8_t current_opcode = 0;
@@ -230,9 +228,9 @@ struct Worker::Loop {
   // Decodes, runs and answers the request in claimed context `index`; `rerun`: again, after
   // waiting for a holder (counted once, and its wait keeps its first deadline).
   void run_request(Attached& a, uint32_t index, const Waiting* rerun);
-  // For a write that met CONFLICT in `txn`: whether to wait for its holder (true: `answer`
-  // says so) rather than answer CONFLICT now.
-  bool wait_for_holder(const Transaction& txn, bool rerun, Answer* answer);
+  // For a write that met CONFLICT in `txn`: if its holder waits for the log, the request will
+  // wait for it (`answer` says so).
+  void wait_for_holder(const Transaction& txn, Answer* answer);
   // Runs again, or answers, the waiting requests whose holder has ended or whose wait is over.
   void retry_waiting(bool all);
   // Starts a scan request: its first slice now; false if it paused (answered later).
@@ -245,6 +243,13 @@ struct Worker::Loop {
   // A conditional batch (shm/batch.h): its conditions on a snapshot, its writes, its condition
   // keys held (Engine::hold), then committed as commit requests are.
   WireStatus run_batch(Attached& a, const shm::Request& request, Answer* answer);
+  // Runs `body` (the request's reads and writes) in a transaction of its own and commits it
+  // (commit_or_park), again on a new snapshot when a commit after the snapshot, or a holder
+  // that has just ended, turned a write away (kOwnAttempts in all). A holder that waits for
+  // the log makes the request wait (wait_for_holder); a client's transaction in progress
+  // makes it CONFLICT. `body` returns kOk to commit, or the answer's status.
+  WireStatus run_own_transaction(Attached& a, uint8_t flags, Answer* answer,
+                                 const std::function<WireStatus(Transaction&)>& body);
   WireStatus with_transaction(ClientSession& s, uint64_t handle,
                               const std::function<WireStatus(Transaction&)>& fn);
   void post(ClientSession& s, uint32_t index, const Answer& answer);
@@ -348,11 +353,7 @@ void Worker::Loop::refresh() {
     if (present) continue;
     for (PausedScan& scan : a->paused)  // (their contexts die with the session)
       end_scan(*a, scan);
-    std::erase_if(waiting, [&](const Waiting& w) {
-      if (w.owner != a.get()) return false;
-      if (w.holder == mvcc::kNoTrx) --waiting_on_none;
-      return true;
-    });
+    std::erase_if(waiting, [&](const Waiting& w) { return w.owner == a.get(); });
     if (a->engine_session) env.engine->close_session(std::move(a->engine_session));
     a.reset();
     changed = true;
@@ -528,13 +529,12 @@ void Worker::Loop::run_request(Attached& a, uint32_t index, const Waiting* rerun
       charge(a, kRequestCost + static_cast<int64_t>(request.key.size() + request.value.size()));
     }
     answer.status = dispatch(a, request, &answer);
-    if (answer.wait_for != mvcc::kNoTrx || answer.wait_then_rerun) {
-      const int64_t now = sync::now_ns();
+    if (answer.wait_for != mvcc::kNoTrx) {
       if (rerun == nullptr) bump(worker.stats_.writes_waited);
-      if (answer.wait_for == mvcc::kNoTrx) ++waiting_on_none;
-      waiting.push_back(Waiting{&a, index, answer.wait_for, answer.wait_then_rerun, answer.status,
-                                rerun != nullptr ? rerun->deadline_ns : now + kWaitForHolderMaxNs,
-                                started_ns, opcode});
+      waiting.push_back(
+          Waiting{&a, index, answer.wait_for, /*rerun=*/request.txn == 0, answer.status,
+                  rerun != nullptr ? rerun->deadline_ns : sync::now_ns() + kWaitForHolderMaxNs,
+                  started_ns, opcode});
       return;
     }
     if (answer.parked) return;  // answered later: by the log's completion, or the last slice
@@ -550,24 +550,39 @@ void Worker::Loop::run_request(Attached& a, uint32_t index, const Waiting* rerun
   if (started_ns != 0) worker.stats_.latency[opcode].record(sync::now_ns() - started_ns);
 }
 
-bool Worker::Loop::wait_for_holder(const Transaction& txn, bool rerun, Answer* answer) {
-  if (env.log == nullptr) return false;  // commits do not wait for a log: nothing to wait for
+void Worker::Loop::wait_for_holder(const Transaction& txn, Answer* answer) {
+  // (Without a log nothing waits for one. A client's transaction in progress is not waited
+  // for: it may stay open for long.)
   const mvcc::TrxId holder = txn.blocked_by();
+  if (env.log != nullptr && holder != mvcc::kNoTrx && env.engine->waits_for_log(holder))
+    answer->wait_for = holder;
+}
+
+WireStatus Worker::Loop::run_own_transaction(Attached& a, uint8_t flags, Answer* answer,
+                                             const std::function<WireStatus(Transaction&)>& body) {
   Engine& engine = *env.engine;
-  // The holder waits for the log, or ended already (its commit raced our snapshot); or a
-  // commit after this write's snapshot turned it away (rerun: a new snapshot). An open
-  // transaction that does not wait for the log (a client's, in progress) is not waited for.
-  const bool wait =
-      holder == mvcc::kNoTrx ? rerun : engine.waits_for_log(holder) || engine.ended(holder);
-  if (!wait) return false;
-  answer->wait_for = holder;
-  answer->wait_then_rerun = rerun;
-  return true;
+  WireStatus status = WireStatus::kConflict;
+  for (int attempt = 0; attempt < kOwnAttempts && status == WireStatus::kConflict; ++attempt) {
+    std::unique_ptr<Transaction> txn;
+    if (const Status st = engine.begin(TxnMode::kReadWrite, &txn); st != Status::kOk) {
+      return wire(st);
+    }
+    status = body(*txn);
+    if (status == WireStatus::kOk) return commit_or_park(a, std::move(txn), flags, answer);
+    const mvcc::TrxId holder = txn->blocked_by();
+    if (status == WireStatus::kConflict) wait_for_holder(*txn, answer);
+    engine.abort(std::move(txn));
+    // Again only if a commit after the snapshot (or one just ended) turned the write away.
+    if (answer->wait_for != mvcc::kNoTrx || (holder != mvcc::kNoTrx && !engine.ended(holder))) {
+      break;
+    }
+  }
+  return status;
 }
 
 void Worker::Loop::retry_waiting(bool all) {
   const uint64_t ended = env.engine->ended_count();
-  if (!all && ended == waiting_seen_ended && waiting_on_none == 0) {
+  if (!all && ended == waiting_seen_ended) {
     // Nothing ended: only deadlines can have passed (looked at now and then by the caller).
     return;
   }
@@ -577,10 +592,9 @@ void Worker::Loop::retry_waiting(bool all) {
   for (size_t n = waiting.size(); n > 0; --n) {
     Waiting w = waiting.front();
     waiting.pop_front();
-    if (w.holder == mvcc::kNoTrx) --waiting_on_none;
     const bool over = now >= w.deadline_ns;
-    if (!over && w.holder != mvcc::kNoTrx && !env.engine->ended(w.holder)) {
-      waiting.push_back(w);  // (holder != kNoTrx: not counted in waiting_on_none)
+    if (!over && !env.engine->ended(w.holder)) {
+      waiting.push_back(w);
       continue;
     }
     ClientSession& s = *w.owner->session;
@@ -619,18 +633,10 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
   if (autocommit && env.log != nullptr &&
       (rq.opcode == Opcode::kPut || rq.opcode == Opcode::kDel)) {
     // A logged autocommit write: a transaction of its own, committed through the log.
-    std::unique_ptr<Transaction> txn;
-    if (const Status st = engine.begin(TxnMode::kReadWrite, &txn); st != Status::kOk) {
-      return wire(st);
-    }
-    const Status st =
-        rq.opcode == Opcode::kPut ? engine.put(*txn, rq.key, rq.value) : engine.del(*txn, rq.key);
-    if (st != Status::kOk) {
-      if (st == Status::kConflict) wait_for_holder(*txn, /*rerun=*/true, answer);
-      engine.abort(std::move(txn));
-      return wire(st);
-    }
-    return commit_or_park(a, std::move(txn), rq.flags, answer);
+    return run_own_transaction(a, rq.flags, answer, [&](Transaction& t) {
+      return wire(rq.opcode == Opcode::kPut ? engine.put(t, rq.key, rq.value)
+                                            : engine.del(t, rq.key));
+    });
   }
   switch (rq.opcode) {
     case Opcode::kPing:
@@ -661,7 +667,7 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
       return with_transaction(s, rq.txn, [&](Transaction& t) {
         const Status st =
             rq.opcode == Opcode::kPut ? engine.put(t, rq.key, rq.value) : engine.del(t, rq.key);
-        if (st == Status::kConflict) wait_for_holder(t, /*rerun=*/false, answer);
+        if (st == Status::kConflict) wait_for_holder(t, answer);
         return wire(st);
       });
     case Opcode::kScan:
@@ -702,43 +708,36 @@ WireStatus Worker::Loop::run_batch(Attached& a, const shm::Request& rq, Answer* 
   if (st != WireStatus::kOk) return st;
   Engine& engine = *env.engine;
   const bool writes = batch.size() > conditions;
-  Status status = Status::kOk;
-  for (int attempt = 0; attempt < kBatchAttempts; ++attempt) {
-    std::unique_ptr<Transaction> txn;
-    if (status = engine.begin(TxnMode::kReadWrite, &txn); status != Status::kOk) break;
-    for (uint32_t i = 0; i < conditions && status == Status::kOk; ++i) {
+  return run_own_transaction(a, rq.flags, answer, [&](Transaction& txn) {
+    for (uint32_t i = 0; i < conditions; ++i) {
       const shm::BatchEntry& e = batch[i];
       const Condition c{condition_kind(e.kind), e.key, e.value, e.csn};
       bool holds = false;
       mvcc::Csn csn = mvcc::kNoCsn;
-      status = engine.evaluate(*txn, c, &holds, &csn);
-      if (status == Status::kOk && !holds) {
-        engine.abort(std::move(txn));
+      if (const Status found = engine.evaluate(txn, c, &holds, &csn); found != Status::kOk) {
+        return wire(found);
+      }
+      if (!holds) {
         answer->failed_condition = i;
         answer->u64 = csn;
         return WireStatus::kConditionFailed;
       }
     }
+    Status status = Status::kOk;
     for (size_t i = conditions; i < batch.size() && status == Status::kOk; ++i) {
       const shm::BatchEntry& e = batch[i];
       if (e.kind == shm::BatchKind::kPut) {
-        status = engine.put(*txn, e.key, e.value);
-      } else if (status = engine.del(*txn, e.key); status == Status::kNotFound) {
+        status = engine.put(txn, e.key, e.value);
+      } else if (status = engine.del(txn, e.key); status == Status::kNotFound) {
         status = Status::kOk;  // deleting what is not there changes nothing
       }
     }
     // The conditions must still hold at the commit: their keys are held until then (a batch
     // of conditions alone writes nothing; what its snapshot saw is its answer).
     for (uint32_t i = 0; writes && i < conditions && status == Status::kOk; ++i)
-      status = engine.hold(*txn, batch[i].key);
-    if (status == Status::kOk) return commit_or_park(a, std::move(txn), rq.flags, answer);
-    // A key held by a transaction that waits for the log: run again once it has ended.
-    const bool wait = status == Status::kConflict && txn->blocked_by() != mvcc::kNoTrx &&
-                      wait_for_holder(*txn, /*rerun=*/true, answer);
-    engine.abort(std::move(txn));
-    if (status != Status::kConflict || wait) break;
-  }
-  return wire(status);
+      status = engine.hold(txn, batch[i].key);
+    return wire(status);
+  });
 }
 
 WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction> txn,
@@ -1040,7 +1039,6 @@ void Worker::Loop::drain_for_shutdown() {
     post(*w.owner->session, w.index, answer);
   }
   waiting.clear();
-  waiting_on_none = 0;
   // Parked commits are in the log already: wait for their outcome (the log writer runs
   // until the workers have stopped) and answer them.
   while (!parked.empty()) {

@@ -86,6 +86,9 @@ struct ScanOptions {
 
 class Client;
 class Transaction;
+namespace shm {
+enum class BatchKind : uint8_t;  // the wire's entry kinds (the library's own header)
+}
 
 // Entries in one Batch, conditions and operations together.
 inline constexpr uint32_t kBatchEntriesMax = RINGDB_BATCH_ENTRIES_MAX;
@@ -128,6 +131,7 @@ class Batch {
  private:
   friend class Client;
   friend class Operation;
+  Batch& add(shm::BatchKind kind, std::string_view key, std::string_view value, uint64_t csn);
   std::string payload() const;
   std::string condition_list_;
   std::string operation_list_;
