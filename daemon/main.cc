@@ -319,6 +319,7 @@ CheckpointerOptions checkpointer_options(const Config& config, const DataDirs& d
   options.wal_dir = dirs.wal;
   options.interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
   options.wal_bytes = config.checkpoint_wal_bytes;
+  options.log_retain_bytes = config.watch_retain_bytes;
   return options;
 }
 
@@ -367,14 +368,28 @@ int main(int argc, char** argv) {
   if (!recover_data(engine, config, dirs, &recovered, &error)) return cannot_start(error);
 
   const std::unique_ptr<wal::LogIo> faulty_io = fault_injection();
-  auto writer = wal::LogWriter::open(
-      log_options(config, dirs, recovered.log, faulty_io.get()), server.completion_sinks(),
+  // Watches read the log below the gate: durable (D first), and applied by every worker.
+  std::unique_ptr<wal::LogWriter> writer;
+  WatchHub watches(
+      WatchHub::Options{dirs.wal, config.watches_per_session_max},
+      [&] {
+        const uint64_t durable = writer->durable_lsn();
+        return std::min(durable, server.oldest_unapplied_lsn());
+      },
+      [&server] { server.notify_control(); });
+  wal::LogWriterOptions writer_options = log_options(config, dirs, recovered.log, faulty_io.get());
+  writer_options.on_durable = [&watches](bool unawaited) {
+    if (unawaited) watches.log_advanced();
+  };
+  writer = wal::LogWriter::open(
+      writer_options, server.completion_sinks(),
       [](const std::string& reason) {
         fatal("write-ahead log: %s; exiting so that recovery runs", reason.c_str());
       },
       &error);
   if (!writer) return cannot_start(error);
   server.set_log(writer.get());
+  server.set_watches(&watches);
   Checkpointer checkpointer(checkpointer_options(config, dirs), &engine, writer.get(),
                             [&server] { return server.oldest_unapplied_lsn(); });
   if (!checkpointer.open(&error)) return cannot_start(error);
@@ -385,12 +400,14 @@ int main(int argc, char** argv) {
   admin_context.server = &server;
   admin_context.log = writer.get();
   admin_context.checkpointer = &checkpointer;
+  admin_context.watches = &watches;
   admin_context.wal_dir = dirs.wal;
   admin_context.started_ns = started_ns;
   add_admin_commands(&admin, admin_context);
   if (!admin.open(&error)) return cannot_start(error);
 
   const int rc = server.run([&] {
+    watches.start();
     checkpointer.start();
     admin.start();
     log(LogLevel::kInfo, "admin socket %s", config.admin_socket_path.c_str());
@@ -402,6 +419,7 @@ int main(int argc, char** argv) {
   // so admin.stop() does not wait for a whole one.
   checkpointer.stop();
   admin.stop();
+  watches.stop();
   writer->stop();  // every commit was answered before the workers stopped
   return rc;
 }

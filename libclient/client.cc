@@ -4,7 +4,11 @@
 #include "ringdb/client.h"
 
 #include <cassert>
+#include <chrono>
+#include <deque>
 #include <initializer_list>
+#include <map>
+#include <set>
 #include <utility>
 
 #include "libclient/connection.h"
@@ -41,7 +45,48 @@ std::string last_error_detail() {
 
 struct Client::Impl : libclient::Session {
   using Session::Session;
+
+  // Watch events, assembled into whole commits (one reader at a time: events_mu).
+  sync::Mutex events_mu;
+  std::map<uint32_t, WatchEvent> partial GUARDED_BY(events_mu);  // by watch: a commit's start
+  std::deque<WatchEvent> ready GUARDED_BY(events_mu);
+  std::set<uint32_t> cancelled GUARDED_BY(events_mu);  // their late events are dropped
+
+  // Reads what the event area holds into `ready`; hands its bytes back to the daemon.
+  void drain_events() REQUIRES(events_mu);
 };
+
+void Client::Impl::drain_events() {
+  shm::Event e;
+  while (events().next(&e)) {
+    if (cancelled.contains(e.watch)) continue;
+    if (e.type == shm::EventType::kCompacted || e.type == shm::EventType::kEnded) {
+      partial.erase(e.watch);
+      WatchEvent end;
+      end.type = e.type == shm::EventType::kCompacted ? WatchEvent::Type::kCompacted
+                                                      : WatchEvent::Type::kEnded;
+      end.watch = e.watch;
+      end.sequence = e.sequence;
+      ready.push_back(std::move(end));
+      continue;
+    }
+    WatchEvent& commit = partial[e.watch];
+    if ((e.flags & shm::kEventTxnFirst) != 0) commit.changes.clear();
+    commit.watch = e.watch;
+    commit.sequence = e.sequence;
+    Change change;
+    change.deleted = e.type == shm::EventType::kDelete;
+    change.key.assign(e.key);
+    change.value.assign(e.value);
+    change.value_omitted = (e.flags & shm::kEventValueOmitted) != 0;
+    commit.changes.push_back(std::move(change));
+    if ((e.flags & shm::kEventTxnLast) != 0) {
+      ready.push_back(std::move(commit));
+      partial.erase(e.watch);
+    }
+  }
+  events().consume();
+}
 
 namespace {
 
@@ -331,6 +376,61 @@ Status Client::scan(const ScanOptions& options, std::vector<KeyValue>* items, bo
   sink.items = items;
   sink.truncated = truncated;
   return impl_->run(scan_spec(options), sink);
+}
+
+Status Client::watch(const WatchOptions& options, uint32_t* id, uint64_t* position) {
+  if (id == nullptr) return Status::kInvalidArgument;
+  RequestSpec spec = spec_of(Opcode::kWatch, options.start, options.end);
+  spec.parts[2] = options.prefix;
+  spec.txn = options.from;
+  spec.flags = options.keys_only ? shm::kFlagKeysOnly : 0;
+  uint64_t u64 = 0;
+  uint32_t count = 0;
+  ResultSink sink;
+  sink.result_u64 = &u64;
+  sink.result_count = &count;
+  const Status s = impl_->run(spec, sink);
+  if (position != nullptr && (s == Status::kOk || s == Status::kCompacted)) *position = u64;
+  if (s == Status::kOk) *id = count;
+  return s;
+}
+
+Status Client::unwatch(uint32_t id) {
+  if (id == 0) return Status::kNotFound;
+  RequestSpec spec = spec_of(Opcode::kUnwatch);
+  spec.limit = id;
+  const Status s = impl_->run(spec, {});
+  if (s == Status::kOk) {
+    sync::MutexGuard guard(impl_->events_mu);
+    impl_->cancelled.insert(id);
+    impl_->partial.erase(id);
+    std::erase_if(impl_->ready, [id](const WatchEvent& e) { return e.watch == id; });
+  }
+  return s;
+}
+
+Status Client::next_event(WatchEvent* event, int64_t timeout_ms) {
+  if (event == nullptr) return Status::kInvalidArgument;
+  const int64_t deadline = timeout_ms < 0
+                               ? -1
+                               : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch() +
+                                     std::chrono::milliseconds(timeout_ms))
+                                     .count();
+  sync::MutexGuard guard(impl_->events_mu);
+  for (;;) {
+    impl_->drain_events();
+    if (!impl_->ready.empty()) {
+      *event = std::move(impl_->ready.front());
+      impl_->ready.pop_front();
+      return Status::kOk;
+    }
+    if (const Status s = impl_->wait_for_events(deadline); s != Status::kOk) return s;
+  }
+}
+
+uint64_t Client::feed_position() {
+  return impl_->events().feed_end();
 }
 
 Status Client::begin(std::unique_ptr<Transaction>* txn, bool read_only) {

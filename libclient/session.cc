@@ -36,7 +36,9 @@ Session::Session(std::unique_ptr<Connection> connection, bool keep_threads_off_w
       geometry_(connection_->geometry()),
       segment_(connection_->segment()),
       placement_(*connection_, keep_threads_off_worker_cpus),
-      area_(geometry_.sizes.request_area_size) {
+      area_(geometry_.sizes.request_area_size),
+      events_(reinterpret_cast<shm::EventAreaHeader*>(segment_ + geometry_.event_area_offset),
+              segment_ + geometry_.event_ring_offset(), geometry_.sizes.event_ring_bytes) {
   rings_.reserve(geometry_.sizes.ring_count);
   for (uint32_t r = 0; r < geometry_.sizes.ring_count; ++r) {
     rings_.emplace_back(segment_ + geometry_.rings_offset + uint64_t{r} * geometry_.ring_stride,
@@ -319,6 +321,37 @@ bool Session::sleep_on(uint32_t index) {
   if (s != kSubmittedWaiting) return true;
   return sync::futex_wait(&state, s, sync::Sharing::kProcessShared, kWaitSlice) !=
          sync::FutexWaitResult::kTimedOut;
+}
+
+Status Session::wait_for_events(int64_t deadline_ns) {
+  if (events_.ready()) return Status::kOk;
+  placement_.settle_this_thread();
+  const int64_t spin_end = now_ns() + kSpinBudget.count();
+  const bool beside_worker = placement_.beside_yielding_worker();
+  for (uint32_t i = 1;; ++i) {
+    if (beside_worker) {
+      sched_yield();
+    } else {
+      sync::cpu_relax();
+    }
+    if (events_.ready()) return Status::kOk;
+    if ((beside_worker || i % 32 == 0) && now_ns() >= spin_end) break;
+  }
+  for (;;) {
+    int64_t slice = kWaitSlice.count();
+    if (deadline_ns >= 0) {
+      const int64_t left = deadline_ns - now_ns();
+      if (left <= 0) return events_.ready() ? Status::kOk : Status::kTimedOut;
+      slice = std::min(slice, left);
+    }
+    if (events_.wait(std::chrono::nanoseconds(slice))) {
+      if (events_.ready()) return Status::kOk;
+      continue;
+    }
+    if (Status s = gone(/*probe=*/true); s != Status::kOk) {
+      return events_.ready() ? Status::kOk : s;
+    }
+  }
 }
 
 Status Session::wait(uint32_t* index, const ResultSink& sink, Status* answer, bool spin) {

@@ -42,6 +42,7 @@
 #include "libclient/connection.h"
 #include "libclient/thread_placement.h"
 #include "ringdb/client.h"
+#include "shm/events.h"
 #include "shm/extent_allocator.h"
 #include "shm/request.h"
 #include "shm/ring.h"
@@ -112,6 +113,14 @@ class Session {
   // waited for without spinning.
   Status run(const RequestSpec& request, const ResultSink& sink);
 
+  // Watch events: the session's event area (shm/events.h, docs/PROTOCOL.md). One reader at a
+  // time: the caller serialises its use of events() and wait_for_events().
+  shm::EventReader& events() { return events_; }
+  // Waits until an event is published (kOk: events().next() has one), `deadline_ns` passes
+  // (steady clock; negative: never; kTimedOut), or the session ends (its status). Spins for
+  // kSpinBudget, then sleeps in kWaitSlice slices with the liveness checks of wait().
+  Status wait_for_events(int64_t deadline_ns);
+
  private:
   struct Block {
     uint32_t offset = 0;
@@ -181,6 +190,8 @@ class Session {
   // Contexts holding a block (changed under area_mu_): give_block() skips the mutex at 0.
   std::atomic<uint32_t> blocks_out_{0};
   sync::EventCount area_freed_;
+
+  shm::EventReader events_;
 
   std::atomic<int> lost_{0};  // 0, or the Status every request now fails with
   std::atomic<int64_t> next_probe_ns_{0};

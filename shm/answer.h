@@ -49,6 +49,9 @@ struct AnswerContent {
   uint64_t too_large_limit = 0;
   // CONDITION_FAILED: which condition (result_count); u64 is its key's commit sequence number.
   uint32_t failed_condition = 0;
+  // WATCH: the watch id (result_count); u64 is the position it starts from (COMPACTED: the
+  // oldest position the log holds).
+  uint32_t count = 0;
 };
 
 // Where an answer's result goes and how large it is, planned before its bytes are copied.
@@ -121,12 +124,14 @@ void finish_answer(ContextHeader* ctx, const AnswerLayout& l, const AnswerConten
   ctx->result_offset = l.offset;
   const bool too_large = l.status == WireStatus::kTooLarge;
   const bool failed = l.status == WireStatus::kConditionFailed;
-  ctx->result_count = too_large ? static_cast<uint32_t>(answer.too_large)
-                      : failed  ? answer.failed_condition
-                                : l.count;
-  ctx->result_u64 = l.status == WireStatus::kOk || failed ? answer.u64
-                    : too_large                           ? answer.too_large_limit
-                                                          : 0;
+  const bool compacted = l.status == WireStatus::kCompacted;
+  ctx->result_count = too_large                 ? static_cast<uint32_t>(answer.too_large)
+                      : failed                  ? answer.failed_condition
+                      : answer.items != nullptr ? l.count
+                                                : answer.count;
+  ctx->result_u64 = l.status == WireStatus::kOk || failed || compacted ? answer.u64
+                    : too_large                                        ? answer.too_large_limit
+                                                                       : 0;
 }
 
 // The three steps at once. Returns the status written (kResponseAreaFull if place() failed).

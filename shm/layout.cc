@@ -36,6 +36,12 @@ bool SegmentGeometry::compute(const SegmentSizes& s, SegmentGeometry* out, std::
     *error = "data areas must be multiples of 64 bytes up to 1 GiB";
     return false;
   }
+  if (!is_power_of_two(s.event_ring_bytes) || s.event_ring_bytes < kEventRingMin ||
+      s.event_ring_bytes > kEventRingMax) {
+    *error = "the event ring must be a power of two in " + std::to_string(kEventRingMin) + ".." +
+             std::to_string(kEventRingMax) + " bytes";
+    return false;
+  }
   SegmentGeometry g;
   g.sizes = s;
   g.rings_offset = kPage;
@@ -44,7 +50,8 @@ bool SegmentGeometry::compute(const SegmentSizes& s, SegmentGeometry* out, std::
   g.request_area_offset =
       round_up(g.contexts_offset + uint64_t{s.context_count} * s.context_size, kPage);
   g.response_area_offset = round_up(g.request_area_offset + s.request_area_size, kPage);
-  g.segment_size = round_up(g.response_area_offset + s.response_area_size, kPage);
+  g.event_area_offset = round_up(g.response_area_offset + s.response_area_size, kPage);
+  g.segment_size = round_up(g.event_ring_offset() + s.event_ring_bytes, kPage);
   *out = g;
   return true;
 }
@@ -70,7 +77,8 @@ void SegmentGeometry::write_header(const SessionTerms& terms, SegmentHeader* h) 
   h->scan_result_bytes_max = terms.scan_result_bytes_max;
   h->transactions_max = terms.transactions_max;
   h->closed.store(0, std::memory_order_relaxed);
-  h->reserved0 = 0;
+  h->event_ring_bytes = sizes.event_ring_bytes;
+  h->event_area_offset = event_area_offset;
 }
 
 bool SegmentGeometry::from_header(const SegmentHeader& h, uint64_t mapped_size,
@@ -91,13 +99,15 @@ bool SegmentGeometry::from_header(const SegmentHeader& h, uint64_t mapped_size,
   s.context_size = h.context_size;
   s.request_area_size = static_cast<uint32_t>(h.request_area_size);
   s.response_area_size = static_cast<uint32_t>(h.response_area_size);
+  s.event_ring_bytes = h.event_ring_bytes;
   SegmentGeometry g;
   if (!compute(s, &g, error)) return false;
   if (g.segment_size != h.segment_size || g.segment_size > mapped_size ||
       g.rings_offset != h.rings_offset || g.ring_stride != h.ring_stride ||
       g.contexts_offset != h.contexts_offset || g.request_area_offset != h.request_area_offset ||
       g.response_area_offset != h.response_area_offset ||
-      h.request_area_size != s.request_area_size || h.response_area_size != s.response_area_size) {
+      g.event_area_offset != h.event_area_offset || h.request_area_size != s.request_area_size ||
+      h.response_area_size != s.response_area_size) {
     *error = "segment header is inconsistent with its sizes";
     return false;
   }

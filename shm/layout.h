@@ -21,6 +21,7 @@ struct SegmentSizes {
   uint32_t context_size = 512;   // 64-byte header + 448 inline bytes
   uint32_t request_area_size = (2u << 20) + (64u << 10);
   uint32_t response_area_size = (4u << 20) + (128u << 10);
+  uint32_t event_ring_bytes = 1u << 20;  // watch events; a power of two (kEventRingMin..Max)
 };
 
 // What the daemon tells a session in its segment header besides the geometry.
@@ -39,7 +40,10 @@ struct SegmentGeometry {
   uint64_t contexts_offset = 0;
   uint64_t request_area_offset = 0;
   uint64_t response_area_offset = 0;
+  uint64_t event_area_offset = 0;  // EventAreaHeader; the ring follows it (event_ring_offset())
   uint64_t segment_size = 0;
+
+  uint64_t event_ring_offset() const { return event_area_offset + sizeof(EventAreaHeader); }
 
   uint32_t inline_capacity() const {
     return sizes.context_size - static_cast<uint32_t>(sizeof(ContextHeader));

@@ -52,6 +52,9 @@ WireStatus check_opcode_and_flags(const Fields& f, const char** why) {
   if ((f.flags & kFlagReadOnly) != 0 && op != Opcode::kBegin) {
     return invalid(why, "read-only flag outside begin");
   }
+  if ((f.flags & kFlagKeysOnly) != 0 && op != Opcode::kWatch) {
+    return invalid(why, "keys-only flag outside watch");
+  }
   const uint8_t durability = f.flags & (kFlagDurabilityAsync | kFlagDurabilityNone);
   if (durability == (kFlagDurabilityAsync | kFlagDurabilityNone)) {
     return invalid(why, "two durability levels");
@@ -87,7 +90,10 @@ WireStatus check_operands(const Fields& f, const RequestLimits& limits, Request*
       key_required = true;
       break;
     case Opcode::kScan:
+    case Opcode::kWatch:  // (txn: the position it starts from)
       part_max[0] = part_max[1] = part_max[2] = limits.key_size_max;
+      break;
+    case Opcode::kUnwatch:  // (limit: the watch id)
       break;
     case Opcode::kBatch:  // (bounded by its place: copy_payload; its entries: decode_batch)
       part_max[0] = kDataAreaMax;
@@ -110,12 +116,17 @@ WireStatus check_operands(const Fields& f, const RequestLimits& limits, Request*
   if (op == Opcode::kScan && (f.limit == 0 || f.limit > limits.scan_limit_max)) {
     return invalid(why, "scan limit out of range");
   }
-  if (op != Opcode::kScan && f.limit != 0) return invalid(why, "limit outside scan");
+  if (op == Opcode::kUnwatch && f.limit == 0) return invalid(why, "unwatch without a watch id");
+  if (op != Opcode::kScan && op != Opcode::kUnwatch && f.limit != 0) {
+    return invalid(why, "limit outside scan and unwatch");
+  }
   if ((op == Opcode::kCommit || op == Opcode::kAbort) && f.txn == 0) {
     return invalid(why, "commit or abort without a transaction");
   }
-  if ((op == Opcode::kPing || op == Opcode::kBegin || op == Opcode::kBatch) && f.txn != 0) {
-    return invalid(why, "transaction handle on ping, begin or batch");
+  if ((op == Opcode::kPing || op == Opcode::kBegin || op == Opcode::kBatch ||
+       op == Opcode::kUnwatch) &&
+      f.txn != 0) {
+    return invalid(why, "transaction handle on ping, begin, batch or unwatch");
   }
   return WireStatus::kOk;
 }

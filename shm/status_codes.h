@@ -40,7 +40,10 @@
     "the transaction was open longer than --transaction-age-max-ms and was aborted; its handle " \
     "answers this from then on")                                                                 \
   X(CONDITION_FAILED, ConditionFailed, 16,                                                       \
-    "a conditional batch's condition did not hold; nothing was written (the answer says which)")
+    "a conditional batch's condition did not hold; nothing was written (the answer says which)") \
+  X(COMPACTED, Compacted, 17,                                                                    \
+    "a watch's start is no longer in the log (the answer gives the oldest position it holds)")   \
+  X(TOO_MANY_WATCHES, TooManyWatches, 18, "the session's or the daemon's watch limit")
 
 /* The client library's own (32 and up): never on the wire. */
 #define RINGDB_CLIENT_STATUS_CODES(X)                                                       \
@@ -53,7 +56,8 @@
     "library and daemon speak different protocol versions")                                 \
   X(CONNECT_FAILED, ConnectFailed, 38, "no daemon at the socket, or a system error")        \
   X(UNTRUSTED_DAEMON, UntrustedDaemon, 39,                                                  \
-    "the process behind the socket runs as a user this client does not trust")
+    "the process behind the socket runs as a user this client does not trust")              \
+  X(TIMED_OUT, TimedOut, 40, "no watch event came within the time given")
 
 /* Every code on the wire. */
 #define RINGDB_WIRE_STATUS_CODES(X) RINGDB_ENGINE_STATUS_CODES(X) RINGDB_SERVICE_STATUS_CODES(X)

@@ -30,7 +30,7 @@ namespace ringdb::shm {
 
 inline constexpr uint32_t kSegmentMagic = 0x5244'4253;  // "RDBS"
 inline constexpr uint32_t kBoardMagic = 0x5244'4242;    // "RDBB"
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kPage = 4096;
 
@@ -43,17 +43,19 @@ inline constexpr uint32_t kDataAreaMax = 1u << 30;  // each data area, bytes
 inline constexpr uint32_t kDataAlign = 64;          // data-area blocks start on this boundary
 
 enum class Opcode : uint8_t {
-  kPing = 1,    // no payload; answers kOk
-  kGet = 2,     // key                      -> value
-  kPut = 3,     // key, value
-  kDel = 4,     // key                      -> kNotFound if no visible value
-  kScan = 5,    // start, end, prefix; limit -> items
-  kBegin = 6,   // flags: kFlagReadOnly     -> txn
-  kCommit = 7,  // txn                      -> csn
-  kAbort = 8,   // txn
-  kBatch = 9,   // a conditional batch (shm/batch.h): conditions, puts and deletes -> csn
+  kPing = 1,      // no payload; answers kOk
+  kGet = 2,       // key                      -> value
+  kPut = 3,       // key, value
+  kDel = 4,       // key                      -> kNotFound if no visible value
+  kScan = 5,      // start, end, prefix; limit -> items
+  kBegin = 6,     // flags: kFlagReadOnly     -> txn
+  kCommit = 7,    // txn                      -> csn
+  kAbort = 8,     // txn
+  kBatch = 9,     // a conditional batch (shm/batch.h): conditions, puts and deletes -> csn
+  kWatch = 10,    // start, end, prefix; txn: from -> watch id (count), start position (u64)
+  kUnwatch = 11,  // limit: the watch id
 };
-inline constexpr uint8_t kOpcodeMax = 9;
+inline constexpr uint8_t kOpcodeMax = 11;
 
 // Request flags.
 inline constexpr uint8_t kFlagExternal = 1u << 0;  // payload in the request area at data_offset
@@ -63,8 +65,12 @@ inline constexpr uint8_t kFlagReadOnly = 1u << 2;  // begin: a read-only transac
 // record on disk). Async: answered once the record is queued for the log; none: not logged.
 inline constexpr uint8_t kFlagDurabilityAsync = 1u << 3;
 inline constexpr uint8_t kFlagDurabilityNone = 1u << 4;
-inline constexpr uint8_t kFlagsKnown =
-    kFlagExternal | kFlagReverse | kFlagReadOnly | kFlagDurabilityAsync | kFlagDurabilityNone;
+// watch: events carry keys only, no values.
+inline constexpr uint8_t kFlagKeysOnly = 1u << 5;
+inline constexpr uint8_t kFlagsKnown = kFlagExternal | kFlagReverse | kFlagReadOnly |
+                                       kFlagDurabilityAsync | kFlagDurabilityNone | kFlagKeysOnly;
+// watch: `txn` = kWatchFromNow starts at the log's current end (else `txn` is a position).
+inline constexpr uint64_t kWatchFromNow = UINT64_MAX;
 
 // Response flags.
 inline constexpr uint16_t kResultExternal = 1u << 0;  // result in the response area
@@ -107,8 +113,9 @@ inline const char* wire_status_name(WireStatus s) {
 
 // "ping", "get", ...; "invalid" for 0 (a request that could not be decoded).
 inline const char* opcode_name(uint8_t opcode) {
-  static constexpr const char* kNames[] = {"invalid", "ping",  "get",    "put",   "del",
-                                           "scan",    "begin", "commit", "abort", "batch"};
+  static constexpr const char* kNames[] = {"invalid", "ping",  "get",   "put",
+                                           "del",     "scan",  "begin", "commit",
+                                           "abort",   "batch", "watch", "unwatch"};
   return opcode <= kOpcodeMax ? kNames[opcode] : "invalid";
 }
 
@@ -144,10 +151,12 @@ struct SegmentHeader {
   // Set to 1 by the daemon when it detaches the session (shutdown or kill); a client checks
   // it before submitting and while waiting.
   std::atomic<uint32_t> closed;
-  uint32_t reserved0;
+  uint32_t event_ring_bytes;   // the event area's ring (a power of two; docs/PROTOCOL.md)
+  uint64_t event_area_offset;  // EventAreaHeader, then event_ring_bytes of events
 };
 static_assert(sizeof(SegmentHeader) <= kPage);
 static_assert(offsetof(SegmentHeader, closed) == 112);
+static_assert(offsetof(SegmentHeader, event_area_offset) == 120);
 
 // One slot of a request ring (a bounded MPSC queue after Vyukov's bounded queue): `seq`
 // equals the position when the slot is free for the producer of that position and
@@ -210,6 +219,59 @@ struct ItemHeader {
   uint32_t value_len;
 };
 static_assert(sizeof(ItemHeader) == 8);
+
+// The event area (watches, issue 16): a byte ring the daemon fills with the events of the
+// session's watches and the client drains, single producer (the daemon's feed, under its
+// lock), single consumer (the client). Positions count bytes from the session's start and
+// never wrap; byte `pos` of the stream sits at ring offset pos % event_ring_bytes.
+//   publish (daemon): write events at [write_pos, write_pos + n) (never past read_pos +
+//     ring bytes), store write_pos + n (release); a full fence; if reader_waiting is 1, store
+//     it 0, bump `wake` and FUTEX_WAKE it.
+//   consume (client): read write_pos (acquire), read the events below it, store read_pos
+//     (release). To sleep: store reader_waiting = 1, a full fence, read write_pos again, and
+//     if nothing new FUTEX_WAIT on `wake` with the value read before the fence.
+// The daemon keeps its own write position and checks read_pos on every publish: a read_pos
+// behind the bytes it already knew consumed, or ahead of write_pos, ends the session's watches.
+struct alignas(kCacheLine) EventAreaHeader {
+  // The daemon's line.
+  alignas(kCacheLine) std::atomic<uint64_t> write_pos;
+  std::atomic<uint64_t> feed_end;  // the log position the daemon's feed has reached (for lag)
+  std::atomic<uint32_t> wake;      // futex word
+  // The client's line.
+  alignas(kCacheLine) std::atomic<uint64_t> read_pos;
+  std::atomic<uint32_t> reader_waiting;
+};
+static_assert(sizeof(EventAreaHeader) == 2 * kCacheLine);
+static_assert(offsetof(EventAreaHeader, read_pos) == 64);
+
+// One event in the ring: this header, the key, the value, zero padding to a multiple of 8.
+// An event never wraps: a kEventPad fills the ring's end when the next event does not fit.
+enum class EventType : uint8_t {
+  kPad = 0,        // skip `size` bytes
+  kPut = 1,        // key, value (none with kFlagKeysOnly or kEventValueOmitted)
+  kDelete = 2,     // key
+  kCompacted = 3,  // the watch ended: its next record left the log; sequence = the oldest kept
+  kEnded = 4,      // the watch ended for another reason (its session's area was misused)
+};
+inline constexpr uint8_t kEventTxnFirst = 1u << 0;  // the transaction's first event for this watch
+inline constexpr uint8_t kEventTxnLast = 1u << 1;   // its last: resume from `sequence` after it
+inline constexpr uint8_t kEventValueOmitted = 1u << 2;  // the value was larger than ring / 4
+struct EventHeader {
+  uint32_t size;  // the whole event, padded: a multiple of 8
+  uint8_t type;   // EventType
+  uint8_t flags;  // kEvent*
+  uint16_t reserved;
+  uint32_t watch;  // the watch id
+  uint32_t key_len;
+  uint32_t value_len;
+  uint32_t reserved2;
+  // The log position after the commit's record: every event of one commit carries the same;
+  // a watch started from it gets every later commit.
+  uint64_t sequence;
+};
+static_assert(sizeof(EventHeader) == 32);
+inline constexpr uint32_t kEventRingMin = 64u << 10;
+inline constexpr uint32_t kEventRingMax = 1u << 30;
 
 // The board: read-only for clients.
 struct BoardHeader {

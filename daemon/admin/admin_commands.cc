@@ -455,6 +455,38 @@ void add_session_commands(AdminServer* admin, const AdminContext& ctx) {
         *result = {{"sessions", rows}};
         return true;
       });
+  admin->add("watchers",
+             "watches (issue 16): session, watch id, key range, keys only, the next log "
+             "position it reads, its lag behind the feed (bytes of log), events delivered; and "
+             "the feed's totals",
+             [ctx](const json&, json* result, std::string*) {
+               json rows = json::array();
+               for (const WatcherRow& w : ctx.watches->watchers()) {
+                 rows.push_back({{"session", w.session},
+                                 {"watch", w.watch},
+                                 {"start", printable(w.range.start)},
+                                 {"end", printable(w.range.end)},
+                                 {"prefix", printable(w.range.prefix)},
+                                 {"keys_only", w.keys_only},
+                                 {"position", w.position},
+                                 {"lag_bytes", w.lag_bytes},
+                                 {"lagging", w.lagging},
+                                 {"events", w.events}});
+               }
+               const WatchHubStats s = ctx.watches->stats();
+               *result = {{"watchers", rows},
+                          {"feed",
+                           {{"watches", s.watches},
+                            {"lagging", s.lagging},
+                            {"started", s.started},
+                            {"events", s.events},
+                            {"event_bytes", s.event_bytes},
+                            {"records_read", s.records_read},
+                            {"compacted", s.compacted},
+                            {"head", s.head},
+                            {"gate", s.gate}}}};
+               return true;
+             });
   admin->add("contention",
              "open transactions whose uncommitted writes turned other writers away (CONFLICT): "
              "session, pid, process, the transaction's age, writers refused, the last key",

@@ -25,6 +25,7 @@ struct AdminContext {
   Server* server = nullptr;
   wal::LogWriter* log = nullptr;
   Checkpointer* checkpointer = nullptr;
+  WatchHub* watches = nullptr;
   std::string wal_dir;
   int64_t started_ns = 0;  // steady clock, for uptime
 };

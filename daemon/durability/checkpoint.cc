@@ -585,8 +585,11 @@ bool Checkpointer::prune(CheckpointResult* result, std::string* error) {
   }
   if (!result->checkpoints_removed.empty() && !sync_dir(options_.dir, error)) return false;
   if (kept.size() < 2) return true;  // the log is all the fallback there is: keep it whole
-  return wal::remove_segments_below(options_.wal_dir, kept.back().wal_lsn, &result->wal_removed,
-                                    error);
+  const uint64_t durable = log_->durable_lsn();
+  const uint64_t retained =
+      durable > options_.log_retain_bytes ? durable - options_.log_retain_bytes : 0;
+  return wal::remove_segments_below(options_.wal_dir, std::min(kept.back().wal_lsn, retained),
+                                    &result->wal_removed, error);
 }
 
 }  // namespace ringdb::daemon

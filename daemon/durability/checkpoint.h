@@ -95,6 +95,9 @@ struct CheckpointerOptions {
   std::string wal_dir;                    // the log's directory, trimmed after each checkpoint
   std::chrono::milliseconds interval{0};  // 0: not by time
   uint64_t wal_bytes = 0;                 // 0: not by log growth
+  // Log kept behind the durable end for watchers that resume (segments are removed only
+  // below both this and the older checkpoint's start).
+  uint64_t log_retain_bytes = 0;
   // Test hook: runs between the snapshot's scans with the number of keys written so far.
   std::function<void(uint64_t keys)> between_scans;
 };

@@ -412,6 +412,15 @@ const std::vector<ConfigOption>& config_options() {
        .value_name = "N",
        .help = "open transactions per session",
        .value = count(&Config::transactions_max, 1, 65535)},
+      {.name = "event-ring",
+       .value_name = "BYTES",
+       .help = "each session's ring of watch events, a power of two (64K..1G); a value larger "
+               "than a quarter of it travels without its bytes (flagged)",
+       .value = bytes(&Config::event_ring_bytes, 64u << 10, 1u << 30)},
+      {.name = "watches-per-session-max",
+       .value_name = "N",
+       .help = "watches one session may hold at once",
+       .value = count(&Config::watches_per_session_max, 1, 1024)},
       {.name = "key-size-max",
        .value_name = "BYTES",
        .help = "largest key",
@@ -432,6 +441,11 @@ const std::vector<ConfigOption>& config_options() {
        .value_name = "BYTES",
        .help = "write-ahead log segment file size; a transaction's changes must fit in one",
        .value = bytes(&Config::wal_segment_bytes, 1u << 20, uint64_t{1} << 34)},
+      {.name = "watch-retain",
+       .value_name = "BYTES",
+       .help = "log kept behind its end so that watchers can resume from an earlier position "
+               "(segments are removed whole, once a checkpoint no longer needs them either)",
+       .value = bytes(&Config::watch_retain_bytes, 0, uint64_t{1} << 44)},
       {.name = "wal-async-flush-ms",
        .value_name = "MS",
        .help = "an async commit is written and synced within this long (sooner with a sync "

@@ -48,6 +48,10 @@ struct Config {
   uint32_t request_area_bytes = (2u << 20) + (64u << 10);
   uint32_t response_area_bytes = (4u << 20) + (128u << 10);
   uint32_t transactions_max = 16;  // open transactions per session
+  // Watches (issue 16): each session's event ring (a power of two), and the watches a session
+  // may hold at once.
+  uint32_t event_ring_bytes = 1u << 20;
+  uint32_t watches_per_session_max = 16;
   uint32_t key_size_max = 1024;
   uint32_t value_size_max = 1u << 20;
   uint64_t memory_limit_bytes = 0;  // 0: auto, chosen at start (daemon/main.cc)
@@ -61,6 +65,8 @@ struct Config {
   // Damage in the log (not a torn tail) refuses the start, unless an operator chose to
   // recover to the last consistent point before it (daemon/wal/reader.h).
   bool wal_point_in_time = false;
+  // Log kept behind its end for watchers that resume (beyond what checkpoints need).
+  uint64_t watch_retain_bytes = uint64_t{256} << 20;
   uint64_t checkpoint_interval_ms = 300'000;
   uint64_t checkpoint_wal_bytes = uint64_t{256} << 20;
   uint32_t spin_us = 50;  // a worker polls this long without work before it sleeps

@@ -65,6 +65,7 @@ bool Server::open(std::string* error) {
   sizes.context_size = config_.context_size;
   sizes.request_area_size = config_.request_area_bytes;
   sizes.response_area_size = config_.response_area_bytes;
+  sizes.event_ring_bytes = config_.event_ring_bytes;
   if (!shm::SegmentGeometry::compute(sizes, &geometry_, error)) return false;
   // A value of the maximum size must fit in each direction.
   const uint64_t largest_put = uint64_t{config_.key_size_max} + config_.value_size_max;
@@ -148,6 +149,7 @@ void Server::start_workers() {
     env.limits = limits_;
     env.scan_result_bytes_max = scan_result_bytes_max();
     env.log = log_;
+    env.watches = watches_;
     env.notify_control = [fd = event_fd_] {
       const uint64_t one = 1;
       [[maybe_unused]] const ssize_t n = write(fd, &one, sizeof one);
@@ -375,6 +377,7 @@ void Server::detach_from_workers(ClientSession& session) {
 
 void Server::disconnect(std::shared_ptr<ClientSession> session, const std::string& reason) {
   detach_from_workers(*session);
+  if (watches_ != nullptr) watches_->drop(*session);  // (before its segment goes)
   auto* header = reinterpret_cast<shm::SegmentHeader*>(session->base());
   header->closed.store(1, std::memory_order_release);
   const uint32_t open = session->open_transactions();
@@ -385,6 +388,11 @@ void Server::disconnect(std::shared_ptr<ClientSession> session, const std::strin
       "session %lu: ended (%s); %u open transactions aborted; sessions connected: %zu",
       static_cast<unsigned long>(session->id()), reason.c_str(), open, by_fd_.size());
   // The last reference: closes the socket (the client sees POLLHUP) and frees the segment.
+}
+
+void Server::notify_control() const {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = write(event_fd_, &one, sizeof one);
 }
 
 std::vector<wal::CompletionSink*> Server::completion_sinks() const {
@@ -458,8 +466,7 @@ bool Server::kill_session(uint64_t id, const std::string& reason) {
   for (const auto& s : table_.snapshot(&version)) {
     if (s->id() != id) continue;
     s->mark_corrupt(reason.c_str());
-    const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = write(event_fd_, &one, sizeof one);
+    notify_control();
     return true;
   }
   return false;

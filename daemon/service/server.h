@@ -30,6 +30,7 @@
 #include "daemon/service/config.h"
 #include "daemon/service/placement.h"
 #include "daemon/service/session_table.h"
+#include "daemon/service/watch_hub.h"
 #include "daemon/service/watchdog.h"
 #include "daemon/service/worker_pool.h"
 #include "daemon/wal/writer.h"
@@ -55,6 +56,10 @@ class Server {
 
   // Commits are logged through `log` (set before run(); nullptr: memory only).
   void set_log(wal::LogWriter* log) { log_ = log; }
+  // Watches are served by `watches` (set before run(); nullptr: none).
+  void set_watches(WatchHub* watches) { watches_ = watches; }
+  // Makes the control thread look for sessions marked corrupt. Any thread.
+  void notify_control() const;
   // From open() on: the workers' pending sets, indexed by worker, for the log writer to post
   // completions into (they live as long as the server).
   std::vector<wal::CompletionSink*> completion_sinks() const;
@@ -117,6 +122,7 @@ class Server {
   Engine* const engine_;
   LogLimiter refusals_logged_{1'000'000'000};  // the control thread's: a line a second
   wal::LogWriter* log_ = nullptr;
+  WatchHub* watches_ = nullptr;
   Watchdog watchdog_;
   int64_t next_guard_ns_ = 0;
   shm::SegmentGeometry geometry_;

@@ -314,6 +314,8 @@ void Worker::run() {
   for (;;) {
     if (env_.pending->maybe_nonempty()) {
       loop->complete_parked();
+      // The commits just became visible: their watchers hear of them now, from this thread.
+      if (env_.watches != nullptr && env_.watches->active()) env_.watches->pump();
       idle_rounds = 0;
     }
     if (!loop->waiting.empty()) loop->retry_waiting(/*all=*/loop->round % 1024 == 0);
@@ -687,6 +689,18 @@ WireStatus Worker::Loop::dispatch(Attached& a, const shm::Request& rq, Answer* a
     }
     case Opcode::kBatch:
       return run_batch(a, rq, answer);
+    case Opcode::kWatch: {
+      if (env.watches == nullptr) return WireStatus::kInvalidArgument;
+      uint32_t id = 0;
+      const WireStatus st = env.watches->add(
+          a.session, WatchRange{std::string(rq.key), std::string(rq.value), std::string(rq.prefix)},
+          (rq.flags & shm::kFlagKeysOnly) != 0, rq.txn, &id, &answer->u64);
+      answer->count = id;
+      return st;
+    }
+    case Opcode::kUnwatch:
+      if (env.watches == nullptr) return WireStatus::kNotFound;
+      return env.watches->remove(s, rq.limit);
   }
   return WireStatus::kInvalidRequest;  // decode_request admits only the opcodes above
 }

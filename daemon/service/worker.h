@@ -36,6 +36,7 @@
 #include "daemon/engine/engine.h"
 #include "daemon/service/pending_set.h"
 #include "daemon/service/session_table.h"
+#include "daemon/service/watch_hub.h"
 #include "daemon/wal/writer.h"
 #include "shm/request.h"
 #include "shm/wire.h"
@@ -61,6 +62,7 @@ struct WorkerEnv {
   std::function<void()> notify_control;  // a session needs the control thread's attention
   wal::LogWriter* log = nullptr;         // nullptr: commits are not logged (memory only)
   PendingSet* pending = nullptr;         // where the log posts this worker's completions
+  WatchHub* watches = nullptr;           // nullptr: no watches (WATCH answers INVALID_ARGUMENT)
 };
 
 // A worker's counters, written by the worker alone (relaxed), read by the admin socket.

@@ -26,38 +26,6 @@ uint64_t round_up(uint64_t n, uint64_t unit) {
   return (n + unit - 1) / unit * unit;
 }
 
-struct SegmentFile {
-  uint64_t start_lsn;
-  std::string path;
-};
-
-// The segments, in LSN order; `unfinished` (if given): segments the writer was making when it
-// crashed (name + kNewSegmentSuffix).
-bool list_segments(const std::string& dir, std::vector<SegmentFile>* segments, std::string* error,
-                   std::vector<std::string>* unfinished = nullptr) {
-  segments->clear();
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (!e.is_regular_file()) continue;
-    const std::string name = e.path().filename().string();
-    uint64_t lsn;
-    if (parse_segment_file_name(name, &lsn)) {
-      segments->push_back(SegmentFile{lsn, e.path().string()});
-    } else if (unfinished != nullptr && name.ends_with(kNewSegmentSuffix) &&
-               parse_segment_file_name(name.substr(0, name.size() - kNewSegmentSuffix.size()),
-                                       &lsn)) {
-      unfinished->push_back(e.path().string());
-    }
-  }
-  if (ec) {
-    *error = "cannot list the log directory " + dir + ": " + ec.message();
-    return false;
-  }
-  std::sort(segments->begin(), segments->end(),
-            [](const SegmentFile& a, const SegmentFile& b) { return a.start_lsn < b.start_lsn; });
-  return true;
-}
-
 std::string base_name(const std::string& path) {
   return fs::path(path).filename().string();
 }
@@ -567,6 +535,31 @@ class Recovery {
 };
 
 }  // namespace
+
+bool list_segments(const std::string& dir, std::vector<SegmentFile>* segments, std::string* error,
+                   std::vector<std::string>* unfinished) {
+  segments->clear();
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = e.path().filename().string();
+    uint64_t lsn;
+    if (parse_segment_file_name(name, &lsn)) {
+      segments->push_back(SegmentFile{lsn, e.path().string()});
+    } else if (unfinished != nullptr && name.ends_with(kNewSegmentSuffix) &&
+               parse_segment_file_name(name.substr(0, name.size() - kNewSegmentSuffix.size()),
+                                       &lsn)) {
+      unfinished->push_back(e.path().string());
+    }
+  }
+  if (ec) {
+    *error = "cannot list the log directory " + dir + ": " + ec.message();
+    return false;
+  }
+  std::sort(segments->begin(), segments->end(),
+            [](const SegmentFile& a, const SegmentFile& b) { return a.start_lsn < b.start_lsn; });
+  return true;
+}
 
 const char* log_end_name(LogEnd end) {
   switch (end) {

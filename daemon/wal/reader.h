@@ -95,6 +95,15 @@ bool recover(const std::string& dir, const RecoveryOptions& options,
              const std::function<bool(const Record&, std::string* error)>& apply,
              RecoveryResult* result, std::string* error);
 
+struct SegmentFile {
+  uint64_t start_lsn;
+  std::string path;
+};
+// The segment files of `dir`, in LSN order; `unfinished` (if given): segments the writer was
+// making when it crashed (name + kNewSegmentSuffix).
+bool list_segments(const std::string& dir, std::vector<SegmentFile>* segments, std::string* error,
+                   std::vector<std::string>* unfinished = nullptr);
+
 // After a checkpoint: removes the segments that hold only records below `lsn` (those whose
 // successor starts at or below it), oldest first, then syncs the directory. The last segment
 // is never removed. `removed` lists them.

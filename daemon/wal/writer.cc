@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <chrono>
@@ -329,6 +330,12 @@ void LogWriter::write_batch() {
     notify_range(entry, end_entry, LogStatus::kOk);
     // After the notifications (see LogWriter::open).
     durable_lsn_.store(next_lsn_, std::memory_order_release);
+    if (options_.on_durable) {
+      const bool unawaited = std::any_of(batch_entries_.begin() + static_cast<ptrdiff_t>(entry),
+                                         batch_entries_.begin() + static_cast<ptrdiff_t>(end_entry),
+                                         [](const Entry& e) { return e.request == kNoNotify; });
+      options_.on_durable(unawaited);
+    }
     entry = end_entry;
     offset = end_offset;
   }

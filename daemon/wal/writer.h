@@ -88,6 +88,9 @@ struct LogWriterOptions {
   enum class DiskFull { kFull, kStillFull, kRoomAgain };
   std::chrono::nanoseconds disk_full_interval = std::chrono::seconds(10);
   std::function<void(DiskFull event, uint64_t refused)> on_disk_full;
+  // Records became durable (durable_lsn() moved, after their outcomes were posted); `unawaited`:
+  // some of them have nobody waiting (async commits). From the writer thread; keep it short.
+  std::function<void(bool unawaited)> on_durable;
   // The disk (log_io.h); nullptr: the writer opens an io_uring of its own (UringLogIo). Tests
   // and RINGDB_FAULT_INJECT put a FaultyLogIo here. Must outlive the writer.
   LogIo* io = nullptr;

@@ -370,6 +370,8 @@ shm::WireStatus FakeDaemon::dispatch(const shm::Request& rq, Answer* answer) {
     case Opcode::kAbort:
       return open_txns_.erase(rq.txn) != 0 ? WireStatus::kOk : WireStatus::kUnknownTransaction;
     case Opcode::kBatch:  // (the library's side only: the real daemon's tests cover batches)
+    case Opcode::kWatch:  // (and watches)
+    case Opcode::kUnwatch:
       return WireStatus::kInvalidRequest;
   }
   return WireStatus::kInvalidRequest;

@@ -134,6 +134,7 @@ int run(const Options& options) {
            static_cast<unsigned long long>(client->session_id()));
   }
   Shell shell(std::move(client));
+  shell.set_emit([&options](const Reply& r) { print(r, options.json); });
   std::string line;
   for (;;) {
     if (prompt) {

@@ -58,6 +58,41 @@ std::string format_json(const Reply& reply) {
       w.key("help");
       w.string(reply.value);
       break;
+    case Reply::Kind::kEvent:
+      w.key("watch");
+      w.number(reply.event.watch);
+      w.key("sequence");
+      w.number(reply.event.sequence);
+      w.key("changes");
+      w.begin_array();
+      for (const Change& c : reply.event.changes) {
+        w.begin_object();
+        w.key("op");
+        w.string(c.deleted ? "del" : "put");
+        w.key("key");
+        w.string(c.key);
+        if (!c.deleted) {
+          w.key("value");
+          w.string(c.value);
+        }
+        if (c.value_omitted) {
+          w.key("value_omitted");
+          w.boolean(true);
+        }
+        w.end_object();
+      }
+      w.end_array();
+      break;
+    case Reply::Kind::kWatched:
+      // from: where it started; next: where to watch from to go on (COMPACTED: the oldest
+      // position the log holds).
+      w.key("from");
+      w.number(reply.watch_from);
+      w.key("commits");
+      w.number(reply.events);
+      w.key(reply.status == Status::kCompacted ? "oldest" : "next");
+      w.number(reply.commit_sequence);
+      break;
   }
   w.end_object();
   return w.text();
@@ -93,6 +128,18 @@ void print_text(const Reply& reply, FILE* out, FILE* err) {
       break;
     case Reply::Kind::kHelp:
       fputs(reply.value.c_str(), out);
+      break;
+    case Reply::Kind::kEvent:
+      for (const Change& c : reply.event.changes) {
+        fprintf(out, "%llu %s %s%s%s\n", static_cast<unsigned long long>(reply.event.sequence),
+                c.deleted ? "del" : "put", quote(c.key).c_str(), c.deleted ? "" : " ",
+                c.deleted ? "" : (c.value_omitted ? "(value omitted)" : quote(c.value).c_str()));
+      }
+      break;
+    case Reply::Kind::kWatched:
+      fprintf(out, "(%llu commit%s; watch from %llu to go on)\n",
+              static_cast<unsigned long long>(reply.events), reply.events == 1 ? "" : "s",
+              static_cast<unsigned long long>(reply.commit_sequence));
       break;
   }
 }

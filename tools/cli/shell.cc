@@ -25,6 +25,13 @@ const char kCommandHelp[] =
     "                          (sync, the default), queued for the log (async) or not\n"
     "                          logged at all (none)\n"
     "abort                     discard the open transaction\n"
+    "watch PREFIX [FROM]       print each commit that changes a key with PREFIX, as it\n"
+    "watch START END [FROM]    comes (or in [START, END)), from FROM: now (the default),\n"
+    "                          0 (the oldest the log holds) or a sequence printed before\n"
+    "                          (every commit after that one); then optionally: max N (stop\n"
+    "                          after N commits), idle-ms N (stop after N ms without one),\n"
+    "                          keys-only. Two arguments are PREFIX FROM if the second is a\n"
+    "                          number or now\n"
     "help                      this text\n"
     "quit                      leave (an open transaction is aborted)\n"
     "Arguments are separated by spaces; \"double quotes\" take spaces and the escapes\n"
@@ -66,6 +73,12 @@ std::string describe(Status status) {
       return "the transaction was open longer than the daemon allows and was aborted";
     case Status::kConditionFailed:
       return "a condition of the batch did not hold; nothing was written";
+    case Status::kCompacted:
+      return "the log no longer holds that position: read a snapshot, then watch from now";
+    case Status::kTooManyWatches:
+      return "this session (or the daemon) has too many watches";
+    case Status::kTimedOut:
+      return "nothing came in time";
     case Status::kRingFull:
       return "the request ring is full";
     case Status::kTooManyInFlight:
@@ -134,6 +147,7 @@ constexpr CommandSpec kCommands[] = {
     {"begin", "begin", 0, 0},
     {"commit", "commit [sync|async|none]", 0, 1},
     {"abort", "abort", 0, 0},
+    {"watch", "watch PREFIX|START END [FROM] [max N] [idle-ms N] [keys-only]", 1, 8},
     {"help", "help", 0, 0},
     {"quit", "quit", 0, 0},
 };
@@ -181,6 +195,7 @@ Reply Shell::run(const std::vector<std::string>& args) {
   if (name == "begin") return begin();
   if (name == "commit") return commit(n == 1 ? args[1] : std::string("sync"));
   if (name == "abort") return abort();
+  if (name == "watch") return watch(args);
   if (name == "help") {
     Reply r;
     r.kind = Reply::Kind::kHelp;
@@ -345,6 +360,113 @@ Reply Shell::commit(const std::string& level) {
   }
   txn_.reset();  // commit ends the transaction whatever the outcome
   return r;
+}
+
+namespace {
+
+bool parse_number(const std::string& text, uint64_t* out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+Reply Shell::watch(const std::vector<std::string>& args) {
+  if (!emit_) return invalid("watch needs an output");
+  WatchOptions options;
+  uint64_t max = UINT64_MAX;
+  int64_t idle_ms = -1;
+  // Options from the end: max N, idle-ms N, keys-only.
+  std::vector<std::string> positional(args.begin() + 1, args.end());
+  for (bool more = true; more;) {
+    more = false;
+    const size_t n = positional.size();
+    if (n >= 1 && equals_ignoring_case(positional[n - 1], "keys-only")) {
+      options.keys_only = true;
+      positional.pop_back();
+      more = true;
+    } else if (n >= 2 && (equals_ignoring_case(positional[n - 2], "max") ||
+                          equals_ignoring_case(positional[n - 2], "idle-ms"))) {
+      uint64_t v = 0;
+      if (!parse_number(positional[n - 1], &v)) {
+        return invalid(positional[n - 2] + " takes a whole number, not " +
+                       quote(positional[n - 1]));
+      }
+      if (equals_ignoring_case(positional[n - 2], "max")) {
+        max = v;
+      } else {
+        idle_ms = static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX / 1'000'000));
+      }
+      positional.resize(n - 2);
+      more = true;
+    }
+  }
+  auto is_from = [](const std::string& text) {
+    uint64_t v = 0;
+    return equals_ignoring_case(text, "now") || parse_number(text, &v);
+  };
+  std::string from = "now";
+  if (positional.size() == 1) {
+    options.prefix = positional[0];
+  } else if (positional.size() == 2 && is_from(positional[1])) {
+    options.prefix = positional[0];
+    from = positional[1];
+  } else if (positional.size() == 2 || positional.size() == 3) {
+    options.start = positional[0];
+    options.end = positional[1];
+    if (positional.size() == 3) from = positional[2];
+  } else {
+    return invalid("usage: watch PREFIX|START END [FROM] [max N] [idle-ms N] [keys-only]");
+  }
+  if (!is_from(from)) return invalid("FROM must be now or a sequence, not " + quote(from));
+  if (!equals_ignoring_case(from, "now")) parse_number(from, &options.from);
+
+  uint32_t id = 0;
+  uint64_t position = 0;
+  const Status s = client_->watch(options, &id, &position);
+  Reply done = status_reply(s);
+  done.kind = Reply::Kind::kWatched;
+  done.watch_from = position;
+  if (s != Status::kOk) {
+    done.commit_sequence = position;  // COMPACTED: the oldest position kept
+    if (s == Status::kInvalidArgument) {
+      done.error =
+          "FROM is no position of this daemon's log (use now, 0, or a sequence an "
+          "earlier watch printed)";
+    }
+    return done;
+  }
+  uint64_t next = position;
+  while (done.events < max) {
+    WatchEvent event;
+    const Status e = client_->next_event(&event, idle_ms);
+    if (e == Status::kTimedOut) break;
+    if (e != Status::kOk) {
+      done = status_reply(e);
+      done.kind = Reply::Kind::kWatched;
+      break;
+    }
+    if (event.watch != id) continue;
+    if (event.type != WatchEvent::Type::kCommit) {
+      done.status =
+          event.type == WatchEvent::Type::kCompacted ? Status::kCompacted : Status::kShuttingDown;
+      done.error = event.type == WatchEvent::Type::kCompacted
+                       ? "the log no longer holds the watch's next commit"
+                       : "the daemon ended the watch (its log could not be read on)";
+      next = event.sequence;
+      break;
+    }
+    next = event.sequence;
+    ++done.events;
+    Reply r;
+    r.kind = Reply::Kind::kEvent;
+    r.event = std::move(event);
+    emit_(r);
+  }
+  [[maybe_unused]] const Status u = client_->unwatch(id);
+  done.watch_from = position;
+  done.commit_sequence = next;
+  return done;
 }
 
 Reply Shell::abort() {

@@ -2,8 +2,9 @@
 // returns each command's Reply; main.cc prints replies as text or JSON (output.h).
 //
 // Commands: ping, get K, put K V, del K, scan START END [LIMIT], batch ENTRY..., begin,
-// commit, abort, help, quit (names are case-insensitive; the syntax of arguments is in quoting.h).
-// After begin, get/put/del/scan run in the open transaction until commit or abort ends it.
+// commit, abort, watch RANGE [FROM] [OPTIONS], help, quit (names are case-insensitive; the syntax
+// of arguments is in quoting.h). After begin, get/put/del/scan run in the open transaction until
+// commit or abort ends it.
 //
 // Errors found by the shell itself (unknown command, wrong argument count, bad quoting, bad
 // LIMIT, begin with a transaction open, commit/abort with none) are Status::kInvalidArgument
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,7 +27,7 @@
 namespace ringdb::cli {
 
 struct Reply {
-  enum class Kind : uint8_t { kPlain, kValue, kItems, kCommit, kHelp };
+  enum class Kind : uint8_t { kPlain, kValue, kItems, kCommit, kHelp, kEvent, kWatched };
   Kind kind = Kind::kPlain;
   Status status = Status::kOk;
   std::string error;  // a sentence for every status but kOk and kNotFound
@@ -37,6 +39,11 @@ struct Reply {
   uint64_t commit_sequence = 0;
   uint32_t failed_condition = 0;  // CONDITION_FAILED: which (0: the first)
   bool quit = false;              // the quit command: stop reading input
+  WatchEvent event;               // kEvent: one commit of the watch
+  // kWatched (the watch command's end): where it started, the commits it printed, and the
+  // position to watch from next (commit_sequence); COMPACTED: the oldest position kept.
+  uint64_t watch_from = 0;
+  uint64_t events = 0;
 };
 
 // What `help` prints: one line per command.
@@ -52,6 +59,10 @@ class Shell {
   ~Shell();  // aborts an open transaction
   Shell(const Shell&) = delete;
   Shell& operator=(const Shell&) = delete;
+
+  // Where the watch command's events go as they come (each a kEvent reply); without it,
+  // watch answers INVALID_ARGUMENT.
+  void set_emit(std::function<void(const Reply&)> emit) { emit_ = std::move(emit); }
 
   // Runs one line. nullopt for a line with no arguments (blank): nothing to answer.
   std::optional<Reply> run_line(std::string_view line);
@@ -70,9 +81,11 @@ class Shell {
   Reply begin();
   Reply commit(const std::string& level);
   Reply abort();
+  Reply watch(const std::vector<std::string>& args);
 
   std::unique_ptr<Client> client_;
   std::unique_ptr<Transaction> txn_;  // the open transaction; destroyed before client_
+  std::function<void(const Reply&)> emit_;
 };
 
 }  // namespace ringdb::cli

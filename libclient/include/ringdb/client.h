@@ -146,6 +146,49 @@ struct BatchResult {
   uint64_t failed_key_sequence = 0;
 };
 
+// Watches: a resumable, ordered feed of committed changes (docs/PROTOCOL.md, "Watches").
+// A watch follows a key range from a position in the daemon's log; its events are the
+// commits that changed keys in the range, each whole, in commit order, delivered through the
+// session's shared memory once they are on disk and visible. Positions are stable across
+// restarts: a watcher that stores the last event's `sequence` and comes back with it (a new
+// session, a new daemon) gets every later commit exactly once, as long as the log still holds
+// it (--watch-retain); else kCompacted. Durability-none commits are never logged, so never
+// delivered; async ones once their log write is on disk.
+inline constexpr uint64_t kWatchFromNow = UINT64_MAX;
+
+struct WatchOptions {
+  std::string start;   // keys >= start; empty: unbounded
+  std::string end;     // keys < end; empty: unbounded
+  std::string prefix;  // keys that begin with prefix
+  // Where it starts: kWatchFromNow, the commits made from now on; a WatchEvent's sequence,
+  // every commit after that one; 0, from the oldest commit the log holds.
+  uint64_t from = kWatchFromNow;
+  bool keys_only = false;  // events without values
+};
+
+struct Change {
+  bool deleted = false;
+  std::string key;
+  std::string value;  // empty for a delete, with keys_only, or when value_omitted
+  // The value is larger than a quarter of the session's event ring (ringdbd --event-ring):
+  // read it with get() (a later commit may have changed it since).
+  bool value_omitted = false;
+};
+
+struct WatchEvent {
+  enum class Type : uint8_t {
+    kCommit,     // a commit's changes in the watch's range
+    kCompacted,  // the watch ended: the log no longer holds its next commit
+    kEnded,      // the watch ended: the daemon could not read its log on (it says why)
+  };
+  Type type = Type::kCommit;
+  uint32_t watch = 0;  // the watch's id
+  // kCommit: the log position after this commit: a watch from it gets every later commit.
+  // kCompacted: the oldest position the log holds (read a snapshot, then watch from now).
+  uint64_t sequence = 0;
+  std::vector<Change> changes;  // kCommit: in the order the commit wrote them
+};
+
 // One request that can be kept in flight with others (Client::submit, wait, poll).
 // Build it with one of the factories, submit it, wait for it, read the result.
 class Operation {
@@ -234,6 +277,21 @@ class Client {
 
   // Starts a snapshot-isolated transaction.
   Status begin(std::unique_ptr<Transaction>* txn, bool read_only = false);
+
+  // Starts a watch (see WatchOptions): kOk with *id and *position (where it starts: the log's
+  // end for kWatchFromNow); kCompacted (*position: the oldest position the log holds);
+  // kInvalidArgument (`from` is no position of this daemon's log); kTooManyWatches (the
+  // session's limit, ringdbd --watches-per-session-max, or the daemon's).
+  Status watch(const WatchOptions& options, uint32_t* id, uint64_t* position = nullptr);
+  // Ends a watch: kOk, or kNotFound. Events of it still on their way are dropped.
+  Status unwatch(uint32_t id);
+  // The next event of any of the session's watches, waiting up to `timeout_ms` (negative:
+  // without limit): kOk, kTimedOut, or the session's end (kDisconnected, kShuttingDown).
+  // One commit's changes for one watch always come as one event. Any thread; one at a time.
+  Status next_event(WatchEvent* event, int64_t timeout_ms = -1);
+  // The log position the daemon's feed had reached when it last wrote to this session's
+  // events: how far behind a watcher is = this minus the last sequence it handled.
+  uint64_t feed_position();
 
   // Asynchronous form: submit() sends `op` and returns once it is in a ring (waiting, asleep
   // after a short spin, while the ring or the session's in-flight limit is full); try_submit()
