@@ -35,6 +35,7 @@ class EventWriter {
   // written); kCorrupt: the client's read position is impossible (the area was misused).
   // REQUIRES: event_size(key, value) <= ring_bytes / 2.
   Result append(EventHeader header, std::string_view key, std::string_view value) {
+    if (corrupt_) return Result::kCorrupt;
     const uint32_t size = event_size(key.size(), value.size());
     const uint64_t at = write_pos_ % ring_bytes_;
     const uint64_t to_end = ring_bytes_ - at;

@@ -59,7 +59,9 @@ TEST_CASE("compute lays out the default sizes by the protocol's rule") {
   CHECK(g.request_area_offset ==
         round_up(g.contexts_offset + uint64_t{s.context_count} * s.context_size, 4096));
   CHECK(g.response_area_offset == round_up(g.request_area_offset + s.request_area_size, 4096));
-  CHECK(g.segment_size == round_up(g.response_area_offset + s.response_area_size, 4096));
+  CHECK(g.event_area_offset == round_up(g.response_area_offset + s.response_area_size, 4096));
+  CHECK(g.event_ring_offset() == g.event_area_offset + 128);
+  CHECK(g.segment_size == round_up(g.event_ring_offset() + s.event_ring_bytes, 4096));
   CHECK(g.inline_capacity() == s.context_size - 64);
 }
 
@@ -124,6 +126,9 @@ TEST_CASE("compute rejects each out-of-bound size with a reason") {
       {"request area unaligned", [](SegmentSizes& s) { s.request_area_size = 4096 + 8; }},
       {"response area over max", [](SegmentSizes& s) { s.response_area_size = kDataAreaMax + 64; }},
       {"response area unaligned", [](SegmentSizes& s) { s.response_area_size = 100; }},
+      {"event ring under min", [](SegmentSizes& s) { s.event_ring_bytes = kEventRingMin / 2; }},
+      {"event ring not a power of two", [](SegmentSizes& s) { s.event_ring_bytes = 96 << 10; }},
+      {"event ring over max", [](SegmentSizes& s) { s.event_ring_bytes = UINT32_MAX; }},
   };
   for (const auto& c : cases) {
     CAPTURE(c.what);

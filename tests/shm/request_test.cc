@@ -324,9 +324,14 @@ std::vector<InvalidCase> invalid_cases() {
                 batch = op(Opcode::kBatch);
   return {
       {"opcode 0", Spec(0), kInvalid},
-      {"opcode 10", Spec(10), kInvalid},
+      {"opcode 12", Spec(12), kInvalid},
       {"opcode 255", Spec(255).with_key("k"), kInvalid},
-      {"unknown flag bit 5", Spec(get).with_flags(1u << 5).with_key("k"), kInvalid},
+      {"unknown flag bit 6", Spec(get).with_flags(1u << 6).with_key("k"), kInvalid},
+      {"keys-only flag outside watch", Spec(get).with_flags(1u << 5).with_key("k"), kInvalid},
+      {"unwatch without a watch id", Spec(11), kInvalid},
+      {"unwatch with a transaction handle", Spec(11).with_limit(1).with_txn(7), kInvalid},
+      {"watch with a limit", Spec(10).with_key("a").with_limit(3), kInvalid},
+      {"watch with a key over the key limit", Spec(10).with_key(text(1025, 'k')), kTooLarge},
       {"durability on get", Spec(get).with_flags(kFlagDurabilityAsync).with_key("k"), kInvalid},
       {"durability on begin", Spec(begin).with_flags(kFlagDurabilityNone), kInvalid},
       {"durability on a put in a transaction",
