@@ -196,9 +196,10 @@ void WatchHub::advance_head(uint64_t gate, uint32_t records_max) {
             if (w->lagging || w->ending) continue;  // a live watcher stands at the head
             if (deliver(*w, record) == Delivery::kWhole) {
               w->position = record.lsn + record.size;
-            } else {
+            } else {  // its ring is full: the feed thread takes it from here
               w->position = record.lsn;
               w->lagging = true;
+              wake_.notify_all();
             }
           }
         }
@@ -337,7 +338,15 @@ void WatchHub::end_outlet(Outlet& o) {
 
 void WatchHub::publish_all() {
   for (auto& [session, o] : outlets_) {
-    if (!o->corrupt) o->writer.publish(head_);
+    if (o->corrupt) continue;
+    // The client's read position is checked at every publication, not only when the ring
+    // is full: a misused area ends the session's watches at once.
+    if (o->writer.has_unpublished() && o->writer.refresh() == shm::EventWriter::Result::kCorrupt) {
+      o->corrupt = true;
+      end_outlet(*o);
+      continue;
+    }
+    o->writer.publish(head_);
   }
 }
 
