@@ -410,6 +410,76 @@ ringdb_status ringdb_get_sequence(ringdb_client* client, const char* key, size_t
       value, value_len);
 }
 
+ringdb_status ringdb_watch(ringdb_client* client, const ringdb_watch_options* options, uint32_t* id,
+                           uint64_t* position) {
+  if (client == nullptr || options == nullptr || id == nullptr ||
+      !valid(options->start, options->start_len) || !valid(options->end, options->end_len) ||
+      !valid(options->prefix, options->prefix_len)) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    ringdb::WatchOptions o;
+    o.start.assign(view(options->start, options->start_len));
+    o.end.assign(view(options->end, options->end_len));
+    o.prefix.assign(view(options->prefix, options->prefix_len));
+    o.from = options->from;
+    o.keys_only = options->keys_only != 0;
+    return client->client->watch(o, id, position);
+  });
+}
+
+ringdb_status ringdb_unwatch(ringdb_client* client, uint32_t id) {
+  if (client == nullptr) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] { return client->client->unwatch(id); });
+}
+
+void ringdb_watch_event_free(ringdb_watch_event* event) {
+  if (event == nullptr) return;
+  for (size_t i = 0; i < event->change_count; ++i) {
+    std::free(event->changes[i].key);
+    std::free(event->changes[i].value);
+  }
+  std::free(event->changes);
+  std::free(event);
+}
+
+ringdb_status ringdb_next_event(ringdb_client* client, int64_t timeout_ms,
+                                ringdb_watch_event** out) {
+  if (client == nullptr || out == nullptr) return RINGDB_INVALID_ARGUMENT;
+  *out = nullptr;
+  return guarded([&] {
+    ringdb::WatchEvent e;
+    const Status s = client->client->next_event(&e, timeout_ms);
+    if (s != Status::kOk) return s;
+    // Built whole before it is handed out: a failed allocation frees what was made.
+    auto* event = static_cast<ringdb_watch_event*>(std::calloc(1, sizeof(ringdb_watch_event)));
+    if (event == nullptr) throw std::bad_alloc();
+    std::unique_ptr<ringdb_watch_event, void (*)(ringdb_watch_event*)> owned(
+        event, ringdb_watch_event_free);
+    event->type = e.type == ringdb::WatchEvent::Type::kCommit      ? RINGDB_EVENT_COMMIT
+                  : e.type == ringdb::WatchEvent::Type::kCompacted ? RINGDB_EVENT_COMPACTED
+                                                                   : RINGDB_EVENT_ENDED;
+    event->watch = e.watch;
+    event->sequence = e.sequence;
+    if (!e.changes.empty()) {
+      event->changes =
+          static_cast<ringdb_change*>(std::calloc(e.changes.size(), sizeof(ringdb_change)));
+      if (event->changes == nullptr) throw std::bad_alloc();
+      for (const ringdb::Change& c : e.changes) {
+        ringdb_change& out_change = event->changes[event->change_count++];
+        out_change.deleted = c.deleted ? 1 : 0;
+        out_change.value_omitted = c.value_omitted ? 1 : 0;
+        out_change.key = copy_out(c.key);
+        out_change.key_len = c.key.size();
+        out_change.value = copy_out(c.value);
+        out_change.value_len = c.value.size();
+      }
+    }
+    *out = owned.release();
+    return Status::kOk;
+  });
+}
+
 void ringdb_free(void* p) {
   std::free(p);
 }

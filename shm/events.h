@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "shm/wire.h"
+#include "sync/fence.h"
 #include "sync/futex.h"
 
 namespace ringdb::shm {
@@ -72,7 +73,7 @@ class EventWriter {
     if (write_pos_ == published_) return;
     published_ = write_pos_;
     header_->write_pos.store(published_, std::memory_order_release);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    sync::full_fence();
     if (header_->reader_waiting.load(std::memory_order_relaxed) != 0) {
       header_->reader_waiting.store(0, std::memory_order_relaxed);
       header_->wake.fetch_add(1, std::memory_order_release);
@@ -156,7 +157,7 @@ class EventReader {
   bool wait(std::chrono::nanoseconds timeout) {
     const uint32_t seen = header_->wake.load(std::memory_order_acquire);
     header_->reader_waiting.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    sync::full_fence();
     if (ready()) {
       header_->reader_waiting.store(0, std::memory_order_relaxed);
       return true;

@@ -16,6 +16,7 @@
 #include "doctest/doctest.h"
 #include "nlohmann/json.hpp"
 #include "ringdb/client.h"
+#include "ringdb/ringdb.h"
 #include "shm/request.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
@@ -404,4 +405,41 @@ TEST_CASE("watch: several per session, keys only, unwatch, and the limits") {
   REQUIRE(c->put("m/sync", "s") == Status::kOk);
   REQUIRE(c->next_event(&e, 30'000) == Status::kOk);
   CHECK(e.changes[0].key == "m/sync");
+}
+
+TEST_CASE("watch: the C ABI") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  ringdb_client* c = nullptr;
+  REQUIRE(ringdb_connect(daemon.socket().c_str(), &c, nullptr, 0) == RINGDB_OK);
+  ringdb_watch_options o{};
+  o.prefix = "abi/";
+  o.prefix_len = 4;
+  o.from = RINGDB_WATCH_FROM_NOW;
+  uint32_t id = 0;
+  uint64_t position = 0;
+  REQUIRE(ringdb_watch(c, &o, &id, &position) == RINGDB_OK);
+  ringdb_watch_event* e = nullptr;
+  CHECK(ringdb_next_event(c, 10, &e) == RINGDB_TIMED_OUT);
+  CHECK(e == nullptr);
+  REQUIRE(ringdb_put(c, "abi/k", 5, "value", 5) == RINGDB_OK);
+  REQUIRE(ringdb_del(c, "abi/k", 5) == RINGDB_OK);
+  for (const int deleted : {0, 1}) {
+    REQUIRE(ringdb_next_event(c, 30'000, &e) == RINGDB_OK);
+    REQUIRE(e != nullptr);
+    CHECK(e->type == RINGDB_EVENT_COMMIT);
+    CHECK(e->watch == id);
+    CHECK(e->sequence > position);
+    position = e->sequence;
+    REQUIRE(e->change_count == 1);
+    CHECK(e->changes[0].deleted == deleted);
+    CHECK(std::string(e->changes[0].key, e->changes[0].key_len) == "abi/k");
+    CHECK(std::string(e->changes[0].value, e->changes[0].value_len) == (deleted ? "" : "value"));
+    ringdb_watch_event_free(e);
+  }
+  CHECK(ringdb_unwatch(c, id) == RINGDB_OK);
+  CHECK(ringdb_unwatch(c, id) == RINGDB_NOT_FOUND);
+  o.from = 12345;  // past the end of this log
+  CHECK(ringdb_watch(c, &o, &id, nullptr) == RINGDB_INVALID_ARGUMENT);
+  ringdb_close(c);
 }

@@ -142,6 +142,53 @@ ringdb_status ringdb_apply(ringdb_client* client, const ringdb_batch* batch,
 ringdb_status ringdb_get_sequence(ringdb_client* client, const char* key, size_t key_len,
                                   char** value, size_t* value_len, uint64_t* commit_sequence);
 
+/* Watches (ringdb::WatchOptions and WatchEvent in client.h; docs/PROTOCOL.md, "Watches"):
+ * the commits that change a key range, whole, in commit order, from a position in the
+ * daemon's log that stays valid across restarts. */
+#define RINGDB_WATCH_FROM_NOW UINT64_MAX
+typedef struct ringdb_watch_options {
+  const char* start; /* as ringdb_scan_options */
+  size_t start_len;
+  const char* end;
+  size_t end_len;
+  const char* prefix;
+  size_t prefix_len;
+  uint64_t from; /* RINGDB_WATCH_FROM_NOW, 0 (the oldest the log holds), or an event's sequence */
+  int keys_only; /* nonzero: events without values */
+} ringdb_watch_options;
+typedef struct ringdb_change {
+  int deleted;
+  char* key;
+  size_t key_len;
+  char* value; /* empty for a delete, keys_only, or value_omitted */
+  size_t value_len;
+  int value_omitted; /* larger than a quarter of the event ring: read it with ringdb_get */
+} ringdb_change;
+typedef enum ringdb_watch_event_type {
+  RINGDB_EVENT_COMMIT = 0,    /* a commit's changes in the watch's range */
+  RINGDB_EVENT_COMPACTED = 1, /* the watch ended: the log no longer holds its next commit */
+  RINGDB_EVENT_ENDED = 2      /* the watch ended: the daemon could not read its log on */
+} ringdb_watch_event_type;
+typedef struct ringdb_watch_event {
+  ringdb_watch_event_type type;
+  uint32_t watch;
+  uint64_t
+      sequence; /* COMMIT: watch from it to get every later commit; COMPACTED: the oldest kept */
+  size_t change_count;
+  ringdb_change* changes;
+} ringdb_watch_event;
+/* RINGDB_OK with *id and *position (may be NULL), RINGDB_COMPACTED (*position: the oldest kept),
+ * RINGDB_INVALID_ARGUMENT, RINGDB_TOO_MANY_WATCHES. */
+ringdb_status ringdb_watch(ringdb_client* client, const ringdb_watch_options* options, uint32_t* id,
+                           uint64_t* position);
+ringdb_status ringdb_unwatch(ringdb_client* client, uint32_t id);
+/* Waits up to timeout_ms (negative: without limit) for the next event of any watch of the
+ * client: RINGDB_OK with *out (release it with ringdb_watch_event_free), RINGDB_TIMED_OUT, or
+ * the session's end. */
+ringdb_status ringdb_next_event(ringdb_client* client, int64_t timeout_ms,
+                                ringdb_watch_event** out);
+void ringdb_watch_event_free(ringdb_watch_event* event);
+
 void ringdb_free(void* p);
 void ringdb_items_free(ringdb_item* items, size_t count);
 
