@@ -378,9 +378,7 @@ int main(int argc, char** argv) {
       },
       [&server] { server.notify_control(); });
   wal::LogWriterOptions writer_options = log_options(config, dirs, recovered.log, faulty_io.get());
-  writer_options.on_durable = [&watches](bool unawaited) {
-    if (unawaited) watches.log_advanced();
-  };
+  writer_options.on_durable = [&watches](bool unawaited) { watches.log_advanced(unawaited); };
   writer = wal::LogWriter::open(
       writer_options, server.completion_sinks(),
       [](const std::string& reason) {

@@ -261,6 +261,28 @@ void metrics_engine(Exposition& e, const AdminContext& ctx) {
         d(es.trx_conflicted));
 }
 
+// Watches (issue 16): the feed's totals and the largest lag.
+void metrics_watches(Exposition& e, const AdminContext& ctx) {
+  const WatchHubStats s = ctx.watches->stats();
+  uint64_t lag_max = 0;
+  for (const WatcherRow& w : ctx.watches->watchers())
+    lag_max = std::max(lag_max, w.lag_bytes);
+  e.one("ringdb_watches", "gauge", "Watches open now.", d(s.watches));
+  e.one("ringdb_watches_lagging", "gauge",
+        "Watches behind the feed (their ring was full, or they resumed from an older position).",
+        d(s.lagging));
+  e.one("ringdb_watch_lag_max_bytes", "gauge",
+        "The largest lag of a watch behind the feed, in bytes of log.", d(lag_max));
+  e.one("ringdb_watches_started_total", "counter", "Watches started.", d(s.started));
+  e.one("ringdb_watch_events_total", "counter", "Watch events delivered.", d(s.events));
+  e.one("ringdb_watch_event_bytes_total", "counter", "Bytes of watch events delivered.",
+        d(s.event_bytes));
+  e.one("ringdb_watch_records_read_total", "counter", "Log records the feed read at its head.",
+        d(s.records_read));
+  e.one("ringdb_watches_compacted_total", "counter",
+        "Watches ended because the log no longer held their next record.", d(s.compacted));
+}
+
 // The write-ahead log and checkpoints.
 void metrics_log(Exposition& e, const AdminContext& ctx) {
   const wal::LogWriterStats ws = ctx.log->stats();
@@ -330,6 +352,7 @@ std::string metrics_text(const AdminContext& ctx) {
   metrics_workers(e, ctx, s);
   metrics_engine(e, ctx);
   metrics_log(e, ctx);
+  metrics_watches(e, ctx);
   metrics_latches(e);
   return e.take();
 }

@@ -143,6 +143,13 @@ void WatchHub::pump() {
   }
 }
 
+void WatchHub::pump_applied(uint64_t lsn) {
+  pump();
+  if (head_seen_.load(std::memory_order_acquire) > lsn) return;
+  behind_.store(true, std::memory_order_seq_cst);
+  pump();  // (the durable LSN may have been stored meanwhile)
+}
+
 void WatchHub::pump_locked(bool catch_up_too) {
   const uint64_t gate = gate_();
   last_gate_ = gate;
@@ -181,6 +188,7 @@ void WatchHub::advance_head(uint64_t gate, uint32_t records_max) {
       return;
     }
     head_ = gate;
+    head_seen_.store(head_, std::memory_order_release);
     head_open_ = true;
     return;
   }
@@ -208,6 +216,7 @@ void WatchHub::advance_head(uint64_t gate, uint32_t records_max) {
       },
       &oldest, &why);
   head_ = head_tail_.position();
+  head_seen_.store(head_, std::memory_order_release);
   // Live watchers stand at the head, also past a segment end, where no record moved them.
   for (auto& [session, o] : outlets_) {
     for (auto& w : o->watchers) {

@@ -121,9 +121,17 @@ class WatchHub {
   bool active() const { return watch_count_.load(std::memory_order_relaxed) != 0; }
   // Delivers what the gate allows to the live watchers (see above).
   void pump() EXCLUDES(mu_);
-  // The log wrote records nobody waits for (async commits): the feed thread delivers them.
-  void log_advanced() {
-    if (active()) wake_.notify_all();
+  // A worker applied the log completions of records up to (starting at) `lsn`: pump(). The
+  // writer publishes the durable LSN just after it posts completions, so the gate may not
+  // include them yet; then the hub notes it, and the writer's next log_advanced() wakes the
+  // feed thread (a Dekker pair: the worker notes, then reads the durable LSN; the writer
+  // stores it, then reads the note).
+  void pump_applied(uint64_t lsn) EXCLUDES(mu_);
+  // The writer made records durable (after it stored the durable LSN). `unawaited`: some have
+  // nobody waiting (async commits), whose events only the feed thread delivers.
+  void log_advanced(bool unawaited) {
+    if (!active()) return;
+    if (unawaited || behind_.exchange(false, std::memory_order_seq_cst)) wake_.notify_all();
   }
 
   WatchHubStats stats() const EXCLUDES(mu_);
@@ -183,7 +191,9 @@ class WatchHub {
   uint64_t last_gate_ GUARDED_BY(mu_) = 0;
   WatchHubStats stats_ GUARDED_BY(mu_);
   std::atomic<uint32_t> watch_count_{0};
-  std::atomic<bool> again_{false};  // a pump() found the lock taken: the holder goes again
+  std::atomic<bool> again_{false};      // a pump() found the lock taken: the holder goes again
+  std::atomic<bool> behind_{false};     // pump_applied() found its records past the gate
+  std::atomic<uint64_t> head_seen_{0};  // head_, for pump_applied()
 
   sync::EventCount wake_;
   std::atomic<bool> stopping_{false};

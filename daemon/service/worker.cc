@@ -264,7 +264,8 @@ struct Worker::Loop {
   WireStatus commit_or_park(Attached& a, std::unique_ptr<Transaction> txn, uint8_t flags,
                             Answer* answer);
   // Applies what the log reported for parked commits, and answers them.
-  void complete_parked();
+  // Returns the LSN of the last record it committed (wal::Completion::kNoLsn: none).
+  uint64_t complete_parked();
   // A request queued on the ring, or (its session's first ring) the session's deferred work.
   bool has_work(Ring& r);
   bool any_ready();
@@ -313,9 +314,11 @@ void Worker::run() {
   const int64_t spin_ns = int64_t{env_.spin_us} * 1000;
   for (;;) {
     if (env_.pending->maybe_nonempty()) {
-      loop->complete_parked();
+      const uint64_t applied = loop->complete_parked();
       // The commits just became visible: their watchers hear of them now, from this thread.
-      if (env_.watches != nullptr && env_.watches->active()) env_.watches->pump();
+      if (env_.watches != nullptr && env_.watches->active() && applied != wal::Completion::kNoLsn) {
+        env_.watches->pump_applied(applied);
+      }
       idle_rounds = 0;
     }
     if (!loop->waiting.empty()) loop->retry_waiting(/*all=*/loop->round % 1024 == 0);
@@ -819,8 +822,9 @@ WireStatus Worker::Loop::commit_or_park(Attached& a, std::unique_ptr<Transaction
   return WireStatus::kOk;
 }
 
-void Worker::Loop::complete_parked() {
+uint64_t Worker::Loop::complete_parked() {
   env.pending->drain(&completions);
+  uint64_t last = wal::Completion::kNoLsn;
   for (const wal::Completion& c : completions) {
     auto it = parked.find(c.request);
     if (it == parked.end()) {
@@ -835,6 +839,7 @@ void Worker::Loop::complete_parked() {
       mvcc::Csn csn = mvcc::kNoCsn;
       answer.status = wire(env.engine->commit(std::move(p.txn), &csn));
       answer.u64 = csn;
+      last = last == wal::Completion::kNoLsn ? c.lsn : std::max(last, c.lsn);
     } else {
       env.engine->abort(std::move(p.txn));
       answer.status =
@@ -845,6 +850,7 @@ void Worker::Loop::complete_parked() {
     worker.stats_.parked_now.store(parked.size(), std::memory_order_relaxed);
   }
   env.pending->applied();
+  return last;
 }
 
 WireStatus Worker::Loop::start_scan(Attached& a, const shm::Request& rq, Answer* answer) {

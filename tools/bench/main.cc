@@ -29,6 +29,7 @@
 #include "tools/bench/scan_flood.h"
 #include "tools/bench/server_process.h"
 #include "tools/bench/wal_counters.h"
+#include "tools/bench/watch_run.h"
 
 namespace ringdb::bench {
 namespace {
@@ -118,6 +119,10 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
   if (preload && !preload_ringdb(socket_path, o, error)) return false;
   IdleSessions idle;
   if (o.idle_sessions > 0 && !idle.start(socket_path, o.idle_sessions, error)) return false;
+  Watchers watchers;  // (stopped, with their figures on stderr, when run_ringdb returns)
+  if (o.watchers > 0 && !watchers.start(socket_path, o.watchers, o.watch_prefix, error)) {
+    return false;
+  }
   RunSpec spec = base_spec("ringdb", o);
   if (daemon_pid > 0) spec.server_pids.push_back(daemon_pid);
   // The log's counters around the run: batch size and fsyncs per commit.
@@ -292,6 +297,19 @@ int main(int argc, char** argv) {
     if (ok && options.compare_redis) {
       ok = measure_redis_memory(options, &redis_figures, &error);
       if (ok) print_memory(redis_figures, options.json);
+    }
+    if (!ok) std::fprintf(stderr, "ringdb-bench: %s\n", error.c_str());
+    return ok ? 0 : 1;
+  }
+  if (options.workload == Workload::kWatch) {
+    BackgroundLoad load;
+    WatchFigures ringdb_figures, redis_figures;
+    bool ok = load.start(options.background_load, &error) &&
+              measure_ringdb_watch(options, argv[0], &ringdb_figures, &error);
+    if (ok) print_watch(ringdb_figures, options.json);
+    if (ok && options.compare_redis) {
+      ok = measure_redis_watch(options, &redis_figures, &error);
+      if (ok) print_watch(redis_figures, options.json);
     }
     if (!ok) std::fprintf(stderr, "ringdb-bench: %s\n", error.c_str());
     return ok ? 0 : 1;

@@ -22,7 +22,10 @@ constexpr const char* kUsage =
     "          after CONFLICT as run_transaction does: commits/s, aborted attempts per\n"
     "          commit, attempts that gave up; fsync-floor beside it),\n"
     "          memory (with --spawn: the daemon's resident memory per key after loading\n"
-    "          --keys keys of --value-size bytes; with --compare redis, Redis's too)\n"
+    "          --keys keys of --value-size bytes; with --compare redis, Redis's too),\n"
+    "          watch (a committer puts one key, a watcher in another session hears of it:\n"
+    "          the event's time after the put's answer, one commit at a time; with\n"
+    "          --compare redis, Redis keyspace notifications the same way)\n"
     "\n"
     "  --socket PATH        the daemon's session socket [libringdb's default]\n"
     "  --spawn              start a private ringdbd in a temporary directory, stop it at the end\n"
@@ -53,6 +56,11 @@ constexpr const char* kUsage =
     "  --noise-depth N      the noisy session's scans in flight [256]\n"
     "  --background-load N  a busy host: N CPU-bound processes at normal priority, unpinned,\n"
     "                       for the whole run (every system measured) [0]\n"
+    "  --watchers N         N more sessions, each watching --watch-prefix and reading its\n"
+    "                       events in a thread, during the run; their events and largest\n"
+    "                       lag go to stderr [0]\n"
+    "  --watch-prefix P     what --watchers watch: key (every key the workloads write), or a\n"
+    "                       prefix no key has (idle/) for watchers that only cost [key]\n"
     "  --compare redis      also run the workload against a private redis-server (not commit)\n"
     "  --compare lmdb       commit: also run it against LMDB with synchronous commits, one\n"
     "                       environment in a new directory under /tmp shared by all clients\n"
@@ -85,9 +93,9 @@ bool parse_seconds(std::string_view text, double max, double* out) {
 }
 
 bool parse_workload(std::string_view name, Workload* out) {
-  static constexpr Workload kAll[] = {Workload::kPing,    Workload::kGet,   Workload::kPut,
-                                      Workload::kMixed,   Workload::kIdle,  Workload::kCommit,
-                                      Workload::kCounter, Workload::kMemory};
+  static constexpr Workload kAll[] = {Workload::kPing,    Workload::kGet,    Workload::kPut,
+                                      Workload::kMixed,   Workload::kIdle,   Workload::kCommit,
+                                      Workload::kCounter, Workload::kMemory, Workload::kWatch};
   for (Workload w : kAll) {
     if (name == workload_name(w)) {
       *out = w;
@@ -147,6 +155,8 @@ const char* workload_name(Workload workload) {
       return "counter";
     case Workload::kMemory:
       return "memory";
+    case Workload::kWatch:
+      return "watch";
   }
   return "?";
 }
@@ -213,6 +223,11 @@ ValueResult parse_value_option(std::string_view arg, std::string_view value, Opt
   } else if (arg == "--background-load") {
     ok = parse_int(value, 0, kBackgroundLoadMax, &n);
     o->background_load = static_cast<int>(n);
+  } else if (arg == "--watchers") {
+    ok = parse_int(value, 0, kWatchersMax, &n);
+    o->watchers = static_cast<int>(n);
+  } else if (arg == "--watch-prefix") {
+    o->watch_prefix = std::string(value);
   } else if (arg == "--noise-depth") {
     ok = parse_int(value, 1, kDepthMax, &n);
     o->noise_depth = static_cast<int>(n);
@@ -239,7 +254,9 @@ ValueResult parse_value_option(std::string_view arg, std::string_view value, Opt
 // The checks that look at several options together.
 bool check_combination(const Options& o, bool have_workload, std::string* error) {
   if (!have_workload) {
-    *error = "no workload given (ping, get, put, mixed, idle, commit, counter, memory; see --help)";
+    *error =
+        "no workload given (ping, get, put, mixed, idle, commit, counter, memory, watch; see "
+        "--help)";
     return false;
   }
   if (!check_commit_options(o, error)) return false;
@@ -254,6 +271,10 @@ bool check_combination(const Options& o, bool have_workload, std::string* error)
   }
   if (o.spawn && !o.socket_path.empty()) {
     *error = "--socket and --spawn exclude each other";
+    return false;
+  }
+  if (o.workload == Workload::kWatch && (o.clients != 1 || o.depth != 1 || o.watchers != 0)) {
+    *error = "watch runs one committer and one watcher (no --clients, --depth, --watchers)";
     return false;
   }
   if (o.workload == Workload::kMemory && !o.spawn) {

@@ -10,7 +10,7 @@
 
 namespace ringdb::bench {
 
-enum class Workload { kPing, kGet, kPut, kMixed, kIdle, kCommit, kCounter, kMemory };
+enum class Workload { kPing, kGet, kPut, kMixed, kIdle, kCommit, kCounter, kMemory, kWatch };
 
 struct Options {
   Workload workload = Workload::kPing;
@@ -37,6 +37,8 @@ struct Options {
   // maximal scans in flight (tools/bench/scan_flood.h).
   bool noisy_neighbour = false;
   int background_load = 0;  // --background-load: CPU-bound processes beside the whole run
+  int watchers = 0;         // --watchers: sessions watching --watch-prefix during the run
+  std::string watch_prefix = "key";
   int noise_depth = 256;
   bool json = false;
   bool compare_redis = false;
@@ -49,6 +51,7 @@ inline constexpr int kClientsMax = 256;              // client processes (sessio
 inline constexpr int kDepthMax = 256;                // the daemon's default in-flight limit
 inline constexpr int kIdleSessionsMax = 4096;        // descriptors in one helper process
 inline constexpr int kBackgroundLoadMax = 64;        // CPU-bound processes beside a run
+inline constexpr int kWatchersMax = 128;             // watching sessions (a thread each)
 inline constexpr uint32_t kValueSizeMax = 1u << 20;  // the daemon's default value limit
 inline constexpr uint32_t kKeysMax = 100000000;      // "key%08d"
 inline constexpr uint32_t kKeysPerCommitMax = 1024;  // puts per benchmark transaction (a batch's

@@ -124,9 +124,54 @@ int RespClient::next_reply(bool* is_error) {
       in_pos_ += total;
       return 1;
     }
+    case '*': {  // an array (a pub/sub message): complete only when all its elements are
+      const long count = std::strtol(p + 1, nullptr, 10);
+      const size_t start = in_pos_;
+      in_pos_ += header;
+      for (long i = 0; i < count; ++i) {
+        bool element_error = false;
+        if (const int r = next_reply(&element_error); r != 1) {
+          in_pos_ = start;
+          return r;
+        }
+      }
+      return 1;
+    }
     default:
       return -1;
   }
+}
+
+void RespClient::append_args(std::initializer_list<std::string_view> args, std::string* out) {
+  *out += '*';
+  *out += std::to_string(args.size());
+  *out += "\r\n";
+  for (std::string_view a : args) {
+    *out += '$';
+    *out += std::to_string(a.size());
+    *out += "\r\n";
+    *out += a;
+    *out += "\r\n";
+  }
+}
+
+bool RespClient::command(std::initializer_list<std::string_view> args, std::string* error) {
+  std::string cmd;
+  append_args(args, &cmd);
+  if (!send(cmd)) {
+    *error = "write failed";
+    return false;
+  }
+  bool is_error = false;
+  int r = 0;
+  while ((r = next_reply(&is_error)) == 0) {
+    if (!receive()) {
+      *error = "no reply";
+      return false;
+    }
+  }
+  if (r != 1 || is_error) *error = "an error reply";
+  return r == 1 && !is_error;
 }
 
 bool RespClient::ping_once(std::string* error) {

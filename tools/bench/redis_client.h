@@ -1,9 +1,12 @@
 // A minimal RESP2 client for the Redis baseline: PING, GET and SET over a unix socket with
 // blocking I/O, pipelined (depth D = D commands written before their replies are read),
-// and the Redis client process loop and preload. Not a general Redis client: it parses only
-// the reply types these three commands produce (+, -, :, $). One thread per RespClient.
+// and the Redis client process loop and preload; any command once (CONFIG SET, SUBSCRIBE),
+// and pub/sub messages as they come (the watch benchmark). Not a general Redis client: it
+// parses the reply types those produce (+, -, :, $, and arrays of them). One thread per
+// RespClient.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +31,10 @@ class RespClient {
   // Appends one command in RESP to *out.
   static void append_command(RequestKind kind, std::string_view key, std::string_view value,
                              std::string* out);
+  // Appends a command of any words (CONFIG SET ..., SUBSCRIBE ...) to *out.
+  static void append_args(std::initializer_list<std::string_view> args, std::string* out);
+  // Sends one command and waits for its reply (an array counts as one); false on an error reply.
+  bool command(std::initializer_list<std::string_view> args, std::string* error);
   bool send(const std::string& bytes);
   // Reads what the socket has (blocking until at least one byte); false on EOF or error.
   bool receive();

@@ -57,6 +57,7 @@ class RequestMix {
       case Workload::kCommit:   // not a request stream: format_commit_key
       case Workload::kCounter:  // one key: ringdb_load.cc
       case Workload::kMemory:   // no request stream: memory_run.h
+      case Workload::kWatch:    // no request stream: watch_run.h
         return RequestKind::kPing;
       case Workload::kGet:
         kind = RequestKind::kGet;
