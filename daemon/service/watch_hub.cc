@@ -198,7 +198,7 @@ void WatchHub::advance_head(uint64_t gate, uint32_t records_max) {
   std::string why;
   const auto r = head_tail_.read(
       gate,
-      [&](const wal::Record& record) {
+      [&](const wal::Record& record) REQUIRES(mu_) {
         for (auto& [session, o] : outlets_) {
           for (auto& w : o->watchers) {
             if (w->lagging || w->ending) continue;  // a live watcher stands at the head
@@ -232,7 +232,7 @@ void WatchHub::advance_head(uint64_t gate, uint32_t records_max) {
 void WatchHub::catch_up(Watcher& w) {
   uint64_t oldest = 0;
   std::string why;
-  auto ended = [&](wal::LogTail::Result r) {
+  auto ended = [&](wal::LogTail::Result r) REQUIRES(mu_) {
     if (r == wal::LogTail::Result::kCompacted) {
       end_watch(w, shm::EventType::kCompacted, oldest);
     } else {
@@ -252,7 +252,7 @@ void WatchHub::catch_up(Watcher& w) {
   uint32_t records = 0;
   const auto r = w.tail->read(
       head_,
-      [&](const wal::Record& record) {
+      [&](const wal::Record& record) REQUIRES(mu_) {
         if (deliver(w, record) != Delivery::kWhole) return wal::LogTail::Take::kKeep;
         return ++records >= kCatchUpRecordsPerTurn ? wal::LogTail::Take::kStop
                                                    : wal::LogTail::Take::kNext;

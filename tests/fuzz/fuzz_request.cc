@@ -108,13 +108,15 @@ Fields read_fields(const std::byte* context) {
 // docs/PROTOCOL.md sections 2 and 5, read independently of shm/request.cc.
 bool allowed(const Fields& f) {
   const auto op = static_cast<Opcode>(f.opcode);
-  if (f.opcode < 1 || f.opcode > 9) return false;
+  if (f.opcode < 1 || f.opcode > 11) return false;
   constexpr uint8_t kDurability = kFlagDurabilityAsync | kFlagDurabilityNone;
-  if ((f.flags & ~(kFlagExternal | kFlagReverse | kFlagReadOnly | kDurability)) != 0) {
+  if ((f.flags & ~(kFlagExternal | kFlagReverse | kFlagReadOnly | kDurability | kFlagKeysOnly)) !=
+      0) {
     return false;
   }
   if ((f.flags & kFlagReverse) != 0 && op != Opcode::kScan) return false;
   if ((f.flags & kFlagReadOnly) != 0 && op != Opcode::kBegin) return false;
+  if ((f.flags & kFlagKeysOnly) != 0 && op != Opcode::kWatch) return false;
   // A durability level: one at most, on commit, batch, or put and del outside a transaction.
   if ((f.flags & kDurability) == kDurability) return false;
   if ((f.flags & kDurability) != 0 && op != Opcode::kCommit && op != Opcode::kBatch &&
@@ -133,6 +135,7 @@ bool allowed(const Fields& f) {
       }
       break;
     case Opcode::kScan:
+    case Opcode::kWatch:  // start, end, prefix; txn: the position it starts from
       if (f.len[0] > k || f.len[1] > k || f.len[2] > k) return false;
       break;
     case Opcode::kBatch:  // its payload: one part, bounded by where it is
@@ -141,11 +144,15 @@ bool allowed(const Fields& f) {
     default:
       if (f.len[0] != 0 || f.len[1] != 0 || f.len[2] != 0) return false;
   }
-  if (op == Opcode::kScan ? f.limit < 1 || f.limit > kLimits.scan_limit_max : f.limit != 0) {
+  if (op == Opcode::kScan      ? f.limit < 1 || f.limit > kLimits.scan_limit_max
+      : op == Opcode::kUnwatch ? f.limit == 0  // the watch id
+                               : f.limit != 0) {
     return false;
   }
   if ((op == Opcode::kCommit || op == Opcode::kAbort) && f.txn == 0) return false;
-  if ((op == Opcode::kPing || op == Opcode::kBegin || op == Opcode::kBatch) && f.txn != 0) {
+  if ((op == Opcode::kPing || op == Opcode::kBegin || op == Opcode::kBatch ||
+       op == Opcode::kUnwatch) &&
+      f.txn != 0) {
     return false;
   }
   const uint64_t total = uint64_t{f.len[0]} + f.len[1] + f.len[2];

@@ -9,8 +9,8 @@ import os
 import struct
 
 CONTEXTS, CONTEXT_SIZE, INLINE, AREA = 4, 128, 64, 512
-PING, GET, PUT, DEL, SCAN, BEGIN, COMMIT, ABORT, BATCH = range(1, 10)
-EXTERNAL, REVERSE, READ_ONLY, DURABILITY_ASYNC = 1, 2, 4, 8
+PING, GET, PUT, DEL, SCAN, BEGIN, COMMIT, ABORT, BATCH, WATCH, UNWATCH = range(1, 12)
+EXTERNAL, REVERSE, READ_ONLY, DURABILITY_ASYNC, KEYS_ONLY = 1, 2, 4, 8, 32
 IF_ABSENT, IF_PRESENT, IF_EQUALS, IF_UNCHANGED_SINCE, BATCH_PUT, BATCH_DEL = 1, 2, 3, 4, 16, 17
 
 
@@ -73,6 +73,9 @@ SEEDS = {
                                  [(BATCH_PUT, b"a", b"2" * 40, 0), (BATCH_DEL, b"b", b"", 0)]),
                            b"", b""),
                  "flags": DURABILITY_ASYNC, "external": True})],
+    "watch-now": [(WATCH, {"parts": (b"", b"", b"user/"), "txn": 0xFFFFFFFFFFFFFFFF})],
+    "watch-range-from": [(WATCH, {"parts": (b"a", b"m", b""), "flags": KEYS_ONLY, "txn": 4096})],
+    "unwatch": [(UNWATCH, {"limit": 3})],
     "mixed": [(BEGIN, {}), (PUT, {"parts": (b"k", b"v" * 200, b""), "external": True, "txn": 9}),
               (GET, {"parts": (b"k", b"", b""), "txn": 9}), (COMMIT, {"txn": 9})],
 }

@@ -36,8 +36,8 @@ struct Options {
   // --noisy-neighbour: the run twice, alone and beside a session that keeps noise_depth
   // maximal scans in flight (tools/bench/scan_flood.h).
   bool noisy_neighbour = false;
-  int background_load = 0;  // --background-load: CPU-bound processes beside the whole run
-  int watchers = 0;         // --watchers: sessions watching --watch-prefix during the run
+  int background_load = 0;   // --background-load: CPU-bound processes beside the whole run
+  int watchers = 0;          // --watchers: sessions watching --watch-prefix during the run
   std::string watch_prefix;  // --watch-prefix; empty: every key
   int noise_depth = 256;
   bool json = false;
