@@ -46,12 +46,18 @@ std::string last_error_detail() {
 struct Client::Impl : libclient::Session {
   using Session::Session;
 
-  // Watch events, assembled into whole commits (one reader at a time: events_mu).
+  // Watch events, assembled into whole commits (one reader at a time: events_mu, held while
+  // it waits; unwatch() takes only cancel_mu, so it never waits for a reader's timeout).
   sync::Mutex events_mu;
   std::map<uint32_t, WatchEvent> partial GUARDED_BY(events_mu);  // by watch: a commit's start
   std::deque<WatchEvent> ready GUARDED_BY(events_mu);
-  std::set<uint32_t> cancelled GUARDED_BY(events_mu);  // their late events are dropped
+  sync::Mutex cancel_mu;
+  std::set<uint32_t> cancelled GUARDED_BY(cancel_mu);  // their late events are dropped
 
+  bool is_cancelled(uint32_t watch) EXCLUDES(cancel_mu) {
+    sync::MutexGuard guard(cancel_mu);
+    return cancelled.contains(watch);
+  }
   // Reads what the event area holds into `ready`; hands its bytes back to the daemon.
   void drain_events() REQUIRES(events_mu);
 };
@@ -59,7 +65,10 @@ struct Client::Impl : libclient::Session {
 void Client::Impl::drain_events() {
   shm::Event e;
   while (events().next(&e)) {
-    if (cancelled.contains(e.watch)) continue;
+    if (is_cancelled(e.watch)) {
+      partial.erase(e.watch);
+      continue;
+    }
     if (e.type == shm::EventType::kCompacted || e.type == shm::EventType::kEnded) {
       partial.erase(e.watch);
       WatchEvent end;
@@ -401,10 +410,8 @@ Status Client::unwatch(uint32_t id) {
   spec.limit = id;
   const Status s = impl_->run(spec, {});
   if (s == Status::kOk) {
-    sync::MutexGuard guard(impl_->events_mu);
+    sync::MutexGuard guard(impl_->cancel_mu);
     impl_->cancelled.insert(id);
-    impl_->partial.erase(id);
-    std::erase_if(impl_->ready, [id](const WatchEvent& e) { return e.watch == id; });
   }
   return s;
 }
@@ -420,9 +427,11 @@ Status Client::next_event(WatchEvent* event, int64_t timeout_ms) {
   sync::MutexGuard guard(impl_->events_mu);
   for (;;) {
     impl_->drain_events();
-    if (!impl_->ready.empty()) {
-      *event = std::move(impl_->ready.front());
+    while (!impl_->ready.empty()) {
+      WatchEvent e = std::move(impl_->ready.front());
       impl_->ready.pop_front();
+      if (impl_->is_cancelled(e.watch)) continue;  // (unwatched after it was read)
+      *event = std::move(e);
       return Status::kOk;
     }
     if (const Status s = impl_->wait_for_events(deadline); s != Status::kOk) return s;

@@ -400,6 +400,22 @@ TEST_CASE("watch: several per session, keys only, unwatch, and the limits") {
   REQUIRE(c->next_event(&e, 30'000) == Status::kOk);
   CHECK(e.watch == k);
   CHECK(c->next_event(&e, 100) == Status::kTimedOut);
+  // unwatch() from one thread while another waits in next_event(): it does not wait for the
+  // reader (else the put below would come only after the reader's 30 s ran out).
+  uint32_t waited = 0;
+  REQUIRE(c->watch(prefix_from("m/w"), &waited) == Status::kTooManyWatches);  // 3 open
+  REQUIRE(c->unwatch(extra) == Status::kOk);
+  REQUIRE(c->watch(prefix_from("m/w"), &waited) == Status::kOk);
+  Status read_status = Status::kOk;
+  WatchEvent read_event;
+  std::thread reader([&] { read_status = c->next_event(&read_event, 30'000); });
+  REQUIRE(c->unwatch(b) == Status::kOk);
+  REQUIRE(c->put("m/w1", "w") == Status::kOk);
+  reader.join();
+  REQUIRE(read_status == Status::kOk);
+  CHECK(read_event.changes[0].key == "m/w1");  // (k's event, or waited's: both carry it)
+  while (c->next_event(&e, 100) == Status::kOk) {
+  }
   // A durability-none commit never reaches the log: never delivered.
   REQUIRE(c->put("m/none", "n", ringdb::Durability::kNone) == Status::kOk);
   REQUIRE(c->put("m/sync", "s") == Status::kOk);
