@@ -5,6 +5,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <initializer_list>
 #include <map>
@@ -98,6 +99,13 @@ void Client::Impl::drain_events() {
 }
 
 namespace {
+
+// A sync commit's answer: the log position after its record, 8 bytes (0: none given).
+uint64_t log_position_of(const std::string& result) {
+  uint64_t position = 0;
+  if (result.size() == sizeof position) std::memcpy(&position, result.data(), sizeof position);
+  return position;
+}
 
 RequestSpec spec_of(Opcode opcode, std::string_view key = {}, std::string_view value = {}) {
   RequestSpec spec;
@@ -357,13 +365,18 @@ Status Client::apply(const Batch& batch, BatchResult* result, Durability durabil
   const std::string payload = batch.payload();
   uint64_t u64 = 0;
   uint32_t count = 0;
+  std::string position;
   ResultSink sink;
   sink.result_u64 = &u64;
   sink.result_count = &count;
+  sink.value = &position;
   const Status s = impl_->run(durable_spec(Opcode::kBatch, durability, payload), sink);
   if (result != nullptr) {
     *result = BatchResult{};
-    if (s == Status::kOk) result->commit_sequence = u64;
+    if (s == Status::kOk) {
+      result->commit_sequence = u64;
+      result->log_position = log_position_of(position);
+    }
     if (s == Status::kConditionFailed) {
       result->failed_condition = count;
       result->failed_key_sequence = u64;
@@ -532,13 +545,18 @@ Status Transaction::scan(const ScanOptions& options, std::vector<KeyValue>* item
 
 Status Transaction::commit(Durability durability) {
   uint64_t csn = 0;
+  std::string position;
   ResultSink sink;
   sink.result_u64 = &csn;
+  sink.value = &position;
   // Over whatever the answer: committed, or failed and aborted by the daemon, or the
   // session is gone (which aborts it).
   const Status s = run_in_transaction(*client_->impl_, std::exchange(handle_, 0),
                                       durable_spec(Opcode::kCommit, durability), sink);
-  if (s == Status::kOk) commit_csn_ = csn;
+  if (s == Status::kOk) {
+    commit_csn_ = csn;
+    log_position_ = log_position_of(position);
+  }
   return s;
 }
 

@@ -835,10 +835,14 @@ uint64_t Worker::Loop::complete_parked() {
     Parked p = std::move(it->second);
     parked.erase(it);
     Answer answer;
+    // A sync commit's answer carries its log position (docs/PROTOCOL.md, "Watches").
+    char position[sizeof(uint64_t)];
     if (c.status == wal::LogStatus::kOk) {
       mvcc::Csn csn = mvcc::kNoCsn;
       answer.status = wire(env.engine->commit(std::move(p.txn), &csn));
       answer.u64 = csn;
+      std::memcpy(position, &c.next_lsn, sizeof position);
+      answer.value = std::string_view(position, sizeof position);
       last = last == wal::Completion::kNoLsn ? c.lsn : std::max(last, c.lsn);
     } else {
       env.engine->abort(std::move(p.txn));

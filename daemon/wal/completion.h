@@ -26,9 +26,10 @@ const char* log_status_name(LogStatus status);
 // The outcome of one appended record somebody waits for.
 struct Completion {
   static constexpr uint64_t kNoLsn = UINT64_MAX;
-  uint64_t request;       // the token the worker gave append()
-  LogStatus status;       // kOk (durable), kDiskFull or kFailed
-  uint64_t lsn = kNoLsn;  // the record's LSN, once it was given one
+  uint64_t request;            // the token the worker gave append()
+  LogStatus status;            // kOk (durable), kDiskFull or kFailed
+  uint64_t lsn = kNoLsn;       // the record's LSN, once it was given one
+  uint64_t next_lsn = kNoLsn;  // where the next record begins (kOk)
 };
 
 class CompletionSink {

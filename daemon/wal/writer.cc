@@ -208,7 +208,7 @@ void LogWriter::notify_range(size_t first_entry, size_t end_entry, LogStatus sta
     if (e.request == kNoNotify) continue;
     std::vector<Completion>& list = by_worker_[e.worker];
     if (list.empty()) workers_touched_.push_back(e.worker);
-    list.push_back(Completion{e.request, status, e.lsn});
+    list.push_back(Completion{e.request, status, e.lsn, e.lsn + e.size});
   }
   for (const uint32_t w : workers_touched_) {
     if (!sinks_[w]->post(by_worker_[w]))

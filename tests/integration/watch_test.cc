@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -112,6 +113,8 @@ TEST_CASE("watch: every acknowledged commit once, whole, in order, under concurr
   constexpr int kWriters = 4;
   constexpr int kCommits = 250;
   std::atomic<int> failures{0};
+  std::mutex positions_mu;
+  std::map<uint64_t, std::string> positions;  // sync commits: log position -> "t:i"
   std::vector<std::thread> writers;
   for (int t = 0; t < kWriters; ++t) {
     writers.emplace_back([&, t] {
@@ -130,7 +133,15 @@ TEST_CASE("watch: every acknowledged commit once, whole, in order, under concurr
         b.put(base + "/c", mine);
         const auto durability =
             i % 10 == 0 ? ringdb::Durability::kAsync : ringdb::Durability::kSync;
-        if (c->apply(b, nullptr, durability) != Status::kOk) ++failures;
+        ringdb::BatchResult r;
+        if (c->apply(b, &r, durability) != Status::kOk) ++failures;
+        // A sync commit's answer names its place in the log: its event's sequence.
+        if (durability == ringdb::Durability::kSync && r.log_position != 0) {
+          std::lock_guard<std::mutex> lock(positions_mu);
+          positions[r.log_position] = mine;
+        } else if (durability == ringdb::Durability::kSync) {
+          ++failures;
+        }
       }
     });
   }
@@ -163,7 +174,12 @@ TEST_CASE("watch: every acknowledged commit once, whole, in order, under concurr
       CHECK(ch.value == v);
     }
     last_shared = e.changes[2].value;
+    if (const auto p = positions.find(e.sequence); p != positions.end()) {
+      CHECK(p->second == v);
+      positions.erase(p);
+    }
   }
+  CHECK(positions.empty());  // every sync commit's position was an event's sequence
   for (int t = 0; t < kWriters; ++t)
     CHECK(next_of[t] == kCommits);
   // The shared key's last event is its value: the feed's order is the commit order.

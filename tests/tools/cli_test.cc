@@ -142,13 +142,20 @@ class Cli {
   bool lost_ = false;
 };
 
-// The commit_sequence of a successful commit's answer, or 0 if the answer is not one.
+// The commit_sequence of a successful commit's answer, or 0 if the answer is not one. A sync
+// commit that wrote also gives its log position (docs/PROTOCOL.md, "Watches"); the others none.
 uint64_t commit_sequence(const std::string& answer) {
   const std::string prefix = R"({"status":"OK","commit_sequence":)";
   if (answer.rfind(prefix, 0) != 0 || answer.back() != '}') return 0;
-  const std::string digits = answer.substr(prefix.size(), answer.size() - prefix.size() - 1);
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
-  return std::stoull(digits);
+  const size_t end = answer.find_first_not_of("0123456789", prefix.size());
+  if (end == prefix.size()) return 0;
+  const std::string rest = answer.substr(end);
+  const std::string position = R"(,"log_position":)";
+  if (rest != "}" && (rest.rfind(position, 0) != 0 ||
+                      rest.find_first_not_of("0123456789", position.size()) != rest.size() - 1)) {
+    return 0;
+  }
+  return std::stoull(answer.substr(prefix.size(), end - prefix.size()));
 }
 
 // A get's answer without its commit_sequence (a number that differs from run to run).

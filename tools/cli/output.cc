@@ -53,6 +53,10 @@ std::string format_json(const Reply& reply) {
     case Reply::Kind::kCommit:
       w.key("commit_sequence");
       w.number(reply.commit_sequence);
+      if (reply.log_position != 0) {
+        w.key("log_position");
+        w.number(reply.log_position);
+      }
       break;
     case Reply::Kind::kHelp:
       w.key("help");

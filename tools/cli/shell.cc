@@ -294,6 +294,7 @@ Reply Shell::batch(const std::vector<std::string>& args) {
   if (s == Status::kOk) {
     r.kind = Reply::Kind::kCommit;
     r.commit_sequence = result.commit_sequence;
+    r.log_position = result.log_position;
   } else if (s == Status::kConditionFailed) {
     r.failed_condition = result.failed_condition;
     r.commit_sequence = result.failed_key_sequence;
@@ -357,6 +358,7 @@ Reply Shell::commit(const std::string& level) {
   if (s == Status::kOk) {
     r.kind = Reply::Kind::kCommit;
     r.commit_sequence = txn_->commit_sequence();
+    r.log_position = txn_->log_position();
   }
   txn_.reset();  // commit ends the transaction whatever the outcome
   return r;

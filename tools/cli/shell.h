@@ -38,6 +38,7 @@ struct Reply {
   // key's
   uint64_t commit_sequence = 0;
   uint32_t failed_condition = 0;  // CONDITION_FAILED: which (0: the first)
+  uint64_t log_position = 0;      // kCommit, sync: the log position after it (watch from it)
   bool quit = false;              // the quit command: stop reading input
   WatchEvent event;               // kEvent: one commit of the watch
   // kWatched (the watch command's end): where it started, the commits it printed, and the

@@ -140,7 +140,11 @@ class Batch {
 };
 
 struct BatchResult {
-  uint64_t commit_sequence = 0;   // kOk: the commit's place in the commit order (0: no write)
+  uint64_t commit_sequence = 0;  // kOk: the commit's place in the commit order (0: no write)
+  // kOk with durability sync: the log position after the commit (a watch event whose
+  // sequence is at least this has passed it; watching from it gives the later commits).
+  // 0 for async, none, or a batch that wrote nothing.
+  uint64_t log_position = 0;
   uint32_t failed_condition = 0;  // kConditionFailed: which, counting the conditions from 0
   // kConditionFailed: the commit sequence number of that key's value (0: it has none).
   uint64_t failed_key_sequence = 0;
@@ -333,6 +337,8 @@ class Transaction {
   uint64_t handle() const { return handle_; }
   // The commit's place in the daemon's commit order (after a successful commit that wrote).
   uint64_t commit_sequence() const { return commit_csn_; }
+  // After a successful sync commit that wrote: the log position after it (see BatchResult).
+  uint64_t log_position() const { return log_position_; }
 
  private:
   friend class Client;
@@ -341,6 +347,7 @@ class Transaction {
   Client* client_;
   uint64_t handle_;
   uint64_t commit_csn_ = 0;
+  uint64_t log_position_ = 0;
 };
 
 // Runs fn(Transaction&) -> Status in a new transaction and commits it, again from the start
