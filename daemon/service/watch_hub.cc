@@ -241,6 +241,15 @@ void WatchHub::catch_up(Watcher& w) {
       end_watch(w, shm::EventType::kEnded, w.position);
     }
   };
+  // A client that has not read half its ring since it filled is not worth a read of the log
+  // yet: a stalled watcher costs one look at its read position per turn, and one that reads
+  // gets its events in runs of half a ring.
+  Outlet& o = *w.outlet;
+  if (o.writer.refresh() == shm::EventWriter::Result::kCorrupt) {
+    o.corrupt = true;
+    return;
+  }
+  if (o.writer.free_bytes() < uint64_t{o.value_max} * 2) return;
   if (!w.tail) {
     w.tail = std::make_unique<wal::LogTail>(options_.wal_dir);
     if (const auto r = w.tail->seek(w.position, head_, &oldest, &why);
