@@ -119,8 +119,13 @@ bool run_ringdb(const Options& o, const char* argv0, Reporter* reporter, std::st
   if (preload && !preload_ringdb(socket_path, o, error)) return false;
   IdleSessions idle;
   if (o.idle_sessions > 0 && !idle.start(socket_path, o.idle_sessions, error)) return false;
-  Watchers watchers;  // (stopped, with their figures on stderr, when run_ringdb returns)
-  if (o.watchers > 0 && !watchers.start(socket_path, o.watchers, o.watch_prefix, error)) {
+  // (Stopped, with their figures on stderr, when run_ringdb returns.)
+  Watchers watchers, stalled;
+  if (o.watchers > 0 && !watchers.start(socket_path, o.watchers, o.watch_prefix, true, error)) {
+    return false;
+  }
+  if (o.stalled_watchers > 0 &&
+      !stalled.start(socket_path, o.stalled_watchers, o.watch_prefix, false, error)) {
     return false;
   }
   RunSpec spec = base_spec("ringdb", o);

@@ -59,6 +59,8 @@ constexpr const char* kUsage =
     "  --watchers N         N more sessions, each watching --watch-prefix and reading its\n"
     "                       events in a thread, during the run; their events and largest\n"
     "                       lag go to stderr [0]\n"
+    "  --stalled-watchers N N sessions watching --watch-prefix whose clients never read:\n"
+    "                       their rings fill and they fall behind [0]\n"
     "  --watch-prefix P     what --watchers watch: a prefix no key has (idle/) makes\n"
     "                       watchers that only cost [every key]\n"
     "  --compare redis      also run the workload against a private redis-server (not commit)\n"
@@ -226,6 +228,9 @@ ValueResult parse_value_option(std::string_view arg, std::string_view value, Opt
   } else if (arg == "--watchers") {
     ok = parse_int(value, 0, kWatchersMax, &n);
     o->watchers = static_cast<int>(n);
+  } else if (arg == "--stalled-watchers") {
+    ok = parse_int(value, 0, kWatchersMax, &n);
+    o->stalled_watchers = static_cast<int>(n);
   } else if (arg == "--watch-prefix") {
     o->watch_prefix = std::string(value);
   } else if (arg == "--noise-depth") {
@@ -273,7 +278,8 @@ bool check_combination(const Options& o, bool have_workload, std::string* error)
     *error = "--socket and --spawn exclude each other";
     return false;
   }
-  if (o.workload == Workload::kWatch && (o.clients != 1 || o.depth != 1 || o.watchers != 0)) {
+  if (o.workload == Workload::kWatch &&
+      (o.clients != 1 || o.depth != 1 || o.watchers != 0 || o.stalled_watchers != 0)) {
     *error = "watch runs one committer and one watcher (no --clients, --depth, --watchers)";
     return false;
   }

@@ -38,6 +38,7 @@ struct Options {
   bool noisy_neighbour = false;
   int background_load = 0;   // --background-load: CPU-bound processes beside the whole run
   int watchers = 0;          // --watchers: sessions watching --watch-prefix during the run
+  int stalled_watchers = 0;  // --stalled-watchers: the same, never reading
   std::string watch_prefix;  // --watch-prefix; empty: every key
   int noise_depth = 256;
   bool json = false;

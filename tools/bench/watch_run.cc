@@ -196,7 +196,7 @@ void print_watch(const WatchFigures& f, bool json) {
 }
 
 bool Watchers::start(const std::string& socket_path, int count, const std::string& prefix,
-                     std::string* error) {
+                     bool read, std::string* error) {
   ConnectOptions connect;
   connect.socket_path = socket_path;
   for (int i = 0; i < count; ++i) {
@@ -210,6 +210,10 @@ bool Watchers::start(const std::string& socket_path, int count, const std::strin
       return false;
     }
     One* self = one.get();
+    if (!read) {
+      watchers_.push_back(std::move(one));
+      continue;
+    }
     one->thread = std::thread([this, self] {
       while (!stop_.load(std::memory_order_relaxed)) {
         WatchEvent e;
@@ -230,7 +234,7 @@ void Watchers::stop() {
   stop_.store(true);
   uint64_t events = 0, lag_max = 0, lag_last = 0;
   for (auto& w : watchers_) {
-    w->thread.join();
+    if (w->thread.joinable()) w->thread.join();
     events += w->events;
     lag_max = std::max(lag_max, w->lag_max);
     lag_last = std::max(lag_last, w->lag_last);

@@ -15,7 +15,8 @@
 // with one watch on --watch-prefix, each drained by a thread of its own; at the end their
 // events and their largest lag (the daemon's feed position minus the watcher's last
 // sequence, sampled at each event) are printed on stderr. A prefix no key has ("idle/") makes
-// idle watchers: what their mere presence costs the writers.
+// idle watchers: what their mere presence costs the writers. `--stalled-watchers N`: N
+// sessions watching the prefix whose clients never read: their rings fill and they lag.
 //
 // Thread safety: one run at a time.
 #pragma once
@@ -50,7 +51,8 @@ void print_watch(const WatchFigures& figures, bool json);
 class Watchers {
  public:
   ~Watchers() { stop(); }
-  bool start(const std::string& socket_path, int count, const std::string& prefix,
+  // `read`: false makes stalled watchers, whose clients never read (their rings fill).
+  bool start(const std::string& socket_path, int count, const std::string& prefix, bool read,
              std::string* error);
   // Stops the threads and prints what they saw on stderr.
   void stop();
