@@ -297,6 +297,45 @@ TEST_CASE("watch: COMPACTED once the log that holds the position is gone") {
   CHECK(c->watch(prefix_from("c/", uint64_t{1} << 50), &id) == Status::kInvalidArgument);
 }
 
+TEST_CASE("watch: a watcher left behind past what the log keeps gets COMPACTED, then ends") {
+  DaemonProcess daemon({"--event-ring", "64K", "--wal-segment-size", "1M", "--watch-retain", "0",
+                        "--checkpoint-interval-ms", "0", "--checkpoint-wal-bytes", "0"});
+  REQUIRE(daemon.ready());
+  auto slow = connect(daemon);
+  REQUIRE(slow);
+  uint32_t id = 0;
+  REQUIRE(slow->watch(prefix_from("g/"), &id) == Status::kOk);
+  auto writer = connect(daemon);
+  REQUIRE(writer);
+  // Values under a quarter of the ring (they travel in the events): 8 commits fill it.
+  const std::string value(8'000, 'v');
+  // About 3.8 MiB of log while the watcher reads nothing; two checkpoints remove the
+  // segments it has not read.
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 240; ++i)
+      REQUIRE(writer->put(numbered("g/", i), value) == Status::kOk);
+    admin_json(daemon, "checkpoint");
+  }
+  uint64_t last = 0;
+  for (;;) {
+    WatchEvent e;
+    REQUIRE(slow->next_event(&e, 30'000) == Status::kOk);
+    if (e.type == WatchEvent::Type::kCommit) {
+      CHECK(e.sequence > last);
+      last = e.sequence;
+      continue;
+    }
+    REQUIRE(e.type == WatchEvent::Type::kCompacted);
+    CHECK(e.watch == id);
+    CHECK(e.sequence > last);  // the oldest position kept: after what it saw
+    break;
+  }
+  const auto j = admin_json(daemon, "watchers");
+  CHECK(j["watchers"].empty());  // it ended
+  CHECK(j["feed"]["compacted"] == 1);
+  CHECK(slow->unwatch(id) == Status::kNotFound);
+}
+
 TEST_CASE("watch: a watcher that stops reading holds no writer back, and catches up from the log") {
   DaemonProcess daemon({"--event-ring", "64K"});
   REQUIRE(daemon.ready());
