@@ -19,9 +19,13 @@ Purger::~Purger() {
 }
 
 void Purger::add_history(Csn csn, std::vector<VersionChain*> chains) {
-  if (chains.empty()) return;
   for (VersionChain* chain : chains)
     chain->history_refs.fetch_add(1, std::memory_order_relaxed);
+  add_reserved_history(csn, std::move(chains));
+}
+
+void Purger::add_reserved_history(Csn csn, std::vector<VersionChain*> chains) {
+  if (chains.empty()) return;
   history_length_.fetch_add(chains.size(), std::memory_order_relaxed);
   {
     sync::MutexGuard guard(history_mu_);

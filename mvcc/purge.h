@@ -59,6 +59,17 @@ class Purger {
 
   // A transaction ended at `csn` after writing `chains` (each listed once).
   void add_history(Csn csn, std::vector<VersionChain*> chains);
+  // The same for chains each reserved by reserve_history() when the transaction first wrote
+  // them (the engine's way). A reference counted only here would come too late: between an
+  // abort's unlink (or a commit of a tombstone everyone sees) and this call, a trim of an older
+  // entry could find the chain empty, unreferenced, and remove it; this entry would then name
+  // freed memory.
+  void add_reserved_history(Csn csn, std::vector<VersionChain*> chains);
+  // Counts the history entry a transaction that writes `chain` will add when it ends.
+  // REQUIRES: chain->mutex() held, and the chain not dead.
+  static void reserve_history(VersionChain* chain) {
+    chain->history_refs.fetch_add(1, std::memory_order_relaxed);
+  }
   // Versions unlinked by an abort: the list starting at `first`, while stamped `stamp`.
   void retire_unlinked(Version* first, uint64_t stamp);
 

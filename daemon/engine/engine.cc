@@ -236,7 +236,12 @@ Status Engine::write(Transaction& txn, std::string_view key, std::string_view va
     chain->push(version);
     txn.versions_.push_back(version);
     if (lock) ++txn.locks_;
-    if (!already_mine) txn.write_set_.push_back(chain);
+    if (!already_mine) {
+      // Counted now, while the chain is known alive: purge keeps it until this
+      // transaction's history entry is trimmed, whatever becomes of the version.
+      mvcc::Purger::reserve_history(chain);
+      txn.write_set_.push_back(chain);
+    }
     return Status::kOk;
   }
 }
@@ -346,7 +351,7 @@ Status Engine::commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn) {
   if (txn->locks_ != 0) release_locks(*txn);
   trx_sys_.forget(txn->id_);  // only after every version is stamped (mvcc/version.cc)
   if (commit_csn != nullptr) *commit_csn = csn;
-  purger_.add_history(csn, std::move(txn->write_set_));
+  purger_.add_reserved_history(csn, std::move(txn->write_set_));
   end_transaction(*txn);
   return Status::kOk;
 }
@@ -378,7 +383,7 @@ void Engine::abort(std::unique_ptr<Transaction> txn) {
     trx_sys_.abort(txn->id_);
     trx_sys_.forget(txn->id_);
     // Chains left empty leave the index through purge.
-    purger_.add_history(trx_sys_.visible_csn(), std::move(txn->write_set_));
+    purger_.add_reserved_history(trx_sys_.visible_csn(), std::move(txn->write_set_));
   }
   end_transaction(*txn);
 }

@@ -211,6 +211,45 @@ TEST_CASE("Hold: holding what was read prevents write skew") {
   CHECK(read(e, "y") == "on");  // the constraint holds
 }
 
+TEST_CASE("Purge: keys written and aborted again and again while purge runs (no freed chain)") {
+  // An abort unlinks its version, then adds its history entry. If the entry were counted only
+  // then, a purge pass trimming an earlier entry of the same key in between would find the
+  // chain empty and unreferenced and remove it, and this entry would name freed memory (found
+  // by AddressSanitizer under the watch test's writers). The history is counted at the write.
+  Engine e(test_options());
+  std::atomic<bool> stop{false};
+  std::thread purge([&] {
+    while (!stop.load(std::memory_order_relaxed))
+      e.run_purge();
+  });
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 3; ++i) {
+    writers.emplace_back([&e, i] {
+      std::string key("k");
+      key += std::to_string(i);
+      for (int n = 0; n < 20000; ++n) {
+        auto t = begin(e);
+        REQUIRE(e.put(*t, key, "v") == Status::kOk);
+        if (n % 3 == 0) {
+          REQUIRE(e.commit(std::move(t)) == Status::kOk);
+          auto d = begin(e);  // and a delete: a tombstone everyone sees, the chain's end
+          REQUIRE(e.del(*d, key) == Status::kOk);
+          REQUIRE(e.commit(std::move(d)) == Status::kOk);
+        } else {
+          e.abort(std::move(t));
+        }
+      }
+    });
+  }
+  for (std::thread& t : writers)
+    t.join();
+  stop.store(true);
+  purge.join();
+  e.run_purge();
+  for (const char* key : {"k0", "k1", "k2"})
+    CHECK(read(e, key) == "<NOT_FOUND>");
+}
+
 TEST_CASE("Hold: concurrent compare-and-set increments lose no update") {
   // Threads increment a counter with "if equals the value read, put value + 1", holding a
   // second key they read too; every success is counted, so the final value is the count.
