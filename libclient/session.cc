@@ -287,8 +287,9 @@ void Session::give_block(uint32_t index) {
 
 // ---- Waiting and completing -------------------------------------------------------------
 
-bool Session::spin_until_done(const std::atomic<uint32_t>& state) const {
-  if (state.load(std::memory_order_acquire) == shm::kStateDone) return true;
+template <typename Ready>
+bool Session::spin_until(Ready&& ready) const {
+  if (ready()) return true;
   const int64_t deadline = now_ns() + kSpinBudget.count();
   // Beside a worker that shares its CPU, the answer comes only once this thread lets the
   // worker run: it yields instead of pausing (the worker, idle, yields back).
@@ -299,11 +300,15 @@ bool Session::spin_until_done(const std::atomic<uint32_t>& state) const {
     } else {
       sync::cpu_relax();
     }
-    if (state.load(std::memory_order_acquire) == shm::kStateDone) return true;
+    if (ready()) return true;
     // The clock every 32 pauses (a pause is 10 to 140 cycles depending on the core, a clock
     // read some tens of nanoseconds), after every yield (which may have lasted a time slice).
     if ((beside_worker || i % 32 == 0) && now_ns() >= deadline) return false;
   }
+}
+
+bool Session::spin_until_done(const std::atomic<uint32_t>& state) const {
+  return spin_until([&] { return state.load(std::memory_order_acquire) == shm::kStateDone; });
 }
 
 // Flags context `index` as waited for and sleeps on its state for at most a slice. Returns
@@ -326,17 +331,7 @@ bool Session::sleep_on(uint32_t index) {
 Status Session::wait_for_events(int64_t deadline_ns) {
   if (events_.ready()) return Status::kOk;
   placement_.settle_this_thread();
-  const int64_t spin_end = now_ns() + kSpinBudget.count();
-  const bool beside_worker = placement_.beside_yielding_worker();
-  for (uint32_t i = 1;; ++i) {
-    if (beside_worker) {
-      sched_yield();
-    } else {
-      sync::cpu_relax();
-    }
-    if (events_.ready()) return Status::kOk;
-    if ((beside_worker || i % 32 == 0) && now_ns() >= spin_end) break;
-  }
+  if (spin_until([&] { return events_.ready(); })) return Status::kOk;
   for (;;) {
     int64_t slice = kWaitSlice.count();
     if (deadline_ns >= 0) {

@@ -160,6 +160,9 @@ class Session {
   // what that costs us to one slice.
   void nudge_sleeping_workers();
 
+  // Spins (or yields, beside a worker that shares its CPU) for kSpinBudget until ready().
+  template <typename Ready>
+  bool spin_until(Ready&& ready) const;
   bool spin_until_done(const std::atomic<uint32_t>& state) const;
   bool sleep_on(uint32_t index);
   Status complete(uint32_t* index, const ResultSink& sink);

@@ -24,6 +24,7 @@
 
 #include "doctest/doctest.h"
 #include "ringdb/client.h"
+#include "tests/integration/admin_json.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/support/child_process.h"
@@ -37,6 +38,7 @@ using namespace std::chrono_literals;
 using ringdb::Client;
 using ringdb::Status;
 using ringdb::Transaction;
+using ringdb::test::admin_json;
 using ringdb::test::ChildOptions;
 using ringdb::test::ChildProcess;
 using ringdb::test::connect;
@@ -159,22 +161,6 @@ std::vector<std::string> file_names(const std::string& dir) {
     names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-// ringdb-admin --json COMMAND against the daemon: its answer's result.
-nlohmann::json admin_json(const DaemonProcess& daemon, const std::string& command) {
-  ChildOptions options;
-  options.pipe_stdin = false;
-  ChildProcess p({ringdb::test::program_path("RINGDB_ADMIN"), "--json", "--socket",
-                  daemon.admin_socket(), command},
-                 options);
-  std::string line;
-  const bool got = p.read_line(&line);
-  CHECK(ringdb::test::exit_code(p.wait()) == 0);
-  REQUIRE_MESSAGE(got, "ringdb-admin printed nothing; stderr: " << p.read_stderr());
-  const auto j = nlohmann::json::parse(line, nullptr, false);
-  REQUIRE_MESSAGE(j.is_object(), line);
-  return j;
 }
 
 // ringdb-admin --json verify DIR: its answer, and its exit code in *code.

@@ -19,6 +19,7 @@
 #include "ringdb/client.h"
 #include "ringdb/ringdb.h"
 #include "shm/request.h"
+#include "tests/integration/admin_json.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/raw_session.h"
@@ -32,6 +33,7 @@ using ringdb::Client;
 using ringdb::Status;
 using ringdb::WatchEvent;
 using ringdb::WatchOptions;
+using ringdb::test::admin_json;
 using ringdb::test::ChildOptions;
 using ringdb::test::ChildProcess;
 using ringdb::test::connect;
@@ -63,21 +65,6 @@ std::vector<WatchEvent> collect(Client& c, size_t count) {
     events.push_back(std::move(e));
   }
   return events;
-}
-
-nlohmann::json admin_json(const DaemonProcess& daemon, const std::string& command) {
-  ChildOptions options;
-  options.pipe_stdin = false;
-  ChildProcess p({ringdb::test::program_path("RINGDB_ADMIN"), "--json", "--socket",
-                  daemon.admin_socket(), command},
-                 options);
-  std::string line;
-  const bool got = p.read_line(&line);
-  CHECK(ringdb::test::exit_code(p.wait()) == 0);
-  REQUIRE_MESSAGE(got, "ringdb-admin printed nothing; stderr: " << p.read_stderr());
-  const auto j = nlohmann::json::parse(line, nullptr, false);
-  REQUIRE_MESSAGE(j.is_object(), line);
-  return j;
 }
 
 // ringdb-cli --json as a watcher process: `watch PREFIX FROM`, its events read line by line.
