@@ -136,7 +136,11 @@ RequestSpec scan_spec(const ScanOptions& options) {
 ResultSink sink_for(Opcode opcode, std::string* value, std::vector<KeyValue>* items,
                     bool* truncated, uint64_t* result_u64, uint32_t* result_count) {
   ResultSink sink;
-  if (opcode == Opcode::kGet) sink.value = value;
+  // get: the value; a write that may commit (put, del, batch): a sync commit's log position.
+  if (opcode == Opcode::kGet || opcode == Opcode::kPut || opcode == Opcode::kDel ||
+      opcode == Opcode::kBatch) {
+    sink.value = value;
+  }
   if (opcode == Opcode::kScan) {
     sink.items = items;
     sink.truncated = truncated;
@@ -398,6 +402,10 @@ Status Client::scan(const ScanOptions& options, std::vector<KeyValue>* items, bo
   sink.items = items;
   sink.truncated = truncated;
   return impl_->run(scan_spec(options), sink);
+}
+
+uint64_t Operation::log_position() const {
+  return request_ != nullptr && request_->spec.opcode != Opcode::kGet ? log_position_of(value_) : 0;
 }
 
 Status Client::watch(const WatchOptions& options, uint32_t* id, uint64_t* position) {

@@ -465,9 +465,14 @@ TEST_CASE("watch: several per session, keys only, unwatch, and the limits") {
   }
   // A durability-none commit never reaches the log: never delivered.
   REQUIRE(c->put("m/none", "n", ringdb::Durability::kNone) == Status::kOk);
-  REQUIRE(c->put("m/sync", "s") == Status::kOk);
+  // (through the asynchronous path: the operation gives the commit's log position)
+  ringdb::Operation put = ringdb::Operation::put("m/sync", "s");
+  REQUIRE(c->submit(&put) == Status::kOk);
+  REQUIRE(c->wait(&put) == Status::kOk);
+  REQUIRE(put.status() == Status::kOk);
   REQUIRE(c->next_event(&e, 30'000) == Status::kOk);
   CHECK(e.changes[0].key == "m/sync");
+  CHECK(put.log_position() == e.sequence);
 }
 
 TEST_CASE("watch: the C ABI") {

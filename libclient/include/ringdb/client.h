@@ -227,6 +227,9 @@ class Operation {
   // batch: as BatchResult's commit_sequence, or failed_key_sequence.
   uint64_t commit_sequence() const { return result_u64_; }
   uint32_t failed_condition() const { return result_count_; }  // batch, kConditionFailed
+  // An autocommit put or del, or a batch, committed with durability sync: the log position
+  // after it (as BatchResult's log_position); 0 otherwise.
+  uint64_t log_position() const;
 
  private:
   friend class Client;
