@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "daemon/base/log.h"
+#include "sync/fence.h"
 
 namespace ringdb::daemon {
 
@@ -40,20 +41,16 @@ void WatchHub::stop() {
 void WatchHub::feed_thread() {
   while (!stopping_.load(std::memory_order_acquire)) {
     const auto key = wake_.prepare_wait();
-    bool lagging;
-    {
-      sync::MutexGuard guard(mu_);
-      pump_locked(true);
-      lagging = lagging_locked() != 0;
-    }
+    run_pumps(/*catch_up=*/true, /*wait_for_lock=*/true);
     if (stopping_.load(std::memory_order_seq_cst)) {
       wake_.cancel_wait();
       break;
     }
     // A lagging watcher is looked at every millisecond (its client frees ring space without
     // telling anyone); otherwise the thread sleeps until a watch, the log or stop() wakes it.
-    wake_.wait(key, lagging ? std::chrono::nanoseconds(std::chrono::milliseconds(1))
-                            : std::chrono::nanoseconds(-1));
+    wake_.wait(key, any_lagging_.load(std::memory_order_relaxed)
+                        ? std::chrono::nanoseconds(std::chrono::milliseconds(1))
+                        : std::chrono::nanoseconds(-1));
   }
 }
 
@@ -134,20 +131,35 @@ void WatchHub::drop(const ClientSession& session) {
 }
 
 void WatchHub::pump() {
-  again_.store(true, std::memory_order_seq_cst);
-  while (again_.load(std::memory_order_seq_cst)) {
-    if (!mu_.try_lock()) return;  // the holder sees again_ once it unlocks
-    again_.store(false, std::memory_order_seq_cst);
-    pump_locked(false);
+  run_pumps(/*catch_up=*/false, /*wait_for_lock=*/false);
+}
+
+void WatchHub::run_pumps(bool catch_up, bool wait_for_lock) {
+  // Whoever holds the lock goes round again if someone asked while it pumped: the asker
+  // stores again_ then reads the lock; the holder unlocks then reads again_ (a fence on each
+  // side between the two: one of them sees the other).
+  again_.store(true, std::memory_order_relaxed);
+  sync::full_fence();
+  for (;;) {
+    if (wait_for_lock) {
+      mu_.lock();
+    } else if (!mu_.try_lock()) {
+      return;  // the holder goes round again
+    }
+    again_.store(false, std::memory_order_relaxed);
+    pump_locked(catch_up);
     mu_.unlock();
+    sync::full_fence();
+    if (!again_.load(std::memory_order_relaxed)) return;
   }
 }
 
 void WatchHub::pump_applied(uint64_t lsn) {
   pump();
   if (head_seen_.load(std::memory_order_acquire) > lsn) return;
-  behind_.store(true, std::memory_order_seq_cst);
-  pump();  // (the durable LSN may have been stored meanwhile)
+  behind_.store(true, std::memory_order_relaxed);
+  sync::full_fence();  // the note, then the durable LSN (log_advanced: the other way round)
+  pump();              // (the durable LSN may have been stored meanwhile)
 }
 
 void WatchHub::pump_locked(bool catch_up_too) {
@@ -175,6 +187,7 @@ void WatchHub::pump_locked(bool catch_up_too) {
                            std::memory_order_relaxed);
   }
   publish_all();
+  any_lagging_.store(lagging_locked() != 0, std::memory_order_relaxed);
 }
 
 void WatchHub::advance_head(uint64_t gate, uint32_t records_max) {

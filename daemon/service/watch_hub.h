@@ -46,6 +46,7 @@
 #include "shm/events.h"
 #include "shm/wire.h"
 #include "sync/event_count.h"
+#include "sync/fence.h"
 #include "sync/mutex.h"
 #include "sync/thread_annotations.h"
 
@@ -131,7 +132,8 @@ class WatchHub {
   // nobody waiting (async commits), whose events only the feed thread delivers.
   void log_advanced(bool unawaited) {
     if (!active()) return;
-    if (unawaited || behind_.exchange(false, std::memory_order_seq_cst)) wake_.notify_all();
+    sync::full_fence();  // the durable LSN (stored by the caller), then the note
+    if (unawaited || behind_.exchange(false, std::memory_order_relaxed)) wake_.notify_all();
   }
 
   WatchHubStats stats() const EXCLUDES(mu_);
@@ -165,6 +167,9 @@ class WatchHub {
   };
   enum class Delivery { kWhole, kFull, kCorrupt };
 
+  // pump_locked() now and again while others asked for it meanwhile; without
+  // wait_for_lock, a held lock leaves the work to its holder.
+  void run_pumps(bool catch_up, bool wait_for_lock) EXCLUDES(mu_);
   void pump_locked(bool catch_up) REQUIRES(mu_);
   // The head reads records up to the gate and hands them to the live watchers.
   void advance_head(uint64_t gate, uint32_t records_max) REQUIRES(mu_);
@@ -191,9 +196,10 @@ class WatchHub {
   uint64_t last_gate_ GUARDED_BY(mu_) = 0;
   WatchHubStats stats_ GUARDED_BY(mu_);
   std::atomic<uint32_t> watch_count_{0};
-  std::atomic<bool> again_{false};      // a pump() found the lock taken: the holder goes again
-  std::atomic<bool> behind_{false};     // pump_applied() found its records past the gate
-  std::atomic<uint64_t> head_seen_{0};  // head_, for pump_applied()
+  std::atomic<bool> again_{false};        // a pump was asked for: the lock's holder goes again
+  std::atomic<bool> any_lagging_{false};  // after the last pump: the feed thread polls
+  std::atomic<bool> behind_{false};       // pump_applied() found its records past the gate
+  std::atomic<uint64_t> head_seen_{0};    // head_, for pump_applied()
 
   sync::EventCount wake_;
   std::atomic<bool> stopping_{false};
