@@ -27,6 +27,7 @@ using ringdb::Operation;
 using ringdb::Status;
 using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
+using ringdb::test::numbered;
 using ringdb::test::TempDir;
 
 std::string value_of(Client& c, const std::string& key, uint64_t* csn = nullptr) {
@@ -39,13 +40,6 @@ std::string value_of(Client& c, const std::string& key, uint64_t* csn = nullptr)
   shown += ringdb::status_name(s);
   shown += ">";
   return shown;
-}
-
-// prefix + decimal n (not `"k" + std::to_string(n)`: GCC 12's false -Wrestrict, bug 105329).
-std::string numbered(std::string_view prefix, uint64_t n) {
-  std::string s(prefix);
-  s += std::to_string(n);
-  return s;
 }
 
 }  // namespace

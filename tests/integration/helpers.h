@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringdb/client.h"
@@ -13,6 +14,14 @@
 #include "tests/support/child_process.h"
 
 namespace ringdb::test {
+
+// prefix + decimal n (not `"k" + std::to_string(n)`: GCC 12's false -Wrestrict, bug 105329).
+template <typename N>
+std::string numbered(std::string_view prefix, N n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
 
 inline std::unique_ptr<ringdb::Client> connect(const DaemonProcess& daemon,
                                                ringdb::Status* status = nullptr,

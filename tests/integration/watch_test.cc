@@ -38,15 +38,8 @@ using ringdb::test::ChildOptions;
 using ringdb::test::ChildProcess;
 using ringdb::test::connect;
 using ringdb::test::DaemonProcess;
+using ringdb::test::numbered;
 using ringdb::test::TempDir;
-
-// prefix + decimal n (not `"k" + std::to_string(n)`: GCC 12's false -Wrestrict, bug 105329).
-template <typename N>
-std::string numbered(std::string_view prefix, N n) {
-  std::string s(prefix);
-  s += std::to_string(n);
-  return s;
-}
 
 WatchOptions prefix_from(const std::string& prefix, uint64_t from = ringdb::kWatchFromNow) {
   WatchOptions o;

@@ -223,6 +223,13 @@ Reply Shell::get(const std::string& key) {
 
 namespace {
 
+// A whole decimal number, all of `text`.
+template <typename T>
+bool parse_number(const std::string& text, T* out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
 bool parse_durability(std::string_view level, ringdb::Durability* out) {
   if (equals_ignoring_case(level, "sync")) {
     *out = ringdb::Durability::kSync;
@@ -276,8 +283,7 @@ Reply Shell::batch(const std::vector<std::string>& args) {
     if (name == "if-unchanged") {
       const std::string& text = args[i + 2];
       uint64_t csn = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), csn);
-      if (ec != std::errc() || end != text.data() + text.size()) {
+      if (!parse_number(text, &csn)) {
         return invalid("if-unchanged takes a commit sequence number, not " + quote(text));
       }
       b.if_unchanged_since(key, csn);
@@ -321,8 +327,7 @@ Reply Shell::scan(const std::vector<std::string>& args) {
   if (args.size() > 3) {
     const std::string& text = args[3];
     uint32_t limit = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (ec != std::errc() || end != text.data() + text.size() || limit == 0) {
+    if (!parse_number(text, &limit) || limit == 0) {
       return invalid("LIMIT must be a whole number from 1 to 4294967295, not " + quote(text));
     }
     options.limit = limit;
@@ -363,15 +368,6 @@ Reply Shell::commit(const std::string& level) {
   txn_.reset();  // commit ends the transaction whatever the outcome
   return r;
 }
-
-namespace {
-
-bool parse_number(const std::string& text, uint64_t* out) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-}  // namespace
 
 Reply Shell::watch(const std::vector<std::string>& args) {
   if (!emit_) return invalid("watch needs an output");
