@@ -107,6 +107,10 @@ WriteCheck VersionChain::check_write(TrxId me, Csn snapshot, const TrxSys& trx_s
   bool own = false;
   const Csn csn = resolve_version(*h, me, trx_sys, &own);
   if (own) return WriteCheck::kOk;
+  // Another's lock is held until its owner unlinks it, even after that owner committed
+  // (Engine::commit publishes the commit, then releases): a version stacked on it would bury
+  // the lock where the release cannot reach it.
+  if (h->lock()) return WriteCheck::kConflict;
   // Another transaction's uncommitted head (invariant 1), or a commit our snapshot misses.
   if (csn == kNoCsn || csn > snapshot) return WriteCheck::kConflict;
   return WriteCheck::kOk;

@@ -121,8 +121,8 @@ class VersionChain {
   // snapshot), or nullptr; locks are passed over. A tombstone means "deleted" to the caller.
   const Version* find_visible(const ReadView& view, const TrxSys& trx_sys) const;
 
-  // First updater wins: kConflict if the head belongs to another active transaction or was
-  // committed after `snapshot`. REQUIRES: mutex() held.
+  // First updater wins: kConflict if the head belongs to another active transaction, is
+  // another's lock not yet released, or was committed after `snapshot`. REQUIRES: mutex() held.
   WriteCheck check_write(TrxId me, Csn snapshot, const TrxSys& trx_sys) const REQUIRES(mu_);
   // Links `version` as the new head. REQUIRES: mutex() held, check_write() said kOk.
   void push(Version* version) REQUIRES(mu_);

@@ -347,7 +347,8 @@ Status Engine::commit(std::unique_ptr<Transaction> txn, mvcc::Csn* commit_csn) {
   for (Version* v : txn->versions_) {
     if (!v->lock()) v->stamp_committed(csn);
   }
-  // Only now: a writer that met a lock until here is ordered after this commit.
+  // Only now: until the release, a writer that meets a lock is turned away (check_write),
+  // so whatever it writes after is ordered after this commit.
   if (txn->locks_ != 0) release_locks(*txn);
   trx_sys_.forget(txn->id_);  // only after every version is stamped (mvcc/version.cc)
   if (commit_csn != nullptr) *commit_csn = csn;

@@ -279,6 +279,36 @@ TEST_CASE("First updater wins: conflicts with an active writer and with a newer 
   f.commit(c, {&chain});
 }
 
+// A lock (a held key, never committed) stays a conflict for others until its transaction
+// unlinks it, even once that transaction is committed: a writer that stacked on it then would
+// leave it under its own version, and if that writer aborted, the orphaned lock would head the
+// chain for good, turning every later writer away (seen as a livelock of compare-and-set).
+TEST_CASE("First updater wins: a committed transaction's lock is held until it is released") {
+  Fixture f;
+  const ChainPtr owned = make_chain("k");
+  VersionChain& chain = *owned;
+  f.put_committed(chain, "v1");
+  const TrxId a = f.trx_sys.begin_rw();
+  {
+    sync::MutexGuard guard(chain.mutex());
+    REQUIRE(chain.check_write(a, f.trx_sys.visible_csn(), f.trx_sys) == WriteCheck::kOk);
+    chain.push(Version::create(uncommitted_stamp(a), "", false, /*lock=*/true));
+  }
+  f.trx_sys.commit(a);  // visible, its lock not yet released
+  const TrxId b = f.trx_sys.begin_rw();
+  CHECK(f.write(chain, b, f.trx_sys.visible_csn(), "b") == WriteCheck::kConflict);
+  Version* unlinked;
+  {
+    sync::MutexGuard guard(chain.mutex());
+    unlinked = chain.unlink_own(a);  // the release
+  }
+  REQUIRE(unlinked != nullptr);
+  Version::destroy(unlinked);
+  f.trx_sys.forget(a);
+  CHECK(f.write(chain, b, f.trx_sys.visible_csn(), "b") == WriteCheck::kOk);
+  f.commit(b, {&chain});
+}
+
 TEST_CASE("Purge: keeps every version an open view sees, removes the rest after it closes") {
   Fixture f;
   const ChainPtr owned = make_chain("k");
