@@ -154,6 +154,21 @@ const char* ringdb_status_name(ringdb_status status) {
   return ringdb::status_name(static_cast<Status>(status));
 }
 
+const char* ringdb_status_message(ringdb_status status) {
+  return ringdb::status_message(static_cast<Status>(status));
+}
+
+const char* ringdb_version(int* major, int* minor, int* patch) {
+  if (major != nullptr) *major = RINGDB_VERSION_MAJOR;
+  if (minor != nullptr) *minor = RINGDB_VERSION_MINOR;
+  if (patch != nullptr) *patch = RINGDB_VERSION_PATCH;
+  return ringdb::version();
+}
+
+const char* ringdb_daemon_version(const ringdb_client* client) {
+  return client == nullptr ? "" : client->client->daemon_version().c_str();
+}
+
 const char* ringdb_last_error_detail(void) {
   thread_local std::string detail;
   detail = ringdb::last_error_detail();

@@ -2,6 +2,7 @@
 // synchronous calls describe their request in place (no Operation, no copy of the key or
 // value: the payload goes from the caller's memory straight into the segment).
 #include "ringdb/client.h"
+#include "ringdb/version.h"
 
 #include <cassert>
 #include <chrono>
@@ -38,6 +39,19 @@ const char* status_name(Status status) {
   switch (status) { RINGDB_ALL_STATUS_CODES(RINGDB_STATUS_NAME) }
 #undef RINGDB_STATUS_NAME
   return "UNKNOWN_STATUS";  // a newer daemon's code
+}
+
+const char* status_message(Status status) {
+#define RINGDB_STATUS_MESSAGE(name, camel, number, message) \
+  case Status::k##camel:                                    \
+    return message;
+  switch (status) { RINGDB_ALL_STATUS_CODES(RINGDB_STATUS_MESSAGE) }
+#undef RINGDB_STATUS_MESSAGE
+  return "a status code this library does not know (from a newer daemon?)";
+}
+
+const char* version() {
+  return RINGDB_VERSION_STRING;
 }
 
 std::string last_error_detail() {
@@ -346,6 +360,10 @@ Client::~Client() = default;
 
 uint64_t Client::session_id() const {
   return impl_->session_id();
+}
+
+const std::string& Client::daemon_version() const {
+  return impl_->daemon_version();
 }
 
 Status Client::ping() {

@@ -69,9 +69,10 @@ std::string errno_text(const char* call) {
   return std::string(call) + ": " + std::strerror(errno);
 }
 
-// The daemon's reason, which it promises to NUL-terminate; a reply that does not is cut.
-std::string reason_of(const shm::HelloReply& reply) {
-  return std::string(reply.error, strnlen(reply.error, sizeof reply.error));
+// The daemon's reason for a refusal, or its version: NUL-terminated, as the daemon
+// promises; a reply that is not is cut.
+std::string text_of(const shm::HelloReply& reply) {
+  return std::string(reply.text, strnlen(reply.text, sizeof reply.text));
 }
 
 Status connect_socket(const std::string& path, UniqueFd* out, std::string* error) {
@@ -213,7 +214,7 @@ Status check_hello(const Hello& hello, const std::string& path, std::string* err
   }
   if (r.status != shm::HelloStatus::kHelloOk) {
     return fail(error, refusal(r.status),
-                "ringdbd at " + path + " refused the session: " + reason_of(r));
+                "ringdbd at " + path + " refused the session: " + text_of(r));
   }
   if (hello.descriptors_lost) {
     return fail(error, Status::kConnectFailed,
@@ -258,6 +259,7 @@ Status Connection::open(const std::string& socket_path, const std::vector<uint32
   std::unique_ptr<Connection> c(new Connection());
   c->socket_ = socket_fd.release();
   c->session_id_ = hello.reply.session_id;
+  c->daemon_version_ = text_of(hello.reply);
   const int fds[3] = {hello.fds[0].get(), hello.fds[1].get(), hello.fds[2].get()};
   if (Status s = c->map_objects(hello.reply, fds, error); s != Status::kOk) return s;
   // The mappings keep the objects alive; the descriptors close with `hello`.

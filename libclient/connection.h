@@ -44,6 +44,8 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   uint64_t session_id() const { return session_id_; }
+  // The daemon's software version from its hello ("0.1.0"); empty if it did not say.
+  const std::string& daemon_version() const { return daemon_version_; }
   const shm::SegmentGeometry& geometry() const { return geometry_; }
   std::byte* segment() const { return segment_; }
   shm::SegmentHeader* header() const { return reinterpret_cast<shm::SegmentHeader*>(segment_); }
@@ -70,6 +72,7 @@ class Connection {
 
   int socket_ = -1;
   uint64_t session_id_ = 0;
+  std::string daemon_version_;
   std::byte* segment_ = nullptr;
   size_t segment_size_ = 0;
   std::byte* board_ = nullptr;  // mapped read-only

@@ -90,6 +90,7 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   uint64_t session_id() const { return connection_->session_id(); }
+  const std::string& daemon_version() const { return connection_->daemon_version(); }
 
   // Copies `request` into a free context and publishes it; on kOk *context names it until
   // wait() or poll() completes it. Returns kOk; kTooLarge (a payload larger than the whole

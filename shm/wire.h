@@ -322,7 +322,9 @@ struct HelloReply {
   uint32_t reserved;
   uint64_t session_id;
   uint64_t segment_size;
-  char error[224];  // NUL-terminated reason when status != kHelloOk
+  // NUL-terminated: the reason when status != kHelloOk; with kHelloOk, the daemon's software
+  // version ("0.1.0"; empty from daemons before 0.1.0's protocol 2, which left it zero).
+  char text[224];
 };
 static_assert(sizeof(HelloReply) == 256);
 

@@ -14,10 +14,6 @@
 #include "sync/clock.h"
 #include "sync/latch_stats.h"
 
-#ifndef RINGDB_VERSION
-#define RINGDB_VERSION "unknown"
-#endif
-
 namespace ringdb::daemon {
 namespace {
 

@@ -33,8 +33,8 @@ std::string process_name(pid_t pid) {
   return name;
 }
 
-void set_error(shm::HelloReply* reply, const std::string& why) {
-  snprintf(reply->error, sizeof reply->error, "%s", why.c_str());
+void set_text(shm::HelloReply* reply, const std::string& text) {
+  snprintf(reply->text, sizeof reply->text, "%s", text.c_str());
 }
 
 }  // namespace
@@ -218,7 +218,7 @@ void Server::refuse(int fd, shm::HelloStatus status, const std::string& why) {
   reply.magic = shm::kSegmentMagic;
   reply.version = shm::kProtocolVersion;
   reply.status = status;
-  set_error(&reply, why);
+  set_text(&reply, why);
   [[maybe_unused]] const ssize_t n = send(fd, &reply, sizeof reply, MSG_NOSIGNAL | MSG_DONTWAIT);
   close(fd);
 }
@@ -311,6 +311,7 @@ void Server::connect(int fd) {
   reply.status = shm::HelloStatus::kHelloOk;
   reply.session_id = id;
   reply.segment_size = geometry_.segment_size;
+  set_text(&reply, RINGDB_VERSION);
   const int fds[3] = {segment->fd(), board_->read_only_fd(), doorbells_->fd()};
   // The session joins the table before the client learns of it: a request the client
   // submits right after the handshake must find a worker that serves its rings (a worker

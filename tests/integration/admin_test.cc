@@ -152,6 +152,9 @@ TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown 
     CHECK(status["index_bytes"].get<uint64_t>() > 0);
     CHECK(status["keys"].get<uint64_t>() >= kPuts);
     CHECK(status["uptime_seconds"].get<double>() > 0);
+    // The daemon tells its clients the version it tells operators; here, the library's.
+    CHECK(status["version"] == c->daemon_version());
+    CHECK(c->daemon_version() == ringdb::version());
     const json wal = admin_ok(daemon, {"wal"});
     CHECK(wal["records"].get<uint64_t>() - before_wal["records"].get<uint64_t>() == kPuts);
     CHECK(wal["fsyncs"].get<uint64_t>() >= before_wal["fsyncs"].get<uint64_t>() + 1);

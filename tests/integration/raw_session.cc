@@ -36,7 +36,7 @@ RawSession::RawSession(const std::string& socket_path) {
     return;
   }
   if (reply_.status != shm::HelloStatus::kHelloOk) {
-    error_ = reply_.error;
+    error_ = reply_.text;
     return;
   }
   cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);

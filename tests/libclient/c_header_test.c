@@ -15,6 +15,9 @@ int main(void) {
     return 1;
   }
   if (strcmp(ringdb_status_name(RINGDB_NOT_FOUND), "NOT_FOUND") != 0) return 1;
+  if (strlen(ringdb_status_message(RINGDB_CONFLICT)) == 0) return 1;
+  if (strcmp(ringdb_version(NULL, NULL, NULL), RINGDB_VERSION_STRING) != 0) return 1;
+  if (strcmp(ringdb_daemon_version(NULL), "") != 0) return 1;
   ringdb_close(NULL);
   printf("ok: %s\n", error);
   return 0;

@@ -121,11 +121,11 @@ TEST_CASE("the daemon's internal error (or an unknown refusal): CONNECT_FAILED")
 
 TEST_CASE("a reason without its NUL terminator is cut at the field's end") {
   HelloReply reply = HelloServer::hello(HelloStatus::kHelloPermissionDenied);
-  std::memset(reply.error, 'r', sizeof reply.error);
+  std::memset(reply.text, 'r', sizeof reply.text);
   std::string error;
   CHECK(refused_with(reply, &error) == Status::kPermissionDenied);
-  CHECK(error.find(std::string(sizeof reply.error, 'r')) != std::string::npos);
-  CHECK(error.find(std::string(sizeof reply.error + 1, 'r')) == std::string::npos);
+  CHECK(error.find(std::string(sizeof reply.text, 'r')) != std::string::npos);
+  CHECK(error.find(std::string(sizeof reply.text + 1, 'r')) == std::string::npos);
 }
 
 TEST_CASE("a hello with another magic: PROTOCOL_MISMATCH") {
@@ -205,12 +205,13 @@ TEST_CASE("a segment whose header does not follow from its sizes is refused") {
     close(fd);
 }
 
-TEST_CASE("a good hello: the session is mapped and its id reported") {
+TEST_CASE("a good hello: the session is mapped, its id and the daemon's version reported") {
   FakeDaemon daemon;
   std::string error;
   std::unique_ptr<Client> client;
   REQUIRE(connect_to(daemon.socket_path(), &error, &client) == Status::kOk);
   CHECK(client->session_id() == 7);
+  CHECK(client->daemon_version() == "9.8.7-fake");
   CHECK(client->ping() == Status::kOk);
 }
 

@@ -87,7 +87,7 @@ shm::HelloReply HelloServer::hello(shm::HelloStatus status, const char* error) {
   reply.magic = shm::kSegmentMagic;
   reply.version = shm::kProtocolVersion;
   reply.status = status;
-  std::strncpy(reply.error, error, sizeof reply.error - 1);
+  std::strncpy(reply.text, error, sizeof reply.text - 1);
   return reply;
 }
 
@@ -229,7 +229,7 @@ void FakeDaemon::serve() {
   const int fd = accept_one(listen_fd_, &stop_, std::chrono::seconds(60));
   if (fd < 0) return;
   const int fds[3] = {segment_->fd(), board_->read_only_fd(), doorbells_->fd()};
-  shm::HelloReply reply = HelloServer::hello(shm::HelloStatus::kHelloOk);
+  shm::HelloReply reply = HelloServer::hello(shm::HelloStatus::kHelloOk, "9.8.7-fake");
   reply.session_id = 7;
   reply.segment_size = geometry_.segment_size;
   HelloServer::send_hello(fd, reply, fds, 3);

@@ -1,7 +1,9 @@
 // libringdb's status codes (ringdb/client.h, ringdb/ringdb.h): every code has the name
-// ringdb-cli prints, the C and C++ spellings agree, and an unknown code is named, not a crash.
+// ringdb-cli prints and a sentence of its own, the C and C++ spellings agree, and an unknown
+// code is named, not a crash; the library's version.
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,4 +72,35 @@ TEST_CASE("daemon codes keep their wire numbers; library codes start at 32") {
 TEST_CASE("a code this library does not know (a newer daemon's) still has a name") {
   CHECK(std::string(ringdb::status_name(static_cast<Status>(20))) == "UNKNOWN_STATUS");
   CHECK(std::string(ringdb_status_name(static_cast<ringdb_status>(50))) == "UNKNOWN_STATUS");
+}
+
+TEST_CASE("every status has a sentence of its own, the same through C and C++") {
+  const std::string unknown = ringdb::status_message(static_cast<Status>(20));
+  CHECK(unknown.find("does not know") != std::string::npos);
+  std::set<std::string> sentences;
+#define RINGDB_TEST_SENTENCE(name, camel, number, message)            \
+  {                                                                   \
+    const std::string cpp = ringdb::status_message(Status::k##camel); \
+    CAPTURE(cpp);                                                     \
+    CHECK(cpp == ringdb_status_message(RINGDB_##name));               \
+    CHECK(cpp.size() > 5);                                            \
+    CHECK(cpp != unknown);                                            \
+    CHECK(sentences.insert(cpp).second);                              \
+  }
+  RINGDB_ALL_STATUS_CODES(RINGDB_TEST_SENTENCE)
+#undef RINGDB_TEST_SENTENCE
+  CHECK(std::string(ringdb_status_message(RINGDB_CONFLICT)).find("only abort is useful") !=
+        std::string::npos);
+}
+
+TEST_CASE("the library's version: C, C++ and <ringdb/version.h> agree") {
+  int major = -1;
+  int minor = -1;
+  int patch = -1;
+  const std::string c = ringdb_version(&major, &minor, &patch);
+  CHECK(c == RINGDB_VERSION_STRING);
+  CHECK(c == ringdb::version());
+  CHECK(c == std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch));
+  CHECK(major == RINGDB_VERSION_MAJOR);
+  CHECK(std::string(ringdb_version(nullptr, nullptr, nullptr)) == c);
 }

@@ -116,7 +116,7 @@ int run(const Options& options) {
   std::string error;
   const ringdb::Status status = ringdb::Client::connect(connect_options, &client, &error);
   if (status != ringdb::Status::kOk) {
-    if (error.empty()) error = ringdb::cli::describe(status);
+    if (error.empty()) error = ringdb::status_message(status);
     fprintf(stderr, "ringdb-cli: cannot connect to %s: %s (%s)\n", path.c_str(), error.c_str(),
             ringdb::status_name(status));
     if (options.json) {

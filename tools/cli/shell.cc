@@ -37,74 +37,13 @@ const char kCommandHelp[] =
     "Arguments are separated by spaces; \"double quotes\" take spaces and the escapes\n"
     "\\\" \\\\ \\n \\t \\r \\0 \\xHH.\n";
 
-std::string describe(Status status) {
-  switch (status) {
-    case Status::kOk:
-      return "success";
-    case Status::kNotFound:
-      return "the key has no value";
-    case Status::kConflict:
-      return "another transaction wrote this key first; only abort is useful now";
-    case Status::kOutOfMemory:
-      return "the daemon's memory limit for data is reached";
-    case Status::kTooLarge:
-      return "a key, a value or the transaction's writes are larger than the daemon allows";
-    case Status::kInvalidArgument:
-      return "the daemon rejected an argument (e.g. an empty key)";
-    case Status::kTooManyViews:
-      return "the daemon's read-view table is full; retry later";
-    case Status::kTransactionDone:
-      return "the transaction had already failed and has been aborted";
-    case Status::kInvalidRequest:
-      return "the daemon rejected the request as malformed (e.g. a scan LIMIT over 100000)";
-    case Status::kShuttingDown:
-      return "the daemon is shutting down; the command did not run";
-    case Status::kTooManyTransactions:
-      return "this session has too many open transactions";
-    case Status::kTransactionBusy:
-      return "the transaction is running another request";
-    case Status::kResponseAreaFull:
-      return "too much result data in flight in this session; retry";
-    case Status::kUnknownTransaction:
-      return "the daemon does not know this transaction";
-    case Status::kDiskFull:
-      return "the daemon's disk is full: the commit could not be logged and was aborted";
-    case Status::kTrxTooOld:
-      return "the transaction was open longer than the daemon allows and was aborted";
-    case Status::kConditionFailed:
-      return "a condition of the batch did not hold; nothing was written";
-    case Status::kCompacted:
-      return "the log no longer holds that position: read a snapshot, then watch from now";
-    case Status::kTooManyWatches:
-      return "this session (or the daemon) has too many watches";
-    case Status::kTimedOut:
-      return "nothing came in time";
-    case Status::kRingFull:
-      return "the request ring is full";
-    case Status::kTooManyInFlight:
-      return "too many requests in flight";
-    case Status::kDisconnected:
-      return "the connection to the daemon is lost";
-    case Status::kPermissionDenied:
-      return "the daemon does not allow this user";
-    case Status::kTooManySessions:
-      return "the daemon has reached its session limit";
-    case Status::kProtocolMismatch:
-      return "the daemon speaks another protocol version than this cli";
-    case Status::kConnectFailed:
-      return "no daemon answers at the socket";
-    case Status::kUntrustedDaemon:
-      return "the process at the socket runs as a user this client does not trust";
-  }
-  return "unknown status " + std::to_string(static_cast<int>(status));
-}
-
 namespace {
 
 Reply status_reply(Status status) {
   Reply r;
   r.status = status;
-  if (status != Status::kOk && status != Status::kNotFound) r.error = describe(status);
+  if (status != Status::kOk && status != Status::kNotFound)
+    r.error = ringdb::status_message(status);
   // Which part was too large, and the limit (the library has it from the daemon's answer).
   if (const std::string detail = ringdb::last_error_detail();
       status == Status::kTooLarge && !detail.empty()) {

@@ -50,9 +50,6 @@ struct Reply {
 // What `help` prints: one line per command.
 extern const char kCommandHelp[];
 
-// A sentence explaining `status` to a person (the "error" field of a reply).
-std::string describe(Status status);
-
 class Shell {
  public:
   // REQUIRES: client != nullptr.

@@ -36,6 +36,14 @@ enum class [[nodiscard]] Status : int{RINGDB_ALL_STATUS_CODES(RINGDB_CPP_STATUS)
 
 // "OK", "NOT_FOUND", ... (the names ringdb-cli prints).
 const char* status_name(Status status);
+// What `status` means, in a sentence for a person ("another transaction wrote this key first
+// (first updater wins); only abort is useful now"); static storage. For kTooLarge,
+// last_error_detail() says which part and the limit.
+const char* status_message(Status status);
+
+// This library's version ("0.1.0"); <ringdb/version.h> has the one a program was compiled
+// against, Client::daemon_version() the daemon's.
+const char* version();
 
 // What the last answer this thread received exceeded, when it was kTooLarge: which part (a
 // key, a value, the transaction's log record) and the daemon's limit, in a sentence; empty
@@ -257,6 +265,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   uint64_t session_id() const;
+  // The daemon's software version, as it said when the session began ("0.1.0").
+  const std::string& daemon_version() const;
 
   Status ping();
   // Autocommit operations: each runs as its own transaction. A put or del whose key is held by

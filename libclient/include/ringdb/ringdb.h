@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ringdb/status_codes.h"
+#include "ringdb/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +51,14 @@ typedef struct ringdb_scan_options {
 
 /* The name of a status, e.g. "NOT_FOUND" (static storage). */
 const char* ringdb_status_name(ringdb_status status);
+/* What a status means, in a sentence for a person, e.g. for RINGDB_CONFLICT "another
+ * transaction wrote this key first (first updater wins); only abort is useful now" (static
+ * storage; every code's sentence: docs/PROTOCOL.md section 4 and docs/CLIENT.md). */
+const char* ringdb_status_message(ringdb_status status);
+
+/* This library's version, "MAJOR.MINOR.PATCH" (static storage), and its parts when the
+ * pointers are not NULL. <ringdb/version.h> has the version a program was compiled against. */
+const char* ringdb_version(int* major, int* minor, int* patch);
 
 /* What the last answer this thread received exceeded, when it was RINGDB_TOO_LARGE: which
  * part (key, value, the transaction's log record) and the daemon's limit, in a sentence; ""
@@ -65,6 +74,9 @@ ringdb_status ringdb_connect(const char* socket_path, ringdb_client** out, char*
                              size_t error_len);
 /* Closes the session: open transactions are aborted by the daemon. Accepts NULL. */
 void ringdb_close(ringdb_client* client);
+/* The daemon's software version as it said when the session began, e.g. "0.1.0" ("" for
+ * NULL). Valid until ringdb_close(client). */
+const char* ringdb_daemon_version(const ringdb_client* client);
 
 ringdb_status ringdb_ping(ringdb_client* client);
 
