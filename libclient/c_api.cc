@@ -29,6 +29,10 @@ struct ringdb_txn {
   std::unique_ptr<ringdb::Transaction> txn;
 };
 
+struct ringdb_cursor {
+  std::unique_ptr<ringdb::Cursor> cursor;
+};
+
 struct ringdb_batch {
   ringdb::Batch batch;
 };
@@ -81,6 +85,32 @@ ringdb::ScanOptions scan_options(const ringdb_scan_options& o) {
   options.limit = o.limit;
   options.reverse = o.reverse != 0;
   return options;
+}
+
+bool valid(const ringdb_cursor_options* o) {
+  return o != nullptr && valid(o->start, o->start_len) && valid(o->end, o->end_len) &&
+         valid(o->prefix, o->prefix_len);
+}
+
+ringdb::CursorOptions cursor_options(const ringdb_cursor_options& o) {
+  ringdb::CursorOptions options;
+  options.start.assign(view(o.start, o.start_len));
+  options.end.assign(view(o.end, o.end_len));
+  options.prefix.assign(view(o.prefix, o.prefix_len));
+  options.reverse = o.reverse != 0;
+  if (o.page_items != 0) options.page_items = o.page_items;
+  return options;
+}
+
+// Opens a cursor with open(CursorOptions, unique_ptr<Cursor>*) -> Status.
+template <typename Open>
+ringdb_status open_cursor(const ringdb_cursor_options* options, ringdb_cursor** out, Open&& open) {
+  return guarded([&] {
+    auto handle = std::make_unique<ringdb_cursor>();
+    const Status s = open(cursor_options(*options), &handle->cursor);
+    if (s == Status::kOk) *out = handle.release();
+    return s;
+  });
 }
 
 bool valid(const ringdb_scan_options* o) {
@@ -282,6 +312,44 @@ ringdb_status ringdb_txn_scan(ringdb_txn* txn, const ringdb_scan_options* option
   return scan_items([&](std::vector<ringdb::KeyValue>* found,
                         bool* cut) { return txn->txn->scan(scan_options(*options), found, cut); },
                     items, count, truncated);
+}
+
+ringdb_status ringdb_cursor_open(ringdb_client* client, const ringdb_cursor_options* options,
+                                 ringdb_cursor** out) {
+  if (out != nullptr) *out = nullptr;
+  if (client == nullptr || !valid(options) || out == nullptr) return RINGDB_INVALID_ARGUMENT;
+  return open_cursor(options, out, [&](const ringdb::CursorOptions& o, auto* cursor) {
+    return client->client->open_cursor(o, cursor);
+  });
+}
+
+ringdb_status ringdb_txn_cursor_open(ringdb_txn* txn, const ringdb_cursor_options* options,
+                                     ringdb_cursor** out) {
+  if (out != nullptr) *out = nullptr;
+  if (txn == nullptr || !valid(options) || out == nullptr) return RINGDB_INVALID_ARGUMENT;
+  return open_cursor(options, out, [&](const ringdb::CursorOptions& o, auto* cursor) {
+    return txn->txn->open_cursor(o, cursor);
+  });
+}
+
+ringdb_status ringdb_cursor_next(ringdb_cursor* cursor, const char** key, size_t* key_len,
+                                 const char** value, size_t* value_len) {
+  if (cursor == nullptr) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] {
+    const Status s = cursor->cursor->next();
+    const bool ok = s == Status::kOk;
+    const std::string_view k = ok ? cursor->cursor->key() : std::string_view();
+    const std::string_view v = ok ? cursor->cursor->value() : std::string_view();
+    if (key != nullptr) *key = k.data();
+    if (key_len != nullptr) *key_len = k.size();
+    if (value != nullptr) *value = v.data();
+    if (value_len != nullptr) *value_len = v.size();
+    return s;
+  });
+}
+
+void ringdb_cursor_close(ringdb_cursor* cursor) {
+  delete cursor;
 }
 
 ringdb_status ringdb_commit(ringdb_txn* txn) {

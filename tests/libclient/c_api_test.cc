@@ -115,6 +115,80 @@ TEST_CASE("C: put, get, del, scan round-trip; results are malloc'ed and NUL-term
   ringdb_close(client);
 }
 
+// Reads a cursor to its end: "key=value," per item; *status gets what ended it.
+std::string drain(ringdb_cursor* cursor, ringdb_status* status) {
+  std::string out;
+  const char* key = nullptr;
+  const char* value = nullptr;
+  size_t key_len = 0;
+  size_t value_len = 0;
+  while ((*status = ringdb_cursor_next(cursor, &key, &key_len, &value, &value_len)) == RINGDB_OK)
+    out += std::string(key, key_len) + "=" + std::string(value, value_len) + ",";
+  CHECK(key == nullptr);  // at the end: no item
+  CHECK(key_len == 0);
+  return out;
+}
+
+TEST_CASE("C: cursors page through a range forward and in reverse, alone or in a transaction") {
+  FakeDaemon daemon;
+  ringdb_client* client = connect_c(daemon);
+  for (const char* k : {"a1", "a2", "a3", "a4", "a5", "b1"})
+    REQUIRE(ringdb_put(client, k, 2, k, 2) == RINGDB_OK);
+  ringdb_cursor_options o;
+  std::memset(&o, 0, sizeof o);
+  o.prefix = "a";
+  o.prefix_len = 1;
+  o.page_items = 2;  // three requests for five keys
+  ringdb_cursor* cursor = nullptr;
+  REQUIRE(ringdb_cursor_open(client, &o, &cursor) == RINGDB_OK);
+  const uint64_t before = daemon.requests();
+  ringdb_status status = RINGDB_OK;
+  CHECK(drain(cursor, &status) == "a1=a1,a2=a2,a3=a3,a4=a4,a5=a5,");
+  CHECK(status == RINGDB_NOT_FOUND);
+  CHECK(daemon.requests() - before == 3);
+  CHECK(ringdb_cursor_next(cursor, nullptr, nullptr, nullptr, nullptr) == RINGDB_NOT_FOUND);
+  ringdb_cursor_close(cursor);
+
+  o.reverse = 1;
+  o.prefix_len = 0;
+  o.start = "a2";
+  o.start_len = 2;
+  o.end = "b";
+  o.end_len = 1;
+  o.page_items = 0;  // the default
+  ringdb_txn* txn = nullptr;
+  REQUIRE(ringdb_begin(client, 0, &txn) == RINGDB_OK);
+  REQUIRE(ringdb_txn_cursor_open(txn, &o, &cursor) == RINGDB_OK);
+  CHECK(drain(cursor, &status) == "a5=a5,a4=a4,a3=a3,a2=a2,");
+  CHECK(status == RINGDB_NOT_FOUND);
+  ringdb_cursor_close(cursor);
+  CHECK(ringdb_commit(txn) == RINGDB_OK);
+  ringdb_cursor_close(nullptr);
+
+  // Bad arguments.
+  CHECK(ringdb_cursor_open(nullptr, &o, &cursor) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_cursor_open(client, nullptr, &cursor) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_cursor_open(client, &o, nullptr) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_txn_cursor_open(nullptr, &o, &cursor) == RINGDB_INVALID_ARGUMENT);
+  o.start = nullptr;  // with a length
+  CHECK(ringdb_cursor_open(client, &o, &cursor) == RINGDB_INVALID_ARGUMENT);
+  CHECK(cursor == nullptr);
+  CHECK(ringdb_cursor_next(nullptr, nullptr, nullptr, nullptr, nullptr) == RINGDB_INVALID_ARGUMENT);
+  ringdb_close(client);
+}
+
+TEST_CASE("C: the library's and the daemon's versions, and every status's sentence") {
+  FakeDaemon daemon;
+  ringdb_client* client = connect_c(daemon);
+  CHECK(std::string(ringdb_daemon_version(client)) == "9.8.7-fake");
+  CHECK(std::string(ringdb_daemon_version(nullptr)).empty());
+  int major = -1;
+  CHECK(std::string(ringdb_version(&major, nullptr, nullptr)) == RINGDB_VERSION_STRING);
+  CHECK(major == RINGDB_VERSION_MAJOR);
+  CHECK(std::string(ringdb_status_message(RINGDB_NOT_FOUND)) == "the key has no value");
+  ringdb_close(client);
+}
+
 TEST_CASE("C: a transaction commits, and an abandoned one is aborted on abort") {
   FakeDaemon daemon;
   ringdb_client* client = connect_c(daemon);

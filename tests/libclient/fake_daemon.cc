@@ -112,6 +112,7 @@ struct FakeDaemon::Answer {
   std::string value;
   bool has_items = false;
   std::vector<Item> items;
+  bool more = false;  // scan: keys after the items
 };
 
 FakeDaemon::FakeDaemon(FakeOptions options)
@@ -349,8 +350,12 @@ shm::WireStatus FakeDaemon::dispatch(const shm::Request& rq, Answer* answer) {
         return k >= rq.key && (rq.value.empty() || k < rq.value) && k.starts_with(rq.prefix);
       };
       auto add = [&](const auto& kv) {
-        if (answer->items.size() < rq.limit && wanted(kv.first))
+        if (!wanted(kv.first)) return;
+        if (answer->items.size() < rq.limit) {
           answer->items.push_back({kv.first, kv.second});
+        } else {
+          answer->more = true;  // the limit stopped it before this key
+        }
       };
       if ((rq.flags & shm::kFlagReverse) != 0) {
         std::for_each(data_.rbegin(), data_.rend(), add);
@@ -403,6 +408,7 @@ void FakeDaemon::post(uint32_t index, const Answer& answer) {
   content.u64 = answer.u64;
   if (answer.has_value) content.value = answer.value;
   if (answer.has_items) content.items = &answer.items;
+  content.more = answer.more;
   shm::ContextHeader* c = context(index);
   shm::write_answer(c, geometry_.inline_capacity(), content,
                     std::max(geometry_.inline_capacity(), geometry_.sizes.response_area_size / 2),

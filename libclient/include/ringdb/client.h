@@ -92,7 +92,19 @@ struct ScanOptions {
   bool reverse = false;
 };
 
+// What a Cursor iterates over: the keys of a range or prefix, ascending or descending.
+struct CursorOptions {
+  std::string start;   // keys >= start; empty: unbounded
+  std::string end;     // keys < end; empty: unbounded
+  std::string prefix;  // keys that begin with prefix
+  bool reverse = false;
+  // Items fetched per request to the daemon (1 to the daemon's scan limit, 100 000 by
+  // default); a page also stops at the daemon's answer byte limit (--scan-result-bytes-max).
+  uint32_t page_items = 1000;
+};
+
 class Client;
+class Cursor;
 class Transaction;
 namespace shm {
 enum class BatchKind : uint8_t;  // the wire's entry kinds (the library's own header)
@@ -295,6 +307,12 @@ class Client {
   // Starts a snapshot-isolated transaction.
   Status begin(std::unique_ptr<Transaction>* txn, bool read_only = false);
 
+  // A cursor over one snapshot taken now (see Cursor). It holds a read-only transaction of
+  // its own until destroyed: one of the session's transactions, which keeps old versions
+  // from purge while it lives and is ended by the daemon (kTrxTooOld) past
+  // --transaction-age-max-ms. kOk, kInvalidArgument (page_items 0), or begin()'s errors.
+  Status open_cursor(const CursorOptions& options, std::unique_ptr<Cursor>* out);
+
   // Starts a watch (see WatchOptions): kOk with *id and *position (where it starts: the log's
   // end for kWatchFromNow); kCompacted (*position: the oldest position the log holds);
   // kInvalidArgument (`from` is no position of this daemon's log); kTooManyWatches (the
@@ -340,6 +358,10 @@ class Transaction {
   Status put(std::string_view key, std::string_view value);
   Status del(std::string_view key);
   Status scan(const ScanOptions& options, std::vector<KeyValue>* items, bool* truncated = nullptr);
+  // A cursor in this transaction's snapshot, seeing its own writes as of each page's fetch.
+  // The transaction must outlive it and runs one request at a time: use it between the
+  // cursor's pages only (a request while the cursor fetches gets kTransactionBusy).
+  Status open_cursor(const CursorOptions& options, std::unique_ptr<Cursor>* out);
   // Both end the transaction whatever the outcome. commit: kOk, or kTransactionDone (it had
   // failed and was aborted), kDiskFull (it could not be logged and was aborted), or a
   // transport error.
@@ -361,6 +383,48 @@ class Transaction {
   uint64_t handle_;
   uint64_t commit_csn_ = 0;
   uint64_t log_position_ = 0;
+};
+
+// Iterates over a range in key order (or reverse), in one snapshot, fetching pages of
+// CursorOptions::page_items from the daemon as it goes: the daemon's per-answer limits (items,
+// bytes) are paged through transparently, however large the range.
+//
+//   ringdb::CursorOptions options;
+//   options.prefix = "user/";
+//   std::unique_ptr<ringdb::Cursor> cursor;
+//   client->open_cursor(options, &cursor);
+//   while (cursor->next() == ringdb::Status::kOk) use(cursor->key(), cursor->value());
+//   if (cursor->status() != ringdb::Status::kOk) ... (an error ended it early)
+//
+// One thread at a time.
+class Cursor {
+ public:
+  ~Cursor();
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+
+  // Moves to the next item: kOk (key() and value() hold it); kNotFound at the end of the
+  // range; or the error that ended it (a transport error, kTrxTooOld, kUnknownTransaction...),
+  // after which next() keeps returning it.
+  Status next();
+  // The current item; valid until the next call to next().
+  std::string_view key() const { return page_[at_ - 1].key; }
+  std::string_view value() const { return page_[at_ - 1].value; }
+  // kOk while going or at the normal end; the error that ended the cursor otherwise.
+  Status status() const { return failed_; }
+
+ private:
+  friend class Client;
+  friend class Transaction;
+  Cursor(Transaction* txn, std::unique_ptr<Transaction> own, const CursorOptions& options);
+  Status fetch();
+  Transaction* txn_;
+  std::unique_ptr<Transaction> own_;  // an autocommit cursor's snapshot
+  ScanOptions next_page_;             // the rest of the range
+  std::vector<KeyValue> page_;
+  size_t at_ = 0;  // items of page_ already returned
+  bool more_ = true;
+  Status failed_ = Status::kOk;
 };
 
 // Runs fn(Transaction&) -> Status in a new transaction and commits it, again from the start

@@ -101,6 +101,40 @@ ringdb_status ringdb_txn_put(ringdb_txn* txn, const char* key, size_t key_len, c
 ringdb_status ringdb_txn_del(ringdb_txn* txn, const char* key, size_t key_len);
 ringdb_status ringdb_txn_scan(ringdb_txn* txn, const ringdb_scan_options* options,
                               ringdb_item** items, size_t* count, int* truncated);
+
+/* Cursors (ringdb::Cursor in client.h): iterate over a range in key order (or reverse), in one
+ * snapshot, fetched from the daemon page_items at a time; the daemon's per-answer limits are
+ * paged through transparently. One thread at a time per cursor. */
+typedef struct ringdb_cursor ringdb_cursor;
+typedef struct ringdb_cursor_options {
+  const char* start; /* as ringdb_scan_options */
+  size_t start_len;
+  const char* end;
+  size_t end_len;
+  const char* prefix;
+  size_t prefix_len;
+  int reverse;         /* nonzero: descending */
+  uint32_t page_items; /* items per request to the daemon; 0: 1000 */
+} ringdb_cursor_options;
+/* A cursor over a snapshot taken now. It holds a read-only transaction of its own until
+ * closed: one of the session's open transactions, ended by the daemon past
+ * --transaction-age-max-ms (then ringdb_cursor_next returns RINGDB_TRX_TOO_OLD). RINGDB_OK,
+ * RINGDB_INVALID_ARGUMENT, or ringdb_begin's errors. */
+ringdb_status ringdb_cursor_open(ringdb_client* client, const ringdb_cursor_options* options,
+                                 ringdb_cursor** out);
+/* A cursor in txn's snapshot; txn must stay open while it is used, and is used by it only
+ * while ringdb_cursor_next runs. RINGDB_OK, RINGDB_INVALID_ARGUMENT,
+ * RINGDB_UNKNOWN_TRANSACTION. */
+ringdb_status ringdb_txn_cursor_open(ringdb_txn* txn, const ringdb_cursor_options* options,
+                                     ringdb_cursor** out);
+/* The next item: RINGDB_OK with *key and *value pointing into the cursor (not NUL-terminated;
+ * valid until the cursor's next call), RINGDB_NOT_FOUND at the end of the range, or the error
+ * that ended the cursor (returned again by every later call). Output pointers may be NULL. */
+ringdb_status ringdb_cursor_next(ringdb_cursor* cursor, const char** key, size_t* key_len,
+                                 const char** value, size_t* value_len);
+/* Releases the cursor (and its own snapshot). Accepts NULL. */
+void ringdb_cursor_close(ringdb_cursor* cursor);
+
 /* Both release txn, whatever the outcome. */
 ringdb_status ringdb_commit(ringdb_txn* txn);
 void ringdb_abort(ringdb_txn* txn);
