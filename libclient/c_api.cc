@@ -33,6 +33,12 @@ struct ringdb_cursor {
   std::unique_ptr<ringdb::Cursor> cursor;
 };
 
+struct ringdb_op {
+  ringdb::Operation op;
+  bool in_flight = false;
+  bool out_of_memory = false;  // its results could not be stored: its status is OUT_OF_MEMORY
+};
+
 struct ringdb_batch {
   ringdb::Batch batch;
 };
@@ -110,6 +116,23 @@ ringdb_status open_cursor(const ringdb_cursor_options* options, ringdb_cursor** 
     const Status s = open(cursor_options(*options), &handle->cursor);
     if (s == Status::kOk) *out = handle.release();
     return s;
+  });
+}
+
+bool valid(ringdb_durability d) {
+  return d == RINGDB_SYNC || d == RINGDB_ASYNC || d == RINGDB_NONE;
+}
+
+// Makes an op from make() -> ringdb::Operation when `ok` (the arguments are valid).
+template <typename Make>
+ringdb_status make_op(ringdb_op** out, bool ok, Make&& make) {
+  if (out != nullptr) *out = nullptr;
+  if (out == nullptr || !ok) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] {
+    auto op = std::make_unique<ringdb_op>();
+    op->op = make();
+    *out = op.release();
+    return Status::kOk;
   });
 }
 
@@ -255,8 +278,162 @@ ringdb_status ringdb_put(ringdb_client* client, const char* key, size_t key_len,
 }
 
 ringdb_status ringdb_del(ringdb_client* client, const char* key, size_t key_len) {
-  if (client == nullptr || !valid(key, key_len)) return RINGDB_INVALID_ARGUMENT;
-  return guarded([&] { return client->client->del(view(key, key_len)); });
+  return ringdb_del_durability(client, key, key_len, RINGDB_SYNC);
+}
+
+ringdb_status ringdb_put_durability(ringdb_client* client, const char* key, size_t key_len,
+                                    const char* value, size_t value_len,
+                                    ringdb_durability durability) {
+  if (client == nullptr || !valid(key, key_len) || !valid(value, value_len) || !valid(durability)) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    return client->client->put(view(key, key_len), view(value, value_len),
+                               static_cast<ringdb::Durability>(durability));
+  });
+}
+
+ringdb_status ringdb_del_durability(ringdb_client* client, const char* key, size_t key_len,
+                                    ringdb_durability durability) {
+  if (client == nullptr || !valid(key, key_len) || !valid(durability)) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  return guarded([&] {
+    return client->client->del(view(key, key_len), static_cast<ringdb::Durability>(durability));
+  });
+}
+
+// ---- Operations kept in flight -----------------------------------------------------------
+
+ringdb_status ringdb_op_get(const char* key, size_t key_len, ringdb_op** out) {
+  return make_op(out, valid(key, key_len),
+                 [&] { return ringdb::Operation::get(view(key, key_len)); });
+}
+
+ringdb_status ringdb_op_put(const char* key, size_t key_len, const char* value, size_t value_len,
+                            ringdb_durability durability, ringdb_op** out) {
+  return make_op(out, valid(key, key_len) && valid(value, value_len) && valid(durability), [&] {
+    ringdb::Operation op = ringdb::Operation::put(view(key, key_len), view(value, value_len));
+    op.set_durability(static_cast<ringdb::Durability>(durability));
+    return op;
+  });
+}
+
+ringdb_status ringdb_op_del(const char* key, size_t key_len, ringdb_durability durability,
+                            ringdb_op** out) {
+  return make_op(out, valid(key, key_len) && valid(durability), [&] {
+    ringdb::Operation op = ringdb::Operation::del(view(key, key_len));
+    op.set_durability(static_cast<ringdb::Durability>(durability));
+    return op;
+  });
+}
+
+ringdb_status ringdb_op_scan(const ringdb_scan_options* options, ringdb_op** out) {
+  return make_op(out, valid(options),
+                 [&] { return ringdb::Operation::scan(scan_options(*options)); });
+}
+
+ringdb_status ringdb_op_set_txn(ringdb_op* op, const ringdb_txn* txn) {
+  if (op == nullptr || op->in_flight || txn == nullptr) return RINGDB_INVALID_ARGUMENT;
+  op->op.set_transaction(*txn->txn);
+  return RINGDB_OK;
+}
+
+void ringdb_op_free(ringdb_op* op) {
+  delete op;
+}
+
+ringdb_status ringdb_submit(ringdb_client* client, ringdb_op* op) {
+  if (client == nullptr || op == nullptr || op->in_flight) return RINGDB_INVALID_ARGUMENT;
+  op->out_of_memory = false;
+  const Status s = client->client->submit(&op->op);
+  op->in_flight = s == Status::kOk;
+  return c_status(s);
+}
+
+ringdb_status ringdb_try_submit(ringdb_client* client, ringdb_op* op) {
+  if (client == nullptr || op == nullptr || op->in_flight) return RINGDB_INVALID_ARGUMENT;
+  op->out_of_memory = false;
+  const Status s = client->client->try_submit(&op->op);
+  op->in_flight = s == Status::kOk;
+  return c_status(s);
+}
+
+ringdb_status ringdb_wait(ringdb_client* client, ringdb_op* op) {
+  if (client == nullptr || op == nullptr) return RINGDB_INVALID_ARGUMENT;
+  const ringdb_status s = guarded([&] {
+    (void)client->client->wait(&op->op);  // a transport error is the op's status too
+    return Status::kOk;
+  });
+  op->in_flight = false;
+  op->out_of_memory = s != RINGDB_OK;
+  return ringdb_op_status(op);
+}
+
+int ringdb_poll(ringdb_client* client, ringdb_op* op) {
+  if (client == nullptr || op == nullptr) return 1;
+  bool complete = true;
+  op->out_of_memory = guarded([&] {
+                        complete = client->client->poll(&op->op);
+                        return Status::kOk;
+                      }) != RINGDB_OK;
+  if (complete) op->in_flight = false;
+  return complete ? 1 : 0;
+}
+
+ringdb_status ringdb_execute(ringdb_client* client, ringdb_op* const* ops, size_t count) {
+  if (client == nullptr || (ops == nullptr && count != 0)) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] {
+    std::vector<ringdb::Operation*> list(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (ops[i] == nullptr || ops[i]->in_flight) return Status::kInvalidArgument;
+      list[i] = &ops[i]->op;
+      ops[i]->out_of_memory = false;
+    }
+    return client->client->execute(list);
+  });
+}
+
+ringdb_status ringdb_op_status(const ringdb_op* op) {
+  if (op == nullptr) return RINGDB_INVALID_ARGUMENT;
+  return op->out_of_memory ? RINGDB_OUT_OF_MEMORY : c_status(op->op.status());
+}
+
+ringdb_status ringdb_op_value(const ringdb_op* op, const char** value, size_t* value_len) {
+  if (op == nullptr || value == nullptr || value_len == nullptr) return RINGDB_INVALID_ARGUMENT;
+  *value = op->op.value().c_str();
+  *value_len = op->op.value().size();
+  return c_status(op->op.status());
+}
+
+size_t ringdb_op_item_count(const ringdb_op* op) {
+  return op == nullptr ? 0 : op->op.items().size();
+}
+
+ringdb_status ringdb_op_item(const ringdb_op* op, size_t i, const char** key, size_t* key_len,
+                             const char** value, size_t* value_len) {
+  if (op == nullptr || i >= op->op.items().size() || key == nullptr || key_len == nullptr ||
+      value == nullptr || value_len == nullptr) {
+    return RINGDB_INVALID_ARGUMENT;
+  }
+  const ringdb::KeyValue& item = op->op.items()[i];
+  *key = item.key.c_str();
+  *key_len = item.key.size();
+  *value = item.value.c_str();
+  *value_len = item.value.size();
+  return RINGDB_OK;
+}
+
+int ringdb_op_truncated(const ringdb_op* op) {
+  return op != nullptr && op->op.truncated() ? 1 : 0;
+}
+
+uint64_t ringdb_op_sequence(const ringdb_op* op) {
+  return op == nullptr ? 0 : op->op.commit_sequence();
+}
+
+uint64_t ringdb_op_log_position(const ringdb_op* op) {
+  return op == nullptr ? 0 : op->op.log_position();
 }
 
 ringdb_status ringdb_scan(ringdb_client* client, const ringdb_scan_options* options,

@@ -495,7 +495,7 @@ Status Client::begin(std::unique_ptr<Transaction>* txn, bool read_only) {
   return Status::kOk;
 }
 
-Status Client::submit(Operation* op) {
+Status Client::submit_as(Operation* op, bool wait_for_room) {
   if (op == nullptr || !op->request_ || op->context_ != kNoContext) {
     return Status::kInvalidArgument;
   }
@@ -504,19 +504,56 @@ Status Client::submit(Operation* op) {
   op->truncated_ = false;
   op->result_u64_ = 0;
   op->result_count_ = 0;
-  return op->status_ = impl_->submit(op->request_->spec, SubmitMode::kWait, &op->context_);
+  return op->status_ =
+             impl_->submit(op->request_->spec, wait_for_room ? SubmitMode::kWait : SubmitMode::kTry,
+                           &op->context_);
+}
+
+Status Client::submit(Operation* op) {
+  return submit_as(op, true);
 }
 
 Status Client::try_submit(Operation* op) {
-  if (op == nullptr || !op->request_ || op->context_ != kNoContext) {
-    return Status::kInvalidArgument;
+  return submit_as(op, false);
+}
+
+Status Client::execute(std::span<Operation* const> ops) {
+  for (Operation* op : ops) {
+    if (op == nullptr || !op->request_ || op->context_ != kNoContext) {
+      return Status::kInvalidArgument;
+    }
   }
-  op->value_.clear();
-  op->items_.clear();
-  op->truncated_ = false;
-  op->result_u64_ = 0;
-  op->result_count_ = 0;
-  return op->status_ = impl_->submit(op->request_->spec, SubmitMode::kTry, &op->context_);
+  // ops[waited, submitted) may be in flight (those whose submit failed are not).
+  size_t submitted = 0;
+  size_t waited = 0;
+  Status transport = Status::kOk;
+  auto wait_oldest = [&] {
+    const Status s = wait(ops[waited++]);
+    if (s != Status::kOk && transport == Status::kOk) transport = s;
+  };
+  while (submitted < ops.size()) {
+    Operation* op = ops[submitted];
+    // A transaction runs one request at a time: its operations go alone.
+    const bool alone = op->request_->spec.txn != 0;
+    if (alone) {
+      while (waited < submitted)
+        wait_oldest();
+    }
+    Status s = transport != Status::kOk ? transport : try_submit(op);
+    if (s == Status::kTooManyInFlight || s == Status::kRingFull) {
+      if (waited < submitted) {  // room comes back as ours complete
+        wait_oldest();
+        continue;
+      }
+      s = submit(op);  // none of ours in flight: wait for others' to finish
+    }
+    op->status_ = s;  // if it was never sent, why (wait() leaves it: nothing in flight)
+    ++submitted;
+    if (alone) wait_oldest();
+  }
+  while (waited < submitted)
+    wait_oldest();
+  return transport;
 }
 
 Status Client::wait(Operation* op) {

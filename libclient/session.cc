@@ -355,8 +355,11 @@ Status Session::wait(uint32_t* index, const ResultSink& sink, Status* answer, bo
   placement_.settle_this_thread();
   if (!(spin ? spin_until_done(state) : state.load(std::memory_order_acquire) == shm::kStateDone)) {
     while (state.load(std::memory_order_acquire) != shm::kStateDone) {
-      if (sleep_on(*index)) continue;
-      nudge_sleeping_workers();
+      // Once the session is known lost, no sleep: every request still waited for fails at
+      // once (not after a slice each: hundreds in flight would take seconds).
+      const bool lost = lost_.load(std::memory_order_acquire) != 0;
+      if (!lost && sleep_on(*index)) continue;
+      if (!lost) nudge_sleeping_workers();
       if (Status s = gone(/*probe=*/true); s != Status::kOk) {
         // closed is stored after every answer of the session: one given before is seen.
         if (state.load(std::memory_order_acquire) == shm::kStateDone) break;

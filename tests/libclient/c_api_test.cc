@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "ringdb/ringdb.h"
 #include "tests/libclient/fake_daemon.h"
@@ -174,6 +175,91 @@ TEST_CASE("C: cursors page through a range forward and in reverse, alone or in a
   CHECK(ringdb_cursor_open(client, &o, &cursor) == RINGDB_INVALID_ARGUMENT);
   CHECK(cursor == nullptr);
   CHECK(ringdb_cursor_next(nullptr, nullptr, nullptr, nullptr, nullptr) == RINGDB_INVALID_ARGUMENT);
+  ringdb_close(client);
+}
+
+TEST_CASE("C: ops kept in flight: submit, poll, wait, execute many, results read from the op") {
+  FakeDaemon daemon;
+  ringdb_client* client = connect_c(daemon);
+  // More ops than the session has request contexts: execute keeps a window in flight.
+  constexpr size_t kOps = 600;
+  std::vector<ringdb_op*> puts(kOps);
+  std::vector<std::string> keys(kOps);
+  for (size_t i = 0; i < kOps; ++i) {
+    keys[i] = "op" + std::to_string(1000 + i);
+    REQUIRE(ringdb_op_put(keys[i].data(), keys[i].size(), keys[i].data(), keys[i].size(),
+                          i % 2 == 0 ? RINGDB_SYNC : RINGDB_ASYNC, &puts[i]) == RINGDB_OK);
+  }
+  REQUIRE(ringdb_execute(client, puts.data(), puts.size()) == RINGDB_OK);
+  for (ringdb_op* op : puts)
+    CHECK(ringdb_op_status(op) == RINGDB_OK);
+  // Reused: a get per key, then a missing key.
+  std::vector<ringdb_op*> gets(kOps + 1);
+  for (size_t i = 0; i < kOps; ++i)
+    REQUIRE(ringdb_op_get(keys[i].data(), keys[i].size(), &gets[i]) == RINGDB_OK);
+  REQUIRE(ringdb_op_get("missing", 7, &gets[kOps]) == RINGDB_OK);
+  REQUIRE(ringdb_execute(client, gets.data(), gets.size()) == RINGDB_OK);
+  for (size_t i = 0; i < kOps; ++i) {
+    const char* value = nullptr;
+    size_t len = 0;
+    REQUIRE(ringdb_op_value(gets[i], &value, &len) == RINGDB_OK);
+    CHECK(std::string(value, len) == keys[i]);
+  }
+  CHECK(ringdb_op_status(gets[kOps]) == RINGDB_NOT_FOUND);
+
+  // One op by hand: submit, poll until complete, read a scan's items.
+  ringdb_scan_options o = all_keys();
+  o.limit = 3;
+  ringdb_op* scan = nullptr;
+  REQUIRE(ringdb_op_scan(&o, &scan) == RINGDB_OK);
+  REQUIRE(ringdb_submit(client, scan) == RINGDB_OK);
+  CHECK(ringdb_submit(client, scan) == RINGDB_INVALID_ARGUMENT);  // in flight
+  while (ringdb_poll(client, scan) == 0) {
+  }
+  CHECK(ringdb_op_status(scan) == RINGDB_OK);
+  REQUIRE(ringdb_op_item_count(scan) == 3);
+  CHECK(ringdb_op_truncated(scan) == 1);
+  const char* key = nullptr;
+  const char* value = nullptr;
+  size_t key_len = 0;
+  size_t value_len = 0;
+  REQUIRE(ringdb_op_item(scan, 2, &key, &key_len, &value, &value_len) == RINGDB_OK);
+  CHECK(std::string(key, key_len) == "op1002");
+  CHECK(ringdb_op_item(scan, 3, &key, &key_len, &value, &value_len) == RINGDB_INVALID_ARGUMENT);
+  // try_submit and wait, and a delete inside a transaction.
+  ringdb_txn* txn = nullptr;
+  REQUIRE(ringdb_begin(client, 0, &txn) == RINGDB_OK);
+  ringdb_op* del = nullptr;
+  REQUIRE(ringdb_op_del("op1000", 6, RINGDB_SYNC, &del) == RINGDB_OK);
+  REQUIRE(ringdb_op_set_txn(del, txn) == RINGDB_OK);
+  REQUIRE(ringdb_try_submit(client, del) == RINGDB_OK);
+  CHECK(ringdb_wait(client, del) == RINGDB_OK);
+  CHECK(ringdb_op_log_position(del) == 0);  // in a transaction: no commit of its own
+  CHECK(ringdb_commit(txn) == RINGDB_OK);
+  CHECK(ringdb_op_sequence(gets[0]) == 0);  // (the fake daemon gives no sequences)
+
+  // Bad arguments.
+  ringdb_op* bad = nullptr;
+  CHECK(ringdb_op_get(nullptr, 1, &bad) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_op_put("k", 1, "v", 1, static_cast<ringdb_durability>(3), &bad) ==
+        RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_op_get("k", 1, nullptr) == RINGDB_INVALID_ARGUMENT);
+  CHECK(bad == nullptr);
+  ringdb_op* with_null[2] = {scan, nullptr};
+  CHECK(ringdb_execute(client, with_null, 2) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_execute(client, nullptr, 0) == RINGDB_OK);
+  CHECK(ringdb_op_status(nullptr) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_put_durability(client, "d", 1, "v", 1, RINGDB_NONE) == RINGDB_OK);
+  CHECK(ringdb_del_durability(client, "d", 1, RINGDB_ASYNC) == RINGDB_OK);
+  CHECK(ringdb_put_durability(client, "d", 1, "v", 1, static_cast<ringdb_durability>(3)) ==
+        RINGDB_INVALID_ARGUMENT);
+  for (ringdb_op* op : puts)
+    ringdb_op_free(op);
+  for (ringdb_op* op : gets)
+    ringdb_op_free(op);
+  ringdb_op_free(scan);
+  ringdb_op_free(del);
+  ringdb_op_free(nullptr);
   ringdb_close(client);
 }
 

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -337,11 +338,21 @@ class Client {
   Status try_submit(Operation* op);
   Status wait(Operation* op);
   bool poll(Operation* op);
+  // Runs every operation of `ops` (built, not submitted) and returns when all are complete,
+  // keeping as many in flight as the session allows: one call for a whole batch of gets or
+  // writes, at the speed of the pipeline rather than of round trips. Each op's status() says
+  // how it went (one whose submit failed, e.g. kTooLarge, has that status). Autocommit
+  // operations overlap and may execute in any order; operations inside a transaction run one
+  // after another (a transaction runs one request at a time). Returns kOk, or the transport
+  // error that ended the session (the status of every op not complete by then);
+  // kInvalidArgument, running none, if an op is null, empty or already submitted.
+  Status execute(std::span<Operation* const> ops);
 
   struct Impl;
 
  private:
   explicit Client(std::unique_ptr<Impl> impl);
+  Status submit_as(Operation* op, bool wait_for_room);
   friend class Transaction;
   std::unique_ptr<Impl> impl_;
 };

@@ -153,6 +153,12 @@ typedef enum ringdb_durability {
 } ringdb_durability;
 /* ringdb_commit with a durability level; releases txn whatever the outcome. */
 ringdb_status ringdb_commit_durability(ringdb_txn* txn, ringdb_durability durability);
+/* ringdb_put and ringdb_del (which are RINGDB_SYNC) with a durability level. */
+ringdb_status ringdb_put_durability(ringdb_client* client, const char* key, size_t key_len,
+                                    const char* value, size_t value_len,
+                                    ringdb_durability durability);
+ringdb_status ringdb_del_durability(ringdb_client* client, const char* key, size_t key_len,
+                                    ringdb_durability durability);
 
 /* Conditional batches (ringdb::Batch in client.h): conditions on keys and puts and deletes,
  * applied atomically in one request if every condition holds. At most
@@ -187,6 +193,56 @@ ringdb_status ringdb_apply(ringdb_client* client, const ringdb_batch* batch,
 /* ringdb_get, also giving the commit sequence number of the value's version. */
 ringdb_status ringdb_get_sequence(ringdb_client* client, const char* key, size_t key_len,
                                   char** value, size_t* value_len, uint64_t* commit_sequence);
+
+/* Operations kept in flight (ringdb::Operation in client.h): made by a ringdb_op_* call,
+ * run with ringdb_submit then ringdb_wait or ringdb_poll, or many at once with ringdb_execute;
+ * read once complete; reusable (submit it again) and freed with ringdb_op_free. An op belongs
+ * to the library from its submit until its completion: neither read nor freed meanwhile. The
+ * key and value are copied into the op. The constructors return RINGDB_OK,
+ * RINGDB_INVALID_ARGUMENT (NULL out, or NULL data with a length) or RINGDB_OUT_OF_MEMORY. */
+typedef struct ringdb_op ringdb_op;
+ringdb_status ringdb_op_get(const char* key, size_t key_len, ringdb_op** out);
+ringdb_status ringdb_op_put(const char* key, size_t key_len, const char* value, size_t value_len,
+                            ringdb_durability durability, ringdb_op** out);
+ringdb_status ringdb_op_del(const char* key, size_t key_len, ringdb_durability durability,
+                            ringdb_op** out);
+ringdb_status ringdb_op_scan(const ringdb_scan_options* options, ringdb_op** out);
+/* Runs the op inside txn instead of autocommit (before its submit; txn must stay open until
+ * the op completes). RINGDB_OK or RINGDB_INVALID_ARGUMENT. */
+ringdb_status ringdb_op_set_txn(ringdb_op* op, const ringdb_txn* txn);
+/* Accepts NULL; never an op in flight. */
+void ringdb_op_free(ringdb_op* op);
+
+/* Sends op and returns once it is in a ring, waiting while the ring or the session's in-flight
+ * limit is full (ringdb_try_submit returns RINGDB_RING_FULL or RINGDB_TOO_MANY_IN_FLIGHT
+ * instead). RINGDB_OK; RINGDB_INVALID_ARGUMENT (NULL, or op in flight); RINGDB_TOO_LARGE (its
+ * key and value do not fit the session's request area); RINGDB_DISCONNECTED. */
+ringdb_status ringdb_submit(ringdb_client* client, ringdb_op* op);
+ringdb_status ringdb_try_submit(ringdb_client* client, ringdb_op* op);
+/* Waits until op is complete and returns its status (what ringdb_op_status gives). */
+ringdb_status ringdb_wait(ringdb_client* client, ringdb_op* op);
+/* 1 if op is complete (then as after ringdb_wait), 0 if its answer has not come yet. */
+int ringdb_poll(ringdb_client* client, ringdb_op* op);
+/* Runs count ops (made, not submitted) and returns when all are complete, keeping as many in
+ * flight as the session allows: autocommit ops overlap (in no promised order), ops inside a
+ * transaction run one after another. Each op's ringdb_op_status says how it went. Returns
+ * RINGDB_OK, or the error that ended the session (then the status of every op not complete);
+ * RINGDB_INVALID_ARGUMENT, running none, if an op is NULL or in flight. */
+ringdb_status ringdb_execute(ringdb_client* client, ringdb_op* const* ops, size_t count);
+
+/* A complete op's results, valid until it is submitted again or freed. */
+ringdb_status ringdb_op_status(const ringdb_op* op);
+/* A get's value (RINGDB_OK): *value points into the op (NUL-terminated after len bytes). */
+ringdb_status ringdb_op_value(const ringdb_op* op, const char** value, size_t* value_len);
+/* A scan's items: how many, the i-th (pointers into the op), and whether more keys exist. */
+size_t ringdb_op_item_count(const ringdb_op* op);
+ringdb_status ringdb_op_item(const ringdb_op* op, size_t i, const char** key, size_t* key_len,
+                             const char** value, size_t* value_len);
+int ringdb_op_truncated(const ringdb_op* op);
+/* A get: the commit sequence number of the value's version. A put or del with RINGDB_SYNC:
+ * the log position after its commit (as a watch event's sequence); 0 otherwise. */
+uint64_t ringdb_op_sequence(const ringdb_op* op);
+uint64_t ringdb_op_log_position(const ringdb_op* op);
 
 /* Watches (ringdb::WatchOptions and WatchEvent in client.h; docs/PROTOCOL.md, "Watches"):
  * the commits that change a key range, whole, in commit order, from a position in the

@@ -1,7 +1,10 @@
-// Cursors through a real ringdbd (ringdb::Cursor, ringdb_cursor_*): a range larger than the
-// daemon's per-answer byte limit read whole, forward and in reverse, with a prefix and with
-// bounds; one snapshot throughout while other sessions write; a transaction's cursor seeing its
-// own writes; deleted keys passed over; and the error that ends a cursor when the daemon goes.
+// libringdb's cursors and batches of operations through a real ringdbd.
+// Cursors (ringdb::Cursor): a range larger than the daemon's per-answer byte limit read whole,
+// forward and in reverse, with a prefix and with bounds; one snapshot throughout while other
+// sessions write; a transaction's cursor seeing its own writes; deleted keys passed over; and
+// the error that ends a cursor when the daemon goes. Client::execute: thousands of operations
+// in one call, more than the session's contexts, each with its own status; a transaction's
+// operations one after another; the daemon's SIGKILL ending every op not yet complete.
 #include <signal.h>
 
 #include <algorithm>
@@ -181,6 +184,75 @@ TEST_CASE("cursor: the session's end ends the cursor with its error, not a false
   CHECK(end == Status::kDisconnected);
   CHECK(cursor->status() == Status::kDisconnected);
   CHECK(cursor->next() == Status::kDisconnected);
+}
+
+TEST_CASE("execute: many operations in one call, each with its own status") {
+  DaemonProcess daemon(kSmallAnswers);
+  REQUIRE(daemon.ready());
+  auto c = connect(daemon);
+  REQUIRE(c);
+  constexpr int kOps = 2000;  // the session has 256 contexts
+  std::vector<ringdb::Operation> ops;
+  for (int i = 0; i < kOps; ++i)
+    ops.push_back(ringdb::Operation::put(key_of(i), key_of(i)));
+  ops.push_back(ringdb::Operation::put("big", std::string(20000, 'x')));  // over 16 KiB
+  ops.push_back(ringdb::Operation::put("", "empty key"));
+  std::vector<ringdb::Operation*> list;
+  for (ringdb::Operation& op : ops)
+    list.push_back(&op);
+  REQUIRE(c->execute(list) == Status::kOk);
+  for (int i = 0; i < kOps; ++i) {
+    CAPTURE(i);
+    CHECK(ops[static_cast<size_t>(i)].status() == Status::kOk);
+    CHECK(ops[static_cast<size_t>(i)].log_position() > 0);  // sync: durable, with its position
+  }
+  CHECK(ops[kOps].status() == Status::kTooLarge);
+  CHECK(ops[kOps + 1].status() == Status::kInvalidArgument);
+
+  // Gets, and a transaction's operations (one at a time, in order) in the same call.
+  std::unique_ptr<ringdb::Transaction> txn;
+  REQUIRE(c->begin(&txn) == Status::kOk);
+  std::vector<ringdb::Operation> mixed;
+  for (int i = 0; i < 300; ++i)
+    mixed.push_back(ringdb::Operation::get(key_of(i)));
+  for (int i = 0; i < 20; ++i) {
+    mixed.push_back(ringdb::Operation::put("t", key_of(i)));
+    mixed.back().set_transaction(*txn);
+  }
+  mixed.push_back(ringdb::Operation::get("t"));
+  mixed.back().set_transaction(*txn);
+  list.clear();
+  for (ringdb::Operation& op : mixed)
+    list.push_back(&op);
+  REQUIRE(c->execute(list) == Status::kOk);
+  for (int i = 0; i < 300; ++i)
+    CHECK(mixed[static_cast<size_t>(i)].value() == key_of(i));
+  for (const ringdb::Operation& op : mixed)
+    CHECK(op.status() == Status::kOk);        // no TRANSACTION_BUSY
+  CHECK(mixed.back().value() == key_of(19));  // the last put, in order
+  CHECK(txn->commit() == Status::kOk);
+  CHECK(c->execute(list) == Status::kOk);  // complete ops may run again
+  list.push_back(nullptr);
+  CHECK(c->execute(list) == Status::kInvalidArgument);
+}
+
+TEST_CASE("execute: the daemon's end completes every operation with DISCONNECTED") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  auto c = connect(daemon);
+  REQUIRE(c);
+  REQUIRE(c->put("k", "v") == Status::kOk);
+  daemon.process().signal(SIGKILL);
+  daemon.process().wait();
+  std::vector<ringdb::Operation> ops;
+  for (int i = 0; i < 500; ++i)
+    ops.push_back(ringdb::Operation::get("k"));
+  std::vector<ringdb::Operation*> list;
+  for (ringdb::Operation& op : ops)
+    list.push_back(&op);
+  CHECK(c->execute(list) == Status::kDisconnected);
+  for (const ringdb::Operation& op : ops)
+    CHECK(op.status() == Status::kDisconnected);
 }
 
 }  // namespace
