@@ -562,7 +562,8 @@ Status Client::wait(Operation* op) {
   const ResultSink sink = sink_for(op->request_->spec.opcode, &op->value_, &op->items_,
                                    &op->truncated_, &op->result_u64_, &op->result_count_);
   Status answer = Status::kOk;
-  const Status transport = impl_->wait(&op->context_, sink, &answer);
+  const Status transport = impl_->wait(&op->context_, sink, &answer,
+                                       libclient::Session::worth_spinning(op->request_->spec));
   op->status_ = transport == Status::kOk ? answer : transport;
   return transport;
 }

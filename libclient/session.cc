@@ -388,17 +388,20 @@ bool Session::poll(uint32_t* index, const ResultSink& sink, Status* transport, S
   return true;
 }
 
-Status Session::run(const RequestSpec& request, const ResultSink& sink) {
-  uint32_t index = kNoContext;
-  if (Status s = submit(request, SubmitMode::kWait, &index); s != Status::kOk) return s;
+bool Session::worth_spinning(const RequestSpec& request) {
   const bool logged =
       request.opcode == shm::Opcode::kCommit || request.opcode == shm::Opcode::kBatch ||
       (request.txn == 0 &&
        (request.opcode == shm::Opcode::kPut || request.opcode == shm::Opcode::kDel));
   const bool sync = (request.flags & (shm::kFlagDurabilityAsync | shm::kFlagDurabilityNone)) == 0;
+  return !(logged && sync);
+}
+
+Status Session::run(const RequestSpec& request, const ResultSink& sink) {
+  uint32_t index = kNoContext;
+  if (Status s = submit(request, SubmitMode::kWait, &index); s != Status::kOk) return s;
   Status answer = Status::kOk;
-  if (Status s = wait(&index, sink, &answer, /*spin=*/!(logged && sync)); s != Status::kOk)
-    return s;
+  if (Status s = wait(&index, sink, &answer, worth_spinning(request)); s != Status::kOk) return s;
   return answer;
 }
 

@@ -106,6 +106,10 @@ class Session {
   // answer known to take long (a sync commit waits for an fdatasync): sleep at once rather
   // than burn the CPU other processes need for kSpinBudget.
   Status wait(uint32_t* context, const ResultSink& sink, Status* answer, bool spin = true);
+  // Whether a waiter for `request` should spin before it sleeps: not for a commit that waits
+  // for the disk (hundreds of microseconds: a spinning waiter would only take a CPU from the
+  // daemon's log threads), yes for everything else (answered in microseconds).
+  static bool worth_spinning(const RequestSpec& request);
   // Like wait() if the answer is there (or the session is gone): returns true with
   // *transport (kOk or the transport error) and *answer. Else false, without blocking.
   bool poll(uint32_t* context, const ResultSink& sink, Status* transport, Status* answer);
