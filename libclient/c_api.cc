@@ -222,6 +222,12 @@ const char* ringdb_daemon_version(const ringdb_client* client) {
   return client == nullptr ? "" : client->client->daemon_version().c_str();
 }
 
+ringdb_status ringdb_set_timeout(ringdb_client* client, int64_t timeout_ms) {
+  if (client == nullptr || timeout_ms < 0) return RINGDB_INVALID_ARGUMENT;
+  client->client->set_timeout(timeout_ms);
+  return RINGDB_OK;
+}
+
 const char* ringdb_last_error_detail(void) {
   thread_local std::string detail;
   detail = ringdb::last_error_detail();
@@ -641,10 +647,7 @@ ringdb_status ringdb_batch_del(ringdb_batch* batch, const char* key, size_t key_
 ringdb_status ringdb_apply(ringdb_client* client, const ringdb_batch* batch,
                            ringdb_durability durability, ringdb_batch_result* result) {
   if (result != nullptr) *result = ringdb_batch_result{};
-  if (client == nullptr || batch == nullptr || durability < RINGDB_SYNC ||
-      durability > RINGDB_NONE) {
-    return RINGDB_INVALID_ARGUMENT;
-  }
+  if (client == nullptr || batch == nullptr || !valid(durability)) return RINGDB_INVALID_ARGUMENT;
   return guarded([&] {
     ringdb::BatchResult r;
     const Status s =

@@ -366,6 +366,14 @@ const std::string& Client::daemon_version() const {
   return impl_->daemon_version();
 }
 
+void Client::set_timeout(int64_t timeout_ms) {
+  impl_->set_timeout(std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)));
+}
+
+int64_t Client::timeout_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(impl_->timeout()).count();
+}
+
 Status Client::ping() {
   return impl_->run(spec_of(Opcode::kPing), {});
 }
@@ -529,7 +537,8 @@ Status Client::execute(std::span<Operation* const> ops) {
   Status transport = Status::kOk;
   auto wait_oldest = [&] {
     const Status s = wait(ops[waited++]);
-    if (s != Status::kOk && transport == Status::kOk) transport = s;
+    // A timeout is that op's alone; a lost session ends them all.
+    if (s != Status::kOk && s != Status::kTimedOut && transport == Status::kOk) transport = s;
   };
   while (submitted < ops.size()) {
     Operation* op = ops[submitted];

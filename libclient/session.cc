@@ -163,9 +163,39 @@ bool Session::pop_free_context(uint32_t* index) {
 }
 
 Status Session::take_context(SubmitMode mode, uint32_t* index) {
+  if (abandoned_count_.load(std::memory_order_relaxed) != 0) reap_abandoned();
   if (pop_free_context(index)) return Status::kOk;
   if (mode == SubmitMode::kTry) return Status::kTooManyInFlight;
-  return wait_for(context_freed_, [&] { return pop_free_context(index); });
+  return wait_for(context_freed_, deadline_ns(), [&] {
+    if (abandoned_count_.load(std::memory_order_relaxed) != 0) reap_abandoned();
+    return pop_free_context(index);
+  });
+}
+
+int64_t Session::deadline_ns() const {
+  const int64_t timeout = timeout_ns_.load(std::memory_order_relaxed);
+  return timeout > 0 ? now_ns() + timeout : INT64_MAX;
+}
+
+void Session::abandon(uint32_t index) {
+  sync::MutexGuard guard(free_mu_);
+  abandoned_.push_back(index);
+  abandoned_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Session::reap_abandoned() {
+  std::vector<uint32_t> answered;
+  {
+    sync::MutexGuard guard(free_mu_);
+    std::erase_if(abandoned_, [&](uint32_t index) {
+      if (context(index)->state.load(std::memory_order_acquire) != shm::kStateDone) return false;
+      answered.push_back(index);
+      return true;
+    });
+    abandoned_count_.store(static_cast<uint32_t>(abandoned_.size()), std::memory_order_relaxed);
+  }
+  for (uint32_t index : answered)
+    release(index);  // nobody reads the answer: the context (and its blocks) go back
 }
 
 void Session::give_context(uint32_t index) {
@@ -177,7 +207,7 @@ void Session::give_context(uint32_t index) {
 }
 
 template <typename TryFn>
-Status Session::wait_for(sync::EventCount& ec, TryFn try_fn) {
+Status Session::wait_for(sync::EventCount& ec, int64_t deadline_ns, TryFn try_fn) {
   for (;;) {
     const sync::EventCount::Key key = ec.prepare_wait();
     if (try_fn()) {
@@ -188,7 +218,13 @@ Status Session::wait_for(sync::EventCount& ec, TryFn try_fn) {
       ec.cancel_wait();
       return s;
     }
-    if (!ec.wait(key, kWaitSlice)) {
+    const int64_t left = deadline_ns - now_ns();
+    if (left <= 0) {
+      ec.cancel_wait();
+      return Status::kTimedOut;
+    }
+    if (!ec.wait(key,
+                 std::min<std::chrono::nanoseconds>(kWaitSlice, std::chrono::nanoseconds(left)))) {
       if (Status s = gone(/*probe=*/true); s != Status::kOk) return s;
     }
   }
@@ -239,6 +275,7 @@ bool Session::find_submitted_block(uint32_t* index) {
 Status Session::take_block(SubmitMode mode, uint32_t index, uint32_t size, uint32_t* offset) {
   if (try_place(index, size, offset)) return Status::kOk;
   if (mode == SubmitMode::kTry) return Status::kTooManyInFlight;
+  const int64_t deadline = deadline_ns();
   for (;;) {
     const sync::EventCount::Key key = area_freed_.prepare_wait();
     if (try_place(index, size, offset)) {
@@ -249,16 +286,22 @@ Status Session::take_block(SubmitMode mode, uint32_t index, uint32_t size, uint3
       area_freed_.cancel_wait();
       return s;
     }
+    const int64_t left = deadline - now_ns();
+    if (left <= 0) {
+      area_freed_.cancel_wait();
+      return Status::kTimedOut;
+    }
     uint32_t busy;
     bool slept_full_slice;
     if (find_submitted_block(&busy)) {
       // Room comes back when that request is answered, whether or not its owner is around
       // to complete it (reclaim_done_blocks): sleep until the daemon answers it.
       area_freed_.cancel_wait();
-      slept_full_slice = !sleep_on(busy);
+      slept_full_slice = !sleep_on(busy, deadline);
     } else {
       // Every block is with a thread about to publish or to give it back.
-      slept_full_slice = !area_freed_.wait(key, kWaitSlice);
+      slept_full_slice = !area_freed_.wait(
+          key, std::min<std::chrono::nanoseconds>(kWaitSlice, std::chrono::nanoseconds(left)));
     }
     if (slept_full_slice) {
       if (Status s = gone(/*probe=*/true); s != Status::kOk) return s;
@@ -313,7 +356,7 @@ bool Session::spin_until_done(const std::atomic<uint32_t>& state) const {
 
 // Flags context `index` as waited for and sleeps on its state for at most a slice. Returns
 // false if the slice passed without a wake-up or a change of state.
-bool Session::sleep_on(uint32_t index) {
+bool Session::sleep_on(uint32_t index, int64_t deadline_ns) {
   std::atomic<uint32_t>& state = context(index)->state;
   uint32_t s = state.load(std::memory_order_acquire);
   if (s == shm::kStateSubmitted) {
@@ -324,7 +367,11 @@ bool Session::sleep_on(uint32_t index) {
     s = kSubmittedWaiting;
   }
   if (s != kSubmittedWaiting) return true;
-  return sync::futex_wait(&state, s, sync::Sharing::kProcessShared, kWaitSlice) !=
+  const int64_t left = deadline_ns == INT64_MAX ? kWaitSlice.count() : deadline_ns - now_ns();
+  if (left <= 0) return false;
+  return sync::futex_wait(
+             &state, s, sync::Sharing::kProcessShared,
+             std::min<std::chrono::nanoseconds>(kWaitSlice, std::chrono::nanoseconds(left))) !=
          sync::FutexWaitResult::kTimedOut;
 }
 
@@ -352,19 +399,24 @@ Status Session::wait_for_events(int64_t deadline_ns) {
 Status Session::wait(uint32_t* index, const ResultSink& sink, Status* answer, bool spin) {
   const std::atomic<uint32_t>& state = context(*index)->state;
   assert(state.load(std::memory_order_relaxed) != shm::kStateFree && "waiting for no request");
+  const int64_t deadline = deadline_ns();
   placement_.settle_this_thread();
   if (!(spin ? spin_until_done(state) : state.load(std::memory_order_acquire) == shm::kStateDone)) {
     while (state.load(std::memory_order_acquire) != shm::kStateDone) {
       // Once the session is known lost, no sleep: every request still waited for fails at
       // once (not after a slice each: hundreds in flight would take seconds).
       const bool lost = lost_.load(std::memory_order_acquire) != 0;
-      if (!lost && sleep_on(*index)) continue;
+      if (!lost && sleep_on(*index, deadline)) continue;
       if (!lost) nudge_sleeping_workers();
       if (Status s = gone(/*probe=*/true); s != Status::kOk) {
         // closed is stored after every answer of the session: one given before is seen.
         if (state.load(std::memory_order_acquire) == shm::kStateDone) break;
         *index = kNoContext;  // abandoned with the session
         return s;
+      }
+      if (now_ns() >= deadline && state.load(std::memory_order_acquire) != shm::kStateDone) {
+        abandon(std::exchange(*index, kNoContext));  // freed once the daemon has answered
+        return Status::kTimedOut;
       }
     }
   }

@@ -94,18 +94,31 @@ class Session {
 
   // Copies `request` into a free context and publishes it; on kOk *context names it until
   // wait() or poll() completes it. Returns kOk; kTooLarge (a payload larger than the whole
-  // request area); kShuttingDown or kDisconnected (the session cannot take requests); and
+  // request area); kShuttingDown or kDisconnected (the session cannot take requests);
+  // kTimedOut (no context or request-area room came within the timeout); and
   // with SubmitMode::kTry, kTooManyInFlight (no free context or no request-area room) or
   // kRingFull instead of waiting. REQUIRES: *context == kNoContext.
   Status submit(const RequestSpec& request, SubmitMode mode, uint32_t* context);
   // Waits for the answer to *context. kOk: *answer is the daemon's status, the results are
-  // in `sink`. kDisconnected or kShuttingDown: the session ended without an answer. Either
+  // in `sink`. kDisconnected or kShuttingDown: the session ended without an answer.
+  // kTimedOut: none came within the timeout (set_timeout); the request is abandoned. Either
   // way *context is kNoContext afterwards, set before anything that can throw (bad_alloc
   // while copying results). The calling thread is first moved off the worker CPUs if it
   // has not been (ThreadPlacement). REQUIRES: *context came from submit(). `spin`: false for an
   // answer known to take long (a sync commit waits for an fdatasync): sleep at once rather
   // than burn the CPU other processes need for kSpinBudget.
   Status wait(uint32_t* context, const ResultSink& sink, Status* answer, bool spin = true);
+  // A limit on each wait for a request context and for an answer (0: none): past it, the
+  // waiting call returns kTimedOut. A request that times out is abandoned, not cancelled: the
+  // daemon still runs it (a write may commit), and its context returns to the free list once
+  // the daemon has answered (reap_abandoned()). Any thread, any time; waits that began keep
+  // the limit they started with.
+  void set_timeout(std::chrono::nanoseconds timeout) {
+    timeout_ns_.store(timeout.count(), std::memory_order_relaxed);
+  }
+  std::chrono::nanoseconds timeout() const {
+    return std::chrono::nanoseconds(timeout_ns_.load(std::memory_order_relaxed));
+  }
   // Whether a waiter for `request` should spin before it sleeps: not for a commit that waits
   // for the disk (hundreds of microseconds: a spinning waiter would only take a CPU from the
   // daemon's log threads), yes for everything else (answered in microseconds).
@@ -140,9 +153,16 @@ class Session {
     return reinterpret_cast<std::byte*>(context(index)) + sizeof(shm::ContextHeader);
   }
 
+  // When a wait beginning now must end: now + the timeout, or never (INT64_MAX).
+  int64_t deadline_ns() const;
+
   // Free contexts.
   bool pop_free_context(uint32_t* index) EXCLUDES(free_mu_);
   Status take_context(SubmitMode mode, uint32_t* index);
+  // Timed-out requests: their contexts wait here for the daemon's answer, then go back to the
+  // free list without being read.
+  void abandon(uint32_t index) EXCLUDES(free_mu_);
+  void reap_abandoned() EXCLUDES(free_mu_);
   void give_context(uint32_t index) EXCLUDES(free_mu_);
   // Request-area blocks.
   bool try_place(uint32_t index, uint32_t size, uint32_t* offset) EXCLUDES(area_mu_);
@@ -150,9 +170,10 @@ class Session {
   bool find_submitted_block(uint32_t* index) EXCLUDES(area_mu_);
   Status take_block(SubmitMode mode, uint32_t index, uint32_t size, uint32_t* offset);
   void give_block(uint32_t index) EXCLUDES(area_mu_);
-  // Sleeps on `ec` until notified or kWaitSlice; between slices checks the session.
+  // Sleeps on `ec` until notified or kWaitSlice; between slices checks the session, and
+  // returns kTimedOut once `deadline_ns` has passed.
   template <typename TryFn>
-  Status wait_for(sync::EventCount& ec, TryFn try_fn);
+  Status wait_for(sync::EventCount& ec, int64_t deadline_ns, TryFn try_fn);
 
   void write_request(uint32_t index, const RequestSpec& request, const Block& block);
   Status publish(uint32_t index, SubmitMode mode);
@@ -169,7 +190,8 @@ class Session {
   template <typename Ready>
   bool spin_until(Ready&& ready) const;
   bool spin_until_done(const std::atomic<uint32_t>& state) const;
-  bool sleep_on(uint32_t index);
+  // Sleeps on context `index` for a slice, or until `deadline_ns` if that comes first.
+  bool sleep_on(uint32_t index, int64_t deadline_ns = INT64_MAX);
   Status complete(uint32_t* index, const ResultSink& sink);
   Status read_result(const shm::ContextHeader& c, uint32_t index, const ResultSink& sink) const;
   void release(uint32_t index);
@@ -190,6 +212,9 @@ class Session {
 
   sync::Mutex free_mu_;
   std::vector<uint32_t> free_ GUARDED_BY(free_mu_);
+  std::vector<uint32_t> abandoned_ GUARDED_BY(free_mu_);
+  std::atomic<uint32_t> abandoned_count_{0};  // abandoned_.size(): skips the mutex at 0
+  std::atomic<int64_t> timeout_ns_{0};
   sync::EventCount context_freed_;
 
   sync::Mutex area_mu_;

@@ -68,7 +68,8 @@
     "no daemon answers at the socket (or a system error; the connect error says which)") \
   X(UNTRUSTED_DAEMON, UntrustedDaemon, 39,                                               \
     "the process at the socket runs as a user this client does not trust")               \
-  X(TIMED_OUT, TimedOut, 40, "nothing came within the time given")
+  X(TIMED_OUT, TimedOut, 40,                                                             \
+    "nothing came within the time given (a request that timed out may still run)")
 
 /* Every code on the wire. */
 #define RINGDB_WIRE_STATUS_CODES(X) RINGDB_ENGINE_STATUS_CODES(X) RINGDB_SERVICE_STATUS_CODES(X)

@@ -64,6 +64,7 @@ def connect(
     socket: str | None = None,
     daemon_uids: list[int] = ...,
     keep_threads_off_worker_cpus: bool = True,
+    timeout: float | None = None,
 ) -> Client: ...
 
 class Cursor(Iterator[tuple[bytes, bytes]]):
@@ -141,6 +142,7 @@ class Client:
     def put_many(
         self, items: Iterable[tuple[_Bytes, _Bytes]], durability: Durability = ...
     ) -> None: ...
+    timeout: float | None
     @property
     def daemon_version(self) -> str: ...
     @property

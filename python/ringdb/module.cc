@@ -9,6 +9,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -311,7 +312,8 @@ class PyClient : public std::enable_shared_from_this<PyClient> {
 
   static std::shared_ptr<PyClient> connect(const std::optional<std::string>& socket,
                                            const std::vector<uint32_t>& daemon_uids,
-                                           bool keep_threads_off_worker_cpus) {
+                                           bool keep_threads_off_worker_cpus,
+                                           std::optional<double> timeout) {
     ringdb::ConnectOptions options;
     if (socket) options.socket_path = *socket;
     options.daemon_uids = daemon_uids;
@@ -324,7 +326,24 @@ class PyClient : public std::enable_shared_from_this<PyClient> {
       s = ringdb::Client::connect(options, &client, &reason);
     }
     if (s != Status::kOk) raise(s, reason);
-    return std::make_shared<PyClient>(std::move(client));
+    auto out = std::make_shared<PyClient>(std::move(client));
+    out->set_timeout(timeout);
+    return out;
+  }
+
+  // Seconds (None: no limit), as Python's socket timeouts; kept in whole milliseconds, at
+  // least 1 for any positive value.
+  std::optional<double> timeout() {
+    const int64_t ms = client().timeout_ms();
+    if (ms == 0) return std::nullopt;
+    return static_cast<double>(ms) / 1000.0;
+  }
+  void set_timeout(std::optional<double> seconds) {
+    if (seconds && !(*seconds >= 0)) throw py::value_error("timeout must be None or >= 0");
+    int64_t ms = 0;
+    if (seconds && *seconds > 0)
+      ms = std::max<int64_t>(1, static_cast<int64_t>(std::min(*seconds, 1e9) * 1000.0));
+    client().set_timeout(ms);
   }
 
   ringdb::Client& client() {
@@ -696,6 +715,10 @@ PYBIND11_MODULE(_ringdb, m) {
       .def("put_many", &PyClient::put_many,
            "Puts many (key, value) pairs, each its own commit, with many in flight.",
            py::arg("items"), py::arg("durability") = Durability::kSync)
+      .def_property("timeout", &PyClient::timeout, &PyClient::set_timeout,
+                    "Seconds a call may wait for the daemon (None: no limit). Past it the call "
+                    "raises TimedOutError; the request still runs in the daemon (a write that "
+                    "timed out may have happened).")
       .def_property_readonly("daemon_version", &PyClient::daemon_version)
       .def_property_readonly("session_id", &PyClient::session_id)
       .def("__enter__", [](py::object self) { return self; })
@@ -706,7 +729,7 @@ PYBIND11_MODULE(_ringdb, m) {
 
   m.def("connect", &PyClient::connect,
         "Connects to ringdbd at `socket` (None: $RINGDB_SOCKET, else the default path). Raises "
-        "ConnectError with the reason.",
+        "ConnectError with the reason. timeout: as Client.timeout.",
         py::arg("socket") = py::none(), py::arg("daemon_uids") = std::vector<uint32_t>(),
-        py::arg("keep_threads_off_worker_cpus") = true);
+        py::arg("keep_threads_off_worker_cpus") = true, py::arg("timeout") = py::none());
 }

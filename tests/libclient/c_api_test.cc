@@ -3,6 +3,7 @@
 // malloc'ed results released by ringdb_free / ringdb_items_free.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -260,6 +261,78 @@ TEST_CASE("C: ops kept in flight: submit, poll, wait, execute many, results read
   ringdb_op_free(scan);
   ringdb_op_free(del);
   ringdb_op_free(nullptr);
+  ringdb_close(client);
+}
+
+// Batches and watches need the real daemon for their results (tests/integration/batch_test.cc,
+// watch_test.cc); here, each call's argument checks and that it reaches the daemon.
+TEST_CASE("C: batches, watches, get_sequence, backoff: argument checks and the round trip") {
+  FakeDaemon daemon;
+  ringdb_client* client = connect_c(daemon);
+  ringdb_batch* batch = nullptr;
+  REQUIRE(ringdb_batch_new(&batch) == RINGDB_OK);
+  CHECK(ringdb_batch_if_absent(batch, "a", 1) == RINGDB_OK);
+  CHECK(ringdb_batch_if_present(batch, "b", 1) == RINGDB_OK);
+  CHECK(ringdb_batch_if_equals(batch, "c", 1, "v", 1) == RINGDB_OK);
+  CHECK(ringdb_batch_if_unchanged_since(batch, "d", 1, 42) == RINGDB_OK);
+  CHECK(ringdb_batch_put(batch, "e", 1, "v", 1) == RINGDB_OK);
+  CHECK(ringdb_batch_del(batch, "f", 1) == RINGDB_OK);
+  CHECK(ringdb_batch_put(batch, nullptr, 1, "v", 1) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_batch_if_absent(nullptr, "a", 1) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_batch_new(nullptr) == RINGDB_INVALID_ARGUMENT);
+  ringdb_batch_result result;
+  result.commit_sequence = 99;
+  CHECK(ringdb_apply(client, batch, static_cast<ringdb_durability>(3), &result) ==
+        RINGDB_INVALID_ARGUMENT);
+  CHECK(result.commit_sequence == 0);  // cleared whatever the outcome
+  const uint64_t before = daemon.requests();
+  CHECK(ringdb_apply(client, batch, RINGDB_SYNC, &result) == RINGDB_INVALID_REQUEST);  // (fake)
+  CHECK(daemon.requests() == before + 1);
+  ringdb_batch_free(batch);
+  ringdb_batch_free(nullptr);
+
+  CHECK(ringdb_put(client, "s", 1, "v", 1) == RINGDB_OK);
+  char* value = nullptr;
+  size_t len = 0;
+  uint64_t sequence = 7;
+  REQUIRE(ringdb_get_sequence(client, "s", 1, &value, &len, &sequence) == RINGDB_OK);
+  CHECK(std::string(value, len) == "v");
+  ringdb_free(value);
+  CHECK(ringdb_get_sequence(client, "s", 1, &value, &len, nullptr) == RINGDB_INVALID_ARGUMENT);
+
+  ringdb_watch_options w;
+  std::memset(&w, 0, sizeof w);
+  w.from = RINGDB_WATCH_FROM_NOW;
+  uint32_t id = 0;
+  CHECK(ringdb_watch(client, nullptr, &id, nullptr) == RINGDB_INVALID_ARGUMENT);
+  w.prefix_len = 3;  // NULL data with a length
+  CHECK(ringdb_watch(client, &w, &id, nullptr) == RINGDB_INVALID_ARGUMENT);
+  w.prefix_len = 0;
+  CHECK(ringdb_watch(client, &w, &id, nullptr) == RINGDB_INVALID_REQUEST);  // (fake)
+  CHECK(ringdb_unwatch(nullptr, 1) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_unwatch(client, 1) == RINGDB_INVALID_REQUEST);  // (fake)
+  ringdb_watch_event* event = nullptr;
+  CHECK(ringdb_next_event(client, 0, &event) == RINGDB_TIMED_OUT);
+  CHECK(event == nullptr);
+  CHECK(ringdb_next_event(client, 0, nullptr) == RINGDB_INVALID_ARGUMENT);
+  ringdb_watch_event_free(nullptr);
+
+  for (unsigned attempt = 0; attempt < 4; ++attempt)
+    ringdb_conflict_backoff(attempt);  // returns (yields, then sleeps under a millisecond)
+  ringdb_close(client);
+}
+
+TEST_CASE("C: a timeout makes a late answer TIMED_OUT; 0 waits again") {
+  ringdb::test::FakeOptions o;
+  o.answer_delay = std::chrono::milliseconds(200);
+  FakeDaemon daemon(o);
+  ringdb_client* client = connect_c(daemon);
+  CHECK(ringdb_set_timeout(client, -1) == RINGDB_INVALID_ARGUMENT);
+  CHECK(ringdb_set_timeout(nullptr, 5) == RINGDB_INVALID_ARGUMENT);
+  REQUIRE(ringdb_set_timeout(client, 1) == RINGDB_OK);
+  CHECK(ringdb_ping(client) == RINGDB_TIMED_OUT);
+  REQUIRE(ringdb_set_timeout(client, 0) == RINGDB_OK);
+  CHECK(ringdb_ping(client) == RINGDB_OK);
   ringdb_close(client);
 }
 

@@ -528,3 +528,41 @@ TEST_CASE("many threads, many requests: every answer belongs to its request") {
   CHECK(daemon.invalid_requests() == 0);
   CHECK(daemon.lost_wakeups() == 0);
 }
+
+TEST_CASE("timeouts: a late answer is TIMED_OUT, its context comes back once it is answered") {
+  FakeOptions o;
+  // Each answer 200 ms late (the fake answers one request at a time): far past a 1 ms limit
+  // even on a loaded machine.
+  o.answer_delay = 200ms;
+  o.sizes.context_count = 4;  // so that abandoned contexts must come back for more requests
+  FakeDaemon daemon(o);
+  auto client = daemon.connect();
+  CHECK(client->timeout_ms() == 0);
+  client->set_timeout(1);
+  CHECK(client->timeout_ms() == 1);
+  std::string value;
+  // Four requests sent and abandoned, then two that find no free context in time.
+  for (int i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    CHECK(client->put("k", "v") == Status::kTimedOut);
+  }
+  // Without a limit: waits for a context to come back (the daemon answers the abandoned ones
+  // meanwhile), then for its own answer.
+  client->set_timeout(0);
+  CHECK(client->get("k", &value) == Status::kOk);
+  CHECK(value == "v");
+  // The requests that timed out ran all the same (the fake saw them).
+  CHECK(daemon.requests() >= 5);
+  // Operations: a timed-out one has that status; execute goes on with the others.
+  client->set_timeout(1);
+  std::vector<Operation> ops;
+  for (int i = 0; i < 3; ++i)
+    ops.push_back(Operation::get("k"));
+  std::vector<Operation*> list = {&ops[0], &ops[1], &ops[2]};
+  CHECK(client->execute(list) == Status::kOk);  // the session is fine
+  for (const Operation& op : ops)
+    CHECK(op.status() == Status::kTimedOut);
+  client->set_timeout(-5);  // counts as none
+  CHECK(client->timeout_ms() == 0);
+  CHECK(client->ping() == Status::kOk);
+}

@@ -285,6 +285,29 @@ def test_the_gil_is_released_while_waiting_for_the_daemon(daemon, db):
     assert result == [b"v"]
 
 
+def test_timeout_raises_timed_out_and_the_session_goes_on(daemon):
+    db = ringdb.connect(daemon.socket, timeout=0.05)
+    assert db.timeout == 0.05
+    db.put(b"k", b"v")
+    daemon.kill(signal.SIGSTOP)  # no answer until SIGCONT
+    with pytest.raises(ringdb.TimedOutError) as info:
+        db.put(b"k", b"late")  # abandoned: the daemon will still run it
+    assert isinstance(info.value, TimeoutError)
+    assert info.value.status == ringdb.Status.TIMED_OUT
+    assert "may still run" in str(info.value)
+    os.kill(daemon.process.pid, signal.SIGCONT)
+    db.timeout = None
+    assert db.timeout is None
+    # The session goes on (the abandoned request's slot comes back once it is answered); the
+    # late put may or may not be visible yet: a sync write is visible once durable.
+    db.put(b"k2", b"after")
+    assert db.get(b"k2") == b"after"
+    assert db.get(b"k") in (b"v", b"late")
+    with pytest.raises(ValueError):
+        db.timeout = -1
+    db.close()
+
+
 def test_a_killed_daemon_raises_disconnected_everywhere(daemon):
     db = ringdb.connect(daemon.socket)
     db.put_many([(b"d%d" % i, b"x") for i in range(10)])

@@ -281,6 +281,16 @@ class Client {
   // The daemon's software version, as it said when the session began ("0.1.0").
   const std::string& daemon_version() const;
 
+  // A limit on how long a call waits for the daemon (0, the default: none; negative counts
+  // as 0): for an answer, and for a free request context or request-area room when the
+  // session's are all in use. Past it the call returns kTimedOut. The request is abandoned,
+  // not cancelled: the daemon still runs it, so a write or commit that timed out may have
+  // happened (read back to know), and a transaction whose request timed out answers
+  // kTransactionBusy until the daemon is done with it. Each wait has the limit on its own
+  // (execute() may take longer in all). Watches' next_event() has its own. Any thread.
+  void set_timeout(int64_t timeout_ms);
+  int64_t timeout_ms() const;
+
   Status ping();
   // Autocommit operations: each runs as its own transaction. A put or del whose key is held by
   // another commit waiting for its log write waits for it and goes on after it; kConflict only

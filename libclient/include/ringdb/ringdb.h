@@ -77,6 +77,12 @@ void ringdb_close(ringdb_client* client);
 /* The daemon's software version as it said when the session began, e.g. "0.1.0" ("" for
  * NULL). Valid until ringdb_close(client). */
 const char* ringdb_daemon_version(const ringdb_client* client);
+/* A limit on each wait for the daemon (an answer, or a free request slot), in milliseconds;
+ * 0 (the default): none. Past it a call returns RINGDB_TIMED_OUT, and the request is
+ * abandoned, not cancelled: the daemon still runs it (a write that timed out may have
+ * happened; a transaction answers RINGDB_TRANSACTION_BUSY until the daemon is done with it).
+ * RINGDB_OK, or RINGDB_INVALID_ARGUMENT (NULL client, negative timeout). */
+ringdb_status ringdb_set_timeout(ringdb_client* client, int64_t timeout_ms);
 
 ringdb_status ringdb_ping(ringdb_client* client);
 
