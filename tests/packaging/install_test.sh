@@ -39,6 +39,7 @@ sysconfdir=$(abs "$(option sysconfdir)")
 
 for f in "$sbindir/ringdbd" "$bindir/ringdb-admin" "$bindir/ringdb-cli" "$bindir/ringdb-bench" \
          "$libdir/libringdb.so" "$includedir/ringdb/client.h" "$includedir/ringdb/ringdb.h" \
+         "$includedir/ringdb/version.h" "$includedir/ringdb/status_codes.h" \
          "$libdir/pkgconfig/ringdb.pc" "$sysconfdir/ringdb/ringdbd.conf" \
          "$prefix/lib/systemd/system/ringdbd.service"; do
   [ -e "$dest$f" ] || fail "not installed: $f"
@@ -120,6 +121,28 @@ grep -q "greeting = hello, ringdb" <<<"$out" || fail "hello_ringdb printed: $out
 grep -q "to = 100" <<<"$out" || fail "hello_ringdb printed: $out"
 "$dest$bindir/ringdb-admin" --socket "$work/admin.sock" status >/dev/null ||
   fail "the installed ringdb-admin cannot ask the daemon"
+
+# The Python package, where the interpreter it was built for finds it (its dist-packages for
+# this prefix: the destdir's copy here), imported and used as a user would. Not in sanitizer
+# builds: there the extension needs its runtime preloaded (tests/python does that).
+python=$(option python3)
+pkg=$(find "$dest" -path '*-packages/ringdb/__init__.py' -print -quit)
+if [ "$sanitize" = none ] && [ -n "$pkg" ]; then
+  site=$(dirname "$(dirname "$pkg")")
+  site_real=${site#"$dest"}
+  "$python" -c "import sys; sys.exit(0 if '$site_real' in sys.path else 1)" ||
+    fail "the Python package went to $site_real, which $python does not search"
+  out=$(PYTHONPATH="$site" "$python" -c "
+import ringdb, sys
+with ringdb.connect(sys.argv[1]) as db:
+    db.put(b'py', b'installed')
+    print(db.get(b'py').decode(), db.daemon_version == ringdb.__version__)
+" "$work/ringdb.sock") || fail "the installed Python package failed: $out"
+  [ "$out" = "installed True" ] || fail "the installed Python package printed: $out"
+  echo "install_test: the Python package installed in $site_real works"
+elif [ -z "$pkg" ]; then
+  echo "install_test: no Python package installed (python feature off, or no pybind11-dev)"
+fi
 
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || fail "ringdbd did not exit 0 after SIGTERM"
