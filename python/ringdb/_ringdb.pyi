@@ -67,6 +67,25 @@ def connect(
     timeout: float | None = None,
 ) -> Client: ...
 
+class Change:
+    @property
+    def key(self) -> bytes: ...
+    @property
+    def value(self) -> bytes | None: ...
+    deleted: bool
+    value_omitted: bool
+
+class EventType(enum.IntEnum):
+    COMMIT: int
+    COMPACTED: int
+    ENDED: int
+
+class WatchEvent:
+    type: EventType
+    watch: int
+    sequence: int
+    changes: list[Change]
+
 class Cursor(Iterator[tuple[bytes, bytes]]):
     def __iter__(self) -> Cursor: ...
     def __next__(self) -> tuple[bytes, bytes]: ...
@@ -142,6 +161,16 @@ class Client:
     def put_many(
         self, items: Iterable[tuple[_Bytes, _Bytes]], durability: Durability = ...
     ) -> None: ...
+    def watch(
+        self,
+        start: _Bytes | None = None,
+        end: _Bytes | None = None,
+        prefix: _Bytes | None = None,
+        position: int | None = None,
+        keys_only: bool = False,
+    ) -> tuple[int, int]: ...
+    def unwatch(self, id: int) -> bool: ...
+    def next_event(self, timeout: float | None = None) -> WatchEvent | None: ...
     timeout: float | None
     @property
     def daemon_version(self) -> str: ...

@@ -131,6 +131,20 @@ py::bytes to_bytes(std::string_view s) {
   return {s.data(), s.size()};
 }
 
+// A get's answer: the value, or None for NOT_FOUND (no error); raises for any other failure.
+std::optional<py::bytes> found(Status s, const std::string& value) {
+  if (s == Status::kNotFound) return std::nullopt;
+  check(s);
+  return to_bytes(value);
+}
+
+// A delete's answer: whether the key had a value (NOT_FOUND is no error).
+bool deleted(Status s) {
+  if (s == Status::kNotFound) return false;
+  check(s);
+  return true;
+}
+
 // ---- Cursor ----------------------------------------------------------------------------------
 
 ringdb::CursorOptions cursor_options(const py::object& start, const py::object& end,
@@ -193,10 +207,7 @@ class PyTransaction {
   std::optional<py::bytes> get(const py::object& key) {
     const Bytes k(key);
     std::string value;
-    const Status s = run([&](ringdb::Transaction& t) { return t.get(k, &value); });
-    if (s == Status::kNotFound) return std::nullopt;
-    check(s);
-    return to_bytes(value);
+    return found(run([&](ringdb::Transaction& t) { return t.get(k, &value); }), value);
   }
 
   void put(const py::object& key, const py::object& value) {
@@ -207,10 +218,7 @@ class PyTransaction {
 
   bool del(const py::object& key) {
     const Bytes k(key);
-    const Status s = run([&](ringdb::Transaction& t) { return t.del(k); });
-    if (s == Status::kNotFound) return false;
-    check(s);
-    return true;
+    return deleted(run([&](ringdb::Transaction& t) { return t.del(k); }));
   }
 
   // The cursor reads through this transaction: it keeps this object alive.
@@ -366,10 +374,7 @@ class PyClient : public std::enable_shared_from_this<PyClient> {
     ringdb::Client& c = client();
     const Bytes k(key);
     std::string value;
-    const Status s = unlocked([&] { return c.get(k, &value); });
-    if (s == Status::kNotFound) return std::nullopt;
-    check(s);
-    return to_bytes(value);
+    return found(unlocked([&] { return c.get(k, &value); }), value);
   }
 
   std::optional<py::tuple> get_with_sequence(const py::object& key) {
@@ -393,10 +398,7 @@ class PyClient : public std::enable_shared_from_this<PyClient> {
   bool del(const py::object& key, Durability durability) {
     ringdb::Client& c = client();
     const Bytes k(key);
-    const Status s = unlocked([&] { return c.del(k, durability); });
-    if (s == Status::kNotFound) return false;
-    check(s);
-    return true;
+    return deleted(unlocked([&] { return c.del(k, durability); }));
   }
 
   std::unique_ptr<PyCursor> scan(const py::object& self, const py::object& start,
@@ -475,6 +477,45 @@ class PyClient : public std::enable_shared_from_this<PyClient> {
     (void)execute(ops);
     for (const ringdb::Operation& op : ops)
       check(op.status());
+  }
+
+  // Watches (Client::watch): returns (id, position).
+  py::tuple watch(const py::object& start, const py::object& end, const py::object& prefix,
+                  std::optional<uint64_t> position, bool keys_only) {
+    ringdb::Client& c = client();
+    ringdb::WatchOptions options;
+    options.start = optional_bytes(start);
+    options.end = optional_bytes(end);
+    options.prefix = optional_bytes(prefix);
+    options.from = position.value_or(ringdb::kWatchFromNow);
+    options.keys_only = keys_only;
+    uint32_t id = 0;
+    uint64_t at = 0;
+    const Status s = unlocked([&] { return c.watch(options, &id, &at); });
+    if (s == Status::kCompacted) {
+      py::object e = make_error(s);
+      e.attr("oldest_position") = at;
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(e.ptr())), e.ptr());
+      throw py::error_already_set();
+    }
+    check(s);
+    return py::make_tuple(id, at);
+  }
+
+  bool unwatch(uint32_t id) {
+    ringdb::Client& c = client();
+    return deleted(unlocked([&] { return c.unwatch(id); }));
+  }
+
+  // The next event of any watch, or None once `timeout` (seconds; None: no limit) passes.
+  std::optional<ringdb::WatchEvent> next_event(std::optional<double> timeout) {
+    ringdb::Client& c = client();
+    const int64_t ms = timeout ? static_cast<int64_t>(std::max(0.0, *timeout) * 1000.0) : -1;
+    ringdb::WatchEvent event;
+    const Status s = unlocked([&] { return c.next_event(&event, ms); });
+    if (s == Status::kTimedOut) return std::nullopt;
+    check(s);
+    return event;
   }
 
   const std::string& daemon_version() { return client().daemon_version(); }
@@ -584,6 +625,43 @@ PYBIND11_MODULE(_ringdb, m) {
   m.def(
       "status_message", [](Status s) { return ringdb::status_message(s); },
       "The sentence that explains a status.", py::arg("status"));
+
+  py::class_<ringdb::Change>(m, "Change", "One key a commit changed (WatchEvent.changes).")
+      .def_property_readonly("key", [](const ringdb::Change& c) { return to_bytes(c.key); })
+      .def_property_readonly(
+          "value",
+          [](const ringdb::Change& c) -> std::optional<py::bytes> {
+            if (c.deleted) return std::nullopt;
+            return to_bytes(c.value);
+          },
+          "The new value; None for a delete. Empty with keys_only or value_omitted.")
+      .def_readonly("deleted", &ringdb::Change::deleted)
+      .def_readonly("value_omitted", &ringdb::Change::value_omitted,
+                    "The value was too large for the event ring: read it with get().")
+      .def("__repr__", [](const ringdb::Change& c) {
+        return "Change(" + py::repr(to_bytes(c.key)).cast<std::string>() +
+               (c.deleted ? std::string(", deleted)") : std::string(")"));
+      });
+
+  py::enum_<ringdb::WatchEvent::Type>(m, "EventType")
+      .value("COMMIT", ringdb::WatchEvent::Type::kCommit)
+      .value("COMPACTED", ringdb::WatchEvent::Type::kCompacted)
+      .value("ENDED", ringdb::WatchEvent::Type::kEnded);
+
+  py::class_<ringdb::WatchEvent>(
+      m, "WatchEvent",
+      "A watch's event: COMMIT, one commit's changes in the watch's range, whole; COMPACTED "
+      "or ENDED, the watch is over. sequence: for COMMIT the log position after the commit "
+      "(watch from it to resume after it), for COMPACTED the oldest position the log holds.")
+      .def_readonly("type", &ringdb::WatchEvent::type)
+      .def_readonly("watch", &ringdb::WatchEvent::watch)
+      .def_readonly("sequence", &ringdb::WatchEvent::sequence)
+      .def_readonly("changes", &ringdb::WatchEvent::changes)
+      .def("__repr__", [](const ringdb::WatchEvent& e) {
+        return "WatchEvent(watch=" + std::to_string(e.watch) +
+               ", sequence=" + std::to_string(e.sequence) +
+               ", changes=" + std::to_string(e.changes.size()) + ")";
+      });
 
   py::class_<PyCursor>(m, "Cursor",
                        "An iterator of (key, value) over a range, in one snapshot, fetched from "
@@ -715,6 +793,20 @@ PYBIND11_MODULE(_ringdb, m) {
       .def("put_many", &PyClient::put_many,
            "Puts many (key, value) pairs, each its own commit, with many in flight.",
            py::arg("items"), py::arg("durability") = Durability::kSync)
+      .def("watch", &PyClient::watch,
+           "Starts a watch of keys in [start, end) with the prefix: every commit that changes "
+           "them, whole, in commit order, from `position` (None: from now; 0: the oldest the "
+           "log holds; an event's sequence: every commit after it). Returns (id, position). "
+           "Raises Error with status COMPACTED (and oldest_position) if the log no longer "
+           "holds that position.",
+           py::arg("start") = py::none(), py::arg("end") = py::none(),
+           py::arg("prefix") = py::none(), py::arg("position") = py::none(),
+           py::arg("keys_only") = false)
+      .def("unwatch", &PyClient::unwatch, "Ends a watch; False if there was none.", py::arg("id"))
+      .def("next_event", &PyClient::next_event,
+           "The next WatchEvent of any of this client's watches, or None after `timeout` "
+           "seconds (None: wait without limit).",
+           py::arg("timeout") = py::none())
       .def_property("timeout", &PyClient::timeout, &PyClient::set_timeout,
                     "Seconds a call may wait for the daemon (None: no limit). Past it the call "
                     "raises TimedOutError; the request still runs in the daemon (a write that "

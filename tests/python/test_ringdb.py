@@ -260,6 +260,35 @@ def test_pipeline_get_many_put_many(db):
         db.put_many([(b"only a key",)])
 
 
+# ---- Watches --------------------------------------------------------------------------------
+
+
+def test_watch_delivers_whole_commits_in_order_and_resumes(daemon, db):
+    watch_id, start = db.watch(prefix=b"w/")
+    db.put(b"w/a", b"1")
+    db.put(b"other", b"x")  # outside the range: never delivered
+    with db.transaction() as txn:
+        txn.put(b"w/b", b"2")
+        txn.delete(b"w/a")
+    first = db.next_event(timeout=30)
+    assert first.type == ringdb.EventType.COMMIT and first.watch == watch_id
+    assert [(c.key, c.value) for c in first.changes] == [(b"w/a", b"1")]
+    second = db.next_event(timeout=30)
+    assert sorted((c.key, c.value, c.deleted) for c in second.changes) == [
+        (b"w/a", None, True), (b"w/b", b"2", False)]
+    assert start < first.sequence < second.sequence
+    assert db.next_event(timeout=0) is None  # nothing more: None, not an error
+    assert db.unwatch(watch_id) is True
+    assert db.unwatch(watch_id) is False
+
+    # Resumed from the first event's position, by another client: the second commit only.
+    with ringdb.connect(daemon.socket) as other:
+        other.watch(prefix=b"w/", position=first.sequence, keys_only=True)
+        again = other.next_event(timeout=30)
+        assert again.sequence == second.sequence
+        assert all(c.value in (None, b"") for c in again.changes)  # keys only
+
+
 # ---- The GIL and the daemon's death ----------------------------------------------------------
 
 
