@@ -387,6 +387,12 @@ int ringdb_poll(ringdb_client* client, ringdb_op* op) {
   return complete ? 1 : 0;
 }
 
+ringdb_status ringdb_completion_fd(ringdb_client* client, int* fd) {
+  if (fd != nullptr) *fd = -1;
+  if (client == nullptr || fd == nullptr) return RINGDB_INVALID_ARGUMENT;
+  return guarded([&] { return client->client->completion_fd(fd); });
+}
+
 ringdb_status ringdb_execute(ringdb_client* client, ringdb_op* const* ops, size_t count) {
   if (client == nullptr || (ops == nullptr && count != 0)) return RINGDB_INVALID_ARGUMENT;
   return guarded([&] {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "libclient/connection.h"
+#include "libclient/notifier.h"
 #include "libclient/session.h"
 #include "shm/batch.h"
 #include "shm/wire.h"
@@ -60,6 +61,13 @@ std::string last_error_detail() {
 
 struct Client::Impl : libclient::Session {
   using Session::Session;
+
+  // Client::completion_fd's notifier, made at the first call; published once, never reset
+  // before the Impl goes (submit_as reads it without the mutex). Declared first among the
+  // members, so destroyed last of them but before the Session it follows.
+  sync::Mutex notifier_mu;
+  std::unique_ptr<libclient::CompletionNotifier> notifier_owned GUARDED_BY(notifier_mu);
+  std::atomic<libclient::CompletionNotifier*> notifier{nullptr};
 
   // Watch events, assembled into whole commits (one reader at a time: events_mu, held while
   // it waits; unwatch() takes only cancel_mu, so it never waits for a reader's timeout).
@@ -503,7 +511,21 @@ Status Client::begin(std::unique_ptr<Transaction>* txn, bool read_only) {
   return Status::kOk;
 }
 
-Status Client::submit_as(Operation* op, bool wait_for_room) {
+Status Client::completion_fd(int* fd, std::string* error) {
+  if (fd == nullptr) return Status::kInvalidArgument;
+  *fd = -1;
+  sync::MutexGuard guard(impl_->notifier_mu);
+  if (!impl_->notifier_owned) {
+    const Status s =
+        libclient::CompletionNotifier::start(impl_.get(), &impl_->notifier_owned, error);
+    if (s != Status::kOk) return s;
+    impl_->notifier.store(impl_->notifier_owned.get(), std::memory_order_release);
+  }
+  *fd = impl_->notifier_owned->fd();
+  return Status::kOk;
+}
+
+Status Client::submit_as(Operation* op, bool wait_for_room, bool notify) {
   if (op == nullptr || !op->request_ || op->context_ != kNoContext) {
     return Status::kInvalidArgument;
   }
@@ -512,17 +534,22 @@ Status Client::submit_as(Operation* op, bool wait_for_room) {
   op->truncated_ = false;
   op->result_u64_ = 0;
   op->result_count_ = 0;
-  return op->status_ =
-             impl_->submit(op->request_->spec, wait_for_room ? SubmitMode::kWait : SubmitMode::kTry,
-                           &op->context_);
+  op->status_ = impl_->submit(op->request_->spec,
+                              wait_for_room ? SubmitMode::kWait : SubmitMode::kTry, &op->context_);
+  if (op->status_ == Status::kOk && notify) {
+    if (libclient::CompletionNotifier* n = impl_->notifier.load(std::memory_order_acquire)) {
+      n->add(op->context_);
+    }
+  }
+  return op->status_;
 }
 
 Status Client::submit(Operation* op) {
-  return submit_as(op, true);
+  return submit_as(op, true, true);
 }
 
 Status Client::try_submit(Operation* op) {
-  return submit_as(op, false);
+  return submit_as(op, false, true);
 }
 
 Status Client::execute(std::span<Operation* const> ops) {
@@ -548,13 +575,14 @@ Status Client::execute(std::span<Operation* const> ops) {
       while (waited < submitted)
         wait_oldest();
     }
-    Status s = transport != Status::kOk ? transport : try_submit(op);
+    // (Waited for here: the completion notifier need not follow them.)
+    Status s = transport != Status::kOk ? transport : submit_as(op, false, false);
     if (s == Status::kTooManyInFlight || s == Status::kRingFull) {
       if (waited < submitted) {  // room comes back as ours complete
         wait_oldest();
         continue;
       }
-      s = submit(op);  // none of ours in flight: wait for others' to finish
+      s = submit_as(op, true, false);  // none of ours in flight: wait for others' to finish
     }
     op->status_ = s;  // if it was never sent, why (wait() leaves it: nothing in flight)
     ++submitted;

@@ -131,6 +131,13 @@ class Session {
   // waited for without spinning.
   Status run(const RequestSpec& request, const ResultSink& sink);
 
+  // For the completion notifier (libclient/notifier.h): a context's state word; the session's
+  // liveness (kOk, or why no answer will come; asks the socket at most once a slice); and the
+  // thread placement every waiting thread gets.
+  std::atomic<uint32_t>& context_state(uint32_t index) const { return context(index)->state; }
+  Status liveness() { return gone(probe_due()); }
+  void settle_this_thread() const { placement_.settle_this_thread(); }
+
   // Watch events: the session's event area (shm/events.h, docs/PROTOCOL.md). One reader at a
   // time: the caller serialises its use of events() and wait_for_events().
   shm::EventReader& events() { return events_; }

@@ -58,3 +58,46 @@ int futex_wake_all(const std::atomic<uint32_t>* word, Sharing sharing) {
 }
 
 }  // namespace ringdb::sync
+
+namespace ringdb::sync {
+
+FutexWaitAnyResult futex_wait_any(const FutexWaitEntry* entries, size_t count,
+                                  std::chrono::nanoseconds timeout) {
+  assert(count > 0 && count <= kFutexWaitAnyMax);
+  futex_waitv waiters[kFutexWaitAnyMax] = {};
+  for (size_t i = 0; i < count; ++i) {
+    waiters[i].val = entries[i].expected;
+    waiters[i].uaddr = reinterpret_cast<uintptr_t>(entries[i].word);
+    waiters[i].flags = FUTEX_32 | (entries[i].sharing == Sharing::kProcessPrivate
+                                       ? static_cast<uint32_t>(FUTEX_PRIVATE_FLAG)
+                                       : 0u);
+  }
+  // FUTEX_WAITV takes an absolute time on the clock it is given.
+  timespec deadline{};
+  const timespec* tsp = nullptr;
+  if (timeout.count() >= 0) {
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    const int64_t ns = deadline.tv_nsec + timeout.count() % 1'000'000'000;
+    deadline.tv_sec += static_cast<time_t>(timeout.count() / 1'000'000'000 + ns / 1'000'000'000);
+    deadline.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    tsp = &deadline;
+  }
+  const long r =
+      syscall(SYS_futex_waitv, waiters, static_cast<unsigned>(count), 0u, tsp, CLOCK_MONOTONIC);
+  if (r >= 0) return FutexWaitAnyResult::kWoken;
+  switch (errno) {
+    case EAGAIN:
+      return FutexWaitAnyResult::kValueChanged;
+    case ETIMEDOUT:
+      return FutexWaitAnyResult::kTimedOut;
+    case EINTR:
+      return FutexWaitAnyResult::kInterrupted;
+    case ENOSYS:
+      return FutexWaitAnyResult::kUnsupported;
+    default:
+      assert(false && "futex_waitv failed");
+      return FutexWaitAnyResult::kWoken;
+  }
+}
+
+}  // namespace ringdb::sync

@@ -39,4 +39,25 @@ int futex_wake(const std::atomic<uint32_t>* word, int count, Sharing sharing);
 // Wakes every waiter on `word`.
 int futex_wake_all(const std::atomic<uint32_t>* word, Sharing sharing);
 
+// One word of futex_wait_any().
+struct FutexWaitEntry {
+  const std::atomic<uint32_t>* word;
+  uint32_t expected;
+  Sharing sharing;
+};
+inline constexpr size_t kFutexWaitAnyMax = 128;  // the kernel's FUTEX_WAITV_MAX
+
+enum class FutexWaitAnyResult : uint8_t {
+  kWoken,         // one of the words was woken (or spuriously): re-check them all
+  kValueChanged,  // a word differed from its expected value on entry
+  kTimedOut,
+  kInterrupted,
+  kUnsupported,  // the kernel predates FUTEX_WAITV (Linux 5.16)
+};
+
+// Sleeps while every entry's word equals its expected value, until a wake on any of them or
+// `timeout` (relative, monotonic; negative: none). At most kFutexWaitAnyMax entries.
+FutexWaitAnyResult futex_wait_any(const FutexWaitEntry* entries, size_t count,
+                                  std::chrono::nanoseconds timeout);
+
 }  // namespace ringdb::sync

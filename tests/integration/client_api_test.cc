@@ -4,8 +4,11 @@
 // sessions write; a transaction's cursor seeing its own writes; deleted keys passed over; and
 // the error that ends a cursor when the daemon goes. Client::execute: thousands of operations
 // in one call, more than the session's contexts, each with its own status; a transaction's
-// operations one after another; the daemon's SIGKILL ending every op not yet complete.
+// operations one after another; the daemon's SIGKILL ending every op not yet complete. The
+// completion descriptor driving an event loop of sync puts.
+#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -253,6 +256,38 @@ TEST_CASE("execute: the daemon's end completes every operation with DISCONNECTED
   CHECK(c->execute(list) == Status::kDisconnected);
   for (const ringdb::Operation& op : ops)
     CHECK(op.status() == Status::kDisconnected);
+}
+
+TEST_CASE("completion fd: an event loop keeps sync puts in flight against the real daemon") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  auto c = connect(daemon);
+  REQUIRE(c);
+  int fd = -1;
+  REQUIRE(c->completion_fd(&fd) == Status::kOk);
+  constexpr size_t kOps = 1000;
+  std::vector<ringdb::Operation> ops;
+  for (size_t i = 0; i < kOps; ++i)
+    ops.push_back(ringdb::Operation::put(key_of(static_cast<int>(i)), "v"));
+  std::vector<bool> complete(kOps, false);
+  size_t next = 0;
+  size_t done = 0;
+  while (done < kOps) {
+    while (next < kOps && c->try_submit(&ops[next]) == Status::kOk)
+      ++next;
+    pollfd p{fd, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 30000) == 1);  // the loop sleeps only here
+    uint64_t count = 0;
+    REQUIRE(read(fd, &count, sizeof count) == static_cast<ssize_t>(sizeof count));
+    for (size_t i = 0; i < next; ++i) {
+      if (!complete[i] && c->poll(&ops[i])) {
+        complete[i] = true;
+        ++done;
+        CHECK(ops[i].status() == Status::kOk);
+        CHECK(ops[i].log_position() > 0);  // durable when answered
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // libringdb's C ABI (ringdb/ringdb.h, libclient/c_api.cc): argument checks, the connect
 // error text and its truncation, and every call round-tripped through a fake daemon with
 // malloc'ed results released by ringdb_free / ringdb_items_free.
+#include <poll.h>
+
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -320,6 +322,26 @@ TEST_CASE("C: batches, watches, get_sequence, backoff: argument checks and the r
   for (unsigned attempt = 0; attempt < 4; ++attempt)
     ringdb_conflict_backoff(attempt);  // returns (yields, then sleeps under a millisecond)
   ringdb_close(client);
+}
+
+TEST_CASE("C: the completion descriptor is readable once a submitted op completes") {
+  FakeDaemon daemon;
+  ringdb_client* client = connect_c(daemon);
+  CHECK(ringdb_completion_fd(nullptr, nullptr) == RINGDB_INVALID_ARGUMENT);
+  int fd = 0;
+  CHECK(ringdb_completion_fd(client, nullptr) == RINGDB_INVALID_ARGUMENT);
+  REQUIRE(ringdb_completion_fd(client, &fd) == RINGDB_OK);
+  REQUIRE(fd >= 0);
+  ringdb_op* op = nullptr;
+  REQUIRE(ringdb_op_put("k", 1, "v", 1, RINGDB_SYNC, &op) == RINGDB_OK);
+  REQUIRE(ringdb_submit(client, op) == RINGDB_OK);
+  pollfd p{fd, POLLIN, 0};
+  REQUIRE(poll(&p, 1, 10000) == 1);
+  while (ringdb_poll(client, op) == 0) {  // readable: it is complete, or about to be
+  }
+  CHECK(ringdb_op_status(op) == RINGDB_OK);
+  ringdb_op_free(op);
+  ringdb_close(client);  // closes the descriptor too (checked for leaks in connect_test)
 }
 
 TEST_CASE("C: a timeout makes a late answer TIMED_OUT; 0 waits again") {

@@ -232,6 +232,8 @@ TEST_CASE("no descriptor leaks, whether the connect fails or the client is close
     FakeDaemon daemon;
     auto client = daemon.connect();
     CHECK(client->ping() == Status::kOk);
+    int fd = -1;
+    CHECK(client->completion_fd(&fd) == Status::kOk);  // its eventfd goes with the client
   }
   CHECK(open_fds() == before);
 }

@@ -2,6 +2,9 @@
 // protocol (tests/libclient/fake_daemon.h): requests and answers inline and through the data
 // areas, scans, transactions, back-pressure (full rings, no free context, a full request
 // area), sleeping and waking on both sides, and a daemon that detaches, stops or dies.
+#include <poll.h>
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -565,4 +568,97 @@ TEST_CASE("timeouts: a late answer is TIMED_OUT, its context comes back once it 
   client->set_timeout(-5);  // counts as none
   CHECK(client->timeout_ms() == 0);
   CHECK(client->ping() == Status::kOk);
+}
+
+// ---- The completion descriptor --------------------------------------------------------------
+
+namespace {
+
+// Whether `fd` becomes readable within `timeout`.
+bool readable(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1 && (p.revents & POLLIN) != 0;
+}
+
+void drain(int fd) {
+  uint64_t count = 0;
+  REQUIRE(read(fd, &count, sizeof count) == static_cast<ssize_t>(sizeof count));
+  CHECK(count >= 1);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "completion fd: readable once a submitted op completes; a synchronous call is not followed") {
+  FakeOptions o;
+  o.answer_delay = 20ms;  // the notifier sleeps before the answer comes
+  FakeDaemon daemon(o);
+  auto client = daemon.connect();
+  int fd = -1;
+  REQUIRE(client->completion_fd(&fd) == Status::kOk);
+  int again = -1;
+  REQUIRE(client->completion_fd(&again) == Status::kOk);
+  CHECK(again == fd);
+  CHECK(!readable(fd, 0ms));
+  Operation op = Operation::get("k");
+  REQUIRE(client->submit(&op) == Status::kOk);
+  REQUIRE(readable(fd, 10s));
+  drain(fd);
+  REQUIRE(client->poll(&op));
+  CHECK(op.status() == Status::kNotFound);
+  // Synchronous calls and execute() wait for their own answers: nothing to signal.
+  CHECK(client->ping() == Status::kOk);
+  std::vector<Operation> ops;
+  ops.push_back(Operation::ping());
+  std::vector<Operation*> list = {&ops[0]};
+  CHECK(client->execute(list) == Status::kOk);
+  CHECK(!readable(fd, 200ms));  // ten times the answer delay
+}
+
+TEST_CASE("completion fd: an event loop keeps 300 ops in flight, more than one sleep watches") {
+  FakeDaemon daemon;
+  auto client = daemon.connect();
+  int fd = -1;
+  REQUIRE(client->completion_fd(&fd) == Status::kOk);
+  constexpr size_t kOps = 300;
+  std::vector<Operation> ops;
+  for (size_t i = 0; i < kOps; ++i) {
+    std::string key("k");  // appended: GCC 12's false -Wrestrict on "k" + std::string
+    key += std::to_string(i);
+    ops.push_back(Operation::put(key, "v"));
+  }
+  size_t next = 0;
+  size_t done = 0;
+  std::vector<bool> complete(kOps, false);
+  while (done < kOps) {
+    // Submit what fits, without blocking: the loop's own thread never waits but in poll(2).
+    while (next < kOps && client->try_submit(&ops[next]) == Status::kOk)
+      ++next;
+    REQUIRE(readable(fd, 10s));
+    drain(fd);
+    for (size_t i = 0; i < next; ++i) {
+      if (!complete[i] && client->poll(&ops[i])) {
+        complete[i] = true;
+        ++done;
+        CHECK(ops[i].status() == Status::kOk);
+      }
+    }
+  }
+  std::string value;
+  CHECK(client->get("k299", &value) == Status::kOk);
+}
+
+TEST_CASE("completion fd: the session's end makes it readable; poll then says why") {
+  FakeDaemon daemon;
+  auto client = daemon.connect();
+  int fd = -1;
+  REQUIRE(client->completion_fd(&fd) == Status::kOk);
+  daemon.pause();
+  Operation op = Operation::ping();
+  REQUIRE(client->submit(&op) == Status::kOk);
+  daemon.hang_up();  // the daemon "dies" with the request unanswered
+  REQUIRE(readable(fd, 10s));
+  REQUIRE(client->poll(&op));
+  CHECK(op.status() == Status::kDisconnected);
+  daemon.resume();
 }

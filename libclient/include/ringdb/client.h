@@ -357,12 +357,20 @@ class Client {
   // error that ended the session (the status of every op not complete by then);
   // kInvalidArgument, running none, if an op is null, empty or already submitted.
   Status execute(std::span<Operation* const> ops);
+  // A descriptor an event loop can wait on (epoll, poll, select, asyncio's add_reader): an
+  // eventfd that becomes readable when an op submitted with submit() or try_submit() after
+  // the first call completes, or when the session ends. Then read it (8 bytes, to re-arm)
+  // and poll() the ops in flight. It may be readable with none complete (a spurious wake:
+  // poll again later). The same descriptor on every call; it belongs to the client (closed
+  // with it). A library thread follows the ops (the first call starts it). kOk, or
+  // kConnectFailed with a reason in *error (no descriptor left).
+  Status completion_fd(int* fd, std::string* error = nullptr);
 
   struct Impl;
 
  private:
   explicit Client(std::unique_ptr<Impl> impl);
-  Status submit_as(Operation* op, bool wait_for_room);
+  Status submit_as(Operation* op, bool wait_for_room, bool notify);
   friend class Transaction;
   std::unique_ptr<Impl> impl_;
 };

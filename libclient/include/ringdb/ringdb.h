@@ -236,6 +236,15 @@ int ringdb_poll(ringdb_client* client, ringdb_op* op);
  * RINGDB_INVALID_ARGUMENT, running none, if an op is NULL or in flight. */
 ringdb_status ringdb_execute(ringdb_client* client, ringdb_op* const* ops, size_t count);
 
+/* A descriptor an event loop can wait on (epoll, poll, select): an eventfd that becomes
+ * readable when an op submitted with ringdb_submit or ringdb_try_submit after the first call
+ * completes, or when the session ends; then read it (8 bytes, to re-arm) and ringdb_poll the
+ * ops in flight (a wake with none complete is possible: poll again later). The same
+ * descriptor on every call, owned by the client (closed by ringdb_close). A library thread
+ * follows the ops (started by the first call). RINGDB_OK, RINGDB_INVALID_ARGUMENT,
+ * RINGDB_CONNECT_FAILED (no descriptor left). */
+ringdb_status ringdb_completion_fd(ringdb_client* client, int* fd);
+
 /* A complete op's results, valid until it is submitted again or freed. */
 ringdb_status ringdb_op_status(const ringdb_op* op);
 /* A get's value (RINGDB_OK): *value points into the op (NUL-terminated after len bytes). */
