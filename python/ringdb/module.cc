@@ -160,25 +160,31 @@ ringdb::CursorOptions cursor_options(const py::object& start, const py::object& 
 
 class PyCursor {
  public:
-  // `owner`: the Python object whose C++ side the cursor reads through (the Client or the
-  // Transaction), kept alive as long as the cursor.
-  PyCursor(std::unique_ptr<ringdb::Cursor> cursor, py::object owner)
-      : cursor_(std::move(cursor)), owner_(std::move(owner)) {}
+  // `client`: the session it reads through, kept until the cursor goes (even past
+  // Client.close()); `owner`: a transaction's Python object, for a cursor in it.
+  PyCursor(std::unique_ptr<ringdb::Cursor> cursor, std::shared_ptr<ringdb::Client> client,
+           py::object owner = {})
+      : client_(std::move(client)), owner_(std::move(owner)), cursor_(std::move(cursor)) {}
 
   py::tuple next() {
-    if (!cursor_) throw py::stop_iteration();
-    Status s;
+    Status s = Status::kNotFound;
+    std::string key;
+    std::string value;
     {
       py::gil_scoped_release unlocked;
       std::lock_guard<std::mutex> guard(mu_);
-      s = cursor_->next();
+      if (cursor_) s = cursor_->next();
+      if (s == Status::kOk) {  // copied under the lock: another thread may call next() after
+        key.assign(cursor_->key());
+        value.assign(cursor_->value());
+      }
     }
     if (s == Status::kNotFound) {
       close();
       throw py::stop_iteration();
     }
     check(s);
-    return py::make_tuple(to_bytes(cursor_->key()), to_bytes(cursor_->value()));
+    return py::make_tuple(to_bytes(key), to_bytes(value));
   }
 
   void close() {
@@ -193,16 +199,19 @@ class PyCursor {
 
  private:
   std::mutex mu_;  // one call at a time, whichever Python thread makes it
-  std::unique_ptr<ringdb::Cursor> cursor_;
+  // In this order: the cursor goes first, then what it reads through.
+  std::shared_ptr<ringdb::Client> client_;
   py::object owner_;
+  std::unique_ptr<ringdb::Cursor> cursor_;
 };
 
 // ---- Transaction -----------------------------------------------------------------------------
 
 class PyTransaction {
  public:
-  PyTransaction(std::unique_ptr<ringdb::Transaction> txn, Durability durability, py::object client)
-      : txn_(std::move(txn)), durability_(durability), client_(std::move(client)) {}
+  PyTransaction(std::unique_ptr<ringdb::Transaction> txn, Durability durability,
+                std::shared_ptr<ringdb::Client> client)
+      : client_(std::move(client)), txn_(std::move(txn)), durability_(durability) {}
 
   std::optional<py::bytes> get(const py::object& key) {
     const Bytes k(key);
@@ -228,7 +237,7 @@ class PyTransaction {
     const ringdb::CursorOptions options = cursor_options(start, end, prefix, reverse, page_items);
     std::unique_ptr<ringdb::Cursor> cursor;
     check(run([&](ringdb::Transaction& t) { return t.open_cursor(options, &cursor); }));
-    return std::make_unique<PyCursor>(std::move(cursor), self);
+    return std::make_unique<PyCursor>(std::move(cursor), client_, self);
   }
 
   void commit(std::optional<Durability> durability) {
@@ -276,9 +285,11 @@ class PyTransaction {
   }
 
   std::mutex mu_;
+  // The session, kept while the transaction lives (even past Client.close()): destroyed
+  // after it, as its abort needs the session.
+  std::shared_ptr<ringdb::Client> client_;
   std::unique_ptr<ringdb::Transaction> txn_;
   Durability durability_;
-  py::object client_;  // keeps the Client alive while the transaction is
 };
 
 // ---- Client ----------------------------------------------------------------------------------
@@ -316,7 +327,7 @@ class PyPipeline {
 
 class PyClient : public std::enable_shared_from_this<PyClient> {
  public:
-  explicit PyClient(std::unique_ptr<ringdb::Client> client) : client_(std::move(client)) {}
+  explicit PyClient(std::shared_ptr<ringdb::Client> client) : client_(std::move(client)) {}
 
   static std::shared_ptr<PyClient> connect(const std::optional<std::string>& socket,
                                            const std::vector<uint32_t>& daemon_uids,
@@ -354,13 +365,17 @@ class PyClient : public std::enable_shared_from_this<PyClient> {
     client().set_timeout(ms);
   }
 
-  ringdb::Client& client() {
+  ringdb::Client& client() { return *shared(); }
+  // The session, shared with the transactions and cursors made from it.
+  const std::shared_ptr<ringdb::Client>& shared() {
     if (!client_) raise(Status::kDisconnected, "the client is closed");
-    return *client_;
+    return client_;
   }
 
+  // No more calls through this object; the session ends once the transactions and cursors
+  // made from it are gone too (at once, if there are none).
   void close() {
-    std::unique_ptr<ringdb::Client> done = std::move(client_);
+    std::shared_ptr<ringdb::Client> done = std::move(client_);
     py::gil_scoped_release unlocked;
     done.reset();
   }
@@ -401,31 +416,29 @@ class PyClient : public std::enable_shared_from_this<PyClient> {
     return deleted(unlocked([&] { return c.del(k, durability); }));
   }
 
-  std::unique_ptr<PyCursor> scan(const py::object& self, const py::object& start,
-                                 const py::object& end, const py::object& prefix, bool reverse,
-                                 uint32_t page_items) {
-    ringdb::Client& c = client();
+  std::unique_ptr<PyCursor> scan(const py::object& start, const py::object& end,
+                                 const py::object& prefix, bool reverse, uint32_t page_items) {
+    const std::shared_ptr<ringdb::Client>& c = shared();
     const ringdb::CursorOptions options = cursor_options(start, end, prefix, reverse, page_items);
     std::unique_ptr<ringdb::Cursor> cursor;
-    check(unlocked([&] { return c.open_cursor(options, &cursor); }));
-    return std::make_unique<PyCursor>(std::move(cursor), self);
+    check(unlocked([&] { return c->open_cursor(options, &cursor); }));
+    return std::make_unique<PyCursor>(std::move(cursor), c);
   }
 
-  std::shared_ptr<PyTransaction> begin(const py::object& self, bool read_only,
-                                       Durability durability) {
-    ringdb::Client& c = client();
+  std::shared_ptr<PyTransaction> begin(bool read_only, Durability durability) {
+    const std::shared_ptr<ringdb::Client>& c = shared();
     std::unique_ptr<ringdb::Transaction> txn;
-    check(unlocked([&] { return c.begin(&txn, read_only); }));
-    return std::make_shared<PyTransaction>(std::move(txn), durability, self);
+    check(unlocked([&] { return c->begin(&txn, read_only); }));
+    return std::make_shared<PyTransaction>(std::move(txn), durability, c);
   }
 
   // Calls fn(txn) in a new transaction and commits it, again from the start (after a backoff)
   // while that ends in ConflictError, at most `attempts` times; returns fn's result.
-  py::object run_transaction(const py::object& self, const py::function& fn, int attempts,
-                             bool read_only, Durability durability) {
+  py::object run_transaction(const py::function& fn, int attempts, bool read_only,
+                             Durability durability) {
     if (attempts < 1) throw py::value_error("attempts must be at least 1");
     for (int i = 0;; ++i) {
-      std::shared_ptr<PyTransaction> txn = begin(self, read_only, durability);
+      std::shared_ptr<PyTransaction> txn = begin(read_only, durability);
       try {
         py::object result = fn(txn);
         txn->commit(std::nullopt);
@@ -528,7 +541,7 @@ class PyClient : public std::enable_shared_from_this<PyClient> {
     return fn();
   }
 
-  std::unique_ptr<ringdb::Client> client_;
+  std::shared_ptr<ringdb::Client> client_;
 };
 
 py::list PyPipeline::execute(bool raise_on_error) {
@@ -746,7 +759,9 @@ PYBIND11_MODULE(_ringdb, m) {
       m, "Client",
       "A session with ringdbd (ringdb.connect). Safe to share between threads. A context "
       "manager: close() at the end of the block.")
-      .def("close", &PyClient::close, "Ends the session; the daemon aborts its open transactions.")
+      .def("close", &PyClient::close,
+           "Ends the session (the daemon aborts its open transactions) once the transactions "
+           "and cursors made from it are gone too; no call through this Client after it.")
       .def("ping", &PyClient::ping)
       .def("get", &PyClient::get, "The key's value, or None.", py::arg("key"))
       .def("get_with_sequence", &PyClient::get_with_sequence,
@@ -756,29 +771,17 @@ PYBIND11_MODULE(_ringdb, m) {
       .def("delete", &PyClient::del, "True if the key had a value.", py::arg("key"),
            py::arg("durability") = Durability::kSync)
       .def(
-          "scan",
-          [](const py::object& self, const py::object& start, const py::object& end,
-             const py::object& prefix, bool reverse, uint32_t page_items) {
-            return self.cast<PyClient&>().scan(self, start, end, prefix, reverse, page_items);
-          },
+          "scan", &PyClient::scan,
           "A Cursor over keys in [start, end) with the prefix, in a snapshot taken now (held "
           "by a read-only transaction until the cursor ends).",
           py::arg("start") = py::none(), py::arg("end") = py::none(),
           py::arg("prefix") = py::none(), py::arg("reverse") = false, py::arg("page_items") = 1000)
       .def(
-          "transaction",
-          [](const py::object& self, bool read_only, Durability durability) {
-            return self.cast<PyClient&>().begin(self, read_only, durability);
-          },
+          "transaction", &PyClient::begin,
           "Begins a Transaction (snapshot isolation, first updater wins).",
           py::arg("read_only") = false, py::arg("durability") = Durability::kSync)
       .def(
-          "run_transaction",
-          [](const py::object& self, const py::function& fn, int attempts, bool read_only,
-             Durability durability) {
-            return self.cast<PyClient&>().run_transaction(self, fn, attempts, read_only,
-                                                          durability);
-          },
+          "run_transaction", &PyClient::run_transaction,
           "Calls fn(txn) in a new transaction and commits it; on ConflictError runs it again "
           "from the start, after a backoff, up to `attempts` times. Returns fn's result.",
           py::arg("fn"), py::arg("attempts") = 16, py::arg("read_only") = false,

@@ -39,10 +39,18 @@ class Daemon:
         with open(os.path.join(self.dir, "ringdbd.log"), "rb") as f:
             return f.read().decode(errors="replace")
 
-    def kill(self, signo=signal.SIGKILL):
-        self.process.send_signal(signo)
-        if signo == signal.SIGKILL:
-            self.process.wait(timeout=30)
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def pause(self):
+        """SIGSTOP, returning once every thread of the daemon has stopped (the kernel reports
+        the stop to its parent only then): no request is answered until resume()."""
+        self.process.send_signal(signal.SIGSTOP)
+        os.waitid(os.P_PID, self.process.pid, os.WSTOPPED)
+
+    def resume(self):
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self):
         if self.process.poll() is None:

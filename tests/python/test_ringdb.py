@@ -2,9 +2,7 @@
 with conflicts and retries, cursors across the daemon's answer limits, many operations in
 flight from one call, the GIL released while waiting, and a killed daemon."""
 
-import os
 import re
-import signal
 import threading
 
 import pytest
@@ -87,6 +85,22 @@ def test_closed_client_raises(daemon):
     with pytest.raises(ringdb.DisconnectedError):
         client.get(b"k")
     client.close()  # twice is fine
+
+
+def test_close_leaves_live_transactions_and_cursors_working(daemon):
+    db = ringdb.connect(daemon.socket)
+    db.put_many([(b"c%d" % i, b"x") for i in range(5)])
+    txn = db.transaction()
+    txn.put(b"t", b"1")
+    cursor = db.scan(prefix=b"c", page_items=2)
+    db.close()  # the session lasts while they do
+    with pytest.raises(ringdb.DisconnectedError):
+        db.get(b"c1")
+    assert len(list(cursor)) == 5
+    txn.commit()
+    del cursor, txn  # the session ends here
+    with ringdb.connect(daemon.socket) as other:
+        assert other.get(b"t") == b"1"
 
 
 # ---- Transactions --------------------------------------------------------------------------
@@ -294,7 +308,7 @@ def test_watch_delivers_whole_commits_in_order_and_resumes(daemon, db):
 
 def test_the_gil_is_released_while_waiting_for_the_daemon(daemon, db):
     db.put(b"k", b"v")
-    daemon.kill(signal.SIGSTOP)  # the next get waits until SIGCONT
+    daemon.pause()  # the next get waits until resume()
     started = threading.Event()
     result = []
 
@@ -306,10 +320,10 @@ def test_the_gil_is_released_while_waiting_for_the_daemon(daemon, db):
     t.start()
     started.wait()
     # Python runs on here while the reader waits in libringdb: were the GIL held, this thread
-    # could not run at all, nor send SIGCONT (the test would time out).
+    # could not run at all, nor resume the daemon (the test would time out).
     busy = sum(range(200000))
     assert busy > 0 and t.is_alive() and result == []
-    os.kill(daemon.process.pid, signal.SIGCONT)
+    daemon.resume()
     t.join(timeout=60)
     assert result == [b"v"]
 
@@ -318,13 +332,13 @@ def test_timeout_raises_timed_out_and_the_session_goes_on(daemon):
     db = ringdb.connect(daemon.socket, timeout=0.05)
     assert db.timeout == 0.05
     db.put(b"k", b"v")
-    daemon.kill(signal.SIGSTOP)  # no answer until SIGCONT
+    daemon.pause()  # no answer until resume()
     with pytest.raises(ringdb.TimedOutError) as info:
         db.put(b"k", b"late")  # abandoned: the daemon will still run it
     assert isinstance(info.value, TimeoutError)
     assert info.value.status == ringdb.Status.TIMED_OUT
     assert "may still run" in str(info.value)
-    os.kill(daemon.process.pid, signal.SIGCONT)
+    daemon.resume()
     db.timeout = None
     assert db.timeout is None
     # The session goes on (the abandoned request's slot comes back once it is answered); the
