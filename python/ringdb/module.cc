@@ -770,22 +770,19 @@ PYBIND11_MODULE(_ringdb, m) {
            py::arg("durability") = Durability::kSync)
       .def("delete", &PyClient::del, "True if the key had a value.", py::arg("key"),
            py::arg("durability") = Durability::kSync)
-      .def(
-          "scan", &PyClient::scan,
-          "A Cursor over keys in [start, end) with the prefix, in a snapshot taken now (held "
-          "by a read-only transaction until the cursor ends).",
-          py::arg("start") = py::none(), py::arg("end") = py::none(),
-          py::arg("prefix") = py::none(), py::arg("reverse") = false, py::arg("page_items") = 1000)
-      .def(
-          "transaction", &PyClient::begin,
-          "Begins a Transaction (snapshot isolation, first updater wins).",
-          py::arg("read_only") = false, py::arg("durability") = Durability::kSync)
-      .def(
-          "run_transaction", &PyClient::run_transaction,
-          "Calls fn(txn) in a new transaction and commits it; on ConflictError runs it again "
-          "from the start, after a backoff, up to `attempts` times. Returns fn's result.",
-          py::arg("fn"), py::arg("attempts") = 16, py::arg("read_only") = false,
-          py::arg("durability") = Durability::kSync)
+      .def("scan", &PyClient::scan,
+           "A Cursor over keys in [start, end) with the prefix, in a snapshot taken now (held "
+           "by a read-only transaction until the cursor ends).",
+           py::arg("start") = py::none(), py::arg("end") = py::none(),
+           py::arg("prefix") = py::none(), py::arg("reverse") = false, py::arg("page_items") = 1000)
+      .def("transaction", &PyClient::begin,
+           "Begins a Transaction (snapshot isolation, first updater wins).",
+           py::arg("read_only") = false, py::arg("durability") = Durability::kSync)
+      .def("run_transaction", &PyClient::run_transaction,
+           "Calls fn(txn) in a new transaction and commits it; on ConflictError runs it again "
+           "from the start, after a backoff, up to `attempts` times. Returns fn's result.",
+           py::arg("fn"), py::arg("attempts") = 16, py::arg("read_only") = false,
+           py::arg("durability") = Durability::kSync)
       .def(
           "pipeline",
           [](const std::shared_ptr<PyClient>& self) { return std::make_unique<PyPipeline>(self); },
