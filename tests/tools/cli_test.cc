@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -572,4 +574,112 @@ TEST_CASE("the daemon is killed while the cli waits for input: DISCONNECTED, exi
   CHECK(exit_code(idle.process().wait()) == 1);
   CHECK(is_error(in_transaction.run("put k w"), "DISCONNECTED"));
   CHECK(exit_code(in_transaction.process().wait()) == 1);
+}
+
+// ---- One command, export and import --------------------------------------------------------
+
+namespace {
+
+// ringdb-cli with these arguments after --socket; `input` on its standard input. Returns the
+// exit code; *out and *err get what it wrote.
+int cli_once(const Daemon& daemon, const std::vector<std::string>& args,
+             const std::string& input = "", std::string* out = nullptr,
+             std::string* err = nullptr) {
+  std::vector<std::string> argv = {program_path("RINGDB_CLI"), "--socket", daemon.socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess cli(argv, cli_options());
+  if (!input.empty()) REQUIRE(cli.write(input));
+  cli.close_stdin();
+  const std::string text = cli.read_rest(std::chrono::seconds(120));
+  const int code = exit_code(cli.wait(std::chrono::seconds(120)));
+  if (out != nullptr) *out = text;
+  if (err != nullptr) *err = cli.read_stderr();
+  return code;
+}
+
+// A dump of `count` keys "k00000..." (with a few binary and empty ones), sorted as export
+// writes them.
+std::string make_dump(int count) {
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = 0; i < count; ++i) {
+    // Appended, not inserted or added to a literal: GCC 12's false -Wrestrict (bug 105329).
+    const std::string digits = std::to_string(i);
+    std::string key("k");
+    key.append(5 - std::min<size_t>(5, digits.size()), '0');
+    key += digits;
+    std::string value("v");
+    value += key;
+    if (i % 1000 == 7) value = std::string("\0\n\t\"\\ \xff\xfe end", 14);  // every awkward byte
+    if (i % 1000 == 8) value.clear();
+    if (i % 1000 == 9) value.assign(100000, 'x');  // larger than a request context
+    if (i == 3) key.append("\n\xc3\xa9 \x01", 5);  // a key with a newline, UTF-8, a control
+    records.emplace_back(key, value);
+  }
+  std::sort(records.begin(), records.end());
+  std::string dump = "# ringdb-dump 1\n";
+  for (const auto& [key, value] : records)
+    dump += ringdb::cli::quote(key) + " " + ringdb::cli::quote(value) + "\n";
+  return dump;
+}
+
+}  // namespace
+
+TEST_CASE("one command from the arguments: no quoting needed, exit 0 on OK and 3 otherwise") {
+  Daemon daemon;
+  std::string out;
+  CHECK(cli_once(daemon, {"--json", "put", "a key", "a \"value\""}, "", &out) == 0);
+  CHECK(out == std::string(kOk) + "\n");
+  CHECK(cli_once(daemon, {"--json", "get", "a key"}, "", &out) == 0);
+  CHECK(plain(out) == R"({"status":"OK","value":"a \"value\""})"
+                      "\n");
+  CHECK(cli_once(daemon, {"get", "missing"}, "", &out) == 3);
+  CHECK(cli_once(daemon, {"--json", "bogus"}, "", &out) == 3);
+  CHECK(is_error(out.substr(0, out.size() - 1), "INVALID_ARGUMENT"));
+  CHECK(cli_once(daemon, {"export", "a", "b"}) == 2);
+  CHECK(cli_once(daemon, {"import", "--durability", "fast"}) == 2);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("export and import: every byte survives, many batches, a prefix, the copy the same") {
+  Daemon from;
+  Daemon to;
+  const std::string dump = make_dump(10000);  // three batches of the import
+  std::string out;
+  std::string err;
+  REQUIRE(cli_once(from, {"import"}, dump, &out, &err) == 0);
+  CHECK(err.find("import: 10000 keys") != std::string::npos);
+  REQUIRE(cli_once(from, {"export"}, "", &out, &err) == 0);
+  CHECK(out == dump);  // byte for byte, in key order
+  CHECK(err.find("export: 10000 keys") != std::string::npos);
+
+  REQUIRE(cli_once(to, {"import", "--durability", "async"}, out) == 0);
+  std::string copy;
+  REQUIRE(cli_once(to, {"export"}, "", &copy) == 0);
+  CHECK(copy == dump);
+
+  REQUIRE(cli_once(to, {"export", "k0999"}, "", &out) == 0);  // k09990 to k09999
+  CHECK(std::count(out.begin(), out.end(), '\n') == 1 + 10);
+  REQUIRE(cli_once(to, {"export", "no such prefix"}, "", &out) == 0);
+  CHECK(out == "# ringdb-dump 1\n");
+  CHECK(from.stop() == 0);
+  CHECK(to.stop() == 0);
+}
+
+TEST_CASE("import: a malformed line stops it there, named; the whole batches before it stay") {
+  Daemon daemon;
+  std::string dump = make_dump(5000);
+  dump += "only-a-key\n";  // line 5002
+  std::string err;
+  CHECK(cli_once(daemon, {"import"}, dump, nullptr, &err) == 3);
+  CHECK(err.find("line 5002") != std::string::npos);
+  CHECK(err.find("import: 4096 keys") != std::string::npos);  // the first batch only
+  std::string out;
+  REQUIRE(cli_once(daemon, {"export"}, "", &out) == 0);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 1 + 4096);
+
+  CHECK(cli_once(daemon, {"import"}, "put a b\n", nullptr, &err) == 3);
+  CHECK(err.find("not a ringdb dump") != std::string::npos);
+  CHECK(cli_once(daemon, {"import"}, "# ringdb-dump 1\n\"unterminated v\n", nullptr, &err) == 3);
+  CHECK(err.find("line 2") != std::string::npos);
+  CHECK(daemon.stop() == 0);
 }

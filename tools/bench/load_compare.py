@@ -5,9 +5,10 @@
 Both servers are private, in a directory on the disk under test (--dir), durable alike:
 ringdbd's puts are RINGDB_SYNC (each acknowledged once its log record is on disk; group commit
 shares fsyncs), Redis runs with appendonly yes, appendfsync always (it fsyncs its AOF before
-it answers a batch of commands). ringdb's loader is ringdb-c-load (tools/bench/c_load.c,
-ringdb_execute with many puts in flight per call); Redis's is redis-cli --pipe fed the same
-keys and values as RESP. Rounds alternate the two; medians are reported.
+it answers a batch of commands). ringdb's loaders are ringdb-c-load (tools/bench/c_load.c,
+ringdb_execute with many puts in flight per call) and `ringdb-cli import` of the same data as
+a dump (issue 18: durable when it exits, its last put sync); Redis's is redis-cli --pipe fed
+the same keys and values as RESP. Rounds alternate the three; medians are reported.
 
     tools/bench/load_compare.py --build build --keys 1000000 --dir /var/tmp --json /tmp/load.json
 """
@@ -61,6 +62,15 @@ def resp_file(path, keys, key_bytes, value_bytes):
             f.write(head + b"k" + str(i).zfill(key_bytes - 1).encode() + tail)
 
 
+def dump_file(path, keys, key_bytes, value_bytes):
+    """The same data as a ringdb-cli dump (keys and values are printable: written bare)."""
+    value = b"v" * value_bytes
+    with open(path, "wb") as f:
+        f.write(b"# ringdb-dump 1\n")
+        for i in range(keys):
+            f.write(b"k" + str(i).zfill(key_bytes - 1).encode() + b" " + value + b"\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default="build", help="the build directory")
@@ -74,11 +84,14 @@ def main():
     args = parser.parse_args()
     ringdbd = os.path.join(args.build, "daemon", "ringdbd")
     loader = os.path.join(args.build, "tools", "bench", "ringdb-c-load")
+    cli = os.path.join(args.build, "tools", "cli", "ringdb-cli")
 
     work = tempfile.mkdtemp(prefix="ringdb-load-", dir=args.dir)
     resp = os.path.join(work, "data.resp")
     resp_file(resp, args.keys, args.key_bytes, args.value_bytes)
-    rates = {"ringdb": [], "redis-cli --pipe": []}
+    dump = os.path.join(work, "data.dump")
+    dump_file(dump, args.keys, args.key_bytes, args.value_bytes)
+    rates = {"ringdb": [], "ringdb-cli import": [], "redis-cli --pipe": []}
     try:
         for r in range(args.rounds):
             d = os.path.join(work, "ringdb-%d" % r)
@@ -88,6 +101,19 @@ def main():
                 [loader, socket, str(args.keys), str(args.key_bytes), str(args.value_bytes),
                  "sync", str(args.ops_per_call)], capture_output=True, text=True, check=True)
             rates["ringdb"].append(json.loads(out.stdout)["keys_per_second"])
+            daemon.kill()
+            daemon.wait()
+            shutil.rmtree(d)
+
+            d = os.path.join(work, "cli-%d" % r)
+            os.mkdir(d)
+            daemon, socket = start_ringdbd(ringdbd, d)
+            with open(dump, "rb") as data:
+                t0 = time.monotonic()
+                subprocess.run([cli, "--socket", socket, "import"], stdin=data,
+                               capture_output=True, check=True)
+                seconds = time.monotonic() - t0
+            rates["ringdb-cli import"].append(args.keys / seconds)
             daemon.kill()
             daemon.wait()
             shutil.rmtree(d)
@@ -121,7 +147,10 @@ def main():
         print("%-18s %10.0f keys/s   (rounds: %s)"
               % (name, result[name], ", ".join("%.0f" % x for x in per_round)))
     result["ratio_ringdb_over_redis"] = result["ringdb"] / result["redis-cli --pipe"]
-    print("ringdb / redis-cli --pipe: %.2fx (target >= 1)" % result["ratio_ringdb_over_redis"])
+    result["ratio_cli_import_over_redis"] = result["ringdb-cli import"] / result["redis-cli --pipe"]
+    print("ringdb C ABI / redis-cli --pipe: %.2fx (target >= 1)" % result["ratio_ringdb_over_redis"])
+    print("ringdb-cli import / redis-cli --pipe: %.2fx (target >= 1)"
+          % result["ratio_cli_import_over_redis"])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

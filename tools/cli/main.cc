@@ -9,9 +9,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ringdb/client.h"
+#include "tools/cli/dump.h"
 #include "tools/cli/output.h"
+#include "tools/cli/quoting.h"
 #include "tools/cli/shell.h"
 
 namespace {
@@ -25,13 +28,23 @@ using ringdb::cli::Shell;
 constexpr size_t kLineBytesMax = size_t{64} << 20;
 
 constexpr char kUsage[] =
-    "usage: ringdb-cli [--socket PATH] [--json]\n"
+    "usage: ringdb-cli [--socket PATH] [--json] [COMMAND [ARG...]]\n"
+    "       ringdb-cli [--socket PATH] export [PREFIX] > DUMP\n"
+    "       ringdb-cli [--socket PATH] import [--durability sync|async|none] < DUMP\n"
     "A command shell for ringdbd. Reads one command a line from standard input; when it is\n"
-    "a terminal, shows a prompt.\n"
+    "a terminal, shows a prompt. With a COMMAND, runs that one command and exits (each ARG\n"
+    "is one argument, any bytes: no quoting needed).\n"
     "\n"
     "  --socket PATH  the daemon's session socket [$RINGDB_SOCKET, else the default path]\n"
     "  --json         answer each command with one JSON object on one line (flushed)\n"
     "  --help         this text\n"
+    "\n"
+    "export writes every key with PREFIX (all keys without one), from one snapshot, as a dump:\n"
+    "a line \"# ringdb-dump 1\", then one line per key, the key and its value quoted as the\n"
+    "cli's arguments are (binary-safe). import reads a dump and puts every record, many in\n"
+    "flight; with sync durability (the default) all of it is on disk when it exits 0. Not\n"
+    "atomic: a malformed line stops it there, the records before it stay (the count of keys\n"
+    "imported is printed on standard error).\n"
     "\n"
     "Commands:\n";
 
@@ -47,12 +60,14 @@ constexpr char kUsageEnd[] =
     "\\u00ff always stand for single raw bytes.\n"
     "\n"
     "Exit status: 0 at the end of input or after quit (whatever the commands answered),\n"
-    "1 if the daemon cannot be reached or the connection is lost, 2 for a usage error.\n"
+    "1 if the daemon cannot be reached or the connection is lost, 2 for a usage error. One\n"
+    "COMMAND, export, import: 0 if it answered OK, 3 for any other answer (NOT_FOUND too).\n"
     "At the end of input an open transaction is aborted.\n";
 
 struct Options {
   std::string socket_path;  // empty: the library's default
   bool json = false;
+  std::vector<std::string> command;  // one-shot: the command and its arguments
 };
 
 // Returns -1 to go on, else the exit status.
@@ -70,6 +85,9 @@ int parse_options(int argc, char** argv, Options* options) {
       fputs(ringdb::cli::kCommandHelp, stdout);
       fputs(kUsageEnd, stdout);
       return 0;
+    } else if (!arg.starts_with("-")) {  // the command: it and what follows are its own
+      options->command.assign(argv + i, argv + argc);
+      return -1;
     } else {
       fprintf(stderr, "ringdb-cli: unknown or incomplete option '%s' (see --help)\n", argv[i]);
       return 2;
@@ -107,6 +125,44 @@ void print(const Reply& reply, bool json) {
   fflush(stdout);
 }
 
+// The exit status of one command that answered `status`.
+int command_status(ringdb::Status status) {
+  if (status == ringdb::Status::kOk) return 0;
+  if (status == ringdb::Status::kDisconnected || status == ringdb::Status::kShuttingDown) return 1;
+  return 3;
+}
+
+// export [PREFIX] / import [--durability LEVEL]: 0, 1, 2 (usage) or 3, as the usage says.
+int run_dump(ringdb::Client& client, const std::vector<std::string>& command) {
+  const std::string& what = command[0];
+  ringdb::cli::DumpResult result;
+  if (what == "export") {
+    if (command.size() > 2) {
+      fputs("ringdb-cli: export takes at most one argument, a prefix (see --help)\n", stderr);
+      return 2;
+    }
+    result = ringdb::cli::export_dump(client, command.size() == 2 ? command[1] : "", stdout);
+  } else {
+    ringdb::Durability durability = ringdb::Durability::kSync;
+    if (command.size() == 3 && command[1] == "--durability" &&
+        (command[2] == "sync" || command[2] == "async" || command[2] == "none")) {
+      durability = command[2] == "sync"    ? ringdb::Durability::kSync
+                   : command[2] == "async" ? ringdb::Durability::kAsync
+                                           : ringdb::Durability::kNone;
+    } else if (command.size() != 1) {
+      fputs("ringdb-cli: import takes only --durability sync|async|none (see --help)\n", stderr);
+      return 2;
+    }
+    result = ringdb::cli::import_dump(client, stdin, durability);
+  }
+  fprintf(stderr, "ringdb-cli: %s: %llu keys\n", what.c_str(),
+          static_cast<unsigned long long>(result.keys));
+  if (result.status == ringdb::Status::kOk) return 0;
+  fprintf(stderr, "ringdb-cli: %s failed: %s (%s)\n", what.c_str(), result.error.c_str(),
+          ringdb::status_name(result.status));
+  return command_status(result.status);
+}
+
 int run(const Options& options) {
   ringdb::ConnectOptions connect_options;
   connect_options.socket_path = options.socket_path;
@@ -126,6 +182,25 @@ int run(const Options& options) {
       print(reply, /*json=*/true);
     }
     return 1;
+  }
+
+  if (!options.command.empty()) {
+    if (options.command[0] == "export" || options.command[0] == "import") {
+      return run_dump(*client, options.command);
+    }
+    // One command: its arguments quoted back into one line of the shell's syntax.
+    std::string line;
+    for (const std::string& arg : options.command) {
+      if (!line.empty()) line += ' ';
+      line += ringdb::cli::quote(arg);
+    }
+    Shell shell(std::move(client));
+    shell.set_emit([&options](const Reply& r) { print(r, options.json); });
+    const std::optional<Reply> reply = shell.run_line(line);
+    if (!reply.has_value()) return 2;  // (arguments cannot make a blank line)
+    print(*reply, options.json);
+    shell.abort_transaction();
+    return command_status(reply->status);
   }
 
   const bool prompt = isatty(STDIN_FILENO) == 1 && !options.json;
