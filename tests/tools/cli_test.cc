@@ -683,3 +683,47 @@ TEST_CASE("import: a malformed line stops it there, named; the whole batches bef
   CHECK(err.find("line 2") != std::string::npos);
   CHECK(daemon.stop() == 0);
 }
+
+// ---- The tools' command lines ----------------------------------------------------------------
+
+namespace {
+
+// Runs `argv` to its end; its exit code, and what it printed on standard output and error.
+int run_tool(const std::vector<std::string>& argv, std::string* out, std::string* err) {
+  ChildProcess p(argv, cli_options());
+  p.close_stdin();
+  *out = p.read_rest();
+  const int code = exit_code(p.wait());
+  *err = p.read_stderr();
+  return code;
+}
+
+}  // namespace
+
+TEST_CASE("every tool answers --version with its name and version, exit 0") {
+  for (const char* tool : {"RINGDB_CLI", "RINGDB_ADMIN", "RINGDB_BENCH", "RINGDBD"}) {
+    CAPTURE(tool);
+    std::string out;
+    std::string err;
+    CHECK(run_tool({program_path(tool), "--version"}, &out, &err) == 0);
+    CHECK(out.find(RINGDB_VERSION) != std::string::npos);
+    CHECK(err.empty());
+  }
+}
+
+TEST_CASE("ringdb-admin: numbers are checked, a bad one is a usage error (exit 2)") {
+  std::string out;
+  std::string err;
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--count", "abc", "watch"},
+                                             {"--count", "0", "watch"},
+                                             {"--count", "5x", "watch"},
+                                             {"--top", "-1", "latches"},
+                                             {"--timeout-ms", "99999999999", "status"}}) {
+    std::vector<std::string> argv = {program_path("RINGDB_ADMIN")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    CAPTURE(args[1]);
+    CHECK(run_tool(argv, &out, &err) == 2);
+    CHECK(err.find("needs a whole number") != std::string::npos);
+  }
+}

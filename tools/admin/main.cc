@@ -66,7 +66,8 @@ void usage(FILE* to) {
           "  --socket PATH     the admin socket [%s]\n"
           "  --json            the answer as one JSON object on one line\n"
           "  --timeout-ms N    give up waiting for the answer after N ms [60000]\n"
-          "  --args JSON       the request's args as a JSON object (any other command)\n",
+          "  --args JSON       the request's args as a JSON object (any other command)\n"
+          "  --version         the version\n",
           default_admin_socket().c_str());
 }
 
@@ -158,29 +159,45 @@ struct Cli {
   std::string raw_args;  // --args JSON: for commands without a dedicated syntax
 };
 
+// A whole decimal number in [1, max]; false for anything else ("abc", "0", "-1", "5x").
+bool positive(const char* text, long max, long* out) {
+  if (text[0] < '0' || text[0] > '9') return false;
+  errno = 0;
+  char* end = nullptr;
+  const long value = strtol(text, &end, 10);
+  if (errno != 0 || *end != '\0' || value < 1 || value > max) return false;
+  *out = value;
+  return true;
+}
+
 // -1 to go on, else the exit code (usage printed, or an error).
 int parse_cli(int argc, char** argv, Cli* cli) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--top" && i + 1 < argc) {
-      cli->top = atol(argv[++i]);
-      if (cli->top <= 0) {
-        fprintf(stderr, "ringdb-admin: --top needs a positive number\n");
+    if ((arg == "--top" || arg == "--count" || arg == "--timeout-ms") && i + 1 < argc) {
+      const char* text = argv[++i];
+      long value = 0;
+      const long max = arg == "--timeout-ms" ? 86'400'000L : 1'000'000'000L;
+      if (!positive(text, max, &value)) {
+        fprintf(stderr, "ringdb-admin: %s needs a whole number from 1 to %ld, not '%s'\n",
+                arg.c_str(), max, text);
         return 2;
       }
+      if (arg == "--top") cli->top = value;
+      if (arg == "--count") cli->count = value;
+      if (arg == "--timeout-ms") cli->timeout_ms = static_cast<int>(value);
     } else if (arg == "--args" && i + 1 < argc) {
       cli->raw_args = argv[++i];
-    } else if (arg == "--count" && i + 1 < argc) {
-      cli->count = atol(argv[++i]);
     } else if (arg == "--help" || arg == "-h") {
       usage(stdout);
+      return 0;
+    } else if (arg == "--version") {
+      printf("ringdb-admin %s\n", RINGDB_VERSION);
       return 0;
     } else if (arg == "--json") {
       cli->as_json = true;
     } else if (arg == "--socket" && i + 1 < argc) {
       cli->socket_path = argv[++i];
-    } else if (arg == "--timeout-ms" && i + 1 < argc) {
-      cli->timeout_ms = atoi(argv[++i]);
     } else if (arg.rfind("--", 0) == 0) {
       fprintf(stderr, "ringdb-admin: unknown option %s\n", arg.c_str());
       usage(stderr);

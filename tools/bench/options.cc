@@ -68,7 +68,8 @@ constexpr const char* kUsage =
     "                       environment in a new directory under /tmp shared by all clients\n"
     "  --json               one JSON object per measured system per line on stdout\n"
     "  --quiet              no progress line on stderr\n"
-    "  --help               this text\n";
+    "  --help               this text\n"
+    "  --version            the version\n";
 
 bool parse_int(std::string_view text, long min, long max, long* out) {
   std::string copy(text);
@@ -301,6 +302,11 @@ bool parse_options(int argc, char** argv, Options* out, std::string* error, bool
     if (arg == "--help" || arg == "-h") {
       *help = true;
       *error = kUsage;
+      return false;
+    }
+    if (arg == "--version") {
+      *help = true;  // printed on standard output, exit 0
+      *error = "ringdb-bench " RINGDB_VERSION "\n";
       return false;
     }
     if (arg == "--spawn" || arg == "--json" || arg == "--quiet") {

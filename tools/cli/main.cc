@@ -38,6 +38,7 @@ constexpr char kUsage[] =
     "  --socket PATH  the daemon's session socket [$RINGDB_SOCKET, else the default path]\n"
     "  --json         answer each command with one JSON object on one line (flushed)\n"
     "  --help         this text\n"
+    "  --version      the version\n"
     "\n"
     "export writes every key with PREFIX (all keys without one), from one snapshot, as a dump:\n"
     "a line \"# ringdb-dump 1\", then one line per key, the key and its value quoted as the\n"
@@ -84,6 +85,9 @@ int parse_options(int argc, char** argv, Options* options) {
       fputs(kUsage, stdout);
       fputs(ringdb::cli::kCommandHelp, stdout);
       fputs(kUsageEnd, stdout);
+      return 0;
+    } else if (arg == "--version") {
+      printf("ringdb-cli %s (libringdb %s)\n", RINGDB_VERSION, ringdb::version());
       return 0;
     } else if (!arg.starts_with("-")) {  // the command: it and what follows are its own
       options->command.assign(argv + i, argv + argc);
