@@ -609,7 +609,8 @@ std::string make_dump(int count) {
     key += digits;
     std::string value("v");
     value += key;
-    if (i % 1000 == 7) value = std::string("\0\n\t\"\\ \xff\xfe end", 14);  // every awkward byte
+    static constexpr char kAwkward[] = "\0\n\t\"\\ \xff\xfe end";  // NUL, escapes, not UTF-8
+    if (i % 1000 == 7) value.assign(kAwkward, sizeof kAwkward - 1);
     if (i % 1000 == 8) value.clear();
     if (i % 1000 == 9) value.assign(100000, 'x');  // larger than a request context
     if (i == 3) key.append("\n\xc3\xa9 \x01", 5);  // a key with a newline, UTF-8, a control
