@@ -744,6 +744,33 @@ void add_control_commands(AdminServer* admin, const AdminContext& ctx) {
       },
       /*slow=*/true);
 
+  admin->add(
+      "backup",
+      "args {\"dir\": ABSOLUTE_PATH}: an online, consistent copy of the data into a new directory "
+      "(a checkpoint now and the log after it); start ringdbd --data-dir on it to restore",
+      [ctx](const json& args, json* result, std::string* error) {
+        const auto it = args.find("dir");
+        if (it == args.end() || !it->is_string() || it->get<std::string>().empty()) {
+          *error = "args.dir must be the backup's directory (an absolute path, not existing)";
+          return false;
+        }
+        BackupResult r;
+        if (!ctx.checkpointer->backup(it->get<std::string>(), ctx.config->data_dir + "/csn-epoch",
+                                      &r, error)) {
+          return false;
+        }
+        *result = {{"dir", it->get<std::string>()},
+                   {"checkpoint_seq", r.checkpoint.seq},
+                   {"checkpoint_keys", r.checkpoint.keys},
+                   {"log_from", r.checkpoint.wal_lsn},
+                   {"log_to", r.log_end},
+                   {"segments", r.segments},
+                   {"bytes", r.bytes},
+                   {"seconds", r.seconds}};
+        return true;
+      },
+      /*slow=*/true);
+
   admin->add("log-level", "args {\"level\": error|warn|info|debug}: set the log level",
              [](const json& args, json* result, std::string* error) {
                const auto it = args.find("level");

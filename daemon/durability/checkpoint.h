@@ -90,6 +90,15 @@ struct CheckpointResult {
   std::vector<std::string> checkpoints_removed;  // older checkpoints removed after it
 };
 
+// What Checkpointer::backup copied.
+struct BackupResult {
+  CheckpointInfo checkpoint;  // the checkpoint it holds (taken for it)
+  uint64_t log_end = 0;       // the copy's log ends here: the durable LSN after the checkpoint
+  size_t segments = 0;        // log segments copied
+  uint64_t bytes = 0;         // bytes copied, all files
+  double seconds = 0;
+};
+
 struct CheckpointerOptions {
   std::string dir;                        // where checkpoints live (created if missing)
   std::string wal_dir;                    // the log's directory, trimmed after each checkpoint
@@ -121,6 +130,17 @@ class Checkpointer {
   // One checkpoint now, in the caller's thread (after any running one). `force`: even if
   // nothing changed since the last one. false with error if it failed (nothing published).
   bool run(bool force, CheckpointResult* result, std::string* error) EXCLUDES(run_mu_);
+
+  // An online, consistent copy of the data into `target`, a directory it creates (0700; it
+  // must not exist): a checkpoint taken now, the log from that checkpoint's replay start to the
+  // durable end right after it (the last segment cut there, the rest of its size zeros: a
+  // clean end), and `csn_epoch_file` if it exists. `ringdbd --data-dir target` starts from it
+  // as from the original at that moment; `ringdb-admin verify target` checks it. Writers go on
+  // meanwhile; other checkpoints (and so log trimming) wait until it is done. Every file and
+  // directory of the copy is synced before it returns. On failure the partial copy is left
+  // for the operator to remove (false with error).
+  bool backup(const std::string& target, const std::string& csn_epoch_file, BackupResult* result,
+              std::string* error) EXCLUDES(run_mu_);
 
   uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
   // The last checkpoint this process published (false if none yet).

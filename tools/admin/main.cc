@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -51,6 +52,8 @@ void usage(FILE* to) {
           "  wal               the write-ahead log: LSNs, batches, fdatasyncs, segments\n"
           "  metrics           everything in Prometheus text format\n"
           "  watch [--count N] a line a second: requests/s, p99, sessions, history, log rate\n"
+          "  backup DIR        an online, consistent copy of the data into DIR (new; the daemon\n"
+          "                    writes it, as its user): restore = ringdbd --data-dir DIR\n"
           "  checkpoint        write a checkpoint now and report it\n"
           "  sessions          who is connected: pid, uid, process, age, open transactions\n"
           "  contention        open transactions holding keys others failed to write "
@@ -233,6 +236,19 @@ bool build_request(const Cli& cli, json* request) {
       return false;
     }
     (*request)["args"] = args;
+  } else if (words[0] == "backup") {
+    if (words.size() != 2) {
+      fprintf(stderr, "ringdb-admin: backup needs a directory to create (DIR)\n");
+      return false;
+    }
+    // The daemon resolves nothing against its own working directory: an absolute path.
+    std::error_code ec;
+    const std::filesystem::path dir = std::filesystem::absolute(words[1], ec);
+    if (ec) {
+      fprintf(stderr, "ringdb-admin: %s: %s\n", words[1].c_str(), ec.message().c_str());
+      return false;
+    }
+    (*request)["args"]["dir"] = dir.lexically_normal().string();
   } else if (words[0] == "log-level") {
     if (words.size() != 2) {
       fprintf(stderr, "ringdb-admin: log-level needs a LEVEL (error, warn, info, debug)\n");
