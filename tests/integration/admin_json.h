@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "doctest/doctest.h"
 #include "nlohmann/json.hpp"
@@ -11,18 +12,27 @@
 
 namespace ringdb::test {
 
-inline nlohmann::json admin_json(const DaemonProcess& daemon, const std::string& command) {
+// ringdb-admin --json ARGS: its one line of answer, parsed; its exit code in *code.
+inline nlohmann::json admin_answer(const std::vector<std::string>& args, int* code) {
+  std::vector<std::string> argv = {program_path("RINGDB_ADMIN"), "--json"};
+  argv.insert(argv.end(), args.begin(), args.end());
   ChildOptions options;
   options.pipe_stdin = false;
-  ChildProcess p(
-      {program_path("RINGDB_ADMIN"), "--json", "--socket", daemon.admin_socket(), command},
-      options);
+  ChildProcess p(argv, options);
   std::string line;
   const bool got = p.read_line(&line);
-  CHECK(exit_code(p.wait()) == 0);
+  *code = exit_code(p.wait());
   REQUIRE_MESSAGE(got, "ringdb-admin printed nothing; stderr: " << p.read_stderr());
   const auto j = nlohmann::json::parse(line, nullptr, false);
   REQUIRE_MESSAGE(j.is_object(), line);
+  return j;
+}
+
+// The same against a test daemon's admin socket, for a command that must succeed.
+inline nlohmann::json admin_json(const DaemonProcess& daemon, const std::string& command) {
+  int code = -1;
+  nlohmann::json j = admin_answer({"--socket", daemon.admin_socket(), command}, &code);
+  CHECK(code == 0);
   return j;
 }
 

@@ -40,6 +40,7 @@ using namespace std::chrono_literals;
 using ringdb::Client;
 using ringdb::Status;
 using ringdb::Transaction;
+using ringdb::test::admin_answer;
 using ringdb::test::admin_json;
 using ringdb::test::ChildOptions;
 using ringdb::test::ChildProcess;
@@ -167,17 +168,7 @@ std::vector<std::string> file_names(const std::string& dir) {
 
 // ringdb-admin --json verify DIR: its answer, and its exit code in *code.
 nlohmann::json verify(const std::string& data_dir, int* code) {
-  ChildOptions options;
-  options.pipe_stdin = false;
-  ChildProcess p({ringdb::test::program_path("RINGDB_ADMIN"), "--json", "verify", data_dir},
-                 options);
-  std::string line;
-  const bool got = p.read_line(&line);
-  *code = ringdb::test::exit_code(p.wait());
-  REQUIRE_MESSAGE(got, "ringdb-admin printed nothing; stderr: " << p.read_stderr());
-  const auto j = nlohmann::json::parse(line, nullptr, false);
-  REQUIRE_MESSAGE(j.is_object(), line);
-  return j;
+  return ringdb::test::admin_answer({"verify", data_dir}, code);
 }
 
 std::string read_bytes(const std::string& path) {
@@ -703,24 +694,6 @@ TEST_CASE("durability: crash loop with checkpoints every 10 ms (killed mid-check
 
 }  // namespace
 
-// ringdb-admin --json with `args` against `daemon`'s admin socket: its answer, its exit code.
-nlohmann::json admin_json(const DaemonProcess& daemon, const std::vector<std::string>& args,
-                          int* code) {
-  std::vector<std::string> argv = {ringdb::test::program_path("RINGDB_ADMIN"), "--json", "--socket",
-                                   daemon.admin_socket()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ChildOptions options;
-  options.pipe_stdin = false;
-  ChildProcess p(argv, options);
-  std::string line;
-  const bool got = p.read_line(&line);
-  *code = ringdb::test::exit_code(p.wait());
-  REQUIRE_MESSAGE(got, "ringdb-admin printed nothing; stderr: " << p.read_stderr());
-  const auto j = nlohmann::json::parse(line, nullptr, false);
-  REQUIRE_MESSAGE(j.is_object(), line);
-  return j;
-}
-
 TEST_CASE("backup: an online copy under a writer restores to exactly the state at its log end") {
   TempDir dir("ringdb-backup");
   DaemonProcess daemon({}, dir.path);
@@ -764,7 +737,8 @@ TEST_CASE("backup: an online copy under a writer restores to exactly the state a
   std::filesystem::create_directory(copy);
   int code = -1;
   backing_up.store(true);
-  const auto answer = admin_json(daemon, {"backup", copy + "/data"}, &code);
+  const auto answer =
+      admin_answer({"--socket", daemon.admin_socket(), "backup", copy + "/data"}, &code);
   stop.store(true);
   writer.join();
   REQUIRE_MESSAGE(code == 0, answer.dump());
@@ -772,7 +746,7 @@ TEST_CASE("backup: an online copy under a writer restores to exactly the state a
   CHECK(answer["log_to"].get<uint64_t>() >= answer["log_from"].get<uint64_t>());
   CHECK(answer["checkpoint_keys"].get<int>() >= kBefore);
   // Not over an existing directory.
-  admin_json(daemon, {"backup", copy + "/data"}, &code);
+  admin_answer({"--socket", daemon.admin_socket(), "backup", copy + "/data"}, &code);
   CHECK(code == 1);
   CHECK(c->put("after", "the original goes on") == Status::kOk);
 

@@ -5,30 +5,12 @@
 #include <utility>
 #include <vector>
 
+#include "tools/cli/lines.h"
 #include "tools/cli/quoting.h"
 
 namespace ringdb::cli {
 
 namespace {
-
-// One line from `in` without its '\n'; false at the end of input. A line longer than
-// `max` bytes is reported as an error by the caller (*too_long).
-bool next_line(FILE* in, std::string* line, size_t max, bool* too_long) {
-  line->clear();
-  *too_long = false;
-  int c;
-  while ((c = getc(in)) != EOF && c != '\n') {
-    if (line->size() < max) {
-      line->push_back(static_cast<char>(c));
-    } else {
-      *too_long = true;
-    }
-  }
-  return c != EOF || !line->empty() || *too_long;
-}
-
-// A key and a value at the daemon's largest defaults, every byte escaped: generous.
-constexpr size_t kLineMax = size_t{64} << 20;
 
 DumpResult failed(Status status, uint64_t keys, std::string error) {
   return DumpResult{status, keys, std::move(error)};
@@ -85,8 +67,7 @@ DumpResult export_dump(Client& client, const std::string& prefix, FILE* out) {
 
 DumpResult import_dump(Client& client, FILE* in, Durability durability) {
   std::string line;
-  bool too_long = false;
-  if (!next_line(in, &line, kLineMax, &too_long) || line != kDumpHeader) {
+  if (read_line(in, &line) != LineRead::kLine || line != kDumpHeader) {
     return failed(
         Status::kInvalidArgument, 0,
         std::string("line 1: not a ringdb dump (it begins with \"") + kDumpHeader + "\")");
@@ -101,13 +82,14 @@ DumpResult import_dump(Client& client, FILE* in, Durability durability) {
   std::optional<std::pair<std::string, std::string>> held;
   uint64_t held_line = 0;
   for (;;) {
-    const bool more = next_line(in, &line, kLineMax, &too_long);
+    const LineRead read = read_line(in, &line);
+    const bool more = read != LineRead::kEnd;
     if (more) {
       ++line_number;
-      if (too_long) {
+      if (read == LineRead::kTooLong) {
         return failed(Status::kInvalidArgument, keys,
                       "line " + std::to_string(line_number) + ": longer than " +
-                          std::to_string(kLineMax) + " bytes");
+                          std::to_string(kLineBytesMax) + " bytes");
       }
       SplitResult split = split_line(line);
       if (!split.ok || split.args.size() != 2) {

@@ -13,6 +13,7 @@
 
 #include "ringdb/client.h"
 #include "tools/cli/dump.h"
+#include "tools/cli/lines.h"
 #include "tools/cli/output.h"
 #include "tools/cli/quoting.h"
 #include "tools/cli/shell.h"
@@ -22,10 +23,8 @@ namespace {
 using ringdb::cli::Reply;
 using ringdb::cli::Shell;
 
-// The longest input line. A value at the daemon's default limit (1 MiB) written entirely in
-// \xHH escapes takes 4 MiB; 64 MiB leaves room for raised limits while still bounding what
-// one line can make the cli allocate.
-constexpr size_t kLineBytesMax = size_t{64} << 20;
+using ringdb::cli::kLineBytesMax;
+using ringdb::cli::LineRead;
 
 constexpr char kUsage[] =
     "usage: ringdb-cli [--socket PATH] [--json] [COMMAND [ARG...]]\n"
@@ -98,25 +97,6 @@ int parse_options(int argc, char** argv, Options* options) {
     }
   }
   return -1;
-}
-
-enum class LineRead : uint8_t { kLine, kTooLong, kEnd };
-
-// Reads one line without its '\n' (a last line without one counts). A line longer than
-// kLineBytesMax is consumed whole and reported as kTooLong.
-LineRead read_line(FILE* in, std::string* line) {
-  line->clear();
-  bool too_long = false;
-  int c;
-  while ((c = getc(in)) != EOF && c != '\n') {
-    if (line->size() < kLineBytesMax) {
-      line->push_back(static_cast<char>(c));
-    } else {
-      too_long = true;
-    }
-  }
-  if (c == EOF && line->empty() && !too_long) return LineRead::kEnd;
-  return too_long ? LineRead::kTooLong : LineRead::kLine;
 }
 
 void print(const Reply& reply, bool json) {
@@ -220,7 +200,7 @@ int run(const Options& options) {
       fputs("ringdb> ", stdout);
       fflush(stdout);
     }
-    const LineRead read = read_line(stdin, &line);
+    const LineRead read = ringdb::cli::read_line(stdin, &line);
     if (read == LineRead::kEnd) {
       if (prompt) fputs("\n", stdout);
       break;
