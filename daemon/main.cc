@@ -330,7 +330,22 @@ AdminOptions admin_options(const Config& config) {
   options.users = config.admin_users;
   options.groups = config.admin_groups;
   options.idle_timeout = std::chrono::milliseconds(config.admin_idle_timeout_ms);
+  options.http_listen = config.metrics_listen;
   return options;
+}
+
+// Once serving: everything an operator looks for in the first lines, on one.
+void log_banner(const Config& config, const Engine& engine, const AdminServer& admin) {
+  const std::string metrics = admin.http_address().empty()
+                                  ? std::string("off")
+                                  : "http://" + admin.http_address() + "/metrics";
+  log(LogLevel::kInfo,
+      "ringdbd %s ready: pid %d; data directory %s; session socket %s; admin socket %s; "
+      "metrics %s; limits: %u sessions, %u requests in flight each, keys up to %u bytes, "
+      "values up to %u bytes, %.1f MiB of memory for data",
+      RINGDB_VERSION, getpid(), config.data_dir.c_str(), config.socket_path.c_str(),
+      config.admin_socket_path.c_str(), metrics.c_str(), config.sessions_max, config.inflight_max,
+      config.key_size_max, config.value_size_max, mib(engine.stats().memory_limit_bytes));
 }
 
 }  // namespace
@@ -343,6 +358,9 @@ int main(int argc, char** argv) {
   Config config;
   if (const int rc = parse_config(argc, argv, &config); rc != 0) return rc < 0 ? 0 : rc;
   prepare_process(config);
+  log(LogLevel::kInfo, "ringdbd %s (protocol %u) starting: pid %d, uid %u, config file %s",
+      RINGDB_VERSION, ringdb::shm::kProtocolVersion, getpid(), geteuid(),
+      config.config_file.empty() ? "none (defaults and flags)" : config.config_file.c_str());
   std::string error;
   Placement placement;
   if (!place_threads(config, &placement, &error)) return cannot_start(error);
@@ -408,7 +426,7 @@ int main(int argc, char** argv) {
     watches.start();
     checkpointer.start();
     admin.start();
-    log(LogLevel::kInfo, "admin socket %s", config.admin_socket_path.c_str());
+    log_banner(config, engine, admin);
     // systemd (Type=notify): serving. A no-op without NOTIFY_SOCKET.
     sd_notify(0, "READY=1\nSTATUS=serving");
   });

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "daemon/base/log.h"
+#include "daemon/base/tcp_listen.h"
 #include "daemon/base/unix_socket.h"
 #include "sync/latch_stats.h"
 #include "sync/thread_name.h"
@@ -20,8 +21,12 @@ using json = nlohmann::ordered_json;
 
 constexpr size_t kDepthMax = 32;  // nesting a request may have (a parser-exhaustion guard)
 
-std::string error_line(const std::string& why) {
-  return admin_line(json{{"v", AdminServer::kProtocolVersion}, {"ok", false}, {"error", why}});
+// An error answer. `code` says what kind, for programs (docs/PROTOCOL.md): unknown_command,
+// bad_request (not a request of this protocol), bad_args, busy, refused, idle, failed (the
+// command ran and could not do it).
+std::string error_line(const std::string& why, const char* code) {
+  return admin_line(
+      json{{"v", AdminServer::kProtocolVersion}, {"ok", false}, {"error", why}, {"code", code}});
 }
 
 // Whether `text` nests deeper than kDepthMax (brackets outside strings).
@@ -46,6 +51,43 @@ bool too_deep(const std::string& text) {
     }
   }
   return false;
+}
+
+const char* http_reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
+  }
+}
+
+// A whole HTTP/1.1 response; the connection closes after it.
+std::string http_response(int status, const std::string& content_type, const std::string& body,
+                          bool head_only = false) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + http_reason(status) + "\r\n";
+  out += "Content-Type: " + content_type + "\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (status == 405) out += "Allow: GET, HEAD\r\n";
+  out += "Connection: close\r\n\r\n";
+  if (!head_only) out += body;
+  return out;
+}
+
+std::string http_error(int status, const std::string& why) {
+  return http_response(status, "text/plain; charset=utf-8", why + "\n");
 }
 
 }  // namespace
@@ -85,7 +127,15 @@ bool AdminServer::open(std::string* error) {
     *error = std::string("admin socket: epoll/eventfd: ") + strerror(errno);
     return false;
   }
-  for (int fd : {listen_fd_, event_fd_}) {
+  if (!options_.http_listen.empty()) {
+    http_fd_ = listen_tcp(options_.http_listen, error);
+    if (http_fd_ < 0) {
+      *error = "metrics endpoint (--metrics-listen): " + *error;
+      return false;
+    }
+  }
+  for (int fd : {listen_fd_, event_fd_, http_fd_}) {
+    if (fd < 0) continue;
     epoll_event ev = {};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -112,7 +162,7 @@ void AdminServer::stop() {
     close(c->fd);
   connections_.clear();
   by_fd_.clear();
-  for (int* fd : {&listen_fd_, &epoll_fd_, &event_fd_}) {
+  for (int* fd : {&listen_fd_, &http_fd_, &epoll_fd_, &event_fd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
   }
@@ -144,6 +194,10 @@ void AdminServer::loop() {
         accept_all();
         continue;
       }
+      if (fd == http_fd_) {
+        accept_http();
+        continue;
+      }
       if (fd == event_fd_) {
         uint64_t v;
         [[maybe_unused]] const ssize_t r = read(event_fd_, &v, sizeof v);
@@ -173,10 +227,10 @@ void AdminServer::loop() {
         close_connection(id);
         continue;
       }
-      c.closing = true;
       c.deadline_ns = after + std::chrono::nanoseconds(options_.idle_timeout).count();
-      answer(c, error_line("idle for " + std::to_string(options_.idle_timeout.count()) +
-                           " ms without a complete request: closing"));
+      refuse(c, 408, "idle",
+             "idle for " + std::to_string(options_.idle_timeout.count()) +
+                 " ms without a complete request: closing");
     }
   }
 }
@@ -207,22 +261,89 @@ void AdminServer::accept_all() {
       refusal = "too many admin connections (" + std::to_string(options_.connections_max) + ")";
     }
     if (!refusal.empty()) {
-      const std::string line = error_line(refusal);
+      const std::string line = error_line(refusal, "refused");
       [[maybe_unused]] const ssize_t n = send(fd, line.data(), line.size(), MSG_NOSIGNAL);
       close(fd);
       continue;
     }
-    auto c = std::make_unique<Connection>();
-    c->fd = fd;
-    c->id = next_id_++;
-    c->deadline_ns = sync::now_ns() + std::chrono::nanoseconds(options_.idle_timeout).count();
-    epoll_event ev = {};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-    by_fd_[fd] = c->id;
-    connections_[c->id] = std::move(c);
+    add_connection(fd, false);
   }
+}
+
+void AdminServer::accept_http() {
+  for (;;) {
+    const int fd = accept4(http_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR)
+        log(LogLevel::kWarn, "metrics endpoint: accept: %s", strerror(errno));
+      return;
+    }
+    if (connections_.size() >= options_.connections_max) {
+      const std::string busy =
+          http_error(503, "too many admin connections (" +
+                              std::to_string(options_.connections_max) + "); try again");
+      [[maybe_unused]] const ssize_t n = send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);
+      close(fd);
+      continue;
+    }
+    add_connection(fd, true);
+  }
+}
+
+void AdminServer::add_connection(int fd, bool http) {
+  auto c = std::make_unique<Connection>();
+  c->fd = fd;
+  c->id = next_id_++;
+  c->http = http;
+  c->deadline_ns = sync::now_ns() + std::chrono::nanoseconds(options_.idle_timeout).count();
+  epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  by_fd_[fd] = c->id;
+  connections_[c->id] = std::move(c);
+}
+
+void AdminServer::refuse(Connection& c, int http_status, const char* code, const std::string& why) {
+  c.closing = true;
+  c.in.clear();
+  answer(c, c.http ? http_error(http_status, why) : error_line(why, code));
+}
+
+void AdminServer::handle_http(Connection& c) {
+  if (c.closing) return;
+  size_t head_end = c.in.find("\r\n\r\n");
+  if (head_end == std::string::npos) head_end = c.in.find("\n\n");
+  if (head_end == std::string::npos) return;
+  // The request line: METHOD TARGET HTTP/1.x. Headers are not needed.
+  const std::string line = c.in.substr(0, c.in.find_first_of("\r\n"));
+  const size_t sp1 = line.find(' ');
+  const size_t sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string::npos || line.compare(sp2 + 1, 7, "HTTP/1.") != 0) {
+    refuse(c, 400, "bad_request", "not an HTTP/1 request");
+    return;
+  }
+  const std::string method = line.substr(0, sp1);
+  const std::string target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (method != "GET" && method != "HEAD") {
+    refuse(c, 405, "bad_request", "only GET and HEAD");
+    return;
+  }
+  if (target.substr(0, target.find('?')) != "/metrics") {
+    refuse(c, 404, "bad_request", "ringdbd serves its metrics at /metrics");
+    return;
+  }
+  json result;
+  std::string error;
+  const auto metrics = commands_.find("metrics");
+  if (metrics == commands_.end() || !metrics->second.handler(json::object(), &result, &error)) {
+    refuse(c, 500, "failed", "no metrics: " + error);
+    return;
+  }
+  c.closing = true;
+  c.in.clear();
+  answer(c, http_response(200, result.value("content_type", std::string("text/plain")),
+                          result.value("text", std::string()), method == "HEAD"));
 }
 
 void AdminServer::on_readable(Connection& c) {
@@ -241,13 +362,16 @@ void AdminServer::on_readable(Connection& c) {
       return;
     }
     c.in.append(buf, static_cast<size_t>(n));
-    handle_lines(c);
+    if (c.http) {
+      handle_http(c);
+    } else {
+      handle_lines(c);
+    }
     if (connections_.count(id) == 0) return;
     if (c.in.size() > options_.request_bytes_max) {
-      c.closing = true;
-      c.in.clear();
-      answer(c, error_line("request longer than " + std::to_string(options_.request_bytes_max) +
-                           " bytes: closing"));
+      refuse(
+          c, 431, "bad_request",
+          "request longer than " + std::to_string(options_.request_bytes_max) + " bytes: closing");
       return;
     }
   }
@@ -272,33 +396,38 @@ void AdminServer::handle_lines(Connection& c) {
 }
 
 std::string AdminServer::run(const std::string& line, Connection& c) {
-  if (line.size() > options_.request_bytes_max) return error_line("request too long");
-  if (too_deep(line)) return error_line("request nested too deep");
+  if (line.size() > options_.request_bytes_max)
+    return error_line("request too long", "bad_request");
+  if (too_deep(line)) return error_line("request nested too deep", "bad_request");
   const json request = json::parse(line, nullptr, false);
   if (request.is_discarded() || !request.is_object()) {
-    return error_line("not a JSON object: send {\"v\":1,\"cmd\":\"help\"}");
+    return error_line("not a JSON object: send {\"v\":1,\"cmd\":\"help\"}", "bad_request");
   }
   const auto v = request.find("v");
   if (v == request.end() || !v->is_number_integer() || v->get<int64_t>() != kProtocolVersion) {
     return error_line("unsupported or missing protocol version \"v\" (this daemon speaks " +
-                      std::to_string(kProtocolVersion) + ")");
+                          std::to_string(kProtocolVersion) + ")",
+                      "bad_request");
   }
   const auto cmd = request.find("cmd");
-  if (cmd == request.end() || !cmd->is_string()) return error_line("missing \"cmd\"");
+  if (cmd == request.end() || !cmd->is_string())
+    return error_line("missing \"cmd\"", "bad_request");
   const auto it = commands_.find(cmd->get<std::string>());
   if (it == commands_.end()) {
-    return error_line("unknown command '" + cmd->get<std::string>() + "' (see help)");
+    return error_line("unknown command '" + cmd->get<std::string>() + "' (see help)",
+                      "unknown_command");
   }
   json args = json::object();
   if (const auto a = request.find("args"); a != request.end()) {
-    if (!a->is_object()) return error_line("\"args\" must be an object");
+    if (!a->is_object()) return error_line("\"args\" must be an object", "bad_request");
     args = *a;
   }
   if (it->second.slow) {
     sync::MutexGuard guard(slow_mu_);
     if (slow_jobs_.size() >= options_.slow_queue_max) {
       return error_line("busy: " + std::to_string(options_.slow_queue_max) +
-                        " slow commands queued; try again later");
+                            " slow commands queued; try again later",
+                        "busy");
     }
     slow_jobs_.push_back(SlowJob{c.id, &it->second, std::move(args)});
     c.waiting_slow = true;
@@ -308,9 +437,11 @@ std::string AdminServer::run(const std::string& line, Connection& c) {
   json result;
   std::string error;
   try {
-    if (!it->second.handler(args, &result, &error)) return error_line(error);
+    if (!it->second.handler(args, &result, &error)) return error_line(error, "failed");
+  } catch (const BadArgs& e) {
+    return error_line(e.what(), "bad_args");
   } catch (const std::exception& e) {  // a bad argument's type, say: an error, not a crash
-    return error_line(std::string("bad arguments: ") + e.what());
+    return error_line(std::string("bad arguments: ") + e.what(), "bad_args");
   }
   return admin_line(json{{"v", kProtocolVersion}, {"ok", true}, {"result", std::move(result)}});
 }
@@ -344,9 +475,11 @@ void AdminServer::slow_loop() {
     try {
       line = job.command->handler(job.args, &result, &error)
                  ? admin_line(json{{"v", kProtocolVersion}, {"ok", true}, {"result", result}})
-                 : error_line(error);
+                 : error_line(error, "failed");
+    } catch (const BadArgs& e) {
+      line = error_line(e.what(), "bad_args");
     } catch (const std::exception& e) {
-      line = error_line(std::string("bad arguments: ") + e.what());
+      line = error_line(std::string("bad arguments: ") + e.what(), "bad_args");
     }
     {
       sync::MutexGuard guard(slow_mu_);

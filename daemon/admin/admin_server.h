@@ -5,6 +5,12 @@
 // answer one line, `{"v":1,"ok":true,"result":...}` or `{"v":1,"ok":false,"error":"..."}`,
 // in request order. Commands are registered by the daemon (add()); `help` lists them.
 //
+// Optionally (http_listen, ringdbd --metrics-listen) it also listens on a TCP address for
+// Prometheus: `GET /metrics` answers the `metrics` command's text over HTTP/1.1, one request
+// per connection (Connection: close); any other path is 404, any other method 405. The same
+// bounds hold for those connections (request bytes, idle timeout, connections_max); there is
+// no peer check on TCP, so the address is loopback unless the operator means otherwise.
+//
 // It runs on one thread of its own (epoll), never on a worker, and nothing a client does can
 // stall it: sockets are non-blocking; a request line is bounded (request_bytes_max, then an
 // error and the connection closed); unsent answers are bounded (response_bytes_max: a client
@@ -29,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,9 +56,17 @@ struct AdminOptions {
   size_t request_bytes_max = 64 << 10;
   size_t response_bytes_max = 4 << 20;
   uint32_t slow_queue_max = 16;
+  std::string http_listen;  // HOST:PORT for GET /metrics; "" (the default): not served
 };
 
-// A command: fills *result (any JSON value), or returns false with *error.
+// Thrown by a command whose arguments are wrong: its answer says so (code bad_args), as
+// for any exception a command throws (a wrong JSON type, say).
+struct BadArgs : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// A command: fills *result (any JSON value), or returns false with *error (it could not do
+// it: code failed), or throws BadArgs.
 using AdminHandler = std::function<bool(const nlohmann::ordered_json& args,
                                         nlohmann::ordered_json* result, std::string* error)>;
 
@@ -67,8 +82,10 @@ class AdminServer {
   // `slow`: runs on the slow-command thread.
   void add(const std::string& name, const std::string& help, AdminHandler handler,
            bool slow = false);
-  // Binds the socket; false with error.
+  // Binds the socket (and the HTTP address, if any); false with error.
   bool open(std::string* error);
+  // The HTTP address being served, "" if none.
+  const std::string& http_address() const { return options_.http_listen; }
   void start();
   // Closes every connection (answers to slow commands still queued are dropped) and removes
   // the socket file. Idempotent.
@@ -88,6 +105,7 @@ class AdminServer {
     int64_t deadline_ns = 0;    // idle: closed after it
     bool waiting_slow = false;  // an answer from the slow thread is due; reads pause
     bool closing = false;       // close once `out` is sent
+    bool http = false;          // a Prometheus scrape over TCP: one HTTP request, then close
   };
   struct SlowJob {
     uint64_t connection;
@@ -102,6 +120,12 @@ class AdminServer {
   void loop();
   void slow_loop();
   void accept_all();
+  void accept_http();
+  // Answers c's HTTP request once its head is complete.
+  void handle_http(Connection& c);
+  // An error for c in its protocol: a JSON line, or an HTTP response; then c closes.
+  void refuse(Connection& c, int http_status, const char* code, const std::string& why);
+  void add_connection(int fd, bool http);
   void on_readable(Connection& c);
   void on_writable(Connection& c);
   // Handles complete lines in c.in (stops at one that went to the slow thread).
@@ -115,6 +139,7 @@ class AdminServer {
   const AdminOptions options_;
   std::map<std::string, Command> commands_;
   int listen_fd_ = -1;
+  int http_fd_ = -1;
   int epoll_fd_ = -1;
   int event_fd_ = -1;  // stop, and slow answers ready
   bool bound_ = false;

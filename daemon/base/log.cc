@@ -1,5 +1,6 @@
 #include "daemon/base/log.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +16,22 @@ namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::kInfo};
 
+// syslog priorities (RFC 5424): err, warning, info, debug; crit for fatal().
+constexpr int kFatalPriority = 2;
+int priority(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return 3;
+    case LogLevel::kWarn:
+      return 4;
+    case LogLevel::kInfo:
+      return 6;
+    case LogLevel::kDebug:
+      return 7;
+  }
+  return 6;
+}
+
 const char* level_name(LogLevel level) {
   switch (level) {
     case LogLevel::kError:
@@ -29,16 +46,22 @@ const char* level_name(LogLevel level) {
   return "?";
 }
 
-__attribute__((format(printf, 2, 0))) void vlog(const char* level, const char* format,
-                                                va_list args) {
+__attribute__((format(printf, 3, 0))) void vlog(int syslog_priority, const char* level,
+                                                const char* format, va_list args) {
+  static const bool journal = stderr_is_journal();
   char line[2048];
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  tm utc;
-  gmtime_r(&now.tv_sec, &utc);
-  size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &utc);
-  n += static_cast<size_t>(snprintf(line + n, sizeof line - n, ".%03ldZ ringdbd[%d] %s: ",
-                                    now.tv_nsec / 1000000, getpid(), level));
+  size_t n;
+  if (journal) {
+    n = static_cast<size_t>(snprintf(line, sizeof line, "<%d>%s: ", syslog_priority, level));
+  } else {
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    tm utc;
+    gmtime_r(&now.tv_sec, &utc);
+    n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &utc);
+    n += static_cast<size_t>(snprintf(line + n, sizeof line - n, ".%03ldZ ringdbd[%d] %s: ",
+                                      now.tv_nsec / 1000000, getpid(), level));
+  }
   const int body = vsnprintf(line + n, sizeof line - n - 1, format, args);
   if (body > 0) n += static_cast<size_t>(body);
   if (n > sizeof line - 2) n = sizeof line - 2;
@@ -84,16 +107,24 @@ void log(LogLevel level, const char* format, ...) {
   if (level > log_level()) return;
   va_list args;
   va_start(args, format);
-  vlog(level_name(level), format, args);
+  vlog(priority(level), level_name(level), format, args);
   va_end(args);
 }
 
 void fatal(const char* format, ...) {
   va_list args;
   va_start(args, format);
-  vlog("FATAL", format, args);
+  vlog(kFatalPriority, "FATAL", format, args);
   va_end(args);
   std::abort();
+}
+
+bool stderr_is_journal() {
+  const char* stream = getenv("JOURNAL_STREAM");
+  unsigned long long device = 0, inode = 0;
+  struct stat st;
+  return stream != nullptr && sscanf(stream, "%llu:%llu", &device, &inode) == 2 &&
+         fstat(STDERR_FILENO, &st) == 0 && st.st_dev == device && st.st_ino == inode;
 }
 
 void install_terminate_handler() {

@@ -15,27 +15,32 @@
 #include <sstream>
 #include <utility>
 
+#include "daemon/base/tcp_listen.h"
 #include "daemon/engine/engine.h"
+#include "shm/wire.h"
 
 namespace ringdb::daemon {
 namespace {
 
+// Decimal digits (010 is ten; no sign, no 0x), then an optional size suffix: 4K, 2M, 1G.
 bool parse_u64(const std::string& text, uint64_t min, uint64_t max, uint64_t* out) {
-  if (text.empty()) return false;
+  if (text.empty() || text[0] < '0' || text[0] > '9') return false;
   char* end = nullptr;
   errno = 0;
-  unsigned long long v = strtoull(text.c_str(), &end, 0);
+  unsigned long long v = strtoull(text.c_str(), &end, 10);
   if (errno != 0 || end == text.c_str()) return false;
-  // Size suffixes: 4K, 2M, 1G.
-  std::string suffix(end);
+  const std::string suffix(end);
+  int shift = 0;
   if (suffix == "K" || suffix == "k")
-    v <<= 10;
+    shift = 10;
   else if (suffix == "M" || suffix == "m")
-    v <<= 20;
+    shift = 20;
   else if (suffix == "G" || suffix == "g")
-    v <<= 30;
+    shift = 30;
   else if (!suffix.empty())
     return false;
+  if (v > (std::numeric_limits<unsigned long long>::max() >> shift)) return false;
+  v <<= shift;
   if (v < min || v > max) return false;
   *out = v;
   return true;
@@ -86,13 +91,30 @@ ConfigValue memory_limit() {
   return v;
 }
 
-ConfigValue text(std::string Config::*field) {
+// A path, or `auto` (""): chosen at start (parse_config).
+ConfigValue path(std::string Config::*field) {
   return {[=](Config* c, const std::string& value) {
             if (value.empty()) return false;
+            c->*field = value == "auto" ? std::string() : value;
+            return true;
+          },
+          [=](const Config& c) { return (c.*field).empty() ? std::string("auto") : c.*field; }};
+}
+
+// --metrics-listen: HOST:PORT (an IPv4 address, or [IPv6]), or `off` ("").
+ConfigValue listen_address(std::string Config::*field) {
+  return {[=](Config* c, const std::string& value) {
+            if (value == "off") {
+              (c->*field).clear();
+              return true;
+            }
+            std::string host;
+            uint16_t port;
+            if (!parse_host_port(value, &host, &port)) return false;
             c->*field = value;
             return true;
           },
-          [=](const Config& c) { return c.*field; }};
+          [=](const Config& c) { return (c.*field).empty() ? std::string("off") : c.*field; }};
 }
 
 template <typename T>
@@ -157,14 +179,24 @@ std::string core_list_text(const std::vector<int>& cores) {
   return out;
 }
 
+// A list of users, or `auto` (empty): the daemon's own user and root (parse_config).
 ConfigValue users(std::vector<uid_t> Config::*field) {
-  return {[=](Config* c, const std::string& v) { return parse_users(v, &(c->*field)); },
-          [=](const Config& c) { return join(c.*field); }};
+  return {
+      [=](Config* c, const std::string& v) {
+        (c->*field).clear();
+        return v == "auto" || (!v.empty() && parse_users(v, &(c->*field)));
+      },
+      [=](const Config& c) { return (c.*field).empty() ? std::string("auto") : join(c.*field); }};
 }
 
+// A list of groups, or `none`.
 ConfigValue groups(std::vector<gid_t> Config::*field) {
-  return {[=](Config* c, const std::string& v) { return parse_groups(v, &(c->*field)); },
-          [=](const Config& c) { return join(c.*field); }};
+  return {
+      [=](Config* c, const std::string& v) {
+        (c->*field).clear();
+        return v == "none" || (!v.empty() && parse_groups(v, &(c->*field)));
+      },
+      [=](const Config& c) { return (c.*field).empty() ? std::string("none") : join(c.*field); }};
 }
 
 ConfigValue socket_mode() {
@@ -182,9 +214,16 @@ ConfigValue socket_mode() {
           }};
 }
 
+// A core list, or `auto` (empty): chosen at start (daemon/service/placement.h).
 ConfigValue cores() {
-  return {[](Config* c, const std::string& v) { return parse_core_list(v, &c->cores); },
-          [](const Config& c) { return core_list_text(c.cores); }};
+  return {[](Config* c, const std::string& v) {
+            if (v != "auto") return parse_core_list(v, &c->cores);
+            c->cores.clear();
+            return true;
+          },
+          [](const Config& c) {
+            return c.cores.empty() ? std::string("auto") : core_list_text(c.cores);
+          }};
 }
 
 ConfigValue log_level_value() {
@@ -204,56 +243,81 @@ ConfigValue wal_recovery() {
 }
 
 ConfigValue ready_fd() {
-  return {
-      [](Config* c, const std::string& v) {
-        uint64_t fd;
-        if (!parse_u64(v, 0, 1 << 20, &fd)) return false;
-        c->ready_fd = static_cast<int>(fd);
-        return true;
-      },
-      [](const Config& c) { return c.ready_fd < 0 ? std::string() : std::to_string(c.ready_fd); }};
+  return {[](Config* c, const std::string& v) {
+            uint64_t fd;
+            if (v == "none") {
+              c->ready_fd = -1;
+              return true;
+            }
+            if (!parse_u64(v, 0, 1 << 20, &fd)) return false;
+            c->ready_fd = static_cast<int>(fd);
+            return true;
+          },
+          [](const Config& c) {
+            return c.ready_fd < 0 ? std::string("none") : std::to_string(c.ready_fd);
+          }};
 }
 
-// Wraps `text` into lines of at most `width` columns, each starting with "# ".
-std::string comment(const std::string& text, size_t width = 94) {
+// `text` in lines of at most `width` columns; every line starts with `lead` (the first with
+// `first_lead`).
+std::string wrap(const std::string& text, size_t width, const std::string& first_lead,
+                 const std::string& lead) {
   std::string out, line;
   std::stringstream words(text);
   std::string word;
+  const std::string* prefix = &first_lead;
   while (words >> word) {
-    if (!line.empty() && line.size() + 1 + word.size() > width) {
-      out += "# " + line + "\n";
+    if (!line.empty() && prefix->size() + line.size() + 1 + word.size() > width) {
+      out.append(*prefix).append(line).append("\n");
+      prefix = &lead;
       line.clear();
     }
-    line += (line.empty() ? "" : " ") + word;
+    if (!line.empty()) line.push_back(' ');
+    line += word;
   }
-  if (!line.empty()) out += "# " + line + "\n";
+  if (!line.empty()) out.append(*prefix).append(line).append("\n");
   return out;
 }
 
-// The default as --help shows it: the value of Config{}, or the row's words when it has none.
+// The default as written in the file, with what a keyword (auto, none) stands for.
 std::string default_text(const ConfigOption& o) {
-  const std::string v = o.value.print(Config{});
-  return v.empty() ? o.default_text : v;
+  std::string v = o.value.print(Config{});
+  if (o.default_text != nullptr) v.append(": ").append(o.default_text);
+  return v;
+}
+
+constexpr size_t kHelpWidth = 80;
+constexpr size_t kHelpIndent = 25;  // where an option's description starts in --help
+
+// One option's --help entry: `  --name VALUE` and its description in a column.
+std::string help_entry(const std::string& left, const std::string& text) {
+  const std::string indent(kHelpIndent, ' ');
+  std::string first = "  " + left;
+  if (first.size() + 1 > kHelpIndent) return first + "\n" + wrap(text, kHelpWidth, indent, indent);
+  first.resize(kHelpIndent, ' ');
+  return wrap(text, kHelpWidth, first, indent);
 }
 
 void print_help() {
-  printf(
-      "usage: ringdbd [--config FILE] [OPTION VALUE]...\n"
+  std::string out =
+      "usage: ringdbd [--config FILE] [--OPTION VALUE]...\n"
       "Serves a transactional key-value store to local processes over shared memory.\n"
-      "With no options it runs on the defaults shown in brackets.\n\n"
-      "  --config FILE          read options from FILE: one `name = value` per line, names\n"
-      "                         as below without the dashes, # starts a comment; flags given\n"
-      "                         on the command line win\n");
+      "With no options it runs on the defaults shown in brackets.\n\n";
+  out += help_entry("--config FILE",
+                    "read options from FILE: one `name = value` per line, names as below "
+                    "without the dashes; # starts a comment; \"double quotes\" keep a value's "
+                    "spaces and #; flags on the command line win");
   for (const ConfigOption& o : config_options()) {
-    const std::string left = std::string("--") + o.name + " " + o.value_name;
-    printf("  %-22s %s [%s]\n", left.c_str(), o.help, default_text(o).c_str());
+    out += help_entry(std::string("--") + o.name + " " + o.value_name,
+                      std::string(o.help) + " [" + default_text(o) + "]");
   }
-  printf(
-      "  --print-config-file    print the commented config file (every option with its\n"
-      "                         default, as installed in /etc/ringdb/ringdbd.conf)\n"
-      "  --help                 this text\n"
-      "  --version              the version\n\n"
-      "Signals: SIGTERM or SIGINT stop it gracefully (exit 0).\n");
+  out += help_entry("--print-config-file",
+                    "print the commented config file (every option with its default, as "
+                    "installed in /etc/ringdb/ringdbd.conf)");
+  out += help_entry("--help", "this text");
+  out += help_entry("--version", "the version");
+  out += "\nSignals: SIGTERM or SIGINT stop it gracefully (exit 0).\n";
+  fputs(out.c_str(), stdout);
 }
 
 const ConfigOption* find(const std::string& name) {
@@ -284,6 +348,49 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
+// One line of a config file: false for a blank or comment line. A `#` at the start of the line
+// or after a space or tab starts a comment; a value in "double quotes" is taken whole (with \"
+// and \\ as its only escapes), # and spaces included. A malformed line sets *error.
+bool split_setting(const std::string& line, std::string* name, std::string* value,
+                   std::string* error) {
+  const std::string text = trim(line);
+  if (text.empty() || text[0] == '#') return false;
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos) {
+    *error = "expected `name = value`";
+    return false;
+  }
+  *name = trim(text.substr(0, eq));
+  const std::string rest = trim(text.substr(eq + 1));
+  if (rest.empty() || rest[0] != '"') {
+    size_t end = rest.size();
+    for (size_t i = 0; i < rest.size(); ++i) {
+      if (rest[i] == '#' && (i == 0 || rest[i - 1] == ' ' || rest[i - 1] == '\t')) {
+        end = i;
+        break;
+      }
+    }
+    *value = trim(rest.substr(0, end));
+    return true;
+  }
+  value->clear();
+  size_t i = 1;
+  for (; i < rest.size() && rest[i] != '"'; ++i) {
+    if (rest[i] == '\\' && i + 1 < rest.size() && (rest[i + 1] == '"' || rest[i + 1] == '\\')) ++i;
+    value->push_back(rest[i]);
+  }
+  if (i >= rest.size()) {
+    *error = "a quoted value without its closing \"";
+    return false;
+  }
+  const std::string after = trim(rest.substr(i + 1));
+  if (!after.empty() && after[0] != '#') {
+    *error = "text after the closing \" (a comment starts with #)";
+    return false;
+  }
+  return true;
+}
+
 bool load_file(const std::string& path, Config* c, std::string* error) {
   std::ifstream in(path);
   if (!in) {
@@ -294,16 +401,9 @@ bool load_file(const std::string& path, Config* c, std::string* error) {
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    if (const size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
-    line = trim(line);
-    if (line.empty()) continue;
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) {
-      *error = path + ":" + std::to_string(number) + ": expected `name = value`";
-      return false;
-    }
-    std::string e;
-    if (!apply(c, trim(line.substr(0, eq)), trim(line.substr(eq + 1)), &e)) {
+    std::string name, value, e;
+    if (split_setting(line, &name, &value, &e) && apply(c, name, value, &e)) continue;
+    if (!e.empty()) {
       *error = path + ":" + std::to_string(number) + ": " + e;
       return false;
     }
@@ -323,21 +423,18 @@ const std::vector<ConfigOption>& config_options() {
        .help = "data directory (the log in wal/, checkpoints in checkpoints/)",
        .default_text = "/var/lib/ringdb for root, else $XDG_DATA_HOME/ringdb or "
                        "~/.local/share/ringdb",
-       .example = "/var/lib/ringdb",
-       .value = text(&Config::data_dir)},
+       .value = path(&Config::data_dir)},
       {.name = "socket",
        .value_name = "PATH",
        .help = "session socket; clients (libringdb) connect here",
        .default_text = "RUNTIME/ringdb.sock, where RUNTIME is /run/ringdb for root, else "
                        "$XDG_RUNTIME_DIR/ringdb or /tmp/ringdb-UID",
-       .example = "/run/ringdb/ringdb.sock",
-       .value = text(&Config::socket_path)},
+       .value = path(&Config::socket_path)},
       {.name = "admin-socket",
        .value_name = "PATH",
        .help = "admin socket; ringdb-admin connects here",
        .default_text = "RUNTIME/admin.sock",
-       .example = "/run/ringdb/admin.sock",
-       .value = text(&Config::admin_socket_path)},
+       .value = path(&Config::admin_socket_path)},
       {.name = "socket-mode",
        .value_name = "OCTAL",
        .help = "permission bits of both sockets",
@@ -353,25 +450,23 @@ const std::vector<ConfigOption>& config_options() {
        .name = "allow-users",
        .value_name = "LIST",
        .help = "users (names or uids) allowed to connect",
-       .default_text = "own user and root",
+       .default_text = "the daemon's own user and root",
        .example = "ringdb",
        .value = users(&Config::allow_users)},
       {.name = "allow-groups",
        .value_name = "LIST",
        .help = "groups (names or gids) allowed to connect",
-       .default_text = "none",
        .example = "ringdb-clients",
        .value = groups(&Config::allow_groups)},
       {.name = "admin-users",
        .value_name = "LIST",
        .help = "users allowed on the admin socket",
-       .default_text = "own user and root",
+       .default_text = "the daemon's own user and root",
        .example = "ringdb",
        .value = users(&Config::admin_users)},
       {.name = "admin-groups",
        .value_name = "LIST",
        .help = "groups allowed on the admin socket",
-       .default_text = "none",
        .example = "adm",
        .value = groups(&Config::admin_groups)},
       {.name = "admin-idle-timeout-ms",
@@ -432,9 +527,10 @@ const std::vector<ConfigOption>& config_options() {
       {.name = "memory-limit",
        .value_name = "BYTES",
        .help = "memory for stored data; puts fail with OUT_OF_MEMORY beyond it (reads and "
-               "deletes go on). auto: half of what the process may use (its cgroup's memory "
-               "limit, else physical memory) after an allowance for the daemon's own needs "
-               "(docs/OPERATIONS.md); the figure chosen is logged at start",
+               "deletes go on)",
+       .default_text = "half of what the process may use (its cgroup's memory limit, else "
+                       "physical memory) after an allowance for the daemon's own needs "
+                       "(docs/OPERATIONS.md); the figure chosen is logged at start",
        .value = memory_limit()},
       {.heading = "Durability",
        .name = "wal-segment-size",
@@ -491,6 +587,13 @@ const std::vector<ConfigOption>& config_options() {
        .value_name = "N",
        .help = "microseconds a worker polls without work before it sleeps",
        .value = count(&Config::spin_us, 0, 1000000)},
+      {.name = "metrics-listen",
+       .value_name = "HOST:PORT",
+       .help = "serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (an IPv4 "
+               "address or [IPv6]; loopback unless you mean otherwise: anyone who reaches "
+               "the port reads them)",
+       .example = "127.0.0.1:9477",
+       .value = listen_address(&Config::metrics_listen)},
       {.name = "log-level",
        .value_name = "LEVEL",
        .help = "error, warn, info or debug",
@@ -499,7 +602,6 @@ const std::vector<ConfigOption>& config_options() {
        .value_name = "FD",
        .help = "write \"ready\\n\" to this descriptor once serving, then close it (tests; "
                "under systemd, sd_notify tells READY=1 anyway)",
-       .default_text = "none",
        .example = "3",
        .value = ready_fd()},
   };
@@ -509,21 +611,24 @@ const std::vector<ConfigOption>& config_options() {
 std::string config_file_text() {
   std::string out =
       "# ringdbd's configuration file: /etc/ringdb/ringdbd.conf (ringdbd --config FILE).\n"
-      "# One `name = value` per line; names are the command-line options without their dashes\n"
-      "# (`ringdbd --help` explains each); `#` starts a comment. Flags on the command line win\n"
-      "# over this file. Sizes take K, M and G suffixes. Every option is listed below, commented\n"
-      "# out, with its default, or an example where the default is chosen at start.\n"
+      "# One `name = value` per line; names are the command-line options without their\n"
+      "# dashes (`ringdbd --help` explains each). A `#` at the start of a line or after a\n"
+      "# space starts a comment; \"double quotes\" keep a value whole, # included. Numbers\n"
+      "# are decimal; sizes take K, M and G suffixes. Flags on the command line win over\n"
+      "# this file. Every option is listed below, commented out, with its default: `auto`\n"
+      "# where the daemon chooses at start (each says how), `none` or `off` where unset.\n"
       "# Printed by `ringdbd --print-config-file` from the daemon's own table of options.\n";
   for (const ConfigOption& o : config_options()) {
     if (o.heading != nullptr) {
       out.append("\n# --- ").append(o.heading).append(" ---\n");
     }
-    const std::string value = o.value.print(Config{});
     std::string about = o.help;
-    if (value.empty()) about.append("; default: ").append(o.default_text);
-    out.append("\n").append(comment(about));
-    out.append("# ").append(o.name).append(" = ");
-    out.append(value.empty() ? o.example : value).append("\n");
+    if (o.default_text != nullptr) {
+      about.append(". ").append(o.value.print(Config{})).append(": ").append(o.default_text);
+    }
+    if (o.example != nullptr) about.append("; e.g. ").append(o.example);
+    out.append("\n").append(wrap(about, kHelpWidth, "# ", "# "));
+    out.append("# ").append(o.name).append(" = ").append(o.value.print(Config{})).append("\n");
   }
   return out;
 }
@@ -582,6 +687,7 @@ int parse_config(int argc, char** argv, Config* config) {
         fprintf(stderr, "ringdbd: --config needs a file\n");
         return 2;
       }
+      c.config_file = argv[i + 1];
       if (!load_file(argv[i + 1], &c, &error)) {
         fprintf(stderr, "ringdbd: %s\n", error.c_str());
         return 2;
@@ -599,7 +705,7 @@ int parse_config(int argc, char** argv, Config* config) {
       return -1;
     }
     if (arg == "--version") {
-      printf("ringdbd 0.1.0 (protocol 1)\n");
+      printf("ringdbd %s (protocol %u)\n", RINGDB_VERSION, shm::kProtocolVersion);
       return -1;
     }
     if (arg.rfind("--", 0) != 0) {
@@ -607,14 +713,21 @@ int parse_config(int argc, char** argv, Config* config) {
       return 2;
     }
     std::string name = arg.substr(2), value;
-    if (const size_t eq = name.find('='); eq != std::string::npos) {
+    const size_t eq = name.find('=');
+    if (eq != std::string::npos) {
       value = name.substr(eq + 1);
       name.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      fprintf(stderr, "ringdbd: %s needs a value (see --help)\n", arg.c_str());
+    }
+    if (name != "config" && find(name) == nullptr) {
+      fprintf(stderr, "ringdbd: unknown option --%s (see --help)\n", name.c_str());
       return 2;
+    }
+    if (eq == std::string::npos) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "ringdbd: %s needs a value (see --help)\n", arg.c_str());
+        return 2;
+      }
+      value = argv[++i];
     }
     if (name == "config") continue;
     if (!apply(&c, name, value, &error)) {

@@ -78,7 +78,9 @@ struct Config {
   uint32_t watchdog_abort = 0;
   uint32_t test_hooks = 0;  // admin commands that break things on purpose (tests only)
   LogLevel log_level = LogLevel::kInfo;
-  int ready_fd = -1;  // writes "ready\n" here once serving (tests, supervisors)
+  int ready_fd = -1;           // writes "ready\n" here once serving (tests, supervisors)
+  std::string metrics_listen;  // HOST:PORT for Prometheus over HTTP; "" (off) by default
+  std::string config_file;     // the file --config named ("" if none): not an option itself
 };
 
 // How one option's value is read from and written into a Config.
@@ -86,19 +88,21 @@ struct ConfigValue {
   // Reads `text`, as an operator writes it, into `config`; false if malformed or out of range.
   std::function<bool(Config* config, const std::string& text)> parse;
   // The value as an operator writes it (socket-mode 0660, sizes with K/M/G), which `parse`
-  // reads back to the same value; "" when unset (its default is chosen at start, or none).
+  // reads back to the same value; a keyword where the value is unset: `auto` (chosen at
+  // start), `none` or `off`.
   std::function<std::string(const Config& config)> print;
 };
 
 // One row of the table: everything said about one option. Its default is what `value.print`
-// gives for Config{}; only when that is "" does the row say it in words.
+// gives for Config{}; when that is a keyword chosen at start (`auto`), the row says what it
+// stands for.
 struct ConfigOption {
   const char* heading = nullptr;       // starts a group of options in the config file
   const char* name = nullptr;          // `--name`, `name =` in the file, the admin dump's key
   const char* value_name = nullptr;    // the placeholder in --help: N, BYTES, MS, LIST...
   const char* help = nullptr;          // what it does, without its default
-  const char* default_text = nullptr;  // the default in words, when Config{} holds none
-  const char* example = nullptr;       // the config file's value, when Config{} holds none
+  const char* default_text = nullptr;  // what the default keyword (auto) stands for
+  const char* example = nullptr;       // an example value, for the config file's comment
   ConfigValue value;
 };
 

@@ -470,6 +470,7 @@ LogWriterStats LogWriter::stats() const {
     s = stats_;
   }
   s.sync_latency = sync_latency_.summary();
+  sync_latency_.add_counts(&s.sync_counts);
   s.slow_syncs = slow_syncs_.load(std::memory_order_relaxed);
   return s;
 }

@@ -107,7 +107,8 @@ struct LogWriterStats {
   std::vector<uint64_t> batch_records_log2;  // [k]: batches of 2^k .. 2^(k+1)-1 records
   // Each chunk's write + fdatasync, submission to both completions.
   sync::HistogramSummary sync_latency;
-  uint64_t slow_syncs = 0;  // those over slow_sync_threshold
+  sync::LogHistogram::Counts sync_counts{};  // its log2 buckets (the metrics' histogram)
+  uint64_t slow_syncs = 0;                   // those over slow_sync_threshold
 };
 
 class LogWriter {

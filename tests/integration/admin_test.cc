@@ -3,6 +3,8 @@
 // requests. Then the socket's defences, with raw connections: a user who is not allowed, a
 // client that sends garbage, one that sends nothing, one that sends an endless line, each
 // while another admin client is served.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -131,6 +133,32 @@ json ask_raw(Raw& raw, const std::string& request) {
   return j;
 }
 
+// promtool (Debian's prometheus package, installed by scripts/install-deps.sh) must accept
+// `text`, without lint warnings either.
+void check_with_promtool(const std::string& text, const std::string& dir) {
+  if (system("command -v promtool >/dev/null 2>&1") != 0) {
+    MESSAGE("promtool not installed: the metrics format check is skipped (install prometheus)");
+    return;
+  }
+  const std::string file = dir + "/metrics.txt";
+  {
+    FILE* f = fopen(file.c_str(), "w");
+    REQUIRE(f != nullptr);
+    fputs(text.c_str(), f);
+    fclose(f);
+  }
+  const std::string cmd = "promtool check metrics < " + file + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[256];
+  while (fgets(buf, sizeof buf, p) != nullptr)
+    out += buf;
+  const int rc = pclose(p);
+  CHECK_MESSAGE(rc == 0, "promtool: " << out);
+  CHECK_MESSAGE(out.empty(), "promtool: " << out);
+}
+
 TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown end to end") {
   DaemonProcess daemon;
   REQUIRE(daemon.ready());
@@ -186,8 +214,20 @@ TEST_CASE("admin: status, wal, mvcc, config, checkpoint, log-level and shutdown 
   CHECK(admin_ok(daemon, {"config"})["log-level"] == "debug");
   int status = -1;
   const json bad = admin(daemon, {"log-level", "loud"}, &status);
-  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(WEXITSTATUS(status) == 2);  // a usage error, as the daemon's code says
   CHECK(bad["ok"] == false);
+  CHECK(bad["code"] == "bad_args");
+  CHECK(bad["error"] == "the level must be one of error, warn, info, debug");
+  const json unknown = admin(daemon, {"no-such-command"}, &status);
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK(unknown["code"] == "unknown_command");
+  const json bad_type = admin(daemon, {"--args", "{\"top\": \"ten\"}", "latches"}, &status);
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK(bad_type["code"] == "bad_args");
+  // A command that could not do what it was asked: 1.
+  const json no_session = admin(daemon, {"kill-session", "999999"}, &status);
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(no_session["code"] == "failed");
 
   CHECK(admin_ok(daemon, {"shutdown"})["shutting_down"] == true);
   const int exit_status = daemon.process().wait();
@@ -212,6 +252,147 @@ std::vector<std::string> option_names() {
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   return names;
+}
+
+// A free TCP port on loopback (bound to 0, read, closed).
+int free_port() {
+  const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  close(probe);
+  return ntohs(a.sin_port);
+}
+
+// One HTTP exchange with 127.0.0.1:port: sends `request` as it is, returns everything the
+// server sent until it closed.
+std::string http(int port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  std::string out;
+  char buf[16 << 10];
+  for (;;) {
+    pollfd p = {fd, POLLIN, 0};
+    REQUIRE_MESSAGE(poll(&p, 1, 20'000) == 1, "no answer within 20 s");
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+TEST_CASE(
+    "metrics over HTTP (--metrics-listen): Prometheus scrapes /metrics; histograms, "
+    "build info, process metrics") {
+  const int port = free_port();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  DaemonProcess daemon({"--metrics-listen", address, "--admin-idle-timeout-ms", "300"});
+  REQUIRE(daemon.ready());
+  {
+    auto c = connect(daemon);
+    REQUIRE(c);
+    for (int i = 0; i < 64; ++i)
+      REQUIRE(c->put("m/" + std::to_string(i), "v") == Status::kOk);
+    std::string v;
+    for (int i = 0; i < 64; ++i)
+      REQUIRE(c->get("m/" + std::to_string(i), &v) == Status::kOk);
+  }
+  const std::string answer = http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  const size_t head_end = answer.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  const std::string head = answer.substr(0, head_end);
+  const std::string body = answer.substr(head_end + 4);
+  CHECK(head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(head.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  CHECK(head.find("Content-Length: " + std::to_string(body.size())) != std::string::npos);
+  check_with_promtool(body, daemon.dir());
+  // Histograms with fixed bounds (aggregatable), not summaries.
+  CHECK(body.find("# TYPE ringdb_request_duration_seconds histogram") != std::string::npos);
+  CHECK(body.find("ringdb_request_duration_seconds_bucket{type=\"put\",le=\"0.000000255\"} ") !=
+        std::string::npos);
+  CHECK(body.find("ringdb_request_duration_seconds_bucket{type=\"put\",le=\"+Inf\"} ") !=
+        std::string::npos);
+  CHECK(body.find("# TYPE ringdb_wal_sync_duration_seconds histogram") != std::string::npos);
+  CHECK(body.find("quantile=") == std::string::npos);
+  CHECK(body.find(std::string("ringdb_build_info{version=\"") + ringdb::version() + "\"") !=
+        std::string::npos);
+  for (const char* family : {"process_cpu_seconds_total", "process_resident_memory_bytes",
+                             "process_virtual_memory_bytes", "process_open_fds", "process_max_fds",
+                             "process_start_time_seconds"}) {
+    CHECK_MESSAGE(body.find(std::string("\n") + family + " ") != std::string::npos, family);
+  }
+  // The same text as the admin socket's metrics command gives (a moment apart: same families).
+  const std::string via_admin = admin_ok(daemon, {"metrics"})["text"].get<std::string>();
+  CHECK(via_admin.find("# TYPE ringdb_request_duration_seconds histogram") != std::string::npos);
+
+  // Anything else is refused with the right status, and the connection closed.
+  CHECK(http(port, "HEAD /metrics HTTP/1.0\r\n\r\n").find("Content-Length: ") != std::string::npos);
+  CHECK(http(port, "GET / HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404 ", 0) == 0);
+  CHECK(http(port, "POST /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405 ", 0) == 0);
+  CHECK(http(port, "hello\r\n\r\n").rfind("HTTP/1.1 400 ", 0) == 0);
+  CHECK(http(port, "GET /" + std::string(70 << 10, 'a')).rfind("HTTP/1.1 431 ", 0) == 0);
+  // A client that never finishes its request is told so after the idle timeout.
+  CHECK(http(port, "GET /metr").rfind("HTTP/1.1 408 ", 0) == 0);
+  CHECK(admin_ok(daemon, {"status"})["health"] == "ok");  // and the daemon is fine
+}
+
+TEST_CASE("a metrics address that cannot be served stops the start with a clear error") {
+  const int taken = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(taken, 1) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const std::string address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  DaemonProcess daemon({"--metrics-listen", address});
+  CHECK_FALSE(daemon.ready());
+  const int status = daemon.process().wait();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(daemon.wait_log("metrics endpoint (--metrics-listen): cannot listen on " + address));
+  close(taken);
+}
+
+TEST_CASE("admin: figures with no samples are null, not 0") {
+  DaemonProcess daemon;
+  REQUIRE(daemon.ready());
+  const json wal = admin_ok(daemon, {"wal"});  // nothing committed yet
+  CHECK(wal["fsyncs"] == 0);
+  CHECK(wal["sync_p50_us"].is_null());
+  CHECK(wal["sync_p99_us"].is_null());
+  CHECK(wal["sync_max_us"].is_null());
+  bool uncontended = false;
+  const json latches = admin_ok(daemon, {"latches", "--top", "1000"});
+  for (const json& l : latches["latches"]) {
+    if (l["contended"].get<uint64_t>() != 0) continue;
+    uncontended = true;
+    CHECK(l["wait_p50_us"].is_null());
+    CHECK(l["wait_max_us"].is_null());
+  }
+  CHECK_MESSAGE(uncontended, latches.dump());
+  // The human layout says "-" for them.
+  ChildOptions options;
+  options.pipe_stdin = false;
+  ChildProcess p({program_path("RINGDB_ADMIN"), "--socket", daemon.admin_socket(), "wal"}, options);
+  std::string line;
+  bool dash = false;
+  while (p.read_line(&line)) {
+    if (line.rfind("sync_p99_us ", 0) == 0) dash = line.back() == '-';
+  }
+  CHECK(ringdb::test::exit_code(p.wait()) == 0);
+  CHECK(dash);
 }
 
 TEST_CASE("admin: config lists every option of the table, written as in the config file") {
@@ -249,7 +430,6 @@ TEST_CASE("admin: stats, workers, latches, metrics (valid for promtool) and watc
     std::string acked;
     REQUIRE(load.back()->read_line(&acked));  // committing
   }
-  admin_ok(daemon, {"stats"});  // opens the rate window
   auto c = connect(daemon);
   REQUIRE(c);
   constexpr int kGets = 300, kPuts = 40;
@@ -269,8 +449,21 @@ TEST_CASE("admin: stats, workers, latches, metrics (valid for promtool) and watc
   CHECK(by_type["get"]["requests"] == kGets + 1);             // the writers never get
   CHECK(by_type["put"]["requests"].get<uint64_t>() > kPuts);  // theirs and ours
   CHECK(by_type["commit"]["requests"].get<uint64_t>() > 0);
-  CHECK(by_type["get"]["per_second"].get<double>() > 0);
   CHECK(by_type["put"]["p99_us"].get<double>() > 0);  // every logged commit is timed
+  CHECK(by_type["put"]["sampled"].get<uint64_t>() > 0);
+  // Counters only: no rate over a window that one caller's request would reset for another.
+  CHECK(stats["uptime_seconds"].get<double>() > 0);
+  CHECK_FALSE(stats.contains("window_seconds"));
+  CHECK_FALSE(by_type["get"].contains("per_second"));
+  CHECK_FALSE(by_type["get"].contains("latency_log2_ns"));  // only when asked for
+  const json with_buckets = admin_ok(daemon, {"--args", "{\"buckets\": true}", "stats"});
+  for (const json& t : with_buckets["by_type"]) {
+    REQUIRE(t["latency_log2_ns"].size() == 64);
+    uint64_t sampled = 0;
+    for (const json& count : t["latency_log2_ns"])
+      sampled += count.get<uint64_t>();
+    CHECK(sampled >= t["sampled"].get<uint64_t>());  // read a moment later
+  }
   std::map<std::string, uint64_t> by_status;
   for (const json& s : stats["by_status"])
     by_status[s["status"].get<std::string>()] = s["answers"].get<uint64_t>();
@@ -317,28 +510,7 @@ TEST_CASE("admin: stats, workers, latches, metrics (valid for promtool) and watc
   CHECK(text.find("ringdb_requests_total{type=\"get\"} " + std::to_string(kGets + 1) + "\n") !=
         std::string::npos);
   CHECK(text.find("ringdb_wal_records_total ") != std::string::npos);
-  // promtool (Debian's prometheus package, installed by scripts/install-deps.sh) must accept it.
-  if (system("command -v promtool >/dev/null 2>&1") != 0) {
-    MESSAGE("promtool not installed: the metrics format check is skipped (install prometheus)");
-  } else {
-    const std::string file = daemon.dir() + "/metrics.txt";
-    {
-      FILE* f = fopen(file.c_str(), "w");
-      REQUIRE(f != nullptr);
-      fputs(text.c_str(), f);
-      fclose(f);
-    }
-    const std::string cmd = "promtool check metrics < " + file + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[256];
-    while (fgets(buf, sizeof buf, p) != nullptr)
-      out += buf;
-    const int rc = pclose(p);
-    CHECK_MESSAGE(rc == 0, "promtool: " << out);
-    CHECK_MESSAGE(out.empty(), "promtool: " << out);  // no lint warnings either
-  }
+  check_with_promtool(text, daemon.dir());
 
   // watch: two lines, a second apart, with the fields a person watches.
   std::vector<std::string> argv = {program_path("RINGDB_ADMIN"),

@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -74,67 +76,116 @@ void usage(FILE* to) {
           default_admin_socket().c_str());
 }
 
-// One request; the result, or nullopt after printing why.
-bool ask_result(const std::string& path, const char* cmd, int timeout_ms, json* result) {
+// One request; false after printing why.
+bool ask_result(const std::string& path, const json& request, int timeout_ms, json* result) {
   std::string answer, error;
-  if (!ringdb::admin::exchange(path, json{{"v", 1}, {"cmd", cmd}}.dump(), timeout_ms, &answer,
-                               &error)) {
+  if (!ringdb::admin::exchange(path, request.dump(), timeout_ms, &answer, &error)) {
     fprintf(stderr, "ringdb-admin: %s\n", error.c_str());
     return false;
   }
   const json reply = json::parse(answer, nullptr, false);
   if (reply.is_discarded() || !reply.value("ok", false)) {
-    fprintf(stderr, "ringdb-admin: %s: %s\n", cmd, answer.c_str());
+    fprintf(stderr, "ringdb-admin: %s: %s\n", request.value("cmd", std::string()).c_str(),
+            answer.c_str());
     return false;
   }
   *result = reply["result"];
   return true;
 }
 
+bool ask_result(const std::string& path, const char* cmd, int timeout_ms, json* result) {
+  return ask_result(path, json{{"v", 1}, {"cmd", cmd}}, timeout_ms, result);
+}
+
+// The value at quantile q of log2 bucket counts ([b]: samples up to 2^b - 1 ns), in µs; 0
+// if there are none.
+double quantile_us(const std::vector<uint64_t>& counts, double q) {
+  uint64_t total = 0;
+  for (const uint64_t c : counts)
+    total += c;
+  if (total == 0) return 0;
+  const auto rank =
+      std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))));
+  uint64_t seen = 0;
+  for (size_t b = 0; b < counts.size(); ++b) {
+    seen += counts[b];
+    if (seen >= rank) return b == 0 ? 0 : static_cast<double>((uint64_t{1} << b) - 1) / 1e3;
+  }
+  return 0;
+}
+
+// One `stats` reading: total requests, the daemon's uptime and each type's latency buckets.
+struct Reading {
+  double uptime = 0;
+  uint64_t requests = 0;
+  std::map<std::string, std::vector<uint64_t>> buckets;
+  uint64_t durable_lsn = 0;
+};
+
+bool read_stats(const std::string& path, int timeout_ms, Reading* r) {
+  json stats, wal;
+  if (!ask_result(path, json{{"v", 1}, {"cmd", "stats"}, {"args", {{"buckets", true}}}}, timeout_ms,
+                  &stats) ||
+      !ask_result(path, "wal", timeout_ms, &wal)) {
+    return false;
+  }
+  r->uptime = stats.value("uptime_seconds", 0.0);
+  r->requests = stats.value("requests", uint64_t{0});
+  for (const json& t : stats["by_type"])
+    r->buckets[t.value("type", std::string())] =
+        t.value("latency_log2_ns", std::vector<uint64_t>());
+  r->durable_lsn = wal.value("durable_lsn", uint64_t{0});
+  return true;
+}
+
 volatile sig_atomic_t g_interrupted = 0;
 
-// A line a second until interrupted (or `count` lines): requests/s and the window's p99 from
-// `stats`, sessions from `status`, history length from `mvcc`, the log's rate from `wal`.
+// A line a second until interrupted (or `count` lines): the rates and the p99 of the second
+// just past, computed here from two readings of the daemon's counters (the daemon keeps no
+// window per caller); sessions from `status`, history length from `mvcc`.
 int watch(const std::string& path, int timeout_ms, long count, bool as_json) {
   signal(SIGINT, [](int) { g_interrupted = 1; });
-  uint64_t last_lsn = 0;
+  Reading last;
+  if (!read_stats(path, timeout_ms, &last)) return 1;
   auto last_time = std::chrono::steady_clock::now();
-  bool first = true;
   for (long n = 0; !g_interrupted && (count <= 0 || n < count); ++n) {
-    if (!first) {
-      // The next whole second after the last sample, not a fixed sleep: the requests' own
-      // time does not accumulate.
-      const auto next = last_time + std::chrono::seconds(1);
-      while (!g_interrupted && std::chrono::steady_clock::now() < next) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            next - std::chrono::steady_clock::now());
-        poll(nullptr, 0, static_cast<int>(std::max<int64_t>(1, left.count())));
-      }
-      if (g_interrupted) break;
+    // The next whole second after the last reading, not a fixed sleep: the requests' own
+    // time does not accumulate.
+    const auto next = last_time + std::chrono::seconds(1);
+    while (!g_interrupted && std::chrono::steady_clock::now() < next) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          next - std::chrono::steady_clock::now());
+      poll(nullptr, 0, static_cast<int>(std::max<int64_t>(1, left.count())));
     }
-    json stats, status, mvcc, wal;
-    if (!ask_result(path, "stats", timeout_ms, &stats) ||
-        !ask_result(path, "status", timeout_ms, &status) ||
-        !ask_result(path, "mvcc", timeout_ms, &mvcc) ||
-        !ask_result(path, "wal", timeout_ms, &wal)) {
+    if (g_interrupted) break;
+    Reading now;
+    json status, mvcc;
+    if (!read_stats(path, timeout_ms, &now) || !ask_result(path, "status", timeout_ms, &status) ||
+        !ask_result(path, "mvcc", timeout_ms, &mvcc)) {
       return 1;
     }
-    const auto now = std::chrono::steady_clock::now();
-    double p99_us = 0;
-    for (const json& t : stats["by_type"])
-      p99_us = std::max(p99_us, t.value("window_p99_us", 0.0));
-    const uint64_t lsn = wal.value("durable_lsn", uint64_t{0});
-    const double seconds = std::chrono::duration<double>(now - last_time).count();
-    const double wal_bytes_per_s =
-        first || seconds <= 0 ? 0.0 : static_cast<double>(lsn - last_lsn) / seconds;
-    last_lsn = lsn;
-    last_time = now;
-    const json line = {{"requests_per_second", stats.value("requests_per_second", 0.0)},
+    last_time = std::chrono::steady_clock::now();
+    const double seconds = now.uptime - last.uptime;
+    const auto rate = [&](uint64_t a, uint64_t b) {
+      return seconds <= 0 || a < b ? 0.0 : static_cast<double>(a - b) / seconds;
+    };
+    double p99_us = 0;  // the slowest type's, over the second just past
+    for (const auto& [type, counts] : now.buckets) {
+      std::vector<uint64_t> delta = counts;
+      const auto before = last.buckets.find(type);
+      for (size_t b = 0;
+           before != last.buckets.end() && b < delta.size() && b < before->second.size(); ++b) {
+        delta[b] -= std::min(delta[b], before->second[b]);
+      }
+      p99_us = std::max(p99_us, quantile_us(delta, 0.99));
+    }
+    const json line = {{"requests_per_second", rate(now.requests, last.requests)},
                        {"p99_us", p99_us},
                        {"sessions", status.value("sessions", 0)},
                        {"history_length", mvcc.value("history_length", 0)},
-                       {"wal_bytes_per_second", wal_bytes_per_s},
+                       {"wal_bytes_per_second", rate(now.durable_lsn, last.durable_lsn)},
                        {"health", status.value("health", std::string("?"))}};
+    last = std::move(now);
     if (as_json) {
       printf("%s\n", line.dump().c_str());
     } else {
@@ -144,10 +195,10 @@ int watch(const std::string& path, int timeout_ms, long count, bool as_json) {
       printf("%12.0f %10.1f %9d %10lu %12.2f  %s\n", line["requests_per_second"].get<double>(),
              p99_us, line["sessions"].get<int>(),
              static_cast<unsigned long>(line["history_length"].get<uint64_t>()),
-             wal_bytes_per_s / (1 << 20), line["health"].get<std::string>().c_str());
+             line["wal_bytes_per_second"].get<double>() / (1 << 20),
+             line["health"].get<std::string>().c_str());
     }
     fflush(stdout);
-    first = false;
   }
   return 0;
 }
@@ -279,7 +330,10 @@ int print_answer(const Cli& cli, const std::string& answer) {
   } else {
     fprintf(stderr, "ringdb-admin: %s\n", reply.value("error", std::string("error")).c_str());
   }
-  return ok ? 0 : 1;
+  if (ok) return 0;
+  // The daemon did not know the command, or its arguments were wrong: a usage error.
+  const std::string code = reply.value("code", std::string());
+  return code == "unknown_command" || code == "bad_args" || code == "bad_request" ? 2 : 1;
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ TEST_CASE("bad values and unknown options are usage errors") {
   CHECK(parse({"--allow-users", "no-such-user-here"}, &c) == 2);
   CHECK(parse({"--socket-mode", "999"}, &c) == 2);
   CHECK(parse({"--sessions-max"}, &c) == 2);
+  CHECK(parse({"--bogus"}, &c) == 2);  // unknown, not "needs a value"
   CHECK(parse({"stray"}, &c) == 2);
 }
 
@@ -144,11 +145,10 @@ TEST_CASE("the table: every option has a unique name, help, a parser and a print
     CHECK(o.help != nullptr);
     REQUIRE(o.value.parse);
     REQUIRE(o.value.print);
-    // A default the table cannot print is said in words, with an example for the file.
-    if (o.value.print(Config{}).empty()) {
-      CHECK(o.default_text != nullptr);
-      CHECK(o.example != nullptr);
-    }
+    // Every default prints as a value the file can hold; `auto` says in words what it is.
+    const std::string by_default = o.value.print(Config{});
+    CHECK(!by_default.empty());
+    CHECK((by_default == "auto") == (o.default_text != nullptr));
   }
   CHECK(config_options().front().heading != nullptr);  // the file's first group has a heading
 }
@@ -179,7 +179,7 @@ TEST_CASE("values are printed as an operator writes them, and parse back to the 
   for (const ConfigOption& o : config_options()) {
     INFO(std::string(o.name));
     const std::string text = o.value.print(c);
-    REQUIRE(!text.empty());  // set above, or a default parse_config fills in
+    REQUIRE(!text.empty());
     Config back;
     REQUIRE(o.value.parse(&back, text));
     CHECK(o.value.print(back) == text);
@@ -204,20 +204,79 @@ TEST_CASE("the config file lists every option once, commented out") {
 }
 
 TEST_CASE("the config file's defaults, uncommented, are the defaults") {
+  // Every line, as an operator uncomments it: `# name = value` -> `name = value`.
   const std::multimap<std::string, std::string> settings = file_settings(config_file_text());
   std::string uncommented;
-  for (const ConfigOption& o : config_options()) {
-    if (o.value.print(Config{}).empty()) continue;  // an example, not the default
-    const auto it = settings.find(o.name);
-    REQUIRE(it != settings.end());
-    uncommented += it->first + " = " + it->second + "\n";
-  }
+  for (const auto& [name, value] : settings)
+    uncommented += name + " = " + value + "\n";
   const TempFile file(uncommented);
-  Config c;
+  Config c, defaults;
   REQUIRE(parse({"--config", file.path()}, &c) == 0);
+  REQUIRE(parse({}, &defaults) == 0);
   for (const ConfigOption& o : config_options()) {
     INFO(std::string(o.name));
-    if (!o.value.print(Config{}).empty()) CHECK(o.value.print(c) == o.value.print(Config{}));
+    CHECK(o.value.print(c) == o.value.print(defaults));
+  }
+}
+
+TEST_CASE("numbers are decimal and checked whole") {
+  Config c;
+  REQUIRE(parse({"--sessions-max", "010"}, &c) == 0);
+  CHECK(c.sessions_max == 10);  // not octal 8
+  REQUIRE(parse({"--sessions-max", "08"}, &c) == 0);
+  CHECK(c.sessions_max == 8);
+  CHECK(parse({"--sessions-max", "0x10"}, &c) == 2);
+  CHECK(parse({"--sessions-max", "-1"}, &c) == 2);
+  CHECK(parse({"--sessions-max", "+5"}, &c) == 2);
+  CHECK(parse({"--sessions-max", " 5"}, &c) == 2);
+  CHECK(parse({"--watch-retain", "99999999999999999999G"}, &c) == 2);  // overflow
+  CHECK(parse({"--watch-retain", "17179869184G"}, &c) == 2);           // 2^64 after the shift
+}
+
+TEST_CASE("keywords for defaults chosen at start: auto, none, off") {
+  Config c;
+  REQUIRE(parse({"--cores", "1-2", "--cores", "auto", "--allow-groups", "5", "--allow-groups",
+                 "none", "--ready-fd", "none", "--metrics-listen", "off", "--data-dir", "auto"},
+                &c) == 0);
+  CHECK(c.cores.empty());
+  CHECK(c.allow_groups.empty());
+  CHECK(c.ready_fd == -1);
+  CHECK(c.metrics_listen.empty());
+  CHECK(!c.data_dir.empty());  // chosen: the default directory
+  CHECK(parse({"--allow-users", ""}, &c) == 2);
+  CHECK(parse({"--allow-groups", ""}, &c) == 2);
+}
+
+TEST_CASE("--metrics-listen takes a numeric HOST:PORT") {
+  Config c;
+  REQUIRE(parse({"--metrics-listen", "127.0.0.1:9477"}, &c) == 0);
+  CHECK(c.metrics_listen == "127.0.0.1:9477");
+  REQUIRE(parse({"--metrics-listen", "[::1]:80"}, &c) == 0);
+  for (const char* bad : {"localhost:9477", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+                          "127.0.0.1:http", ":9477", "::1:80", "[::1]", "1.2.3:4"}) {
+    INFO(bad);
+    CHECK(parse({"--metrics-listen", bad}, &c) == 2);
+  }
+}
+
+TEST_CASE("the config file: comments, quotes and #") {
+  Config c;
+  {
+    const TempFile file(
+        "  # indented comment\n"
+        "data-dir = /tmp/dir#1   # a # inside a word stays; after a space it starts a comment\n"
+        "socket = \"/tmp/with space #2.sock\"  # quoted: kept whole\n"
+        "admin-socket = \"/tmp/q\\\"uote\\\\.sock\"\n");
+    REQUIRE(parse({"--config", file.path()}, &c) == 0);
+    CHECK(c.data_dir == "/tmp/dir#1");
+    CHECK(c.socket_path == "/tmp/with space #2.sock");
+    CHECK(c.admin_socket_path == "/tmp/q\"uote\\.sock");
+  }
+  for (const char* bad : {"socket = \"/tmp/unterminated\n", "socket = \"/tmp/a\" trailing\n",
+                          "sessions-max = # nothing\n", "= 5\n"}) {
+    INFO(bad);
+    const TempFile file(bad);
+    CHECK(parse({"--config", file.path()}, &c) == 2);
   }
 }
 
