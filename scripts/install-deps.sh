@@ -13,6 +13,7 @@ PACKAGES=(
   doctest-dev libbenchmark-dev
   redis-server strace          # ringdb-bench: the Redis baseline, system-call counts
   prometheus                   # promtool: the admin socket's metrics are checked with it
+  help2man                     # the man pages, generated from each program's --help
   python3-dev pybind11-dev     # the Python binding (python/), for Debian's /usr/bin/python3
   python3-pytest python3-redis # its tests; redis-py is the baseline of its benchmark
 )

@@ -300,7 +300,7 @@ std::string help_entry(const std::string& left, const std::string& text) {
 
 void print_help() {
   std::string out =
-      "usage: ringdbd [--config FILE] [--OPTION VALUE]...\n"
+      "Usage: ringdbd [--config FILE] [--OPTION VALUE]...\n"
       "Serves a transactional key-value store to local processes over shared memory.\n"
       "With no options it runs on the defaults shown in brackets.\n\n";
   out += help_entry("--config FILE",
@@ -411,6 +411,15 @@ bool load_file(const std::string& path, Config* c, std::string* error) {
   return true;
 }
 
+// The first directory of a systemd list ($STATE_DIRECTORY, $RUNTIME_DIRECTORY: absolute paths
+// separated by colons), or "" if the variable is unset or not such a list.
+std::string systemd_directory(const char* variable) {
+  const char* value = getenv(variable);
+  if (value == nullptr || *value != '/') return "";
+  const std::string list = value;
+  return list.substr(0, list.find(':'));
+}
+
 }  // namespace
 
 // A table, one row per option, read top to bottom: its length is the number of options.
@@ -421,13 +430,15 @@ const std::vector<ConfigOption>& config_options() {
        .name = "data-dir",
        .value_name = "DIR",
        .help = "data directory (the log in wal/, checkpoints in checkpoints/)",
-       .default_text = "/var/lib/ringdb for root, else $XDG_DATA_HOME/ringdb or "
+       .default_text = "$STATE_DIRECTORY under systemd (StateDirectory=), else "
+                       "/var/lib/ringdb for root, else $XDG_DATA_HOME/ringdb or "
                        "~/.local/share/ringdb",
        .value = path(&Config::data_dir)},
       {.name = "socket",
        .value_name = "PATH",
        .help = "session socket; clients (libringdb) connect here",
-       .default_text = "RUNTIME/ringdb.sock, where RUNTIME is /run/ringdb for root, else "
+       .default_text = "RUNTIME/ringdb.sock, where RUNTIME is $RUNTIME_DIRECTORY under "
+                       "systemd (RuntimeDirectory=), else /run/ringdb for root, else "
                        "$XDG_RUNTIME_DIR/ringdb or /tmp/ringdb-UID",
        .value = path(&Config::socket_path)},
       {.name = "admin-socket",
@@ -634,6 +645,7 @@ std::string config_file_text() {
 }
 
 std::string default_runtime_dir() {
+  if (std::string dir = systemd_directory("RUNTIME_DIRECTORY"); !dir.empty()) return dir;
   if (geteuid() == 0) return "/run/ringdb";
   if (const char* xdg = getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg == '/') {
     return std::string(xdg) + "/ringdb";
@@ -642,6 +654,7 @@ std::string default_runtime_dir() {
 }
 
 std::string default_data_dir() {
+  if (std::string dir = systemd_directory("STATE_DIRECTORY"); !dir.empty()) return dir;
   if (geteuid() == 0) return "/var/lib/ringdb";
   if (const char* xdg = getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg == '/') {
     return std::string(xdg) + "/ringdb";

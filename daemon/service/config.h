@@ -118,8 +118,10 @@ std::string config_file_text();
 // error (the message already printed).
 int parse_config(int argc, char** argv, Config* config);
 
-// The default socket paths, as the client library computes them: /run/ringdb/ for root,
-// $XDG_RUNTIME_DIR/ringdb/ or /tmp/ringdb-$UID/ otherwise.
+// The default socket folder: $RUNTIME_DIRECTORY under systemd (RuntimeDirectory=), else as
+// the client library computes it: /run/ringdb/ for root, $XDG_RUNTIME_DIR/ringdb/ or
+// /tmp/ringdb-$UID/ otherwise. The default data directory: $STATE_DIRECTORY under systemd,
+// else /var/lib/ringdb for root, $XDG_DATA_HOME/ringdb or ~/.local/share/ringdb.
 std::string default_runtime_dir();
 std::string default_data_dir();
 

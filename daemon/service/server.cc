@@ -411,7 +411,7 @@ int Server::guard_timeout_ms() const {
     tick = std::min<uint64_t>(tick, std::max<uint64_t>(10, config_.transaction_age_max_ms / 4));
   if (config_.watchdog_ms > 0)
     tick = std::min<uint64_t>(tick, std::max<uint64_t>(10, config_.watchdog_ms / 4));
-  if (config_.transaction_age_max_ms == 0 && config_.watchdog_ms == 0) return -1;
+  if (config_.transaction_age_max_ms == 0 && config_.watchdog_ms == 0 && !alive_hook_) return -1;
   return static_cast<int>(tick);
 }
 
@@ -433,7 +433,7 @@ void Server::guard_tick() {
       }
     }
   }
-  watchdog_.check(*pool_, now);
+  if (watchdog_.check(*pool_, now) && alive_hook_) alive_hook_();
 }
 
 std::vector<Server::SessionRow> Server::sessions() const {

@@ -58,6 +58,10 @@ class Server {
   void set_log(wal::LogWriter* log) { log_ = log; }
   // Watches are served by `watches` (set before run(); nullptr: none).
   void set_watches(WatchHub* watches) { watches_ = watches; }
+  // Called on the control thread at each guard tick (at least once a second) while no worker
+  // is stalled (the watchdog's verdict): a supervisor's keep-alive, e.g. systemd's
+  // WATCHDOG=1, which then stops when a worker hangs. Set before run().
+  void set_alive_hook(std::function<void()> hook) { alive_hook_ = std::move(hook); }
   // Makes the control thread look for sessions marked corrupt. Any thread.
   void notify_control() const;
   // From open() on: the workers' pending sets, indexed by worker, for the log writer to post
@@ -125,6 +129,7 @@ class Server {
   WatchHub* watches_ = nullptr;
   Watchdog watchdog_;
   int64_t next_guard_ns_ = 0;
+  std::function<void()> alive_hook_;
   shm::SegmentGeometry geometry_;
   shm::RequestLimits limits_;
   std::unique_ptr<shm::Segment> board_;

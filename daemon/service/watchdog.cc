@@ -4,9 +4,10 @@
 
 namespace ringdb::daemon {
 
-void Watchdog::check(const WorkerPool& pool, int64_t now_ns) {
-  if (!enabled() || !pool.running()) return;
+bool Watchdog::check(const WorkerPool& pool, int64_t now_ns) {
+  if (!enabled() || !pool.running()) return true;
   seen_.resize(pool.size());
+  bool healthy = true;
   for (size_t w = 0; w < pool.size(); ++w) {
     const WorkerStats& st = pool.worker(w).stats();
     Seen& seen = seen_[w];
@@ -18,8 +19,10 @@ void Watchdog::check(const WorkerPool& pool, int64_t now_ns) {
       continue;
     }
     const int64_t stalled_ms = (now_ns - seen.same_since_ns) / 1'000'000;
+    if (seen.reported) healthy = false;
     if (seen.reported || stalled_ms < static_cast<int64_t>(limit_ms_)) continue;
     seen.reported = true;
+    healthy = false;
     log(LogLevel::kError,
         "watchdog: worker %zu (core %d) is awake and has made no progress for %ld ms: "
         "%lu requests served, %lu commits parked, %u log completions pending, %lu rounds",
@@ -34,6 +37,7 @@ void Watchdog::check(const WorkerPool& pool, int64_t now_ns) {
           w);
     }
   }
+  return healthy;
 }
 
 }  // namespace ringdb::daemon

@@ -2,6 +2,8 @@
 // (NDB's watchdog, ../shared/seeds/ndb-WL1498-multithreaded-nodes.txt). It reports the
 // worker once (and again when it makes progress), and with `abort_on_stall` aborts the daemon
 // so that a supervisor restarts it and recovery runs. A sleeping worker is never stalled.
+// Its verdict also gates the daemon's keep-alive to systemd (Server::set_alive_hook), so
+// that systemd's WatchdogSec= restarts a daemon whose worker hangs.
 //
 // Thread safety: check() on the control thread, once a tick.
 #pragma once
@@ -21,7 +23,8 @@ class Watchdog {
       : limit_ms_(limit_ms), abort_on_stall_(abort_on_stall), cores_(std::move(cores)) {}
 
   bool enabled() const { return limit_ms_ > 0; }
-  void check(const WorkerPool& pool, int64_t now_ns);
+  // Looks at every worker; false while one is stalled (reported and not moving again).
+  bool check(const WorkerPool& pool, int64_t now_ns);
 
  private:
   // Each worker as last seen: its rounds, since when unchanged, whether it was reported.

@@ -889,6 +889,82 @@ TEST_CASE("guards: the watchdog reports a worker that stalls, and aborts when co
   }
 }
 
+// A stand-in for systemd's notify socket: the datagrams ringdbd sends (sd_notify).
+class NotifyListener {
+ public:
+  NotifyListener() {
+    char tmpl[] = "/tmp/ringdb-notify-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/notify.sock";
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~NotifyListener() {
+    close(fd_);
+    std::filesystem::remove_all(dir_);
+  }
+  const std::string& path() const { return path_; }
+  // How many datagrams holding `needle` arrive within `window` (all of it is waited).
+  int count(const std::string& needle, std::chrono::milliseconds window) {
+    int seen = 0;
+    const auto end = std::chrono::steady_clock::now() + window;
+    for (std::string m; next(&m, end);)
+      seen += m.find(needle) != std::string::npos ? 1 : 0;
+    return seen;
+  }
+  // Waits up to `timeout` for a datagram holding `needle`.
+  bool wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    for (std::string m; next(&m, end);) {
+      if (m.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+  // Drops what has arrived so far.
+  void drain() {
+    char buf[4096];
+    while (recv(fd_, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+    }
+  }
+
+ private:
+  bool next(std::string* message, std::chrono::steady_clock::time_point end) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          end - std::chrono::steady_clock::now())
+                          .count();
+    pollfd p = {fd_, POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, static_cast<int>(left)) != 1) return false;
+    char buf[4096];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    message->assign(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  std::string dir_, path_;
+  int fd_ = -1;
+};
+
+TEST_CASE("systemd's watchdog: WATCHDOG=1 while the workers are healthy, none while one hangs") {
+  NotifyListener notify;
+  DaemonProcess daemon({"--test-hooks", "1", "--watchdog-ms", "200"}, {},
+                       {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "2000000"}});
+  REQUIRE(daemon.ready());
+  CHECK(notify.wait_for("READY=1", 10s));
+  CHECK(notify.wait_for("WATCHDOG=1", 5s));  // a tick is at most a second
+  admin_ok(daemon, {"test-stall-worker", "--args", R"({"worker":0,"ms":60000})"});
+  REQUIRE(daemon.wait_log("watchdog: worker 0 "));
+  notify.drain();  // sent before the verdict
+  // The stall goes on for a minute: no keep-alive for three ticks, so systemd's WatchdogSec=
+  // would restart the daemon.
+  CHECK(notify.count("WATCHDOG=1", 3s) == 0);
+  CHECK(admin_ok(daemon, {"status"})["health"] == "ok");  // the rest of the daemon still runs
+}
+
 TEST_CASE("admin: a user who is not allowed is refused with a clear error") {
   DaemonProcess daemon({"--socket-mode", "0666"});  // anyone may connect; the check decides
   REQUIRE(daemon.ready());

@@ -1,7 +1,8 @@
 // ringdb-admin: asks ringdbd through its admin socket (docs/PROTOCOL.md, "Admin socket";
 // docs/OPERATIONS.md walks through the commands). A human layout by default, the answer's
-// JSON on one line with --json. Exit codes: 0 done, 1 the daemon answered with an error or
-// could not be reached (verify: the data directory is damaged or unreadable), 2 a usage error.
+// JSON on one line with --json. Exit codes: 0 done, 1 the daemon could not do it or could not
+// be reached (verify: the data directory is damaged or unreadable), 2 a usage error (the
+// daemon's answer code unknown_command or bad_args included).
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -42,37 +43,49 @@ std::string default_admin_socket() {
 
 void usage(FILE* to) {
   fprintf(to,
-          "usage: ringdb-admin [--socket PATH] [--json] [--timeout-ms N] COMMAND [ARG]\n"
-          "Asks a running ringdbd through its admin socket.\n\n"
-          "  status            version, uptime, workers, sessions, memory, log, checkpoint, "
-          "health\n"
-          "  stats             requests by type and status, rates, service-time percentiles\n"
-          "  workers           per worker: core, node, requests, busy share, sleeps, "
-          "pending set\n"
-          "  latches [--top N] the most contended named latches\n"
-          "  mvcc              read views, history length, purge, transactions\n"
-          "  wal               the write-ahead log: LSNs, batches, fdatasyncs, segments\n"
-          "  metrics           everything in Prometheus text format\n"
-          "  watch [--count N] a line a second: requests/s, p99, sessions, history, log rate\n"
-          "  backup DIR        an online, consistent copy of the data into DIR (new; the daemon\n"
-          "                    writes it, as its user): restore = ringdbd --data-dir DIR\n"
-          "  checkpoint        write a checkpoint now and report it\n"
-          "  sessions          who is connected: pid, uid, process, age, open transactions\n"
-          "  contention        open transactions holding keys others failed to write "
-          "(CONFLICT)\n"
-          "  kill-session ID   end a session (its transactions aborted)\n"
-          "  config            the effective configuration\n"
-          "  log-level LEVEL   error, warn, info or debug\n"
-          "  shutdown          stop the daemon gracefully\n"
-          "  help              the commands this daemon knows\n"
-          "  verify DIR        check a data directory offline, no daemon needed: every "
-          "checkpoint,\n"
-          "                    every log segment and record; exit 1 if anything is damaged\n\n"
-          "  --socket PATH     the admin socket [%s]\n"
-          "  --json            the answer as one JSON object on one line\n"
-          "  --timeout-ms N    give up waiting for the answer after N ms [60000]\n"
-          "  --args JSON       the request's args as a JSON object (any other command)\n"
-          "  --version         the version\n",
+          "Usage: ringdb-admin [OPTION]... COMMAND [ARG]\n"
+          "Asks a running ringdbd through its admin socket; verify needs no daemon.\n"
+          "\n"
+          "Commands:\n"
+          "  status              version, uptime, workers, sessions, memory, log,\n"
+          "                      checkpoint, health\n"
+          "  stats               requests by type and status since the start, service-time\n"
+          "                      percentiles\n"
+          "  workers             per worker: core, node, requests, busy share, sleeps,\n"
+          "                      pending set\n"
+          "  latches [--top N]   the most contended named latches\n"
+          "  mvcc                read views, history length, purge, transactions\n"
+          "  wal                 the write-ahead log: LSNs, batches, fdatasyncs, segments\n"
+          "  metrics             everything in Prometheus text format\n"
+          "  watch [--count N]   a line a second: requests/s, p99, sessions, history, log\n"
+          "                      rate (from two readings a second apart)\n"
+          "  backup DIR          an online, consistent copy of the data into DIR (new; the\n"
+          "                      daemon writes it, as its user): restore = ringdbd\n"
+          "                      --data-dir DIR\n"
+          "  checkpoint          write a checkpoint now and report it\n"
+          "  sessions            who is connected: pid, uid, process, age, open\n"
+          "                      transactions\n"
+          "  contention          open transactions holding keys others failed to write\n"
+          "                      (CONFLICT)\n"
+          "  kill-session ID     end a session (its transactions aborted)\n"
+          "  config              the effective configuration\n"
+          "  log-level LEVEL     error, warn, info or debug\n"
+          "  shutdown            stop the daemon gracefully\n"
+          "  help                the commands this daemon knows\n"
+          "  verify DIR          check a data directory offline, no daemon needed: every\n"
+          "                      checkpoint, every log segment and record\n"
+          "\n"
+          "Options:\n"
+          "  --socket PATH       the admin socket [%s]\n"
+          "  --json              the answer as one JSON object on one line\n"
+          "  --timeout-ms N      give up waiting for the answer after N ms [60000]\n"
+          "  --args JSON         the request's args as a JSON object (any other command)\n"
+          "  --help              this text\n"
+          "  --version           the version\n"
+          "\n"
+          "Exit status: 0 done; 1 the daemon could not do it or could not be reached\n"
+          "(verify: the directory is damaged or unreadable); 2 a usage error, the daemon's\n"
+          "too (an unknown command, wrong arguments).\n",
           default_admin_socket().c_str());
 }
 

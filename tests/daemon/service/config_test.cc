@@ -319,3 +319,21 @@ TEST_CASE("placement: requested cores, ring map, housekeeping CPUs") {
   CHECK(!ringdb::daemon::plan_placement({4000}, cpus, &p, &error));
   CHECK(error.find("4000") != std::string::npos);
 }
+
+TEST_CASE("under systemd, auto paths are the unit's StateDirectory and RuntimeDirectory") {
+  REQUIRE(setenv("STATE_DIRECTORY", "/var/lib/ringdb:/var/lib/other", 1) == 0);
+  REQUIRE(setenv("RUNTIME_DIRECTORY", "/run/ringdb", 1) == 0);
+  Config c;
+  const int rc = parse({}, &c);
+  unsetenv("STATE_DIRECTORY");
+  unsetenv("RUNTIME_DIRECTORY");
+  REQUIRE(rc == 0);
+  CHECK(c.data_dir == "/var/lib/ringdb");  // the first of the list
+  CHECK(c.socket_path == "/run/ringdb/ringdb.sock");
+  CHECK(c.admin_socket_path == "/run/ringdb/admin.sock");
+  // A relative value is not systemd's: ignored.
+  REQUIRE(setenv("STATE_DIRECTORY", "relative", 1) == 0);
+  REQUIRE(parse({}, &c) == 0);
+  unsetenv("STATE_DIRECTORY");
+  CHECK(c.data_dir != "relative");
+}
