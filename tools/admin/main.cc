@@ -25,6 +25,7 @@
 #include "tools/admin/admin_client.h"
 #include "tools/admin/render.h"
 #include "tools/admin/verify.h"
+#include "tools/common/args.h"
 
 namespace {
 
@@ -41,52 +42,54 @@ std::string default_admin_socket() {
   return "/tmp/ringdb-" + std::to_string(geteuid()) + "/admin.sock";
 }
 
-void usage(FILE* to) {
-  fprintf(to,
-          "Usage: ringdb-admin [OPTION]... COMMAND [ARG]\n"
-          "Asks a running ringdbd through its admin socket; verify needs no daemon.\n"
-          "\n"
-          "Commands:\n"
-          "  status              version, uptime, workers, sessions, memory, log,\n"
-          "                      checkpoint, health\n"
-          "  stats               requests by type and status since the start, service-time\n"
-          "                      percentiles\n"
-          "  workers             per worker: core, node, requests, busy share, sleeps,\n"
-          "                      pending set\n"
-          "  latches [--top N]   the most contended named latches\n"
-          "  mvcc                read views, history length, purge, transactions\n"
-          "  wal                 the write-ahead log: LSNs, batches, fdatasyncs, segments\n"
-          "  metrics             everything in Prometheus text format\n"
-          "  watch [--count N]   a line a second: requests/s, p99, sessions, history, log\n"
-          "                      rate (from two readings a second apart)\n"
-          "  backup DIR          an online, consistent copy of the data into DIR (new; the\n"
-          "                      daemon writes it, as its user): restore = ringdbd\n"
-          "                      --data-dir DIR\n"
-          "  checkpoint          write a checkpoint now and report it\n"
-          "  sessions            who is connected: pid, uid, process, age, open\n"
-          "                      transactions\n"
-          "  contention          open transactions holding keys others failed to write\n"
-          "                      (CONFLICT)\n"
-          "  kill-session ID     end a session (its transactions aborted)\n"
-          "  config              the effective configuration\n"
-          "  log-level LEVEL     error, warn, info or debug\n"
-          "  shutdown            stop the daemon gracefully\n"
-          "  help                the commands this daemon knows\n"
-          "  verify DIR          check a data directory offline, no daemon needed: every\n"
-          "                      checkpoint, every log segment and record\n"
-          "\n"
-          "Options:\n"
-          "  --socket PATH       the admin socket [%s]\n"
-          "  --json              the answer as one JSON object on one line\n"
-          "  --timeout-ms N      give up waiting for the answer after N ms [60000]\n"
-          "  --args JSON         the request's args as a JSON object (any other command)\n"
-          "  --help              this text\n"
-          "  --version           the version\n"
-          "\n"
-          "Exit status: 0 done; 1 the daemon could not do it or could not be reached\n"
-          "(verify: the directory is damaged or unreadable); 2 a usage error, the daemon's\n"
-          "too (an unknown command, wrong arguments).\n",
-          default_admin_socket().c_str());
+std::string help_text() {
+  char text[4096];
+  snprintf(text, sizeof text,
+           "Usage: ringdb-admin [OPTION]... COMMAND [ARG]\n"
+           "Asks a running ringdbd through its admin socket; verify needs no daemon.\n"
+           "\n"
+           "Commands:\n"
+           "  status              version, uptime, workers, sessions, memory, log,\n"
+           "                      checkpoint, health\n"
+           "  stats               requests by type and status since the start, service-time\n"
+           "                      percentiles\n"
+           "  workers             per worker: core, node, requests, busy share, sleeps,\n"
+           "                      pending set\n"
+           "  latches [--top N]   the most contended named latches\n"
+           "  mvcc                read views, history length, purge, transactions\n"
+           "  wal                 the write-ahead log: LSNs, batches, fdatasyncs, segments\n"
+           "  metrics             everything in Prometheus text format\n"
+           "  watch [--count N]   a line a second: requests/s, p99, sessions, history, log\n"
+           "                      rate (from two readings a second apart)\n"
+           "  backup DIR          an online, consistent copy of the data into DIR (new; the\n"
+           "                      daemon writes it, as its user): restore = ringdbd\n"
+           "                      --data-dir DIR\n"
+           "  checkpoint          write a checkpoint now and report it\n"
+           "  sessions            who is connected: pid, uid, process, age, open\n"
+           "                      transactions\n"
+           "  contention          open transactions holding keys others failed to write\n"
+           "                      (CONFLICT)\n"
+           "  kill-session ID     end a session (its transactions aborted)\n"
+           "  config              the effective configuration\n"
+           "  log-level LEVEL     error, warn, info or debug\n"
+           "  shutdown            stop the daemon gracefully\n"
+           "  help                the commands this daemon knows\n"
+           "  verify DIR          check a data directory offline, no daemon needed: every\n"
+           "                      checkpoint, every log segment and record\n"
+           "\n"
+           "Options:\n"
+           "  --socket PATH       the admin socket [%s]\n"
+           "  --json              the answer as one JSON object on one line\n"
+           "  --timeout-ms N      give up waiting for the answer after N ms [60000]\n"
+           "  --args JSON         the request's args as a JSON object (any other command)\n"
+           "  --help              this text\n"
+           "  --version           the version\n"
+           "\n"
+           "Exit status: 0 done; 1 the daemon could not do it or could not be reached\n"
+           "(verify: the directory is damaged or unreadable); 2 a usage error, the daemon's\n"
+           "too (an unknown command, wrong arguments).\n",
+           default_admin_socket().c_str());
+  return text;
 }
 
 // One request; false after printing why.
@@ -226,57 +229,19 @@ struct Cli {
   std::string raw_args;  // --args JSON: for commands without a dedicated syntax
 };
 
-// A whole decimal number in [1, max]; false for anything else ("abc", "0", "-1", "5x").
-bool positive(const char* text, long max, long* out) {
-  if (text[0] < '0' || text[0] > '9') return false;
-  errno = 0;
-  char* end = nullptr;
-  const long value = strtol(text, &end, 10);
-  if (errno != 0 || *end != '\0' || value < 1 || value > max) return false;
-  *out = value;
-  return true;
-}
-
-// -1 to go on, else the exit code (usage printed, or an error).
+// -1 to go on, else the exit code (help or the version printed, or a usage error).
 int parse_cli(int argc, char** argv, Cli* cli) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if ((arg == "--top" || arg == "--count" || arg == "--timeout-ms") && i + 1 < argc) {
-      const char* text = argv[++i];
-      long value = 0;
-      const long max = arg == "--timeout-ms" ? 86'400'000L : 1'000'000'000L;
-      if (!positive(text, max, &value)) {
-        fprintf(stderr, "ringdb-admin: %s needs a whole number from 1 to %ld, not '%s'\n",
-                arg.c_str(), max, text);
-        return 2;
-      }
-      if (arg == "--top") cli->top = value;
-      if (arg == "--count") cli->count = value;
-      if (arg == "--timeout-ms") cli->timeout_ms = static_cast<int>(value);
-    } else if (arg == "--args" && i + 1 < argc) {
-      cli->raw_args = argv[++i];
-    } else if (arg == "--help" || arg == "-h") {
-      usage(stdout);
-      return 0;
-    } else if (arg == "--version") {
-      printf("ringdb-admin %s\n", RINGDB_VERSION);
-      return 0;
-    } else if (arg == "--json") {
-      cli->as_json = true;
-    } else if (arg == "--socket" && i + 1 < argc) {
-      cli->socket_path = argv[++i];
-    } else if (arg.rfind("--", 0) == 0) {
-      fprintf(stderr, "ringdb-admin: unknown option %s\n", arg.c_str());
-      usage(stderr);
-      return 2;
-    } else {
-      cli->words.push_back(arg);
-    }
-  }
-  if (cli->words.empty()) {
-    usage(stderr);
-    return 2;
-  }
+  ringdb::tools::Args args("ringdb-admin", RINGDB_VERSION);
+  long timeout_ms = cli->timeout_ms;
+  args.text("socket", &cli->socket_path);
+  args.flag("json", &cli->as_json);
+  args.number("timeout-ms", 1, 86'400'000L, &timeout_ms);
+  args.number("top", 1, 1'000'000'000L, &cli->top);
+  args.number("count", 1, 1'000'000'000L, &cli->count);
+  args.text("args", &cli->raw_args);
+  if (const int rc = args.parse(argc, argv, help_text(), &cli->words); rc >= 0) return rc;
+  cli->timeout_ms = static_cast<int>(timeout_ms);
+  if (cli->words.empty()) return args.usage_error("no command given");
   return -1;
 }
 

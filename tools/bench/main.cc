@@ -287,12 +287,7 @@ int main(int argc, char** argv) {
   using namespace ringdb::bench;
   Options options;
   std::string error;
-  bool help = false;
-  if (!parse_options(argc, argv, &options, &error, &help)) {
-    std::fprintf(help ? stdout : stderr, "%s%s", help ? "" : "ringdb-bench: ", error.c_str());
-    if (!help) std::fprintf(stderr, "\n");
-    return help ? 0 : 2;
-  }
+  if (const int rc = parse_options(argc, argv, &options); rc >= 0) return rc;
   signal(SIGPIPE, SIG_IGN);  // a dead server shows as a failed write, not a killed client
   if (options.workload == Workload::kMemory) {
     MemoryFigures ringdb_figures;

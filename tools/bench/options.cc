@@ -1,6 +1,8 @@
 // ringdb-bench's command-line parser.
 #include "tools/bench/options.h"
 
+#include "tools/common/args.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -91,30 +93,6 @@ constexpr const char* kUsage =
     "  --help               this text\n"
     "  --version            the version\n";
 
-bool parse_int(std::string_view text, long min, long max, long* out) {
-  std::string copy(text);
-  char* end = nullptr;
-  errno = 0;
-  long value = std::strtol(copy.c_str(), &end, 10);
-  if (errno != 0 || end == copy.c_str() || *end != '\0' || value < min || value > max) {
-    return false;
-  }
-  *out = value;
-  return true;
-}
-
-bool parse_seconds(std::string_view text, double max, double* out) {
-  std::string copy(text);
-  char* end = nullptr;
-  errno = 0;
-  double value = std::strtod(copy.c_str(), &end);
-  if (errno != 0 || end == copy.c_str() || *end != '\0' || !(value >= 0) || value > max) {
-    return false;
-  }
-  *out = value;
-  return true;
-}
-
 bool parse_workload(std::string_view name, Workload* out) {
   static constexpr Workload kAll[] = {Workload::kPing,    Workload::kGet,    Workload::kPut,
                                       Workload::kMixed,   Workload::kIdle,   Workload::kCommit,
@@ -194,9 +172,10 @@ std::vector<int> parse_cpu_list(const std::string& text) {
     size_t dash = item.find('-');
     long first = 0;
     long last = 0;
-    if (!parse_int(item.substr(0, dash), 0, 4095, &first)) return {};
+    if (!tools::parse_decimal(item.substr(0, dash), 0, 4095, &first)) return {};
     last = first;
-    if (dash != std::string_view::npos && !parse_int(item.substr(dash + 1), first, 4095, &last)) {
+    if (dash != std::string_view::npos &&
+        !tools::parse_decimal(item.substr(dash + 1), first, 4095, &last)) {
       return {};
     }
     for (long cpu = first; cpu <= last; ++cpu)
@@ -207,82 +186,10 @@ std::vector<int> parse_cpu_list(const std::string& text) {
 
 namespace {
 
-// An option that takes a value: sets it in *o. kUnknown if `arg` is no such option.
-enum class ValueResult { kOk, kBad, kUnknown };
-ValueResult parse_value_option(std::string_view arg, std::string_view value, Options* o) {
-  long n = 0;
-  bool ok = true;
-  if (arg == "--socket") {
-    o->socket_path = value;
-  } else if (arg == "--ringdbd") {
-    o->ringdbd_path = value;
-  } else if (arg == "--cores") {
-    o->daemon_cores = value;
-  } else if (arg == "--client-cpus") {
-    o->client_cpus = parse_cpu_list(std::string(value));
-    ok = !o->client_cpus.empty();
-  } else if (arg == "--clients") {
-    ok = parse_int(value, 1, kClientsMax, &n);
-    o->clients = static_cast<int>(n);
-  } else if (arg == "--depth") {
-    ok = parse_int(value, 1, kDepthMax, &n);
-    o->depth = static_cast<int>(n);
-  } else if (arg == "--duration") {
-    ok = parse_seconds(value, kDurationMax_s, &o->duration_s) && o->duration_s > 0;
-  } else if (arg == "--warmup") {
-    ok = parse_seconds(value, kDurationMax_s, &o->warmup_s);
-  } else if (arg == "--keys") {
-    ok = parse_int(value, 1, kKeysMax, &n);
-    o->keys = static_cast<uint32_t>(n);
-  } else if (arg == "--value-size") {
-    ok = parse_int(value, 1, kValueSizeMax, &n);
-    o->value_size_bytes = static_cast<uint32_t>(n);
-  } else if (arg == "--get-percent") {
-    ok = parse_int(value, 0, 100, &n);
-    o->get_percent = static_cast<uint32_t>(n);
-  } else if (arg == "--idle-sessions") {
-    ok = parse_int(value, 0, kIdleSessionsMax, &n);
-    o->idle_sessions = static_cast<int>(n);
-  } else if (arg == "--background-load") {
-    ok = parse_int(value, 0, kBackgroundLoadMax, &n);
-    o->background_load = static_cast<int>(n);
-  } else if (arg == "--watchers") {
-    ok = parse_int(value, 0, kWatchersMax, &n);
-    o->watchers = static_cast<int>(n);
-  } else if (arg == "--stalled-watchers") {
-    ok = parse_int(value, 0, kWatchersMax, &n);
-    o->stalled_watchers = static_cast<int>(n);
-  } else if (arg == "--watch-prefix") {
-    o->watch_prefix = std::string(value);
-  } else if (arg == "--noise-depth") {
-    ok = parse_int(value, 1, kDepthMax, &n);
-    o->noise_depth = static_cast<int>(n);
-  } else if (arg == "--keys-per-commit") {
-    ok = parse_int(value, 1, kKeysPerCommitMax, &n);
-    o->keys_per_commit = static_cast<uint32_t>(n);
-  } else if (arg == "--durability") {
-    ok = value == "sync" || value == "async" || value == "none";
-    o->durability = value == "async"  ? ringdb::Durability::kAsync
-                    : value == "none" ? ringdb::Durability::kNone
-                                      : ringdb::Durability::kSync;
-  } else if (arg == "--admin-socket") {
-    o->admin_socket = std::string(value);
-  } else if (arg == "--compare") {
-    o->compare_redis = o->compare_redis || value == "redis";
-    o->compare_lmdb = o->compare_lmdb || value == "lmdb";
-    ok = value == "redis" || value == "lmdb";
-  } else {
-    return ValueResult::kUnknown;
-  }
-  return ok ? ValueResult::kOk : ValueResult::kBad;
-}
-
 // The checks that look at several options together.
 bool check_combination(const Options& o, bool have_workload, std::string* error) {
   if (!have_workload) {
-    *error =
-        "no workload given (ping, get, put, mixed, idle, commit, counter, memory, watch; see "
-        "--help)";
+    *error = "no workload given (ping, get, put, mixed, idle, commit, counter, memory, watch)";
     return false;
   }
   if (!check_commit_options(o, error)) return false;
@@ -313,57 +220,71 @@ bool check_combination(const Options& o, bool have_workload, std::string* error)
 
 }  // namespace
 
-bool parse_options(int argc, char** argv, Options* out, std::string* error, bool* help) {
-  *help = false;
+int parse_options(int argc, char** argv, Options* out) {
   Options o;
-  bool have_workload = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      *help = true;
-      *error = kUsage;
-      return false;
-    }
-    if (arg == "--version") {
-      *help = true;  // printed on standard output, exit 0
-      *error = "ringdb-bench " RINGDB_VERSION "\n";
-      return false;
-    }
-    if (arg == "--spawn" || arg == "--json" || arg == "--quiet") {
-      (arg == "--spawn" ? o.spawn : arg == "--json" ? o.json : o.quiet) = true;
-      continue;
-    }
-    if (arg == "--noisy-neighbour" || arg == "--batch") {
-      (arg == "--batch" ? o.batch : o.noisy_neighbour) = true;
-      continue;
-    }
-    if (arg.substr(0, 2) != "--") {
-      if (have_workload || !parse_workload(arg, &o.workload)) {
-        *error = "unknown workload or extra argument: " + std::string(arg);
-        return false;
-      }
-      have_workload = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      *error = std::string(arg) + " needs a value";
-      return false;
-    }
-    const std::string_view value = argv[++i];
-    switch (parse_value_option(arg, value, &o)) {
-      case ValueResult::kOk:
-        break;
-      case ValueResult::kBad:
-        *error = "bad value for " + std::string(arg) + ": " + std::string(value);
-        return false;
-      case ValueResult::kUnknown:
-        *error = "unknown option " + std::string(arg) + " (see --help)";
-        return false;
-    }
+  tools::Args args("ringdb-bench", RINGDB_VERSION);
+  // Counts are read as longs, then narrowed: each range fits its field.
+  long clients = o.clients, depth = o.depth, keys = o.keys, value_size = o.value_size_bytes,
+       get_percent = o.get_percent, idle_sessions = 0, background_load = 0, watchers = 0,
+       stalled_watchers = 0, noise_depth = o.noise_depth, keys_per_commit = o.keys_per_commit;
+  args.text("socket", &o.socket_path);
+  args.flag("spawn", &o.spawn);
+  args.text("ringdbd", &o.ringdbd_path);
+  args.text("cores", &o.daemon_cores);
+  args.custom("client-cpus", "a CPU list such as 0,2-3", [&o](std::string_view v) {
+    o.client_cpus = parse_cpu_list(std::string(v));
+    return !o.client_cpus.empty();
+  });
+  args.number("clients", 1, kClientsMax, &clients);
+  args.number("depth", 1, kDepthMax, &depth);
+  args.seconds("duration", 0.001, kDurationMax_s, &o.duration_s);
+  args.seconds("warmup", 0, kDurationMax_s, &o.warmup_s);
+  args.number("keys", 1, kKeysMax, &keys);
+  args.number("value-size", 1, kValueSizeMax, &value_size);
+  args.number("get-percent", 0, 100, &get_percent);
+  args.number("keys-per-commit", 1, kKeysPerCommitMax, &keys_per_commit);
+  args.custom("durability", "sync, async or none", [&o](std::string_view v) {
+    o.durability = v == "async"  ? ringdb::Durability::kAsync
+                   : v == "none" ? ringdb::Durability::kNone
+                                 : ringdb::Durability::kSync;
+    return v == "sync" || v == "async" || v == "none";
+  });
+  args.flag("batch", &o.batch);
+  args.text("admin-socket", &o.admin_socket);
+  args.number("idle-sessions", 0, kIdleSessionsMax, &idle_sessions);
+  args.flag("noisy-neighbour", &o.noisy_neighbour);
+  args.number("noise-depth", 1, kDepthMax, &noise_depth);
+  args.number("background-load", 0, kBackgroundLoadMax, &background_load);
+  args.number("watchers", 0, kWatchersMax, &watchers);
+  args.number("stalled-watchers", 0, kWatchersMax, &stalled_watchers);
+  args.text("watch-prefix", &o.watch_prefix);
+  args.custom("compare", "redis or lmdb", [&o](std::string_view v) {
+    o.compare_redis = o.compare_redis || v == "redis";
+    o.compare_lmdb = o.compare_lmdb || v == "lmdb";
+    return v == "redis" || v == "lmdb";
+  });
+  args.flag("json", &o.json);
+  args.flag("quiet", &o.quiet);
+  std::vector<std::string> words;
+  if (const int rc = args.parse(argc, argv, kUsage, &words); rc >= 0) return rc;
+  o.clients = static_cast<int>(clients);
+  o.depth = static_cast<int>(depth);
+  o.keys = static_cast<uint32_t>(keys);
+  o.value_size_bytes = static_cast<uint32_t>(value_size);
+  o.get_percent = static_cast<uint32_t>(get_percent);
+  o.keys_per_commit = static_cast<uint32_t>(keys_per_commit);
+  o.idle_sessions = static_cast<int>(idle_sessions);
+  o.background_load = static_cast<int>(background_load);
+  o.watchers = static_cast<int>(watchers);
+  o.stalled_watchers = static_cast<int>(stalled_watchers);
+  o.noise_depth = static_cast<int>(noise_depth);
+  if (words.size() > 1 || (words.size() == 1 && !parse_workload(words[0], &o.workload))) {
+    return args.usage_error("unknown workload or extra argument: " + words.back());
   }
-  if (!check_combination(o, have_workload, error)) return false;
-  *out = o;
-  return true;
+  std::string error;
+  if (!check_combination(o, words.size() == 1, &error)) return args.usage_error(error);
+  *out = std::move(o);
+  return -1;
 }
 
 }  // namespace ringdb::bench

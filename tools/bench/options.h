@@ -64,9 +64,9 @@ inline constexpr double kDurationMax_s = 3600;
 
 const char* workload_name(Workload workload);
 
-// Parses argv into *out. On error returns false with a sentence in *error; for --help
-// returns false with the usage text in *error and *help set.
-bool parse_options(int argc, char** argv, Options* out, std::string* error, bool* help);
+// Parses argv into *out (tools/common/args.h). Returns -1 to go on, else the exit code: 0
+// after --help or --version, 2 after a usage error (its message printed).
+int parse_options(int argc, char** argv, Options* out);
 
 // Parses a CPU list such as "0,2-3" (empty on error).
 std::vector<int> parse_cpu_list(const std::string& text);
