@@ -26,7 +26,7 @@ std::string format_json(const Reply& reply) {
       break;
     case Reply::Kind::kValue:
       w.key("value");
-      w.string(reply.value);
+      w.bytes(reply.value);
       if (reply.commit_sequence != 0) {
         w.key("commit_sequence");
         w.number(reply.commit_sequence);
@@ -37,8 +37,8 @@ std::string format_json(const Reply& reply) {
       w.begin_array();
       for (const KeyValue& item : reply.items) {
         w.begin_array();
-        w.string(item.key);
-        w.string(item.value);
+        w.bytes(item.key);
+        w.bytes(item.value);
         w.end_array();
       }
       w.end_array();
@@ -47,7 +47,7 @@ std::string format_json(const Reply& reply) {
       w.boolean(reply.truncated);
       if (reply.truncated && !reply.items.empty()) {
         w.key("resume_after");
-        w.string(reply.items.back().key);
+        w.bytes(reply.items.back().key);
       }
       break;
     case Reply::Kind::kCommit:
@@ -74,10 +74,10 @@ std::string format_json(const Reply& reply) {
         w.key("op");
         w.string(c.deleted ? "del" : "put");
         w.key("key");
-        w.string(c.key);
+        w.bytes(c.key);
         if (!c.deleted) {
           w.key("value");
-          w.string(c.value);
+          w.bytes(c.value);
         }
         if (c.value_omitted) {
           w.key("value_omitted");

@@ -35,7 +35,8 @@ const char kCommandHelp[] =
     "help                      this text\n"
     "quit                      leave (an open transaction is aborted)\n"
     "Arguments are separated by spaces; \"double quotes\" take spaces and the escapes\n"
-    "\\\" \\\\ \\n \\t \\r \\0 \\xHH.\n";
+    "\\\" \\\\ \\n \\t \\r \\0 \\xHH; 'single quotes' take every byte as it is but '.\n"
+    "Control bytes (below 0x20, 0x7f) must be quoted, as \\xHH.\n";
 
 namespace {
 
