@@ -192,7 +192,7 @@ TEST_CASE("ping, and autocommit put, get, del") {
   CHECK(cli.run("del k") == kOk);
   CHECK(cli.run("get k") == kNotFound);
   CHECK(cli.run("del k") == kNotFound);
-  CHECK(cli.finish() == 0);
+  CHECK(cli.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -206,7 +206,7 @@ TEST_CASE("quoted keys and values with spaces, quotes and binary bytes") {
   // Not UTF-8 (0x80 alone): the value's bytes in base64.
   CHECK(plain(cli.run(R"(get "b\0\xFF")")) == R"({"status":"OK","value":{"base64":"w6kBgA=="}})");
   CHECK(cli.run(R"(get "b")") == kNotFound);
-  CHECK(cli.finish() == 0);
+  CHECK(cli.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -267,7 +267,7 @@ TEST_CASE("the daemon's limits come back as statuses: scan LIMIT, key size") {
   CHECK(is_error(cli.run(R"(scan "" "" 100001)"), "INVALID_REQUEST"));
   CHECK(is_error(cli.run("put " + std::string(1025, 'k') + " v"), "TOO_LARGE"));
   CHECK(cli.run("ping") == kOk);
-  CHECK(cli.finish() == 0);
+  CHECK(cli.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -290,7 +290,7 @@ TEST_CASE("a transaction's writes are seen by others after commit only") {
   CHECK(plain(writer.run("get k")) == R"({"status":"OK","value":"w"})");
   CHECK(writer.run("commit") == R"({"status":"OK","commit_sequence":0})");
   CHECK(writer.finish() == 0);
-  CHECK(reader.finish() == 0);
+  CHECK(reader.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -307,7 +307,7 @@ TEST_CASE("two transactions put the same key: the second gets CONFLICT") {
   CHECK(second.run("abort") == kOk);
   CHECK(plain(second.run("get k")) == R"({"status":"OK","value":"first"})");
   CHECK(first.finish() == 0);
-  CHECK(second.finish() == 0);
+  CHECK(second.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -322,7 +322,7 @@ TEST_CASE("commit after a conflict ends the transaction with TRANSACTION_DONE") 
   CHECK(is_error(second.run("commit"), "INVALID_ARGUMENT"));  // none open any more
   CHECK(commit_sequence(first.run("commit")) > 0);
   CHECK(first.finish() == 0);
-  CHECK(second.finish() == 0);
+  CHECK(second.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -336,7 +336,7 @@ TEST_CASE("abort discards a transaction's writes") {
   CHECK(cli.run("abort") == kOk);
   CHECK(cli.run("get k") == kNotFound);
   CHECK(plain(cli.run("get kept")) == R"({"status":"OK","value":"1"})");
-  CHECK(cli.finish() == 0);
+  CHECK(cli.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -354,7 +354,7 @@ TEST_CASE("commit takes a durability level: sync, async, none; anything else is 
   CHECK(is_error(cli.run("commit later"), "INVALID_ARGUMENT"));
   CHECK(commit_sequence(cli.run("commit")) == 0);  // nothing written: still open, and empty
   CHECK(is_error(cli.run("commit sync extra"), "INVALID_ARGUMENT"));
-  CHECK(cli.finish() == 0);
+  CHECK(cli.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -402,7 +402,7 @@ TEST_CASE("batch: conditions and operations in one command, the failed condition
   CHECK(cli.run("begin") == kOk);
   CHECK(is_error(cli.run("batch put k v"), "INVALID_ARGUMENT"));  // not inside a transaction
   CHECK(cli.run("abort") == kOk);
-  CHECK(cli.finish() == 0);
+  CHECK(cli.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -416,7 +416,7 @@ TEST_CASE("begin twice, commit or abort with none open: INVALID_ARGUMENT, and th
   CHECK(cli.run("put k v") == kOk);  // still in the first transaction
   CHECK(commit_sequence(cli.run("commit")) > 0);
   CHECK(plain(cli.run("get k")) == R"({"status":"OK","value":"v"})");
-  CHECK(cli.finish() == 0);
+  CHECK(cli.finish() == 3);  // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -441,16 +441,36 @@ TEST_CASE("malformed lines answer INVALID_ARGUMENT and the cli goes on") {
   // Blank lines are not commands: no answer, so the next answer is ping's.
   CHECK(cli.run("\n  \n\t\nping") == kOk);
   std::string rest;
-  CHECK(cli.finish(&rest) == 0);
+  CHECK(cli.finish(&rest) == 3);  // a command answered other than OK
   CHECK(rest.empty());
   CHECK(daemon.stop() == 0);
 }
 
-TEST_CASE("end of input: exit 0 whatever the answers were, an open transaction aborted") {
+TEST_CASE("end of input: exit 0 when every command answered OK, 3 when one did not") {
+  Daemon daemon;
+  Cli good(daemon);
+  CHECK(good.run("put k v") == kOk);
+  CHECK(good.run("ping") == kOk);
+  CHECK(good.finish() == 0);
+  // Every command failed (the case that exited 0 before): 3.
+  Cli bad(daemon);
+  CHECK(bad.run("get nothing") == kNotFound);
+  CHECK(is_error(bad.run("bogus"), "INVALID_ARGUMENT"));
+  CHECK(bad.finish() == 3);
+  // One failure among successes is enough; the commands after it still ran.
+  Cli mixed(daemon);
+  CHECK(is_error(mixed.run("commit"), "INVALID_ARGUMENT"));
+  CHECK(mixed.run("put after v") == kOk);
+  CHECK(mixed.finish() == 3);
+  Cli check(daemon);
+  CHECK(plain(check.run("get after")) == R"({"status":"OK","value":"v"})");
+  CHECK(check.finish() == 0);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("end of input aborts an open transaction") {
   Daemon daemon;
   Cli cli(daemon);
-  CHECK(cli.run("get nothing") == kNotFound);
-  CHECK(is_error(cli.run("bogus"), "INVALID_ARGUMENT"));
   CHECK(cli.run("begin") == kOk);
   CHECK(cli.run("put k v") == kOk);
   std::string rest;
@@ -458,7 +478,7 @@ TEST_CASE("end of input: exit 0 whatever the answers were, an open transaction a
   CHECK(rest.empty());
   Cli after(daemon);
   CHECK(after.run("get k") == kNotFound);
-  CHECK(after.finish() == 0);
+  CHECK(after.finish() == 3);  // NOT_FOUND is not OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -487,7 +507,7 @@ TEST_CASE("quit answers OK and exits 0 before the end of input; help answers OK"
   CHECK(exit_code(cli.process().wait()) == 0);
   Cli after(daemon);
   CHECK(after.run("get k") == kNotFound);  // quit aborted the transaction
-  CHECK(after.finish() == 0);
+  CHECK(after.finish() == 3);              // a command answered other than OK
   CHECK(daemon.stop() == 0);
 }
 
@@ -541,7 +561,7 @@ TEST_CASE("text output: quoted values paste back as input") {
   CHECK(line == "(2 items; the range holds more: scan again from just after the last key)");
   CHECK(text.run("begin") == "OK");
   CHECK(starts_with(text.run("commit"), "OK (commit sequence 0)"));
-  CHECK(text.finish() == 0);
+  CHECK(text.finish() == 3);  // a command answered other than OK
   // Errors go to standard error in text mode.
   CHECK(text.process().read_stderr().empty());
   CHECK(json.finish() == 0);
@@ -554,7 +574,7 @@ TEST_CASE("text output: errors go to standard error") {
   CHECK(text.process().write("commit\nbogus\n"));
   CHECK(text.run("ping") == "OK");  // nothing of the errors on standard output
   std::string rest;
-  CHECK(text.finish(&rest) == 0);
+  CHECK(text.finish(&rest) == 3);  // a command answered other than OK
   CHECK(rest.empty());
   const std::string err = text.process().read_stderr();
   CHECK(starts_with(err, "INVALID_ARGUMENT: no transaction is open"));
@@ -639,6 +659,29 @@ TEST_CASE("one command from the arguments: no quoting needed, exit 0 on OK and 3
   CHECK(is_error(out.substr(0, out.size() - 1), "INVALID_ARGUMENT"));
   CHECK(cli_once(daemon, {"export", "a", "b"}) == 2);
   CHECK(cli_once(daemon, {"import", "--durability", "fast"}) == 2);
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE(
+    "-e stops at the first command that does not answer OK, exit 3, its transaction aborted") {
+  Daemon daemon;
+  std::string out;
+  std::string err;
+  // The lines after the failed one are not run: k2 is never written.
+  CHECK(cli_once(daemon, {"-e", "--json"}, "put k1 v\nbegin\nput t v\nget missing\nput k2 v\n",
+                 &out, &err) == 3);
+  CHECK(out == std::string(kOk) + "\n" + kOk + "\n" + kOk + "\n" + kNotFound + "\n");
+  CHECK(cli_once(daemon, {"--json", "get", "k1"}) == 0);
+  CHECK(cli_once(daemon, {"--json", "get", "k2"}) == 3);
+  CHECK(cli_once(daemon, {"--json", "get", "t"}) == 3);  // the open transaction was aborted
+  // A malformed line stops it too; without -e the same input runs to its end.
+  CHECK(cli_once(daemon, {"-e"}, "bogus\nput k3 v\n", &out, &err) == 3);
+  CHECK(err.find("unknown command bogus") != std::string::npos);
+  CHECK(cli_once(daemon, {"--json", "get", "k3"}) == 3);
+  CHECK(cli_once(daemon, {}, "bogus\nput k3 v\n") == 3);
+  CHECK(cli_once(daemon, {"--json", "get", "k3"}) == 0);
+  // Nothing failed: 0.
+  CHECK(cli_once(daemon, {"-e"}, "put k4 v\nget k4\n") == 0);
   CHECK(daemon.stop() == 0);
 }
 

@@ -27,7 +27,7 @@ using ringdb::cli::kLineBytesMax;
 using ringdb::cli::LineRead;
 
 constexpr char kUsage[] =
-    "usage: ringdb-cli [--socket PATH] [--json] [COMMAND [ARG...]]\n"
+    "usage: ringdb-cli [--socket PATH] [--json] [-e] [COMMAND [ARG...]]\n"
     "       ringdb-cli [--socket PATH] export [PREFIX] > DUMP\n"
     "       ringdb-cli [--socket PATH] import [--durability sync|async|none] < DUMP\n"
     "A command shell for ringdbd. Reads one command a line from standard input; when it is\n"
@@ -36,6 +36,7 @@ constexpr char kUsage[] =
     "\n"
     "  --socket PATH  the daemon's session socket [$RINGDB_SOCKET, else the default path]\n"
     "  --json         answer each command with one JSON object on one line (flushed)\n"
+    "  -e             stop at the first command that does not answer OK (exit status 3)\n"
     "  --help         this text\n"
     "  --version      the version\n"
     "\n"
@@ -59,14 +60,16 @@ constexpr char kUsageEnd[] =
     "that is not part of valid UTF-8 is written \\u00XX (XX its value in hex), so \\u0080 to\n"
     "\\u00ff always stand for single raw bytes.\n"
     "\n"
-    "Exit status: 0 at the end of input or after quit (whatever the commands answered),\n"
-    "1 if the daemon cannot be reached or the connection is lost, 2 for a usage error. One\n"
-    "COMMAND, export, import: 0 if it answered OK, 3 for any other answer (NOT_FOUND too).\n"
-    "At the end of input an open transaction is aborted.\n";
+    "Exit status: 0 when every command answered OK (at the end of input or quit); 3 when\n"
+    "one answered anything else (NOT_FOUND too), at the end, or at once with -e; 1 if the\n"
+    "daemon cannot be reached or the connection is lost; 2 for a usage error. One COMMAND,\n"
+    "export, import: 0 if it answered OK, 3 otherwise. An open transaction is aborted at the\n"
+    "end, and when -e stops.\n";
 
 struct Options {
   std::string socket_path;  // empty: the library's default
   bool json = false;
+  bool stop_on_error = false;        // -e
   std::vector<std::string> command;  // one-shot: the command and its arguments
 };
 
@@ -76,6 +79,8 @@ int parse_options(int argc, char** argv, Options* options) {
     const std::string_view arg = argv[i];
     if (arg == "--json") {
       options->json = true;
+    } else if (arg == "-e") {
+      options->stop_on_error = true;
     } else if (arg == "--socket" && i + 1 < argc) {
       options->socket_path = argv[++i];
     } else if (arg.starts_with("--socket=")) {
@@ -195,6 +200,7 @@ int run(const Options& options) {
   Shell shell(std::move(client));
   shell.set_emit([&options](const Reply& r) { print(r, options.json); });
   std::string line;
+  bool failed = false;  // a command answered anything but OK
   for (;;) {
     if (prompt) {
       fputs("ringdb> ", stdout);
@@ -218,9 +224,13 @@ int run(const Options& options) {
     // The daemon is gone: every later command would fail the same way.
     if (reply->status == ringdb::Status::kDisconnected) return 1;
     if (reply->quit) break;
+    if (reply->status != ringdb::Status::kOk) {
+      failed = true;
+      if (options.stop_on_error) break;
+    }
   }
   shell.abort_transaction();
-  return 0;
+  return failed ? 3 : 0;
 }
 
 }  // namespace
