@@ -42,7 +42,8 @@ std::string format_json(const Reply& reply) {
         w.end_array();
       }
       w.end_array();
-      // truncated: the range holds more keys; a caller goes on after resume_after.
+      // truncated: the range holds more keys; a caller goes on after resume_after (in the
+      // scan's order: a reverse scan goes on with it as END).
       w.key("truncated");
       w.boolean(reply.truncated);
       if (reply.truncated && !reply.items.empty()) {
@@ -122,9 +123,10 @@ void print_text(const Reply& reply, FILE* out, FILE* err) {
       for (const KeyValue& item : reply.items) {
         fprintf(out, "%s %s\n", quote(item.key).c_str(), quote(item.value).c_str());
       }
-      fprintf(
-          out, "(%zu item%s%s)\n", reply.items.size(), reply.items.size() == 1 ? "" : "s",
-          reply.truncated ? "; the range holds more: scan again from just after the last key" : "");
+      fprintf(out, "(%zu item%s%s)\n", reply.items.size(), reply.items.size() == 1 ? "" : "s",
+              !reply.truncated ? ""
+              : reply.reverse  ? "; the range holds more: scan again with the last key as END"
+                               : "; the range holds more: scan again from just after the last key");
       break;
     case Reply::Kind::kCommit:
       fprintf(out, "OK (commit sequence %llu)\n",
