@@ -22,6 +22,7 @@
 
 #include "doctest/doctest.h"
 #include "tests/support/child_process.h"
+#include "tests/tools/cli_daemon.h"
 #include "tools/cli/json_writer.h"
 #include "tools/cli/quoting.h"
 
@@ -29,77 +30,12 @@ namespace {
 
 using ringdb::test::ChildOptions;
 using ringdb::test::ChildProcess;
+using ringdb::test::Daemon;
 using ringdb::test::exit_code;
 using ringdb::test::program_path;
 
 constexpr char kOk[] = R"({"status":"OK"})";
 constexpr char kNotFound[] = R"({"status":"NOT_FOUND"})";
-
-// A ringdbd serving a socket in its own temporary directory, started with --ready-fd and
-// waited for on that pipe (no sleeping).
-class Daemon {
- public:
-  // `options`: more ringdbd options (limits).
-  explicit Daemon(const std::vector<std::string>& options = {}) {
-    char tmpl[] = "/tmp/ringdb-cli-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    dir_ = tmpl;
-    socket_ = dir_ + "/ringdb.sock";
-    int ready[2];
-    REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
-    ChildOptions child;
-    child.pipe_stdin = false;
-    child.pipe_stdout = false;
-    child.pipe_stderr = false;  // its log goes to the test's log
-    child.pass_fd = ready[1];
-    std::vector<std::string> argv = {program_path("RINGDBD"),
-                                     "--socket",
-                                     socket_,
-                                     "--admin-socket",
-                                     dir_ + "/admin.sock",
-                                     "--data-dir",
-                                     dir_ + "/data",
-                                     "--wal-segment-size",
-                                     "4M",
-                                     "--ready-fd",
-                                     "3",
-                                     "--log-level",
-                                     "warn"};
-    argv.insert(argv.end(), options.begin(), options.end());
-    process_ = std::make_unique<ChildProcess>(argv, child);
-    close(ready[1]);
-    // "ready\n" once serving; end of file if it exits first.
-    std::string got;
-    char buffer[16];
-    ssize_t n;
-    while ((n = read(ready[0], buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
-      if (n > 0) got.append(buffer, static_cast<size_t>(n));
-    }
-    close(ready[0]);
-    REQUIRE(got == "ready\n");
-  }
-
-  ~Daemon() {
-    process_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  const std::string& socket() const { return socket_; }
-  const std::string& dir() const { return dir_; }
-  ChildProcess& process() { return *process_; }
-
-  // SIGTERM; the daemon's exit code (0 expected), -1 if it did not exit normally.
-  int stop() {
-    process_->signal(SIGTERM);
-    return exit_code(process_->wait());
-  }
-
- private:
-  std::string dir_;
-  std::string socket_;
-  std::unique_ptr<ChildProcess> process_;
-};
 
 ChildOptions cli_options(std::map<std::string, std::string> env = {}) {
   ChildOptions options;
@@ -366,6 +302,20 @@ TEST_CASE("--json: a byte key ff fe and the text key U+00FF U+00FE print differe
   CHECK(starts_with(end, R"({"status":"OK","from":)"));
   CHECK(watcher.finish() == 0);
   CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("--help names -e, the exit statuses, the JSON encoding and scan's options") {
+  std::string out;
+  ChildProcess p({program_path("RINGDB_CLI"), "--help"}, cli_options());
+  p.close_stdin();
+  out = p.read_rest();
+  CHECK(exit_code(p.wait()) == 0);
+  for (const char* text : {"-e ", "Exit status: 0 when every command answered OK",
+                           "{\"base64\":\"...\"}", "scan START END [LIMIT] [prefix P] [reverse]",
+                           "1 to 100000", "ringdb(txn)>", "'single quotes'"}) {
+    CAPTURE(text);
+    CHECK(out.find(text) != std::string::npos);
+  }
 }
 
 TEST_CASE("values larger than a request context, every byte value, round trip") {

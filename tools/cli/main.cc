@@ -13,10 +13,12 @@
 
 #include "ringdb/client.h"
 #include "tools/cli/dump.h"
+#include "tools/cli/editing.h"
 #include "tools/cli/lines.h"
 #include "tools/cli/output.h"
 #include "tools/cli/quoting.h"
 #include "tools/cli/shell.h"
+#include "tools/cli/terminal.h"
 
 namespace {
 
@@ -30,9 +32,13 @@ constexpr char kUsage[] =
     "usage: ringdb-cli [--socket PATH] [--json] [-e] [COMMAND [ARG...]]\n"
     "       ringdb-cli [--socket PATH] export [PREFIX] > DUMP\n"
     "       ringdb-cli [--socket PATH] import [--durability sync|async|none] < DUMP\n"
-    "A command shell for ringdbd. Reads one command a line from standard input; when it is\n"
-    "a terminal, shows a prompt. With a COMMAND, runs that one command and exits (each ARG\n"
-    "is one argument, any bytes: no quoting needed).\n"
+    "A command shell for ringdbd. Reads one command a line from standard input. At a\n"
+    "terminal: a prompt (ringdb(txn)> while a transaction is open), line editing, history\n"
+    "(Up; kept in $RINGDB_CLI_HISTORY, else $XDG_STATE_HOME/ringdb/cli_history, else\n"
+    "~/.local/state/ringdb/cli_history: the last 1000 lines, but blank ones, lines that\n"
+    "begin with a space and lines over 4096 bytes) and Tab completion of command and option\n"
+    "names. With a COMMAND, runs that one command and exits (each ARG is one argument, any\n"
+    "bytes: no quoting needed).\n"
     "\n"
     "  --socket PATH  the daemon's session socket [$RINGDB_SOCKET, else the default path]\n"
     "  --json         answer each command with one JSON object on one line (flushed)\n"
@@ -49,6 +55,9 @@ constexpr char kUsage[] =
     "\n"
     "Commands:\n";
 
+static_assert(ringdb::cli::kHistoryLinesMax == 1000 && ringdb::cli::kHistoryLineBytesMax == 4096,
+              "kUsage names the history's limits: change them there too");
+
 constexpr char kUsageEnd[] =
     "\n"
     "JSON answers: {\"status\":\"OK\"} and, by command, \"value\" (get), \"items\" as\n"
@@ -56,9 +65,9 @@ constexpr char kUsageEnd[] =
     "\"resume_after\" is the last key returned), \"commit_sequence\" (commit), \"help\".\n"
     "{\"status\":\"NOT_FOUND\"} when a key has no value; every other status comes with an\n"
     "\"error\" sentence. A malformed line gives INVALID_ARGUMENT and the cli goes on.\n"
-    "Keys and values are bytes: in JSON strings, valid UTF-8 is kept as it is and every byte\n"
-    "that is not part of valid UTF-8 is written \\u00XX (XX its value in hex), so \\u0080 to\n"
-    "\\u00ff always stand for single raw bytes.\n"
+    "Keys and values are bytes: one that is valid UTF-8 is a JSON string, any other is an\n"
+    "object {\"base64\":\"...\"} of its bytes (so the byte key ff fe, {\"base64\":\"//4=\"},\n"
+    "and the text key \"\\u00ff\\u00fe\" differ).\n"
     "\n"
     "Exit status: 0 when every command answered OK (at the end of input or quit); 3 when\n"
     "one answered anything else (NOT_FOUND too), at the end, or at once with -e; 1 if the\n"
@@ -192,23 +201,34 @@ int run(const Options& options) {
     return command_status(reply->status);
   }
 
-  const bool prompt = isatty(STDIN_FILENO) == 1 && !options.json;
-  if (prompt) {
-    printf("connected to %s (session %llu); type help for the commands\n", path.c_str(),
-           static_cast<unsigned long long>(client->session_id()));
+  // At a terminal, libedit; it draws on standard output, or on standard error when the
+  // output goes to a file or a pipe.
+  std::unique_ptr<ringdb::cli::LineEditor> editor;
+  FILE* screen = stdout;
+  if (isatty(STDIN_FILENO) == 1) {
+    screen = isatty(STDOUT_FILENO) == 1 || isatty(STDERR_FILENO) != 1 ? stdout : stderr;
+    editor = ringdb::cli::LineEditor::open(stdin, screen, ringdb::cli::history_path());
+    if (editor != nullptr && !options.json) {
+      fprintf(screen, "connected to %s (session %llu); type help for the commands\n", path.c_str(),
+              static_cast<unsigned long long>(client->session_id()));
+      fflush(screen);
+    }
   }
   Shell shell(std::move(client));
   shell.set_emit([&options](const Reply& r) { print(r, options.json); });
   std::string line;
   bool failed = false;  // a command answered anything but OK
   for (;;) {
-    if (prompt) {
-      fputs("ringdb> ", stdout);
-      fflush(stdout);
+    LineRead read;
+    if (editor != nullptr) {
+      editor->set_prompt(options.json ? "" : shell.in_transaction() ? "ringdb(txn)> " : "ringdb> ");
+      read = editor->read(&line);
+      if (read == LineRead::kLine) editor->remember(line);
+    } else {
+      read = ringdb::cli::read_line(stdin, &line);
     }
-    const LineRead read = ringdb::cli::read_line(stdin, &line);
     if (read == LineRead::kEnd) {
-      if (prompt) fputs("\n", stdout);
+      if (editor != nullptr && !options.json) fputs("\n", screen);
       break;
     }
     std::optional<Reply> reply;
