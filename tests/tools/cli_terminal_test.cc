@@ -159,7 +159,10 @@ class PtyCli {
     while (fill(static_cast<int>(kAnswerTimeout.count()))) {
     }
     pollfd p = {pidfd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(kAnswerTimeout.count())) != 1) return -1;
+    if (poll(&p, 1, static_cast<int>(kAnswerTimeout.count())) != 1) {
+      MESSAGE("the cli did not exit; the terminal showed after the last step: ", since_last());
+      return -1;
+    }
     int status = 0;
     if (waitpid(pid_, &status, 0) != pid_) return -1;
     reaped_ = true;

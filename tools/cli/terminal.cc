@@ -84,6 +84,10 @@ LineRead LineEditor::read(std::string* line) {
   line->clear();
   int count = 0;
   const char* text;
+  // The terminal into the editor's mode before the prompt is drawn: el_gets draws it first
+  // and switches at its first read, so keys typed as soon as the prompt shows would meet the
+  // terminal's own line editing (Backspace erasing inside an arrow key's bytes, Ctrl-D lost).
+  el_set(el_, EL_PREP_TERM, 1);
   do {
     errno = 0;
     text = el_gets(el_, &count);
