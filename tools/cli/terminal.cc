@@ -68,8 +68,9 @@ std::unique_ptr<LineEditor> LineEditor::open(FILE* in, FILE* out, std::string hi
   el_set(el, EL_EDITOR, "emacs");
   el_set(el, EL_SIGNAL, 1);  // the terminal's modes restored on Ctrl-C, Ctrl-Z; resizes followed
   el_set(el, EL_HIST, history, editor->history_);
-  el_set(el, EL_ADDFN, "ringdb-complete", "complete a command or option name",
-         &LineEditor::complete);
+  // The wide form: libedit keeps these pointers, where the narrow one leaks copies of them.
+  el_wset(el, EL_ADDFN, L"ringdb-complete", L"complete a command or option name",
+          &LineEditor::complete);
   el_set(el, EL_BIND, "^I", "ringdb-complete", nullptr);
   el_source(el, nullptr);  // the user's ~/.editrc, as in every libedit program
   return editor;
