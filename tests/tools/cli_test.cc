@@ -304,7 +304,7 @@ TEST_CASE("--json: a byte key ff fe and the text key U+00FF U+00FE print differe
   CHECK(daemon.stop() == 0);
 }
 
-TEST_CASE("--help names -e, the exit statuses, the JSON encoding and scan's options") {
+TEST_CASE("--help names -e, the exit statuses, the JSON encoding, scan's options; 80 columns") {
   std::string out;
   ChildProcess p({program_path("RINGDB_CLI"), "--help"}, cli_options());
   p.close_stdin();
@@ -315,6 +315,12 @@ TEST_CASE("--help names -e, the exit statuses, the JSON encoding and scan's opti
                            "1 to 100000", "ringdb(txn)>", "'single quotes'"}) {
     CAPTURE(text);
     CHECK(out.find(text) != std::string::npos);
+  }
+  for (size_t at = 0, end; at < out.size(); at = end + 1) {
+    end = out.find('\n', at);
+    if (end == std::string::npos) end = out.size();
+    CAPTURE(out.substr(at, end - at));
+    CHECK(end - at <= 80);
   }
 }
 
@@ -752,6 +758,11 @@ TEST_CASE("one command from the arguments: no quoting needed, exit 0 on OK and 3
   CHECK(plain(out) == R"({"status":"OK","value":"a \"value\""})"
                       "\n");
   CHECK(cli_once(daemon, {"get", "missing"}, "", &out) == 3);
+  // An argument that begins with a quote is still taken as it is (it is quoted on its way
+  // to the shell's syntax, where 'x' would mean x).
+  CHECK(cli_once(daemon, {"put", "'q'", "v"}) == 0);
+  CHECK(cli_once(daemon, {"get", "q"}) == 3);
+  CHECK(cli_once(daemon, {"--json", "get", "'q'"}, "", &out) == 0);
   CHECK(cli_once(daemon, {"--json", "bogus"}, "", &out) == 3);
   CHECK(is_error(out.substr(0, out.size() - 1), "INVALID_ARGUMENT"));
   CHECK(cli_once(daemon, {"export", "a", "b"}) == 2);
