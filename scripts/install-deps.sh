@@ -8,6 +8,7 @@ PACKAGES=(
   meson ninja-build pkg-config cmake  # build; cmake lets meson find doctest's config
   liburing-dev libnuma-dev libboost-dev
   liblmdb-dev                  # the baseline in bench_engine
+  libedit-dev                  # ringdb-cli: line editing, history, completion at a terminal
   nlohmann-json3-dev           # the admin socket's JSON
   libsystemd-dev               # sd_notify: the systemd unit is Type=notify
   doctest-dev libbenchmark-dev

@@ -1,5 +1,6 @@
-// ringdb-cli's JSON writer (tools/cli/json_writer.h): structure, commas, string escapes,
-// and the \u00XX convention for bytes that are not valid UTF-8.
+// ringdb-cli's JSON writer (tools/cli/json_writer.h): structure, commas, string escapes, the
+// \u00XX escape of text that is not valid UTF-8, and keys and values as a string when valid
+// UTF-8 and {"base64":...} otherwise.
 #include "tools/cli/json_writer.h"
 
 #include <string>
@@ -8,13 +9,21 @@
 
 namespace {
 
+using ringdb::cli::append_json_bytes;
 using ringdb::cli::append_json_string;
+using ringdb::cli::is_valid_utf8;
 using ringdb::cli::JsonWriter;
 using namespace std::string_literals;
 
 std::string json(std::string_view bytes) {
   std::string out;
   append_json_string(&out, bytes);
+  return out;
+}
+
+std::string json_bytes(std::string_view bytes) {
+  std::string out;
+  append_json_bytes(&out, bytes);
   return out;
 }
 
@@ -96,4 +105,46 @@ TEST_CASE("every single byte yields valid JSON text: ASCII or a \\u00XX escape")
       CHECK(static_cast<unsigned char>(c) < 0x7f);
     }
   }
+}
+
+TEST_CASE("keys and values: valid UTF-8 as a string, other bytes as base64") {
+  CHECK(json_bytes("") == R"("")");
+  CHECK(json_bytes("plain \"text\"\n") == R"("plain \"text\"\n")");
+  CHECK(json_bytes("\0\x01\x7f"s) == R"("\u0000\u0001\u007f")");  // control bytes are UTF-8
+  CHECK(json_bytes("\xc3\xa9\xf0\x9f\x98\x80") == "\"\xc3\xa9\xf0\x9f\x98\x80\"");
+  // The issue's pair: the byte key ff fe and the text key "ÿþ" no longer print alike.
+  CHECK(json_bytes("\xff\xfe") == R"({"base64":"//4="})");
+  CHECK(json_bytes("\xc3\xbf\xc3\xbe") == "\"\xc3\xbf\xc3\xbe\"");
+  // Padding for every length mod 3 (RFC 4648's alphabet with + and /).
+  CHECK(json_bytes("\xff") == R"({"base64":"/w=="})");
+  CHECK(json_bytes("\xff\xfe\xfd") == R"({"base64":"//79"})");
+  CHECK(json_bytes("\xff\xfe\xfd\xfc") == R"({"base64":"//79/A=="})");
+  CHECK(json_bytes("b\0\xff"s) == R"({"base64":"YgD/"})");
+  // One bad byte makes the whole value base64, valid sequences in it too.
+  CHECK(json_bytes("\xc3\xa9\x01\x80") == R"({"base64":"w6kBgA=="})");
+  CHECK(json_bytes("\xc3") == R"({"base64":"ww=="})");          // truncated
+  CHECK(json_bytes("\xed\xa0\x80") == R"({"base64":"7aCA"})");  // a surrogate
+}
+
+TEST_CASE("is_valid_utf8 follows the Unicode table of well-formed sequences") {
+  CHECK(is_valid_utf8(""));
+  CHECK(is_valid_utf8("ascii \x01\x7f"));
+  CHECK(is_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
+  CHECK(!is_valid_utf8("\x80"));
+  CHECK(!is_valid_utf8("\xc0\xaf"));
+  CHECK(!is_valid_utf8("\xf4\x90\x80\x80"));
+  CHECK(!is_valid_utf8("a\xe2\x82"));
+}
+
+TEST_CASE("JsonWriter::bytes inside arrays and objects") {
+  JsonWriter w;
+  w.begin_array();
+  w.bytes("k");
+  w.bytes("\xff");
+  w.begin_object();
+  w.key("key");
+  w.bytes("\xfe");
+  w.end_object();
+  w.end_array();
+  CHECK(w.text() == R"(["k",{"base64":"/w=="},{"key":{"base64":"/g=="}}])");
 }

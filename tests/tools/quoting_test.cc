@@ -1,5 +1,5 @@
-// ringdb-cli's command-line syntax (tools/cli/quoting.h): splitting, escapes, errors, and
-// quote() round trips for every byte.
+// ringdb-cli's command-line syntax (tools/cli/quoting.h): splitting, escapes, single quotes,
+// control bytes refused in bare arguments, errors, and quote() round trips for every byte.
 #include "tools/cli/quoting.h"
 
 #include <string>
@@ -75,9 +75,36 @@ TEST_CASE("bad quoting is an error naming its column") {
   CHECK(split_error(R"(a\nb)").find("backslash outside quotes") != std::string::npos);
 }
 
+TEST_CASE("single quotes take every byte as it is, up to the next single quote") {
+  CHECK(split_ok(R"(put 'a key' 'C:\dir "x"')") == Args{"put", "a key", R"(C:\dir "x")"});
+  CHECK(split_ok("''") == Args{""});
+  CHECK(split_ok(R"('\x41\n')") == Args{R"(\x41\n)"});  // no escapes inside
+  CHECK(split_ok("'\x1b[D\x01'") == Args{"\x1b[D\x01"});
+  // A ' after the first byte of a bare argument is an ordinary byte.
+  CHECK(split_ok("put k don't") == Args{"put", "k", "don't"});
+  CHECK(split_error("put 'k v").find("unterminated quote opened at column 5") != std::string::npos);
+  CHECK(split_error("put 'it's' v").find("closing quote") != std::string::npos);
+}
+
+TEST_CASE("a control byte in a bare argument is refused, with the argument as \\xHH") {
+  // A cursor key typed where no line editing ran: ESC [ D.
+  const std::string error = split_error("put k1 v1x\x1b[D");
+  CHECK(error.find("control byte 0x1b in an unquoted argument at column 11") != std::string::npos);
+  CHECK(error.find(R"("v1x\x1b[D")") != std::string::npos);
+  CHECK(split_error("get greeting\x01x").find("0x01") != std::string::npos);
+  CHECK(split_error("get a\x7f").find("0x7f") != std::string::npos);
+  CHECK(split_error("get a\rb").find("0x0d") != std::string::npos);
+  // Quoted, the same bytes are taken.
+  CHECK(split_ok("put k1 \"v1x\x1b[D\"") == Args{"put", "k1", "v1x\x1b[D"});
+  // Bytes from 0x80 (UTF-8 words) stay allowed bare.
+  CHECK(split_ok("put caf\xc3\xa9 \xff") == Args{"put", "caf\xc3\xa9", "\xff"});
+}
+
 TEST_CASE("quote leaves plain words bare and quotes everything else") {
   CHECK(!needs_quotes("key-1/x:y"));
   CHECK(quote("key-1/x:y") == "key-1/x:y");
+  CHECK(quote("don't") == "don't");
+  CHECK(quote("'quoted'") == R"("'quoted'")");  // bare, it would read as single-quoted
   CHECK(quote("") == R"("")");
   CHECK(quote("a b") == R"("a b")");
   CHECK(quote("say \"hi\"") == R"("say \"hi\"")");

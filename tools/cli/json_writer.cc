@@ -57,6 +57,48 @@ void append_json_string(std::string* out, std::string_view bytes) {
   out->push_back('"');
 }
 
+bool is_valid_utf8(std::string_view bytes) {
+  for (size_t i = 0; i < bytes.size();) {
+    if (static_cast<unsigned char>(bytes[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t n = utf8_sequence_length(bytes, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+void append_json_bytes(std::string* out, std::string_view bytes) {
+  if (is_valid_utf8(bytes)) {
+    append_json_string(out, bytes);
+    return;
+  }
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  *out += R"({"base64":")";
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
+                       static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out->push_back(kAlphabet[n >> 18]);
+    out->push_back(kAlphabet[(n >> 12) & 63]);
+    out->push_back(kAlphabet[(n >> 6) & 63]);
+    out->push_back(kAlphabet[n & 63]);
+  }
+  if (const size_t rest = bytes.size() - i; rest > 0) {
+    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (rest == 2) n |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    out->push_back(kAlphabet[n >> 18]);
+    out->push_back(kAlphabet[(n >> 12) & 63]);
+    out->push_back(rest == 2 ? kAlphabet[(n >> 6) & 63] : '=');
+    out->push_back('=');
+  }
+  *out += "\"}";
+}
+
 void JsonWriter::before_value() {
   if (open_.empty()) {
     assert(out_.empty() && "one top-level value per writer");
@@ -108,9 +150,14 @@ void JsonWriter::key(std::string_view name) {
   key_pending_ = true;
 }
 
-void JsonWriter::string(std::string_view bytes) {
+void JsonWriter::string(std::string_view text) {
   before_value();
-  append_json_string(&out_, bytes);
+  append_json_string(&out_, text);
+}
+
+void JsonWriter::bytes(std::string_view data) {
+  before_value();
+  append_json_bytes(&out_, data);
 }
 
 void JsonWriter::number(uint64_t n) {

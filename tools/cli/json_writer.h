@@ -6,17 +6,19 @@
 //   w.end_object();
 //   puts(w.text().c_str());   // {"status":"OK"}
 //
-// Strings are byte strings (keys and values are arbitrary bytes), written so that the output
-// is always valid UTF-8 JSON:
-//   - '"' and '\\' are escaped; \b \f \n \r \t for those bytes; \u00XX for other bytes below
-//     0x20 (and 0x7f);
-//   - well-formed UTF-8 sequences are copied as they are;
-//   - every byte that is not part of a well-formed UTF-8 sequence is escaped as \u00XX, XX
-//     being the byte in lowercase hex (0xff becomes \u00ff).
-// The last rule is a convention, not a JSON one: a JSON parser reads \u00ff as the
-// character U+00FF. A program that needs the exact bytes back maps each \u00XX escape in the
-// text to the byte XX; valid UTF-8 never produces \u0080-\u00ff escapes, so the mapping is
-// exact at the level of the text (not after a generic JSON parser has decoded it).
+// Keys and values are bytes; JSON strings are Unicode text. bytes() writes them so that no
+// two byte strings print alike:
+//   - valid UTF-8 (ASCII included, control bytes too) as a JSON string: a JSON parser gives
+//     back the text whose UTF-8 encoding is exactly the bytes;
+//   - anything else as an object {"base64":"..."} of all its bytes (RFC 4648, with padding).
+// So a reader keeps strings as they are and decodes the objects: the byte key ff fe is
+// {"base64":"//4="}, the text key "ÿþ" (c3 bf c3 be) is "ÿþ". (Escaping the odd bytes as
+// \u00XX, as the cli once did, made the two the same string to every JSON parser.)
+//
+// string() writes text the cli made itself (status names, sentences, help): '"' and '\\'
+// escaped; \b \f \n \r \t; \u00XX for other bytes below 0x20 and 0x7f; valid UTF-8 copied;
+// a byte that is not valid UTF-8 as \u00XX of it, so the output is valid UTF-8 JSON whatever
+// it is given (sentences quote keys with quote(), which writes such bytes as \xHH anyway).
 //
 // Misuse (a value where a key is due, unbalanced ends) is a programmer error: asserted.
 // Thread safety: one thread per object.
@@ -29,8 +31,12 @@
 
 namespace ringdb::cli {
 
-// Appends `bytes` to *out as a JSON string literal (with its quotes), escaped as above.
+// Appends `bytes` to *out as a JSON string literal (with its quotes), escaped as string().
 void append_json_string(std::string* out, std::string_view bytes);
+// Appends `bytes` as bytes() writes them: a string if valid UTF-8, else {"base64":"..."}.
+void append_json_bytes(std::string* out, std::string_view bytes);
+// True when all of `bytes` is well-formed UTF-8.
+bool is_valid_utf8(std::string_view bytes);
 
 class JsonWriter {
  public:
@@ -40,7 +46,9 @@ class JsonWriter {
   void end_array();
   // Inside an object: the next member's name; a value call must follow.
   void key(std::string_view name);
-  void string(std::string_view bytes);
+  void string(std::string_view text);
+  // A key or a value (see above).
+  void bytes(std::string_view data);
   void number(uint64_t n);
   void boolean(bool b);
 

@@ -13,10 +13,12 @@
 
 #include "ringdb/client.h"
 #include "tools/cli/dump.h"
+#include "tools/cli/editing.h"
 #include "tools/cli/lines.h"
 #include "tools/cli/output.h"
 #include "tools/cli/quoting.h"
 #include "tools/cli/shell.h"
+#include "tools/cli/terminal.h"
 
 namespace {
 
@@ -27,46 +29,59 @@ using ringdb::cli::kLineBytesMax;
 using ringdb::cli::LineRead;
 
 constexpr char kUsage[] =
-    "usage: ringdb-cli [--socket PATH] [--json] [COMMAND [ARG...]]\n"
+    "usage: ringdb-cli [--socket PATH] [--json] [-e] [COMMAND [ARG...]]\n"
     "       ringdb-cli [--socket PATH] export [PREFIX] > DUMP\n"
     "       ringdb-cli [--socket PATH] import [--durability sync|async|none] < DUMP\n"
-    "A command shell for ringdbd. Reads one command a line from standard input; when it is\n"
-    "a terminal, shows a prompt. With a COMMAND, runs that one command and exits (each ARG\n"
-    "is one argument, any bytes: no quoting needed).\n"
+    "A command shell for ringdbd. Reads one command a line from standard input.\n"
+    "At a terminal: a prompt (ringdb(txn)> while a transaction is open), line\n"
+    "editing, Tab completion of command and option names, and history (Up), kept in\n"
+    "$RINGDB_CLI_HISTORY, else $XDG_STATE_HOME/ringdb/cli_history, else\n"
+    "~/.local/state/ringdb/cli_history: the last 1000 lines but blank ones, lines\n"
+    "that begin with a space and lines over 4096 bytes.\n"
+    "With a COMMAND, runs that one command and exits (each ARG is one argument, any\n"
+    "bytes: no quoting needed).\n"
     "\n"
-    "  --socket PATH  the daemon's session socket [$RINGDB_SOCKET, else the default path]\n"
+    "  --socket PATH  the daemon's socket [$RINGDB_SOCKET, else the default path]\n"
     "  --json         answer each command with one JSON object on one line (flushed)\n"
+    "  -e             stop at the first command that does not answer OK (exit 3)\n"
     "  --help         this text\n"
     "  --version      the version\n"
     "\n"
-    "export writes every key with PREFIX (all keys without one), from one snapshot, as a dump:\n"
-    "a line \"# ringdb-dump 1\", then one line per key, the key and its value quoted as the\n"
-    "cli's arguments are (binary-safe). import reads a dump and puts every record, many in\n"
-    "flight; with sync durability (the default) all of it is on disk when it exits 0. Not\n"
-    "atomic: a malformed line stops it there, the records before it stay (the count of keys\n"
-    "imported is printed on standard error).\n"
+    "export writes every key with PREFIX (all keys without one), from one snapshot,\n"
+    "as a dump: a line \"# ringdb-dump 1\", then one line per key, the key and its\n"
+    "value quoted as the cli's arguments are (binary-safe). import reads a dump and\n"
+    "puts every record, many in flight; with sync durability (the default) all of it\n"
+    "is on disk when it exits 0. Not atomic: a malformed line stops it there, the\n"
+    "records before it stay (the count of keys imported is printed on standard\n"
+    "error).\n"
     "\n"
     "Commands:\n";
 
+static_assert(ringdb::cli::kHistoryLinesMax == 1000 && ringdb::cli::kHistoryLineBytesMax == 4096,
+              "kUsage names the history's limits: change them there too");
+
 constexpr char kUsageEnd[] =
     "\n"
-    "JSON answers: {\"status\":\"OK\"} and, by command, \"value\" (get), \"items\" as\n"
-    "[[key,value],...] with \"truncated\" (scan: true if the range holds more keys, then\n"
-    "\"resume_after\" is the last key returned), \"commit_sequence\" (commit), \"help\".\n"
-    "{\"status\":\"NOT_FOUND\"} when a key has no value; every other status comes with an\n"
-    "\"error\" sentence. A malformed line gives INVALID_ARGUMENT and the cli goes on.\n"
-    "Keys and values are bytes: in JSON strings, valid UTF-8 is kept as it is and every byte\n"
-    "that is not part of valid UTF-8 is written \\u00XX (XX its value in hex), so \\u0080 to\n"
-    "\\u00ff always stand for single raw bytes.\n"
+    "JSON answers: {\"status\":\"OK\"} and, by command, \"value\" (get), \"items\"\n"
+    "as [[key,value],...] with \"truncated\" (scan: true if the range holds more\n"
+    "keys, then \"resume_after\" is the last key returned), \"commit_sequence\"\n"
+    "(commit), \"help\". {\"status\":\"NOT_FOUND\"} when a key has no value; every\n"
+    "other status comes with an \"error\" sentence. A malformed line gives\n"
+    "INVALID_ARGUMENT and the cli goes on.\n"
+    "Keys and values are bytes: one that is valid UTF-8 is a JSON string, any other\n"
+    "an object {\"base64\":\"...\"} of its bytes (so the byte key ff fe,\n"
+    "{\"base64\":\"//4=\"}, and the text key \"\\u00ff\\u00fe\" differ).\n"
     "\n"
-    "Exit status: 0 at the end of input or after quit (whatever the commands answered),\n"
-    "1 if the daemon cannot be reached or the connection is lost, 2 for a usage error. One\n"
-    "COMMAND, export, import: 0 if it answered OK, 3 for any other answer (NOT_FOUND too).\n"
-    "At the end of input an open transaction is aborted.\n";
+    "Exit status: 0 when every command answered OK (at the end of input or quit);\n"
+    "3 when one answered anything else (NOT_FOUND too), at the end, or at once with\n"
+    "-e; 1 if the daemon cannot be reached or the connection is lost; 2 for a usage\n"
+    "error. One COMMAND, export, import: 0 if it answered OK, 3 otherwise. An open\n"
+    "transaction is aborted at the end, and when -e stops.\n";
 
 struct Options {
   std::string socket_path;  // empty: the library's default
   bool json = false;
+  bool stop_on_error = false;        // -e
   std::vector<std::string> command;  // one-shot: the command and its arguments
 };
 
@@ -76,6 +91,8 @@ int parse_options(int argc, char** argv, Options* options) {
     const std::string_view arg = argv[i];
     if (arg == "--json") {
       options->json = true;
+    } else if (arg == "-e") {
+      options->stop_on_error = true;
     } else if (arg == "--socket" && i + 1 < argc) {
       options->socket_path = argv[++i];
     } else if (arg.starts_with("--socket=")) {
@@ -187,22 +204,34 @@ int run(const Options& options) {
     return command_status(reply->status);
   }
 
-  const bool prompt = isatty(STDIN_FILENO) == 1 && !options.json;
-  if (prompt) {
-    printf("connected to %s (session %llu); type help for the commands\n", path.c_str(),
-           static_cast<unsigned long long>(client->session_id()));
+  // At a terminal, libedit; it draws on standard output, or on standard error when the
+  // output goes to a file or a pipe.
+  std::unique_ptr<ringdb::cli::LineEditor> editor;
+  FILE* screen = stdout;
+  if (isatty(STDIN_FILENO) == 1) {
+    screen = isatty(STDOUT_FILENO) == 1 || isatty(STDERR_FILENO) != 1 ? stdout : stderr;
+    editor = ringdb::cli::LineEditor::open(stdin, screen, ringdb::cli::history_path());
+    if (editor != nullptr && !options.json) {
+      fprintf(screen, "connected to %s (session %llu); type help for the commands\n", path.c_str(),
+              static_cast<unsigned long long>(client->session_id()));
+      fflush(screen);
+    }
   }
   Shell shell(std::move(client));
   shell.set_emit([&options](const Reply& r) { print(r, options.json); });
   std::string line;
+  bool failed = false;  // a command answered anything but OK
   for (;;) {
-    if (prompt) {
-      fputs("ringdb> ", stdout);
-      fflush(stdout);
+    LineRead read;
+    if (editor != nullptr) {
+      editor->set_prompt(options.json ? "" : shell.in_transaction() ? "ringdb(txn)> " : "ringdb> ");
+      read = editor->read(&line);
+      if (read == LineRead::kLine) editor->remember(line);
+    } else {
+      read = ringdb::cli::read_line(stdin, &line);
     }
-    const LineRead read = ringdb::cli::read_line(stdin, &line);
     if (read == LineRead::kEnd) {
-      if (prompt) fputs("\n", stdout);
+      if (editor != nullptr && !options.json) fputs("\n", screen);
       break;
     }
     std::optional<Reply> reply;
@@ -218,9 +247,13 @@ int run(const Options& options) {
     // The daemon is gone: every later command would fail the same way.
     if (reply->status == ringdb::Status::kDisconnected) return 1;
     if (reply->quit) break;
+    if (reply->status != ringdb::Status::kOk) {
+      failed = true;
+      if (options.stop_on_error) break;
+    }
   }
   shell.abort_transaction();
-  return 0;
+  return failed ? 3 : 0;
 }
 
 }  // namespace

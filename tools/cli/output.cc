@@ -26,7 +26,7 @@ std::string format_json(const Reply& reply) {
       break;
     case Reply::Kind::kValue:
       w.key("value");
-      w.string(reply.value);
+      w.bytes(reply.value);
       if (reply.commit_sequence != 0) {
         w.key("commit_sequence");
         w.number(reply.commit_sequence);
@@ -37,17 +37,18 @@ std::string format_json(const Reply& reply) {
       w.begin_array();
       for (const KeyValue& item : reply.items) {
         w.begin_array();
-        w.string(item.key);
-        w.string(item.value);
+        w.bytes(item.key);
+        w.bytes(item.value);
         w.end_array();
       }
       w.end_array();
-      // truncated: the range holds more keys; a caller goes on after resume_after.
+      // truncated: the range holds more keys; a caller goes on after resume_after (in the
+      // scan's order: a reverse scan goes on with it as END).
       w.key("truncated");
       w.boolean(reply.truncated);
       if (reply.truncated && !reply.items.empty()) {
         w.key("resume_after");
-        w.string(reply.items.back().key);
+        w.bytes(reply.items.back().key);
       }
       break;
     case Reply::Kind::kCommit:
@@ -74,10 +75,10 @@ std::string format_json(const Reply& reply) {
         w.key("op");
         w.string(c.deleted ? "del" : "put");
         w.key("key");
-        w.string(c.key);
+        w.bytes(c.key);
         if (!c.deleted) {
           w.key("value");
-          w.string(c.value);
+          w.bytes(c.value);
         }
         if (c.value_omitted) {
           w.key("value_omitted");
@@ -122,9 +123,10 @@ void print_text(const Reply& reply, FILE* out, FILE* err) {
       for (const KeyValue& item : reply.items) {
         fprintf(out, "%s %s\n", quote(item.key).c_str(), quote(item.value).c_str());
       }
-      fprintf(
-          out, "(%zu item%s%s)\n", reply.items.size(), reply.items.size() == 1 ? "" : "s",
-          reply.truncated ? "; the range holds more: scan again from just after the last key" : "");
+      fprintf(out, "(%zu item%s%s)\n", reply.items.size(), reply.items.size() == 1 ? "" : "s",
+              !reply.truncated ? ""
+              : reply.reverse  ? "; the range holds more: scan again with the last key as END"
+                               : "; the range holds more: scan again from just after the last key");
       break;
     case Reply::Kind::kCommit:
       fprintf(out, "OK (commit sequence %llu)\n",

@@ -1,6 +1,7 @@
 // How ringdb-cli prints a Reply: one JSON object on one line (--json), or text for a person.
 //
-// JSON (json_writer.h has the string escaping):
+// JSON (json_writer.h has the escaping; keys and values are "text" when valid UTF-8, else
+// {"base64":"..."}):
 //   {"status":"OK"}                                   ping, put, del, begin, abort, quit
 //   {"status":"OK","value":"..."}                     get
 //   {"status":"OK","items":[["k","v"],...],"truncated":false}   scan

@@ -19,7 +19,7 @@ int hex_digit(char c) {
   return -1;
 }
 
-std::string at_column(const char* what, size_t i) {
+std::string at_column(std::string_view what, size_t i) {
   return std::string(what) + " at column " + std::to_string(i + 1);
 }
 
@@ -87,6 +87,32 @@ bool parse_quoted(std::string_view line, size_t* i, std::string* out, std::strin
   return true;
 }
 
+// Parses the 'single-quoted' argument whose opening quote is at line[*i]: the bytes up to
+// the next '\'', as they are. On success *i is just past the closing quote.
+bool parse_single_quoted(std::string_view line, size_t* i, std::string* out, std::string* error) {
+  const size_t open = *i;
+  const size_t close = line.find('\'', open + 1);
+  if (close == std::string_view::npos) {
+    *error = at_column("unterminated quote opened", open);
+    return false;
+  }
+  out->assign(line.substr(open + 1, close - open - 1));
+  *i = close + 1;
+  if (*i < line.size() && !is_separator(line[*i])) {
+    *error = at_column(
+        "a closing quote must end the argument (a ' inside single quotes: use "
+        "double quotes)",
+        close);
+    return false;
+  }
+  return true;
+}
+
+bool is_control(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
 // Parses the bare argument that starts at line[*i]; on success *i is at its end.
 bool parse_bare(std::string_view line, size_t* i, std::string* out, std::string* error) {
   size_t k = *i;
@@ -95,6 +121,20 @@ bool parse_bare(std::string_view line, size_t* i, std::string* out, std::string*
       *error = at_column(line[k] == '"' ? "quote inside an unquoted argument"
                                         : "backslash outside quotes (quote the argument)",
                          k);
+      return false;
+    }
+    if (is_control(line[k])) {
+      // Most likely a terminal's key (an arrow is ESC [ D) typed where no line editing ran.
+      size_t end = k;
+      while (end < line.size() && !is_separator(line[end]))
+        ++end;
+      static constexpr char kHex[] = "0123456789abcdef";
+      const auto u = static_cast<unsigned char>(line[k]);
+      *error = at_column(std::string("control byte 0x") + kHex[u >> 4] + kHex[u & 0xf] +
+                             " in an unquoted argument",
+                         k);
+      *error += "; to mean it, quote the argument and write the byte as \\xHH: " +
+                quote(line.substr(*i, end - *i));
       return false;
     }
     out->push_back(line[k]);
@@ -115,8 +155,9 @@ SplitResult split_line(std::string_view line) {
       ++i;
     if (i == line.size()) break;
     std::string arg;
-    const bool ok = line[i] == '"' ? parse_quoted(line, &i, &arg, &result.error)
-                                   : parse_bare(line, &i, &arg, &result.error);
+    const bool ok = line[i] == '"'    ? parse_quoted(line, &i, &arg, &result.error)
+                    : line[i] == '\'' ? parse_single_quoted(line, &i, &arg, &result.error)
+                                      : parse_bare(line, &i, &arg, &result.error);
     if (!ok) {
       result.args.clear();
       return result;
@@ -128,7 +169,7 @@ SplitResult split_line(std::string_view line) {
 }
 
 bool needs_quotes(std::string_view bytes) {
-  if (bytes.empty()) return true;
+  if (bytes.empty() || bytes[0] == '\'') return true;
   for (const char c : bytes) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x21 || u > 0x7e || c == '"' || c == '\\') return true;

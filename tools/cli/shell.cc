@@ -5,37 +5,53 @@
 #include <charconv>
 #include <utility>
 
+#include "shm/request.h"
+#include "tools/cli/commands.h"
 #include "tools/cli/quoting.h"
 
 namespace ringdb::cli {
+
+namespace {
+
+// The daemon's limit of items per scan request. Not announced to clients (a protocol
+// constant, docs/PROTOCOL.md section 6): the daemon checks every scan against this default.
+constexpr uint32_t kScanLimitMax = shm::RequestLimits{}.scan_limit_max;
+static_assert(kScanLimitMax == 100000, "kCommandHelp names the scan limit: change it there too");
+
+}  // namespace
 
 const char kCommandHelp[] =
     "ping                      check that the daemon answers\n"
     "get KEY                   the value of KEY\n"
     "put KEY VALUE             set KEY to VALUE\n"
     "del KEY                   delete KEY\n"
-    "scan START END [LIMIT]    keys in [START, END) in order, at most LIMIT (100);\n"
-    "                          \"\" as START or END: unbounded\n"
-    "batch ENTRY...            a conditional batch, applied at once if every condition\n"
-    "                          holds; entries: if-absent KEY, if-present KEY,\n"
-    "                          if-equals KEY VALUE, if-unchanged KEY SEQUENCE, put KEY VALUE,\n"
-    "                          del KEY, durability sync|async|none\n"
+    "scan START END [LIMIT] [prefix P] [reverse]\n"
+    "                          keys in [START, END) (\"\" as START or END: unbounded)\n"
+    "                          that begin with P, in key order or reversed, at most\n"
+    "                          LIMIT (1 to 100000, the daemon's limit; 100 if none)\n"
+    "batch ENTRY...            a conditional batch, applied at once if every\n"
+    "                          condition holds; entries: if-absent KEY,\n"
+    "                          if-present KEY, if-equals KEY VALUE,\n"
+    "                          if-unchanged KEY SEQUENCE, put KEY VALUE, del KEY,\n"
+    "                          durability sync|async|none\n"
     "begin                     open a transaction: get/put/del/scan run in it\n"
-    "commit [sync|async|none]  commit the open transaction; answered once it is on disk\n"
-    "                          (sync, the default), queued for the log (async) or not\n"
-    "                          logged at all (none)\n"
+    "commit [sync|async|none]  commit the open transaction; answered once it is on\n"
+    "                          disk (sync, the default), queued for the log (async)\n"
+    "                          or not logged at all (none)\n"
     "abort                     discard the open transaction\n"
-    "watch PREFIX [FROM]       print each commit that changes a key with PREFIX, as it\n"
-    "watch START END [FROM]    comes (or in [START, END)), from FROM: now (the default),\n"
-    "                          0 (the oldest the log holds) or a sequence printed before\n"
-    "                          (every commit after that one); then optionally: max N (stop\n"
-    "                          after N commits), idle-ms N (stop after N ms without one),\n"
-    "                          keys-only. Two arguments are PREFIX FROM if the second is a\n"
-    "                          number or now\n"
+    "watch PREFIX [FROM]       print each commit that changes a key with PREFIX, as\n"
+    "watch START END [FROM]    it comes (or in [START, END)), from FROM: now (the\n"
+    "                          default), 0 (the oldest the log holds) or a sequence\n"
+    "                          printed before (every commit after that one); then\n"
+    "                          optionally: max N (stop after N commits), idle-ms N\n"
+    "                          (stop after N ms without one), keys-only. Two\n"
+    "                          arguments are PREFIX FROM if the second is a number\n"
+    "                          or now\n"
     "help                      this text\n"
     "quit                      leave (an open transaction is aborted)\n"
     "Arguments are separated by spaces; \"double quotes\" take spaces and the escapes\n"
-    "\\\" \\\\ \\n \\t \\r \\0 \\xHH.\n";
+    "\\\" \\\\ \\n \\t \\r \\0 \\xHH; 'single quotes' take every byte as it is but '.\n"
+    "Control bytes (below 0x20, 0x7f) must be quoted, as \\xHH.\n";
 
 namespace {
 
@@ -58,38 +74,6 @@ Reply invalid(std::string error) {
   r.error = std::move(error);
   return r;
 }
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != b[i]) return false;
-  }
-  return true;
-}
-
-struct CommandSpec {
-  const char* name;
-  const char* usage;
-  size_t args_min;  // not counting the command's name
-  size_t args_max;
-};
-
-constexpr CommandSpec kCommands[] = {
-    {"ping", "ping", 0, 0},
-    {"get", "get KEY", 1, 1},
-    {"put", "put KEY VALUE", 2, 2},
-    {"del", "del KEY", 1, 1},
-    {"scan", "scan START END [LIMIT]", 2, 3},
-    {"batch", "batch ENTRY...", 1, 3 * kBatchEntriesMax + 2},
-    {"begin", "begin", 0, 0},
-    {"commit", "commit [sync|async|none]", 0, 1},
-    {"abort", "abort", 0, 0},
-    {"watch", "watch PREFIX|START END [FROM] [max N] [idle-ms N] [keys-only]", 1, 8},
-    {"help", "help", 0, 0},
-    {"quit", "quit", 0, 0},
-};
 
 }  // namespace
 
@@ -182,16 +166,6 @@ bool parse_durability(std::string_view level, ringdb::Durability* out) {
   return true;
 }
 
-// A batch entry's name and how many arguments it takes.
-struct BatchEntrySpec {
-  const char* name;
-  size_t args;
-};
-constexpr BatchEntrySpec kBatchEntries[] = {
-    {"if-absent", 1}, {"if-present", 1}, {"if-equals", 2},  {"if-unchanged", 2},
-    {"put", 2},       {"del", 1},        {"durability", 1},
-};
-
 }  // namespace
 
 Reply Shell::batch(const std::vector<std::string>& args) {
@@ -263,13 +237,28 @@ Reply Shell::scan(const std::vector<std::string>& args) {
   ScanOptions options;
   options.start = args[1];
   options.end = args[2];
-  if (args.size() > 3) {
-    const std::string& text = args[3];
+  size_t i = 3;
+  if (i < args.size() && !args[i].empty() && args[i][0] >= '0' && args[i][0] <= '9') {
+    const std::string& text = args[i++];
     uint32_t limit = 0;
-    if (!parse_number(text, &limit) || limit == 0) {
-      return invalid("LIMIT must be a whole number from 1 to 4294967295, not " + quote(text));
+    if (!parse_number(text, &limit) || limit == 0 || limit > kScanLimitMax) {
+      return invalid("LIMIT must be a whole number from 1 to " + std::to_string(kScanLimitMax) +
+                     " (the daemon's limit of items per scan), not " + quote(text));
     }
     options.limit = limit;
+  }
+  bool prefix = false;
+  while (i < args.size()) {
+    const std::string& option = args[i++];
+    if (equals_ignoring_case(option, "reverse") && !options.reverse) {
+      options.reverse = true;
+    } else if (equals_ignoring_case(option, "prefix") && !prefix && i < args.size()) {
+      options.prefix = args[i++];
+      prefix = true;
+    } else {
+      return invalid("unexpected " + quote(option) +
+                     ": usage: scan START END [LIMIT] [prefix P] [reverse], each option once");
+    }
   }
   std::vector<KeyValue> items;
   bool truncated = false;
@@ -280,6 +269,7 @@ Reply Shell::scan(const std::vector<std::string>& args) {
     r.kind = Reply::Kind::kItems;
     r.items = std::move(items);
     r.truncated = truncated;
+    r.reverse = options.reverse;
   }
   return r;
 }

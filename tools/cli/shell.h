@@ -1,15 +1,16 @@
 // Shell: runs ringdb-cli commands (one input line each) against a libringdb Client and
 // returns each command's Reply; main.cc prints replies as text or JSON (output.h).
 //
-// Commands: ping, get K, put K V, del K, scan START END [LIMIT], batch ENTRY..., begin,
-// commit, abort, watch RANGE [FROM] [OPTIONS], help, quit (names are case-insensitive; the syntax
-// of arguments is in quoting.h). After begin, get/put/del/scan run in the open transaction until
-// commit or abort ends it.
+// Commands: ping, get K, put K V, del K, scan START END [LIMIT] [prefix P] [reverse],
+// batch ENTRY..., begin, commit, abort, watch RANGE [FROM] [OPTIONS], help, quit (names are
+// case-insensitive; the syntax of arguments is in quoting.h). After begin, get/put/del/scan
+// run in the open transaction until commit or abort ends it.
 //
-// Errors found by the shell itself (unknown command, wrong argument count, bad quoting, bad
-// LIMIT, begin with a transaction open, commit/abort with none) are Status::kInvalidArgument
-// replies with a sentence; the shell goes on. A reply with Status::kDisconnected means the
-// daemon is gone: every later command would fail the same way.
+// Errors found by the shell itself (unknown command, wrong argument count, bad quoting, a
+// LIMIT outside 1 to the daemon's scan limit, begin with a transaction open, commit/abort
+// with none) are Status::kInvalidArgument replies with a sentence; the shell goes on. A reply
+// with Status::kDisconnected means the daemon is gone: every later command would fail the
+// same way.
 //
 // Thread safety: one thread per object.
 #pragma once
@@ -34,6 +35,7 @@ struct Reply {
   std::string value;  // kValue: get's value; kHelp: the help text
   std::vector<KeyValue> items;
   bool truncated = false;  // kItems
+  bool reverse = false;    // kItems: in descending key order
   // kCommit; kValue: the value's (autocommit get); CONDITION_FAILED: the failed condition's
   // key's
   uint64_t commit_sequence = 0;
