@@ -74,7 +74,7 @@ done
 echo "install_test: man pages for the four programs render cleanly"
 
 # Every program's --help within 80 columns.
-for program in "$sbindir/ringdbd" "$bindir/ringdb-admin" "$bindir/ringdb-bench"; do
+for program in "$sbindir/ringdbd" "$bindir/ringdb-admin" "$bindir/ringdb-bench" "$bindir/ringdb-cli"; do
   wide=$(LD_LIBRARY_PATH="$dest$libdir" "$dest$program" --help | awk 'length > 80')
   [ -z "$wide" ] || fail "$(basename "$program") --help is wider than 80 columns: $wide"
 done

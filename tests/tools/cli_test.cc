@@ -880,3 +880,21 @@ TEST_CASE("ringdb-admin: numbers are checked, a bad one is a usage error (exit 2
     CHECK(err.find("needs a whole number") != std::string::npos);
   }
 }
+
+TEST_CASE(
+    "every tool reads options the same way: unknown, missing values, exit 2; help in 80 "
+    "columns") {
+  for (const char* tool : {"RINGDB_CLI", "RINGDB_ADMIN", "RINGDB_BENCH", "RINGDBD"}) {
+    CAPTURE(tool);
+    std::string out;
+    std::string err;
+    CHECK(run_tool({program_path(tool), "--bogus"}, &out, &err) == 2);
+    CHECK(err.find("unknown option --bogus (see --help)") != std::string::npos);
+    CHECK(run_tool({program_path(tool), "--socket"}, &out, &err) == 2);
+    CHECK(err.find("--socket needs a value (see --help)") != std::string::npos);
+    REQUIRE(run_tool({program_path(tool), "--help"}, &out, &err) == 0);
+    size_t start = 0;
+    for (size_t end; (end = out.find('\n', start)) != std::string::npos; start = end + 1)
+      CHECK_MESSAGE(end - start <= 80, out.substr(start, end - start));
+  }
+}

@@ -19,6 +19,7 @@
 #include "tools/cli/quoting.h"
 #include "tools/cli/shell.h"
 #include "tools/cli/terminal.h"
+#include "tools/common/args.h"
 
 namespace {
 
@@ -29,9 +30,9 @@ using ringdb::cli::kLineBytesMax;
 using ringdb::cli::LineRead;
 
 constexpr char kUsage[] =
-    "usage: ringdb-cli [--socket PATH] [--json] [-e] [COMMAND [ARG...]]\n"
-    "       ringdb-cli [--socket PATH] export [PREFIX] > DUMP\n"
-    "       ringdb-cli [--socket PATH] import [--durability sync|async|none] < DUMP\n"
+    "Usage: ringdb-cli [--socket PATH] [--json] [-e] [COMMAND [ARG...]]\n"
+    "  or:  ringdb-cli [--socket PATH] export [PREFIX] > DUMP\n"
+    "  or:  ringdb-cli [--socket PATH] import [--durability sync|async|none] < DUMP\n"
     "A command shell for ringdbd. Reads one command a line from standard input.\n"
     "At a terminal: a prompt (ringdb(txn)> while a transaction is open), line\n"
     "editing, Tab completion of command and option names, and history (Up), kept in\n"
@@ -43,7 +44,8 @@ constexpr char kUsage[] =
     "\n"
     "  --socket PATH  the daemon's socket [$RINGDB_SOCKET, else the default path]\n"
     "  --json         answer each command with one JSON object on one line (flushed)\n"
-    "  -e             stop at the first command that does not answer OK (exit 3)\n"
+    "  -e, --stop-on-error\n"
+    "                 stop at the first command that does not answer OK (exit 3)\n"
     "  --help         this text\n"
     "  --version      the version\n"
     "\n"
@@ -85,35 +87,16 @@ struct Options {
   std::vector<std::string> command;  // one-shot: the command and its arguments
 };
 
-// Returns -1 to go on, else the exit status.
+// Returns -1 to go on, else the exit status (tools/common/args.h).
 int parse_options(int argc, char** argv, Options* options) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--json") {
-      options->json = true;
-    } else if (arg == "-e") {
-      options->stop_on_error = true;
-    } else if (arg == "--socket" && i + 1 < argc) {
-      options->socket_path = argv[++i];
-    } else if (arg.starts_with("--socket=")) {
-      options->socket_path = arg.substr(strlen("--socket="));
-    } else if (arg == "--help" || arg == "-h") {
-      fputs(kUsage, stdout);
-      fputs(ringdb::cli::kCommandHelp, stdout);
-      fputs(kUsageEnd, stdout);
-      return 0;
-    } else if (arg == "--version") {
-      printf("ringdb-cli %s (libringdb %s)\n", RINGDB_VERSION, ringdb::version());
-      return 0;
-    } else if (!arg.starts_with("-")) {  // the command: it and what follows are its own
-      options->command.assign(argv + i, argv + argc);
-      return -1;
-    } else {
-      fprintf(stderr, "ringdb-cli: unknown or incomplete option '%s' (see --help)\n", argv[i]);
-      return 2;
-    }
-  }
-  return -1;
+  ringdb::tools::Args args("ringdb-cli",
+                           std::string(RINGDB_VERSION) + " (libringdb " + ringdb::version() + ")");
+  args.text("socket", &options->socket_path);
+  args.flag("json", &options->json);
+  args.flag("stop-on-error", &options->stop_on_error, 'e');
+  args.stop_at_first_word();  // the command and what follows are its own
+  return args.parse(argc, argv, std::string(kUsage) + ringdb::cli::kCommandHelp + kUsageEnd,
+                    &options->command);
 }
 
 void print(const Reply& reply, bool json) {

@@ -95,6 +95,10 @@ int Args::parse(int argc, char** argv, const std::string& help, std::vector<std:
         continue;
       }
       words->emplace_back(arg);
+      if (stop_at_first_word_ && !options_end) {
+        words->insert(words->end(), argv + i + 1, argv + argc);
+        return -1;
+      }
       continue;
     }
     if (arg == "--") {

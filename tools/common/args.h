@@ -39,6 +39,10 @@ class Args {
   void custom(const std::string& name, std::string expected,
               std::function<bool(std::string_view value)> parse);
 
+  // Options end at the first word that is not one: the rest is the command's own, dashes
+  // and all (ringdb-cli: `ringdb-cli get -x` looks up the key "-x").
+  void stop_at_first_word() { stop_at_first_word_ = true; }
+
   // Parses argv[1..]. Returns -1 to go on (the other words in *words), or the exit code:
   // 0 after printing `help` (for --help or -h) or the version, 2 after a usage error.
   int parse(int argc, char** argv, const std::string& help, std::vector<std::string>* words);
@@ -59,6 +63,7 @@ class Args {
   std::string program_;
   std::string version_;
   std::vector<Option> options_;
+  bool stop_at_first_word_ = false;
 };
 
 // Whole decimal numbers: digits only, no sign, no spaces, within [min, max].
