@@ -162,6 +162,7 @@ void AdminServer::stop() {
     close(c->fd);
   connections_.clear();
   by_fd_.clear();
+  http_connections_ = 0;
   for (int* fd : {&listen_fd_, &http_fd_, &epoll_fd_, &event_fd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
@@ -255,7 +256,7 @@ void AdminServer::accept_all() {
       refusal = who +
                 " is not allowed to use the admin socket (ringdbd --admin-users / "
                 "--admin-groups)";
-    } else if (connections_.size() >= options_.connections_max) {
+    } else if (connections_.size() - http_connections_ >= options_.connections_max) {
       log(LogLevel::kWarn, "admin socket: refused %s: %u admin connections open", who.c_str(),
           options_.connections_max);
       refusal = "too many admin connections (" + std::to_string(options_.connections_max) + ")";
@@ -278,10 +279,10 @@ void AdminServer::accept_http() {
         log(LogLevel::kWarn, "metrics endpoint: accept: %s", strerror(errno));
       return;
     }
-    if (connections_.size() >= options_.connections_max) {
+    if (http_connections_ >= options_.http_connections_max) {
       const std::string busy =
-          http_error(503, "too many admin connections (" +
-                              std::to_string(options_.connections_max) + "); try again");
+          http_error(503, "too many metrics connections (" +
+                              std::to_string(options_.http_connections_max) + "); try again");
       [[maybe_unused]] const ssize_t n = send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);
       close(fd);
       continue;
@@ -295,6 +296,7 @@ void AdminServer::add_connection(int fd, bool http) {
   c->fd = fd;
   c->id = next_id_++;
   c->http = http;
+  if (http) ++http_connections_;
   c->deadline_ns = sync::now_ns() + std::chrono::nanoseconds(options_.idle_timeout).count();
   epoll_event ev = {};
   ev.events = EPOLLIN;
@@ -550,6 +552,7 @@ void AdminServer::close_connection(uint64_t id) {
   if (it == connections_.end()) return;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
   close(it->second->fd);
+  if (it->second->http) --http_connections_;
   by_fd_.erase(it->second->fd);
   connections_.erase(it);
 }

@@ -8,8 +8,10 @@
 // Optionally (http_listen, ringdbd --metrics-listen) it also listens on a TCP address for
 // Prometheus: `GET /metrics` answers the `metrics` command's text over HTTP/1.1, one request
 // per connection (Connection: close); any other path is 404, any other method 405. The same
-// bounds hold for those connections (request bytes, idle timeout, connections_max); there is
-// no peer check on TCP, so the address is loopback unless the operator means otherwise.
+// bounds hold for those connections (request bytes, idle timeout), and at most
+// http_connections_max at once, counted apart from the admin socket's: there is no peer check
+// on TCP (the address is loopback unless the operator means otherwise), so anyone who reaches
+// the port may hold HTTP connections, but never an operator's place on the admin socket.
 //
 // It runs on one thread of its own (epoll), never on a worker, and nothing a client does can
 // stall it: sockets are non-blocking; a request line is bounded (request_bytes_max, then an
@@ -51,7 +53,8 @@ struct AdminOptions {
   unsigned mode = 0660;
   std::vector<uid_t> users;
   std::vector<gid_t> groups;
-  uint32_t connections_max = 16;
+  uint32_t connections_max = 16;       // admin socket connections
+  uint32_t http_connections_max = 4;  // metrics endpoint connections
   std::chrono::milliseconds idle_timeout{10'000};
   size_t request_bytes_max = 64 << 10;
   size_t response_bytes_max = 4 << 20;
@@ -146,6 +149,7 @@ class AdminServer {
   std::atomic<bool> stopping_{false};
   std::map<uint64_t, std::unique_ptr<Connection>> connections_;  // the admin thread's
   std::map<int, uint64_t> by_fd_;
+  uint32_t http_connections_ = 0;  // of connections_, those on the metrics endpoint
   uint64_t next_id_ = 1;
 
   sync::Mutex slow_mu_;
