@@ -53,7 +53,7 @@ struct AdminOptions {
   unsigned mode = 0660;
   std::vector<uid_t> users;
   std::vector<gid_t> groups;
-  uint32_t connections_max = 16;       // admin socket connections
+  uint32_t connections_max = 16;      // admin socket connections
   uint32_t http_connections_max = 4;  // metrics endpoint connections
   std::chrono::milliseconds idle_timeout{10'000};
   size_t request_bytes_max = 64 << 10;
