@@ -36,6 +36,21 @@ bool MappedFile::open(const std::string& path, std::string* error, bool writable
   return true;
 }
 
+void WriteBehind::advance(int fd, uint64_t end) {
+  while (end - started_ >= kWindow) {
+    const auto at = static_cast<off_t>(started_);
+    const auto len = static_cast<off_t>(kWindow);
+    sync_file_range(fd, at, len, SYNC_FILE_RANGE_WRITE);
+    if (started_ >= kWindow) {
+      sync_file_range(
+          fd, at - len, len,
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      posix_fadvise(fd, at - len, len, POSIX_FADV_DONTNEED);
+    }
+    started_ += kWindow;
+  }
+}
+
 bool sync_dir(const std::string& dir, std::string* error) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   const bool ok = fd >= 0 && fsync(fd) == 0;

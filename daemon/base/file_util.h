@@ -1,6 +1,6 @@
 // Small pieces the on-disk formats share (the write-ahead log, checkpoints): little-endian
-// field access in byte buffers, a whole file mapped for reading, a directory's fsync, and the
-// text of an errno value for messages.
+// field access in byte buffers, a whole file mapped for reading, paced writeback of a large
+// file, a directory's fsync, and the text of an errno value for messages.
 //
 // Thread safety: MappedFile is used by one thread; the functions have no shared state.
 #pragma once
@@ -49,6 +49,22 @@ class MappedFile {
   int fd_ = -1;
   const std::byte* data_ = nullptr;
   size_t size_ = 0;
+};
+
+// Keeps a large file's dirty pages few while it is written front to back (a checkpoint, a
+// backup's copy): each time another `window` bytes are written, it starts their writeback
+// and waits for the window before (sync_file_range), then drops that one from the page cache.
+// A log fdatasync beside it then queues behind at most two windows of writes, not behind the
+// whole file at its final fdatasync, and the copy does not push hot pages out of memory.
+// Only a pacing aid: errors show at the caller's final fdatasync, which stays.
+class WriteBehind {
+ public:
+  static constexpr uint64_t kWindow = uint64_t{1} << 20;
+  // Bytes [0, end) of `fd` have been written.
+  void advance(int fd, uint64_t end);
+
+ private:
+  uint64_t started_ = 0;  // bytes handed to writeback so far, whole windows
 };
 
 // fsync of a directory (after creating, renaming or removing entries in it).

@@ -50,6 +50,7 @@ bool copy_prefix(const std::string& from, const std::string& to, uint64_t length
   if (out.fd < 0) return *error = errno_text(to), false;
   constexpr size_t kChunk = size_t{1} << 20;
   const std::unique_ptr<char[]> buffer(new char[kChunk]);
+  WriteBehind write_behind;  // the log's fdatasyncs meanwhile wait behind little
   for (uint64_t at = 0; at < length;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, length - at));
     const ssize_t n = pread(in.fd, buffer.get(), want, static_cast<off_t>(at));
@@ -63,6 +64,7 @@ bool copy_prefix(const std::string& from, const std::string& to, uint64_t length
       done += w;
     }
     at += static_cast<uint64_t>(n);
+    write_behind.advance(out.fd, at);
   }
   *copied += length;
   if (size > length && ftruncate(out.fd, static_cast<off_t>(size)) != 0) {

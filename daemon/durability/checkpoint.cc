@@ -137,7 +137,8 @@ bool decode_header(std::span<const std::byte> bytes, CheckpointInfo* info, std::
   return true;
 }
 
-// Streams a checkpoint file: buffered writes, the running CRC, fdatasync at the end.
+// Streams a checkpoint file: buffered writes paced by WriteBehind (so that the log's
+// fdatasyncs meanwhile wait behind little), the running CRC, fdatasync at the end.
 class FileWriter {
  public:
   ~FileWriter() {
@@ -188,11 +189,15 @@ class FileWriter {
       }
       p += w;
       size -= static_cast<size_t>(w);
+      written_ += static_cast<uint64_t>(w);
     }
+    write_behind_.advance(fd_, written_);
     return true;
   }
 
   int fd_ = -1;
+  uint64_t written_ = 0;  // bytes handed to write(2)
+  WriteBehind write_behind_;
   std::string buffer_;
   uint32_t crc_ = 0;
   uint64_t bytes_ = 0;
