@@ -5,7 +5,8 @@
 # line in OUT, tagged with its case and run; then the medians per case.
 #   tools/bench/backup_pause.sh [BUILD_DIR [OUT]]
 # Environment: DURATION (8), RUNS (3), KEYS (1000000), VALUE (100 bytes), RINGDBD (a ringdbd
-# to measure instead of BUILD_DIR's, e.g. an older build for "before").
+# to measure instead of BUILD_DIR's, e.g. an older build for "before"), ONCE (1: one backup,
+# started 2 s into the measured time, instead of backups back to back).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 out=${2:-docs/bench/backup-pause-$(date +%F).jsonl}
@@ -50,9 +51,13 @@ for run in $(seq 1 "$runs"); do
     if [ "$case" = backups ]; then
       # Copies are removed after the run: deleting 150 MiB files meanwhile would add the
       # file system's own work to what is measured.
-      (n=0; while [ ! -e "$work/stop" ]; do
-         "${admin[@]}" --json backup "$work/copy$n" >>"$work/backups.jsonl"; n=$((n + 1))
-       done) &
+      if [ "${ONCE:-0}" = 1 ]; then
+        (sleep 3; "${admin[@]}" --json backup "$work/copy" >>"$work/backups.jsonl") &
+      else
+        (n=0; while [ ! -e "$work/stop" ]; do
+           "${admin[@]}" --json backup "$work/copy$n" >>"$work/backups.jsonl"; n=$((n + 1))
+         done) &
+      fi
       looper=$!
     fi
     line=$("$build/tools/bench/ringdb-bench" put --socket "$work/s.sock" --keys "$keys" \
