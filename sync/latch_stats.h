@@ -54,6 +54,8 @@ class LogHistogram {
   // The bucket counts, for differences between two reads (a rate window's percentiles).
   using Counts = std::array<uint64_t, kBuckets>;
   void add_counts(Counts* out) const;
+  // The sum of every duration recorded (a histogram's _sum).
+  int64_t total_ns() const { return total_ns_.load(std::memory_order_relaxed); }
   // The upper bound of bucket b, and the value at quantile q of `counts` (0 if empty).
   static int64_t bucket_upper_ns(size_t b);
   static int64_t quantile_of(const Counts& counts, double q);

@@ -162,7 +162,6 @@ void AdminServer::stop() {
     close(c->fd);
   connections_.clear();
   by_fd_.clear();
-  http_connections_ = 0;
   for (int* fd : {&listen_fd_, &http_fd_, &epoll_fd_, &event_fd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
@@ -256,7 +255,7 @@ void AdminServer::accept_all() {
       refusal = who +
                 " is not allowed to use the admin socket (ringdbd --admin-users / "
                 "--admin-groups)";
-    } else if (connections_.size() - http_connections_ >= options_.connections_max) {
+    } else if (count_connections(false) >= options_.connections_max) {
       log(LogLevel::kWarn, "admin socket: refused %s: %u admin connections open", who.c_str(),
           options_.connections_max);
       refusal = "too many admin connections (" + std::to_string(options_.connections_max) + ")";
@@ -279,7 +278,7 @@ void AdminServer::accept_http() {
         log(LogLevel::kWarn, "metrics endpoint: accept: %s", strerror(errno));
       return;
     }
-    if (http_connections_ >= options_.http_connections_max) {
+    if (count_connections(true) >= options_.http_connections_max) {
       const std::string busy =
           http_error(503, "too many metrics connections (" +
                               std::to_string(options_.http_connections_max) + "); try again");
@@ -296,7 +295,6 @@ void AdminServer::add_connection(int fd, bool http) {
   c->fd = fd;
   c->id = next_id_++;
   c->http = http;
-  if (http) ++http_connections_;
   c->deadline_ns = sync::now_ns() + std::chrono::nanoseconds(options_.idle_timeout).count();
   epoll_event ev = {};
   ev.events = EPOLLIN;
@@ -304,6 +302,13 @@ void AdminServer::add_connection(int fd, bool http) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   by_fd_[fd] = c->id;
   connections_[c->id] = std::move(c);
+}
+
+size_t AdminServer::count_connections(bool http) const {
+  size_t n = 0;
+  for (const auto& [id, c] : connections_)
+    n += c->http == http ? 1u : 0u;
+  return n;
 }
 
 void AdminServer::refuse(Connection& c, int http_status, const char* code, const std::string& why) {
@@ -552,7 +557,6 @@ void AdminServer::close_connection(uint64_t id) {
   if (it == connections_.end()) return;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
   close(it->second->fd);
-  if (it->second->http) --http_connections_;
   by_fd_.erase(it->second->fd);
   connections_.erase(it);
 }

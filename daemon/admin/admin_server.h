@@ -129,6 +129,8 @@ class AdminServer {
   // An error for c in its protocol: a JSON line, or an HTTP response; then c closes.
   void refuse(Connection& c, int http_status, const char* code, const std::string& why);
   void add_connection(int fd, bool http);
+  // Of connections_, those on the metrics endpoint (`http`) or on the admin socket.
+  size_t count_connections(bool http) const;
   void on_readable(Connection& c);
   void on_writable(Connection& c);
   // Handles complete lines in c.in (stops at one that went to the slow thread).
@@ -149,7 +151,6 @@ class AdminServer {
   std::atomic<bool> stopping_{false};
   std::map<uint64_t, std::unique_ptr<Connection>> connections_;  // the admin thread's
   std::map<int, uint64_t> by_fd_;
-  uint32_t http_connections_ = 0;  // of connections_, those on the metrics endpoint
   uint64_t next_id_ = 1;
 
   sync::Mutex slow_mu_;

@@ -291,7 +291,7 @@ Sample take_sample(const AdminContext& ctx) {
     for (size_t o = 0; o < s.by_opcode.size(); ++o) {
       s.by_opcode[o] += w->by_opcode[o].load(std::memory_order_relaxed);
       w->latency[o].add_counts(&s.latency[o]);
-      s.latency_total_ns[o] += w->latency[o].summary().total_ns;
+      s.latency_total_ns[o] += w->latency[o].total_ns();
     }
     for (size_t st = 0; st < s.by_status.size(); ++st)
       s.by_status[st] += w->by_status[st].load(std::memory_order_relaxed);

@@ -9,8 +9,12 @@
 #include <cstring>
 
 namespace ringdb::daemon {
+namespace {
 
-bool parse_host_port(const std::string& text, std::string* host, uint16_t* port) {
+// "127.0.0.1:9477" or "[::1]:9477" into the socket address it names (and its host and port);
+// false for anything else.
+bool parse_address(const std::string& text, sockaddr_storage* address, socklen_t* length,
+                   std::string* host, uint16_t* port) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
   std::string h = text.substr(0, colon);
@@ -19,45 +23,44 @@ bool parse_host_port(const std::string& text, std::string* host, uint16_t* port)
     return false;
   const unsigned long number = std::stoul(p);
   if (number < 1 || number > 65535) return false;
-  in6_addr v6;
-  in_addr v4;
+  *address = {};
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
     h = h.substr(1, h.size() - 2);
-    if (inet_pton(AF_INET6, h.c_str(), &v6) != 1) return false;
-  } else if (inet_pton(AF_INET, h.c_str(), &v4) != 1) {
-    return false;
+    auto* a = reinterpret_cast<sockaddr_in6*>(address);
+    if (inet_pton(AF_INET6, h.c_str(), &a->sin6_addr) != 1) return false;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<uint16_t>(number));
+    *length = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(address);
+    if (inet_pton(AF_INET, h.c_str(), &a->sin_addr) != 1) return false;
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(number));
+    *length = sizeof *a;
   }
   *host = h;
   *port = static_cast<uint16_t>(number);
   return true;
 }
 
+}  // namespace
+
+bool parse_host_port(const std::string& text, std::string* host, uint16_t* port) {
+  sockaddr_storage address;
+  socklen_t length;
+  return parse_address(text, &address, &length, host, port);
+}
+
 int listen_tcp(const std::string& address, std::string* error) {
+  sockaddr_storage storage;
+  socklen_t length;
   std::string host;
   uint16_t port;
-  if (!parse_host_port(address, &host, &port)) {
+  if (!parse_address(address, &storage, &length, &host, &port)) {
     *error = "'" + address + "' is not HOST:PORT (an IPv4 address or [IPv6], a port 1-65535)";
     return -1;
   }
-  sockaddr_storage storage = {};
-  socklen_t length;
-  int family;
-  if (host.find(':') != std::string::npos) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&storage);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
-    family = AF_INET6;
-    length = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&storage);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    inet_pton(AF_INET, host.c_str(), &a->sin_addr);
-    family = AF_INET;
-    length = sizeof *a;
-  }
-  const int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *error = std::string("socket: ") + strerror(errno);
     return -1;

@@ -3,8 +3,6 @@
 // requests. Then the socket's defences, with raw connections: a user who is not allowed, a
 // client that sends garbage, one that sends nothing, one that sends an endless line, each
 // while another admin client is served.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -33,6 +31,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/support/child_process.h"
+#include "tests/support/loopback.h"
 #include "tests/support/memory_cgroup.h"
 
 namespace {
@@ -254,28 +253,11 @@ std::vector<std::string> option_names() {
   return names;
 }
 
-// A free TCP port on loopback (bound to 0, read, closed).
-int free_port() {
-  const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  close(probe);
-  return ntohs(a.sin_port);
-}
-
 // One HTTP exchange with 127.0.0.1:port: sends `request` as it is, returns everything the
 // server sent until it closed.
 std::string http(int port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  const int fd = ringdb::test::connect_loopback(port);
+  REQUIRE(fd >= 0);
   REQUIRE(send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(request.size()));
   std::string out;
@@ -294,7 +276,7 @@ std::string http(int port, const std::string& request) {
 TEST_CASE(
     "metrics over HTTP (--metrics-listen): Prometheus scrapes /metrics; histograms, "
     "build info, process metrics") {
-  const int port = free_port();
+  const int port = ringdb::test::free_loopback_port();
   const std::string address = "127.0.0.1:" + std::to_string(port);
   DaemonProcess daemon({"--metrics-listen", address, "--admin-idle-timeout-ms", "2000"});
   REQUIRE(daemon.ready());
@@ -347,12 +329,8 @@ TEST_CASE(
   // the operators' admin socket, counted apart, is not.
   std::vector<int> held;
   for (int i = 0; i < 4; ++i) {
-    held.push_back(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a = {};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(held.back(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    held.push_back(ringdb::test::connect_loopback(port));
+    REQUIRE(held.back() >= 0);
   }
   CHECK(http(port, "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 503 ", 0) == 0);
   CHECK(admin_ok(daemon, {"status"})["health"] == "ok");
@@ -361,15 +339,9 @@ TEST_CASE(
 }
 
 TEST_CASE("a metrics address that cannot be served stops the start with a clear error") {
-  const int taken = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(taken, 1) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  const std::string address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  int port = 0;
+  const int taken = ringdb::test::listen_loopback(&port);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
   DaemonProcess daemon({"--metrics-listen", address});
   CHECK_FALSE(daemon.ready());
   const int status = daemon.process().wait();

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "sync/latch_stats.h"
 #include "tools/admin/admin_client.h"
 #include "tools/admin/render.h"
 #include "tools/admin/verify.h"
@@ -113,28 +113,11 @@ bool ask_result(const std::string& path, const char* cmd, int timeout_ms, json* 
   return ask_result(path, json{{"v", 1}, {"cmd", cmd}}, timeout_ms, result);
 }
 
-// The value at quantile q of log2 bucket counts ([b]: samples up to 2^b - 1 ns), in µs; 0
-// if there are none.
-double quantile_us(const std::vector<uint64_t>& counts, double q) {
-  uint64_t total = 0;
-  for (const uint64_t c : counts)
-    total += c;
-  if (total == 0) return 0;
-  const auto rank =
-      std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))));
-  uint64_t seen = 0;
-  for (size_t b = 0; b < counts.size(); ++b) {
-    seen += counts[b];
-    if (seen >= rank) return b == 0 ? 0 : static_cast<double>((uint64_t{1} << b) - 1) / 1e3;
-  }
-  return 0;
-}
-
 // One `stats` reading: total requests, the daemon's uptime and each type's latency buckets.
 struct Reading {
   double uptime = 0;
   uint64_t requests = 0;
-  std::map<std::string, std::vector<uint64_t>> buckets;
+  std::map<std::string, ringdb::sync::LogHistogram::Counts> buckets;  // log2, as the daemon's
   uint64_t durable_lsn = 0;
 };
 
@@ -147,9 +130,11 @@ bool read_stats(const std::string& path, int timeout_ms, Reading* r) {
   }
   r->uptime = stats.value("uptime_seconds", 0.0);
   r->requests = stats.value("requests", uint64_t{0});
-  for (const json& t : stats["by_type"])
-    r->buckets[t.value("type", std::string())] =
-        t.value("latency_log2_ns", std::vector<uint64_t>());
+  for (const json& t : stats["by_type"]) {
+    const auto counts = t.value("latency_log2_ns", std::vector<uint64_t>());
+    auto& into = r->buckets[t.value("type", std::string())];
+    std::copy_n(counts.begin(), std::min(counts.size(), into.size()), into.begin());
+  }
   r->durable_lsn = wal.value("durable_lsn", uint64_t{0});
   return true;
 }
@@ -187,13 +172,13 @@ int watch(const std::string& path, int timeout_ms, long count, bool as_json) {
     };
     double p99_us = 0;  // the slowest type's, over the second just past
     for (const auto& [type, counts] : now.buckets) {
-      std::vector<uint64_t> delta = counts;
-      const auto before = last.buckets.find(type);
-      for (size_t b = 0;
-           before != last.buckets.end() && b < delta.size() && b < before->second.size(); ++b) {
-        delta[b] -= std::min(delta[b], before->second[b]);
+      ringdb::sync::LogHistogram::Counts delta = counts;
+      if (const auto before = last.buckets.find(type); before != last.buckets.end()) {
+        for (size_t b = 0; b < delta.size(); ++b)
+          delta[b] -= std::min(delta[b], before->second[b]);
       }
-      p99_us = std::max(p99_us, quantile_us(delta, 0.99));
+      const int64_t ns = ringdb::sync::LogHistogram::quantile_of(delta, 0.99);
+      p99_us = std::max(p99_us, static_cast<double>(ns) / 1e3);
     }
     const json line = {{"requests_per_second", rate(now.requests, last.requests)},
                        {"p99_us", p99_us},

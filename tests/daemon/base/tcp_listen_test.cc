@@ -1,13 +1,12 @@
 // The metrics endpoint's listener (daemon/base/tcp_listen.h): only numeric HOST:PORT, and a
 // socket that accepts on it.
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
 
 #include "daemon/base/tcp_listen.h"
+#include "tests/support/loopback.h"
 
 namespace ringdb::daemon {
 namespace {
@@ -30,21 +29,13 @@ TEST_CASE("parse_host_port: IPv4 or [IPv6] and a port 1-65535, nothing else") {
 }
 
 TEST_CASE("listen_tcp: listens on loopback; a port in use is a clear error") {
-  // A free port: bind to 0, read it, close, listen there.
-  const int probe = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  close(probe);
-  const std::string address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  const int port = test::free_loopback_port();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
   std::string error;
   const int fd = listen_tcp(address, &error);
   REQUIRE_MESSAGE(fd >= 0, error);
-  const int client = socket(AF_INET, SOCK_STREAM, 0);
-  CHECK(connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  const int client = test::connect_loopback(port);
+  CHECK(client >= 0);
   close(client);
   const int again = listen_tcp(address, &error);
   CHECK(again < 0);
