@@ -293,6 +293,12 @@ bool check_frame(const std::string& path, std::span<const std::byte> bytes, Chec
   return true;
 }
 
+// How far ahead of its position a walk over the entries has the file's lines fetched: entries
+// lie one after the other but their sizes vary, so the processor's prefetcher does not follow,
+// and each entry's header was a miss (reading and checking a 1 GiB checkpoint of 100-900-byte
+// values, warm: 0.78 s without, 0.25 s with).
+constexpr size_t kFetchAhead = 2048;
+
 // Walks the entries, checking each one's bounds, limits and order and the trailer's counts;
 // calls apply (if given) for each.
 bool walk_entries(
@@ -302,7 +308,10 @@ bool walk_entries(
     CheckpointInfo* info, std::string* error) {
   uint64_t keys = 0;
   std::string_view previous;
+  size_t fetched = frame.entries_at;  // lines before it are being fetched
   for (size_t at = frame.entries_at; at < frame.end;) {
+    for (; fetched < std::min(at + kFetchAhead, frame.end); fetched += 64)
+      __builtin_prefetch(bytes.data() + fetched);
     if (frame.end - at < kEntryHeaderSize) {
       *error = path + ": entry header cut at offset " + std::to_string(at);
       return false;

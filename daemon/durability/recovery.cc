@@ -35,8 +35,8 @@ class ProgressLine {
   uint64_t items_ = 0;
 };
 
-// Writes into the engine in transactions of at most `items_max` items (checkpoint keys, log
-// records) or kBytesMax bytes of keys and values. Recovery only: one thread applies the items
+// Writes into the engine in transactions of at most `items_max` items (log records) or
+// kBytesMax bytes of keys and values. Recovery only: one thread applies the items
 // in order with no reader and no other writer, so no conflict can occur, a transaction reads
 // its own writes (a delete after a put in the same batch sees the put), and the final state
 // is the one item-by-item transactions would leave; only the commit sequence numbers, which
@@ -89,8 +89,6 @@ class BatchedWriter {
 
 // Log records: 256 to a transaction.
 constexpr size_t kRecordsPerTxn = 256;
-// Checkpoint keys: 1024 to a transaction.
-constexpr size_t kKeysPerTxn = 1024;
 
 // Replays one log record into the writer's batch, in log order. A refused operation leaves
 // the batch to be aborted (recovery fails).
@@ -110,18 +108,6 @@ bool replay(Engine& engine, BatchedWriter& writer, const wal::Record& record, st
   return writer.end_item(bytes, error);
 }
 
-// Loads one checkpoint key into the writer's batch.
-bool load(Engine& engine, BatchedWriter& writer, std::string_view key, std::string_view value,
-          std::string* error) {
-  Transaction* txn = writer.txn(error);
-  if (txn == nullptr) return false;
-  if (const Status s = engine.put(*txn, key, value); s != Status::kOk) {
-    *error = std::string("the engine refused a key: ") + status_name(s);
-    return false;
-  }
-  return writer.end_item(key.size() + value.size(), error);
-}
-
 }  // namespace
 
 bool recover(Engine& engine, const std::string& checkpoint_dir, const std::string& wal_dir,
@@ -135,22 +121,28 @@ bool recover(Engine& engine, const std::string& checkpoint_dir, const std::strin
   const CheckpointLimits limits{engine.options().key_size_max, engine.options().value_size_max};
   for (const CheckpointInfo& candidate : candidates) {
     const auto loading = std::chrono::steady_clock::now();
-    BatchedWriter loader(engine, kKeysPerTxn);
+    // The engine is empty and the checkpoint's keys ascend (load_checkpoint checks it): they
+    // fill the index left to right, committed at once (Engine::BulkLoad).
+    const std::unique_ptr<BulkLoad> loader = engine.begin_bulk_load();
     bool engine_failed = false;
     std::string why;
     ProgressLine line(progress);
     const bool loaded = load_checkpoint(
         candidate.path, limits,
         [&](std::string_view key, std::string_view value, std::string* e) {
-          engine_failed = !load(engine, loader, key, value, e);
+          if (const Status s = loader->add(key, value); s != Status::kOk) {
+            *e = std::string("the engine refused a key: ") + status_name(s);
+            engine_failed = true;
+            return false;
+          }
           line.tick([&](uint64_t keys) {
             return "recovery: loading " + candidate.path + ": " + std::to_string(keys) +
                    " keys so far";
           });
-          return !engine_failed;
+          return true;
         },
         &checkpoint, &why);
-    if (loaded && loader.flush(&why)) {
+    if (loaded) {
       report->checkpoint_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - loading).count();
       break;

@@ -389,6 +389,39 @@ void Engine::abort(std::unique_ptr<Transaction> txn) {
   end_transaction(*txn);
 }
 
+// ---- Bulk load ------------------------------------------------------------------------
+
+std::unique_ptr<BulkLoad> Engine::begin_bulk_load() {
+  const mvcc::TrxId id = trx_sys_.begin_rw();
+  const mvcc::Csn csn = trx_sys_.commit(id);
+  trx_sys_.forget(id);  // it has no version left unstamped: each is made stamped
+  return std::unique_ptr<BulkLoad>(new BulkLoad(this, csn, &index_));
+}
+
+Status BulkLoad::add(std::string_view key, std::string_view value) {
+  if (const Status s = engine_->check_key(key); s != Status::kOk) return s;
+  if (value.size() > engine_->options_.value_size_max) return Status::kTooLarge;
+  const VersionChain::FirstVersion first{csn_, value, false};
+  VersionChain* chain = VersionChain::create(key, &first);
+  if (chain == nullptr) return Status::kOutOfMemory;
+  // What a transaction's write of a new key charges: the chain and its version.
+  const size_t bytes = chain->footprint_bytes() + chain->embedded()->footprint_bytes();
+  if (!engine_->charge(bytes)) {
+    VersionChain::destroy(chain);
+    return Status::kOutOfMemory;
+  }
+  {
+    sync::MutexGuard guard(chain->mutex());  // uncontended: not yet published
+    chain->push(chain->embedded());
+  }
+  if (!appender_.append(key, chain)) {
+    engine_->uncharge(bytes);
+    VersionChain::destroy(chain);
+    return Status::kInvalidArgument;
+  }
+  return Status::kOk;
+}
+
 // ---- Sessions and autocommit ----------------------------------------------------------
 
 Status Engine::open_session(std::unique_ptr<Session>* session, uint64_t id) {

@@ -98,6 +98,29 @@ class Session {
   uint64_t id_ = 0;
 };
 
+// Fills the engine with keys in increasing order: a checkpoint's load at recovery
+// (daemon/durability/recovery.cc). Each key's chain is made with its one version already
+// committed and appended to the index's rightmost leaf (BTree::Appender): no transaction, no
+// lookup and no history for purge per key. Every key loaded has one commit sequence number,
+// taken when the load began; a reader whose snapshot includes it sees each key from the moment
+// it is added (recovery has no reader). REQUIRES: no other thread writes the engine while it
+// lives. Engine::begin_bulk_load makes one.
+class BulkLoad {
+ public:
+  // kOk; kInvalidArgument (an empty key, or one not greater than every key in the engine);
+  // kTooLarge; kOutOfMemory. Nothing is added unless kOk.
+  Status add(std::string_view key, std::string_view value);
+
+ private:
+  friend class Engine;
+  BulkLoad(Engine* engine, mvcc::Csn csn, BTree* index)
+      : engine_(engine), csn_(csn), appender_(index) {}
+
+  Engine* const engine_;
+  const mvcc::Csn csn_;
+  BTree::Appender appender_;
+};
+
 // One key's final state in a transaction's redo. The views point into the engine's versions
 // and stay valid until the transaction ends.
 struct RedoOp {
@@ -181,6 +204,7 @@ struct EngineStats {
 
 class Engine final : private mvcc::DeadChainHandler {
  public:
+  friend class BulkLoad;  // check_key, charge
   explicit Engine(EngineOptions options = {});
   // REQUIRES: no open transaction or session.
   ~Engine() override;
@@ -276,6 +300,9 @@ class Engine final : private mvcc::DeadChainHandler {
   }
   // Commits and aborts so far: a cheap test for "did any transaction end?".
   uint64_t ended_count() const { return trx_sys_.committed_count() + trx_sys_.aborted_count(); }
+  // A bulk load (BulkLoad says what it does and requires), its keys committed as one
+  // transaction would commit them, now.
+  std::unique_ptr<BulkLoad> begin_bulk_load();
   // Recovery: transaction ids go on from at least `id`. REQUIRES: no open transaction.
   void advance_trx_ids(mvcc::TrxId id) { trx_sys_.advance_next_id(id); }
   mvcc::TrxId next_trx_id() const { return trx_sys_.next_id(); }

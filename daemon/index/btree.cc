@@ -934,6 +934,49 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
   return stored;
 }
 
+// ---- Appending in key order -----------------------------------------------------------
+
+BTree::Appender::Appender(BTree* tree) : tree_(tree), empty_(tree->size() == 0) {
+  if (empty_) return;
+  const epoch::Pin pin;
+  Node* leaf = tree_->descend("", Seek::kLast, LeafMode::kShared);
+  leaf->latch.assert_held_shared();
+  last_ = leaf->key(leaf->entries() - 1);  // no remover: the rightmost leaf holds a key
+  leaf->latch.unlock_shared();
+}
+
+bool BTree::Appender::append(std::string_view key, void* payload) {
+  if (!empty_ && compare_keys(key, last_) <= 0) return false;
+  // No other writer (the class's contract): leaf_ stays the rightmost leaf between calls, and
+  // nothing frees it, so no pin is needed to use it.
+  if (Node* leaf = leaf_; leaf != nullptr) {
+    sync::ExclusiveGuard guard(leaf->latch);
+    if (leaf->entries() < tree_->node_keys_max_) {
+      leaf->begin_write();
+      leaf->insert_at(leaf->entries(), key, payload, &tree_->heap_);
+      leaf->end_write();
+      tree_->size_.fetch_add(1, std::memory_order_relaxed);
+      last_.assign(key);
+      empty_ = false;
+      return true;
+    }
+  }
+  // The leaf is full (or not known yet): the insert splits it after its last entry, and the
+  // new rightmost leaf holds this key alone.
+  [[maybe_unused]] void* stored = tree_->insert_if_absent(key, payload);
+  assert(stored == payload);
+  const epoch::Pin pin;
+  Node* leaf = tree_->descend(key, Seek::kLast, LeafMode::kShared);
+  leaf->latch.assert_held_shared();
+  leaf_ = leaf;
+  leaf->latch.unlock_shared();
+  last_.assign(key);
+  empty_ = false;
+  return true;
+}
+
+// ---- Structure changes ------------------------------------------------------------------
+
 BTree::Node* BTree::split(Node* node, bool appended, std::string* separator) REQUIRES(node->latch) {
   EntryList all;
   node->copy_entries(&all);

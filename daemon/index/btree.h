@@ -198,6 +198,12 @@ class BTree {
   // false. Returns the number of keys visited. `visit` runs with no latch held.
   size_t scan(const BTreeRange& range, bool reverse, size_t limit, KeyVisitor visit) const;
 
+  // Adds keys in increasing order faster than insert_if_absent (a checkpoint's load): each key
+  // goes into the rightmost leaf with no descent, and a full leaf splits where the key was
+  // appended, so that leaves are filled left to right. REQUIRES: while an Appender lives, no
+  // other thread inserts or removes (readers may run).
+  class Appender;
+
   // Structural self-check (REQUIRES: quiescent): order within and across nodes (through the
   // leaf chain too), separators bounding their children, low fences, fill limits, equal leaf
   // depth, size() equal to the number of leaf keys. Returns "" or the first violation found.
@@ -266,6 +272,20 @@ class BTree {
   std::atomic<Node*> root_;  // invariant 4
   std::atomic<size_t> size_{0};
   Heap heap_;
+};
+
+class BTree::Appender {
+ public:
+  explicit Appender(BTree* tree);
+  // Adds key -> payload (the key copied). False, and nothing added, if the key is not
+  // greater than every key in the tree.
+  bool append(std::string_view key, void* payload);
+
+ private:
+  BTree* const tree_;
+  Node* leaf_ = nullptr;  // the rightmost leaf; nullptr when it must be found again
+  std::string last_;      // the largest key in the tree (empty: none, or "")
+  bool empty_;            // the tree holds no key
 };
 
 }  // namespace ringdb::daemon

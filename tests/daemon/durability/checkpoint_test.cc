@@ -526,6 +526,29 @@ TEST_CASE("recovery: records replayed several to a transaction leave the state t
   CHECK(report.replayed > 600);  // transactions that only deleted absent keys log nothing
 }
 
+TEST_CASE("recovery: a checkpoint is loaded as one commit, leaving purge nothing to do") {
+  Rig rig;
+  std::map<std::string, std::string> batch;
+  for (size_t i = 0; i < 5000; ++i)
+    batch[key_of(i)] = key_of(i + 100000);  // a value per key
+  REQUIRE(rig.put(batch, Rig::Durability::kNone) == Status::kOk);
+  rig.checkpoint();
+  rig.crash();
+  EngineOptions options;
+  options.purge_interval = std::chrono::milliseconds(0);
+  options.index_node_keys_max = 8;  // many leaves, filled left to right
+  Engine fresh(options);
+  RecoveryReport report;
+  std::string error;
+  REQUIRE_MESSAGE(recover(fresh, rig.checkpoint_dir, rig.wal_dir, &report, &error), error);
+  CHECK(report.checkpoint.keys == 5000);
+  const EngineStats stats = fresh.stats();
+  CHECK(stats.keys == 5000);
+  CHECK(stats.trx_committed == 1);  // not a transaction per key, nor per thousand
+  CHECK(stats.history_length == 0);
+  CHECK(dump(fresh) == State(batch.begin(), batch.end()));
+}
+
 TEST_CASE("recovery reports its progress on large checkpoints and logs") {
   Rig rig;
   using D = Rig::Durability;

@@ -233,6 +233,87 @@ TEST_CASE("Limits: at the memory limit writes fail with OUT_OF_MEMORY and reads 
   put_committed(e, "again", "fits");
 }
 
+TEST_CASE("Bulk load: ascending keys, committed as one transaction, seen by later snapshots only") {
+  Engine e(test_options());
+  put_committed(e, "a", "before");
+  auto earlier = begin(e, TxnMode::kReadOnly);
+  const EngineStats before = e.stats();
+  {
+    std::unique_ptr<BulkLoad> load = e.begin_bulk_load();
+    for (int i = 0; i < 1000; ++i)
+      REQUIRE(load->add(numbered("b", 1000 + i), numbered("v", i)) == Status::kOk);
+  }
+  const EngineStats after = e.stats();
+  CHECK(after.keys == 1001);
+  CHECK(after.trx_committed == before.trx_committed + 1);  // one commit for the whole load
+  CHECK(after.history_length == before.history_length);    // nothing for purge to look at
+  // Charged as a transaction's puts of new keys are charged.
+  Engine by_puts(test_options());
+  put_committed(by_puts, "a", "before");
+  auto t = begin(by_puts);
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(by_puts.put(*t, numbered("b", 1000 + i), numbered("v", i)) == Status::kOk);
+  REQUIRE(by_puts.commit(std::move(t)) == Status::kOk);
+  CHECK(after.memory_used_bytes == by_puts.stats().memory_used_bytes);
+
+  CHECK(get(e, *earlier, "b1000") == "<NOT_FOUND>");  // its snapshot predates the load
+  std::vector<KeyValue> out;
+  ScanOptions all;
+  all.limit = 2000;
+  REQUIRE(e.scan(*earlier, all, &out) == Status::kOk);
+  CHECK(out.size() == 1);
+  e.abort(std::move(earlier));
+  auto later = begin(e);
+  CHECK(get(e, *later, "b1000") == "v0");
+  CHECK(get(e, *later, "b1999") == "v999");
+  REQUIRE(e.scan(*later, all, &out) == Status::kOk);
+  CHECK(out.size() == 1001);
+  // Loaded keys are keys like others: overwritten, deleted, purged.
+  REQUIRE(e.put(*later, "b1000", "new") == Status::kOk);
+  REQUIRE(e.del(*later, "b1001") == Status::kOk);
+  REQUIRE(e.commit(std::move(later)) == Status::kOk);
+  e.run_purge();
+  e.run_purge();
+  auto last = begin(e, TxnMode::kReadOnly);
+  CHECK(get(e, *last, "b1000") == "new");
+  CHECK(get(e, *last, "b1001") == "<NOT_FOUND>");
+  e.abort(std::move(last));
+  CHECK(e.stats().keys == 1000);
+}
+
+TEST_CASE("Bulk load: a key out of order, too large or over the memory limit is refused whole") {
+  EngineOptions o = test_options();
+  o.key_size_max = 8;
+  o.value_size_max = 16;
+  o.memory_limit_bytes = 16 * 1024;
+  Engine e(o);
+  std::unique_ptr<BulkLoad> load = e.begin_bulk_load();
+  REQUIRE(load->add("k1", "v") == Status::kOk);
+  CHECK(load->add("k1", "v") == Status::kInvalidArgument);  // not greater
+  CHECK(load->add("k0", "v") == Status::kInvalidArgument);
+  CHECK(load->add("", "v") == Status::kInvalidArgument);
+  CHECK(load->add("k123456789", "v") == Status::kTooLarge);
+  CHECK(load->add("k2", std::string(17, 'x')) == Status::kTooLarge);
+  CHECK(e.stats().keys == 1);
+  int added = 0;
+  Status last = Status::kOk;
+  for (; added < 10000; ++added) {
+    last = load->add(numbered("k2", added + 100000), std::string(16, 'x'));
+    if (last != Status::kOk) break;
+  }
+  CHECK(last == Status::kOutOfMemory);
+  CHECK(added > 10);
+  const EngineStats full = e.stats();
+  CHECK(full.keys == static_cast<size_t>(added) + 1);
+  CHECK(full.memory_used_bytes <= o.memory_limit_bytes);
+  load.reset();
+  auto t = begin(e, TxnMode::kReadOnly);
+  CHECK(get(e, *t, "k1") == "v");
+  CHECK(get(e, *t, numbered("k2", added + 99999)) == std::string(16, 'x'));
+  CHECK(get(e, *t, numbered("k2", added + 100000)) == "<NOT_FOUND>");
+  e.abort(std::move(t));
+}
+
 TEST_CASE("AC-NL-RO: a session's autocommit get sees the latest commit and takes no id") {
   Engine e(test_options());
   std::unique_ptr<Session> session;

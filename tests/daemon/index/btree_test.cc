@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -444,6 +445,104 @@ TEST_CASE("BTree: ascending inserts leave full leaves behind them, not half-empt
   // Full leaves: about kKeys / 8 of them (plus inner nodes), against ~70% fill in random order
   // and 50% if ascending keys split leaves in the middle.
   CHECK(ascending.memory_bytes() * 10 < shuffled.memory_bytes() * 8);
+}
+
+TEST_CASE("BTree: an Appender fills leaves after the keys already there and refuses any other") {
+  BTree tree(BTreeOptions{8, nullptr});
+  BTree inserted(BTreeOptions{8, nullptr});  // the same keys through insert_if_absent
+  RefMap ref;
+  Payloads p(12000);
+  // Keys already in the tree, in random order.
+  std::vector<size_t> first(100);
+  for (size_t n = 0; n < first.size(); ++n)
+    first[n] = n;
+  std::shuffle(first.begin(), first.end(), std::mt19937(3));
+  for (size_t n : first) {
+    tree.insert_if_absent(numbered_key(n), p[n]);
+    ref[numbered_key(n)] = p[n];
+  }
+  BTree::Appender appender(&tree);
+  CHECK_FALSE(appender.append(numbered_key(50), p[11000]));  // present
+  CHECK_FALSE(appender.append(numbered_key(99), p[11000]));  // the largest, present
+  CHECK_FALSE(appender.append("a", p[11000]));               // smaller than all
+  CHECK(tree.size() == 100);
+  // Then ascending keys of varied shapes: prefixes that shrink a leaf's common prefix, suffixes
+  // over a slot's 16 bytes (kept out of line), embedded zero bytes.
+  const std::string tail(40, 'z');
+  for (size_t n = 100; n < 10000; ++n) {
+    std::string key = numbered_key(n);
+    if (n % 7 == 0) key += tail;
+    if (n % 11 == 0) key += "\0\x80"s;
+    REQUIRE(appender.append(key, p[n]));
+    CHECK_FALSE(appender.append(key, p[11000]));  // the same again
+    inserted.insert_if_absent(key, p[n]);
+    ref[key] = p[n];
+  }
+  REQUIRE(tree.check_invariants() == "");
+  CHECK(tree.size() == ref.size());
+  CHECK(scan_all(tree) == reference_scan(ref, "", "", "", false, SIZE_MAX));
+  CHECK(scan_all(tree, {}, true) == reference_scan(ref, "", "", "", true, SIZE_MAX));
+  for (const auto& [key, payload] : ref) {
+    void* found = nullptr;
+    REQUIRE(tree.find(key, &found));
+    CHECK(found == payload);
+  }
+  // Leaves filled left to right: no more nodes than ascending inserts leave (full leaves).
+  CHECK(tree.memory_bytes() <= inserted.memory_bytes() * 11 / 10);
+  // A tree changed by others meanwhile takes a new Appender, which starts after its last key.
+  tree.insert_if_absent(numbered_key(20000), p[11001]);
+  BTree::Appender again(&tree);
+  CHECK_FALSE(again.append(numbered_key(10001), p[11002]));
+  CHECK(again.append(numbered_key(20001), p[11002]));
+  REQUIRE(tree.check_invariants() == "");
+}
+
+TEST_CASE("BTree: an Appender on an empty tree takes the empty key first, then nothing below") {
+  BTree tree(BTreeOptions{4, nullptr});
+  Payloads p(3);
+  BTree::Appender appender(&tree);
+  CHECK(appender.append("", p[0]));
+  CHECK_FALSE(appender.append("", p[1]));
+  CHECK(appender.append("\0"s, p[1]));
+  CHECK(tree.size() == 2);
+  CHECK(scan_all(tree) == std::vector<Entry>{{"", p[0]}, {"\0"s, p[1]}});
+}
+
+TEST_CASE("BTree: readers running beside an Appender find every key appended before they look") {
+  constexpr size_t kKeys = 60000;
+  BTree tree(BTreeOptions{8, nullptr});
+  Payloads p(kKeys);
+  std::atomic<size_t> appended{0};  // keys [0, appended) are in the tree
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> readers;
+  for (size_t r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      std::mt19937_64 rng(r + 1);
+      for (size_t done = 0; done < kKeys; done = appended.load(std::memory_order_acquire)) {
+        if (done == 0) continue;
+        const size_t n = rng() % done;
+        void* found = nullptr;
+        if (!tree.find(numbered_key(n), &found) || found != p[n]) failed = true;
+        // A scan from key n sees consecutive keys, at least up to what was appended before it.
+        size_t next = n;
+        tree.scan({numbered_key(n), {}, {}}, false, 64, [&](std::string_view key, void* payload) {
+          if (key != numbered_key(next) || payload != p[next]) failed = true;
+          ++next;
+          return true;
+        });
+        if (next < std::min(done, n + 64)) failed = true;
+      }
+    });
+  }
+  BTree::Appender appender(&tree);
+  for (size_t n = 0; n < kKeys; ++n) {
+    REQUIRE(appender.append(numbered_key(n), p[n]));
+    appended.store(n + 1, std::memory_order_release);
+  }
+  for (std::thread& t : readers)
+    t.join();
+  CHECK_FALSE(failed.load());
+  REQUIRE(tree.check_invariants() == "");
 }
 
 TEST_CASE("BTree: removals merge underfull nodes; an emptied tree shrinks back to one leaf") {
