@@ -43,14 +43,19 @@ VersionChain* VersionChain::create(std::string_view key, const FirstVersion* fir
                            : embedded_offset(key.size()) + sizeof(Version) + first->value.size();
   void* memory = std::malloc(bytes);
   if (memory == nullptr) return nullptr;
-  auto* chain = new (memory) VersionChain(static_cast<uint32_t>(key.size()));
+  auto* chain = new (memory) VersionChain(static_cast<uint32_t>(key.size()), first != nullptr);
   if (!key.empty()) std::memcpy(reinterpret_cast<char*>(chain + 1), key.data(), key.size());
   if (first != nullptr) {
-    chain->embedded_ =
-        Version::construct(static_cast<char*>(memory) + embedded_offset(key.size()), first->stamp,
-                           first->value, first->tombstone, first->lock, true);
+    Version::construct(static_cast<char*>(memory) + embedded_offset(key.size()), first->stamp,
+                       first->value, first->tombstone, first->lock, true);
   }
   return chain;
+}
+
+Version* VersionChain::embedded() const {
+  if (!embeds_) return nullptr;
+  char* base = const_cast<char*>(reinterpret_cast<const char*>(this));
+  return std::launder(reinterpret_cast<Version*>(base + embedded_offset(key_size_)));
 }
 
 void VersionChain::destroy(VersionChain* chain) {

@@ -25,6 +25,9 @@
 // dies holding it leaves it held: the daemon never shares a Mutex with an untrusted client.
 //
 // Not recursive. Thread safety: this is the synchronisation; see the annotations.
+//
+// WordMutex is the same lock in its state word alone (4 bytes): process-private, no
+// statistics. For locks that exist by the million, such as a version chain's (one per key).
 #pragma once
 
 #include <atomic>
@@ -37,6 +40,28 @@ namespace ringdb::sync {
 
 class LatchStats;
 
+// The state word's protocol (above), shared by Mutex and WordMutex.
+namespace mutex_word {
+inline constexpr uint32_t kLocked = 1;
+inline constexpr uint32_t kSleeper = 2;
+// Tries to take the lock in one CAS from free.
+inline bool try_fast(std::atomic<uint32_t>& state) {
+  uint32_t expected = 0;
+  return state.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
+                                       std::memory_order_relaxed);
+}
+// Spins with backoff, then sleeps on the futex, until it holds the lock.
+void lock_slow(std::atomic<uint32_t>& state, Sharing sharing);
+// Releases the lock; wakes one sleeper if any registered.
+inline void unlock(std::atomic<uint32_t>& state, Sharing sharing) {
+  // The holder knows bit 0 is set, so subtracting it clears it: one `lock xadd` (a
+  // fetch_and whose result is used compiles to a CAS loop on x86).
+  const uint32_t prev = state.fetch_sub(kLocked, std::memory_order_release);
+  if ((prev & ~kLocked) != 0) [[unlikely]]
+    futex_wake(&state, 1, sharing);
+}
+}  // namespace mutex_word
+
 class CAPABILITY("mutex") Mutex {
  public:
   Mutex() = default;
@@ -47,9 +72,7 @@ class CAPABILITY("mutex") Mutex {
   Mutex& operator=(const Mutex&) = delete;
 
   void lock() ACQUIRE() {
-    uint32_t expected = 0;
-    if (state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
-                                       std::memory_order_relaxed)) [[likely]] {
+    if (mutex_word::try_fast(state_)) [[likely]] {
       if (stats_ != nullptr) [[unlikely]]
         on_acquired_uncontended();
       return;
@@ -73,11 +96,7 @@ class CAPABILITY("mutex") Mutex {
   void unlock() RELEASE() {
     if (stats_ != nullptr) [[unlikely]]
       on_release();
-    // The holder knows bit 0 is set, so subtracting it clears it: one `lock xadd` (a
-    // fetch_and whose result is used compiles to a CAS loop on x86).
-    const uint32_t prev = state_.fetch_sub(kLocked, std::memory_order_release);
-    if ((prev & ~kLocked) != 0) [[unlikely]]
-      futex_wake(&state_, 1, sharing_);
+    mutex_word::unlock(state_, sharing_);
   }
 
   // For tests and diagnostics: a racy snapshot.
@@ -88,8 +107,7 @@ class CAPABILITY("mutex") Mutex {
   void assert_held() const ASSERT_CAPABILITY(this) {}
 
  private:
-  static constexpr uint32_t kLocked = 1;
-  static constexpr uint32_t kSleeper = 2;
+  static constexpr uint32_t kLocked = mutex_word::kLocked;
 
   void lock_slow();
   void on_acquired_uncontended();
@@ -101,16 +119,40 @@ class CAPABILITY("mutex") Mutex {
   int64_t hold_start_ns_ = 0;  // written by the holder only
 };
 
-// Scoped guard: locks on construction, unlocks on destruction.
+class CAPABILITY("mutex") WordMutex {
+ public:
+  WordMutex() = default;
+  WordMutex(const WordMutex&) = delete;
+  WordMutex& operator=(const WordMutex&) = delete;
+
+  void lock() ACQUIRE() {
+    if (!mutex_word::try_fast(state_)) [[unlikely]]
+      mutex_word::lock_slow(state_, Sharing::kProcessPrivate);
+  }
+  void unlock() RELEASE() { mutex_word::unlock(state_, Sharing::kProcessPrivate); }
+  // For tests and diagnostics: racy snapshots.
+  bool is_locked() const {
+    return (state_.load(std::memory_order_relaxed) & mutex_word::kLocked) != 0;
+  }
+  uint32_t sleepers() const { return state_.load(std::memory_order_relaxed) >> 1; }
+  void assert_held() const ASSERT_CAPABILITY(this) {}
+
+ private:
+  std::atomic<uint32_t> state_{0};
+};
+static_assert(sizeof(WordMutex) == 4);
+
+// Scoped guard (a Mutex or a WordMutex): locks on construction, unlocks on destruction.
+template <typename M>
 class SCOPED_CAPABILITY MutexGuard {
  public:
-  explicit MutexGuard(Mutex& mu) ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  explicit MutexGuard(M& mu) ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
   ~MutexGuard() RELEASE() { mu_.unlock(); }
   MutexGuard(const MutexGuard&) = delete;
   MutexGuard& operator=(const MutexGuard&) = delete;
 
  private:
-  Mutex& mu_;
+  M& mu_;
 };
 
 }  // namespace ringdb::sync

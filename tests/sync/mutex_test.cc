@@ -1,6 +1,7 @@
 // Mutex: try_lock results, is_locked, MutexGuard and the std lock adaptors, mutual exclusion
-// and no lost update under stress, no lost wake-up for sleeping lockers, no sleeper left
-// behind by uncontended use, and the statistics a Mutex records into a LatchStats.
+// and no lost update under stress, no lost wake-up for sleeping lockers (both for Mutex and for
+// WordMutex, its 4-byte form), no sleeper left behind by uncontended use, and the statistics a
+// Mutex records into a LatchStats.
 // Threads reach a point by polling what the API shows (sleepers(), atomics), never by sleeping.
 #include "sync/mutex.h"
 
@@ -172,10 +173,10 @@ TEST_CASE("Mutex: uncontended use registers no sleeper") {
   CHECK_FALSE(mu.is_locked());
 }
 
-TEST_CASE("Mutex stress: one holder at a time and no lost update") {
+TEST_CASE_TEMPLATE("Mutex stress: one holder at a time and no lost update", M, Mutex, WordMutex) {
   constexpr int kThreads = 8;
   constexpr int kIterations = 12500;
-  Mutex mu;
+  M mu;
   uint64_t counter = 0;  // plain: only the mutex orders the increments
   bool inside = false;   // plain: set while a thread is in the critical section
   std::atomic<int> overlaps{0};
@@ -233,9 +234,10 @@ TEST_CASE("Mutex stress: try_lock and lock mixed keep exclusion") {
   CHECK(mu.sleepers() == 0);
 }
 
-TEST_CASE("Mutex: every sleeping locker runs after the holder releases (no lost wake-up)") {
+TEST_CASE_TEMPLATE("Mutex: every sleeping locker runs after the holder releases (no lost wake-up)",
+                   M, Mutex, WordMutex) {
   constexpr uint32_t kSleepers = 6;
-  Mutex mu;
+  M mu;
   std::atomic<uint32_t> done{0};
   mu.lock();
   Workers workers;
