@@ -936,13 +936,13 @@ void* BTree::insert_pessimistic(std::string_view key, void* payload) NO_THREAD_S
 
 // ---- Appending in key order -----------------------------------------------------------
 
-BTree::Appender::Appender(BTree* tree) : tree_(tree), empty_(tree->size() == 0) {
-  if (empty_) return;
-  const epoch::Pin pin;
-  Node* leaf = tree_->descend("", Seek::kLast, LeafMode::kShared);
-  leaf->latch.assert_held_shared();
-  last_ = leaf->key(leaf->entries() - 1);  // no remover: the rightmost leaf holds a key
-  leaf->latch.unlock_shared();
+BTree::Appender::Appender(BTree* tree) : tree_(tree), empty_(true) {
+  // The largest key, as a reverse scan finds it (whatever removals and merges left).
+  tree_->scan({}, true, 1, [this](std::string_view key, void*) {
+    last_.assign(key);
+    empty_ = false;
+    return false;
+  });
 }
 
 bool BTree::Appender::append(std::string_view key, void* payload) {

@@ -497,6 +497,24 @@ TEST_CASE("BTree: an Appender fills leaves after the keys already there and refu
   REQUIRE(tree.check_invariants() == "");
 }
 
+TEST_CASE("BTree: an Appender starts after the largest key left by removals") {
+  BTree tree(BTreeOptions{8, nullptr});
+  Payloads p(200);
+  for (size_t n = 0; n < 100; ++n)
+    tree.insert_if_absent(numbered_key(n), p[n]);
+  // The last keys removed (their leaves merged away): it starts after the largest key left.
+  for (size_t n = 80; n < 100; ++n)
+    REQUIRE(tree.remove_if(numbered_key(n), p[n]));
+  BTree::Appender appender(&tree);
+  CHECK_FALSE(appender.append(numbered_key(79), p[179]));
+  CHECK(appender.append(numbered_key(95), p[95]));
+  CHECK(appender.append(numbered_key(150), p[150]));
+  REQUIRE(tree.check_invariants() == "");
+  CHECK(tree.size() == 82);
+  void* found = nullptr;
+  CHECK((tree.find(numbered_key(95), &found) && found == p[95]));
+}
+
 TEST_CASE("BTree: an Appender on an empty tree takes the empty key first, then nothing below") {
   BTree tree(BTreeOptions{4, nullptr});
   Payloads p(3);
