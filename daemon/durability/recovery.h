@@ -1,13 +1,14 @@
 // Recovery at start (issue 5): the newest valid checkpoint (daemon/durability/checkpoint.h) is
 // loaded into the empty engine — a damaged one is passed over for the one before it, whose log is
 // kept — then the write-ahead log is replayed from the checkpoint's LSN (daemon/wal/reader.h:
-// a torn tail is cleared; damage refuses, unless `wal_mode` is kPointInTime), each record
-// applied in log order (consecutive records share an engine transaction: safe with one thread
-// and no reader, see BatchedWriter in recovery.cc), skipping the records of transactions the
-// checkpoint holds.
+// a torn tail is cleared; damage refuses, unless `wal_mode` is kPointInTime), each key's
+// operations applied in log order (on two threads, each owning half of the keys; consecutive
+// records share an engine transaction: safe with no reader, see BatchedWriter and SplitReplay
+// in recovery.cc), skipping the records of transactions the checkpoint holds.
 // Transaction ids then go on above every id the checkpoint and the log name.
 //
-// Thread safety: none needed (runs before the daemon serves).
+// Thread safety: none needed (runs before the daemon serves). It starts a helper thread of its
+// own for the replay and ends it before it returns.
 #pragma once
 
 #include <chrono>

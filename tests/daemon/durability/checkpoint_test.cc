@@ -526,6 +526,27 @@ TEST_CASE("recovery: records replayed several to a transaction leave the state t
   CHECK(report.replayed > 600);  // transactions that only deleted absent keys log nothing
 }
 
+TEST_CASE("recovery: an engine too small for the log fails its replay with a clear error") {
+  // Both replay threads run out of memory; whichever refuses first, recovery ends (no hang)
+  // with the engine's reason.
+  Rig rig;
+  const std::string value(1000, 'v');
+  for (size_t i = 0; i < 2000; ++i)
+    REQUIRE(rig.put({{key_of(i), value}}, Rig::Durability::kAsync) == Status::kOk);
+  rig.crash();
+  // Room for a small part of the log, then for most of it (the helper's part is applied
+  // last: it fails there).
+  for (const size_t limit : {size_t{256} << 10, size_t{1800} << 10}) {
+    EngineOptions options;
+    options.memory_limit_bytes = limit;
+    Engine small(options);
+    RecoveryReport report;
+    std::string error;
+    CHECK_FALSE(recover(small, rig.checkpoint_dir, rig.wal_dir, &report, &error));
+    CHECK_MESSAGE(error.find("OUT_OF_MEMORY") != std::string::npos, error);
+  }
+}
+
 TEST_CASE("recovery: a checkpoint is loaded as one commit, leaving purge nothing to do") {
   Rig rig;
   std::map<std::string, std::string> batch;
