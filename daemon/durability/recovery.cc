@@ -232,7 +232,8 @@ class SplitReplay {
     std::string error;
     std::string chunk;
     bool ok = true;
-    while (ok && next_chunk(&chunk)) {
+    Next next = Next::kChunk;
+    while (ok && (next = next_chunk(&chunk)) == Next::kChunk) {
       for (size_t at = 0; ok && at < chunk.size();) {
         uint32_t key_size = 0;
         uint32_t value_size = 0;
@@ -248,7 +249,8 @@ class SplitReplay {
              writer.end_item(op.key.size() + op.value.size(), &error);
       }
     }
-    ok = ok && writer.flush(&error);
+    // Stopped (the reader failed): the batch is aborted (~BatchedWriter), not committed.
+    ok = ok && next == Next::kEnded && writer.flush(&error);
     {
       sync::MutexGuard guard(mu_);
       helper_done_ = true;
@@ -257,15 +259,16 @@ class SplitReplay {
     changed_.notify_all();
   }
 
-  // The next chunk (in *chunk), or false once the queue is empty and ended, or stopped.
-  bool next_chunk(std::string* chunk) {
+  enum class Next : uint8_t { kChunk, kEnded, kStopped };
+  // The next chunk (kChunk, in *chunk); kEnded once the queue is empty and ended.
+  Next next_chunk(std::string* chunk) {
     for (;;) {
       const sync::EventCount::Key key = changed_.prepare_wait();
       {
         sync::MutexGuard guard(mu_);
         if (stop_) {
           changed_.cancel_wait();
-          return false;
+          return Next::kStopped;
         }
         if (!chunks_.empty()) {
           changed_.cancel_wait();
@@ -275,13 +278,13 @@ class SplitReplay {
         }
         if (ended_) {
           changed_.cancel_wait();
-          return false;
+          return Next::kEnded;
         }
       }
       changed_.wait(key);
     }
     changed_.notify_all();  // room in the queue
-    return true;
+    return Next::kChunk;
   }
 
   Engine& engine_;
