@@ -186,7 +186,8 @@ class SplitReplay {
   static constexpr size_t kOpHeaderBytes = 9;
 
   static bool helper_owns(std::string_view key) {
-    return (std::hash<std::string_view>{}(key)&1) != 0;
+    const size_t hash = std::hash<std::string_view>{}(key);
+    return (hash & 1) != 0;
   }
 
   void encode(const wal::Op& op) {
