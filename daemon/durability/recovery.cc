@@ -160,21 +160,15 @@ class SplitReplay {
       ended_ = true;
     }
     changed_.notify_all();
-    for (;;) {
-      const sync::EventCount::Key key = changed_.prepare_wait();
-      {
-        sync::MutexGuard guard(mu_);
-        if (helper_done_) {
-          changed_.cancel_wait();
-          if (!helper_error_.empty()) {
-            *error = helper_error_;
-            return false;
-          }
-          break;
-        }
-      }
-      changed_.wait(key);
-    }
+    bool failed = false;
+    wait_until([&] {
+      mu_.assert_held();
+      if (!helper_done_) return false;
+      failed = !helper_error_.empty();
+      if (failed) *error = helper_error_;
+      return true;
+    });
+    if (failed) return false;
     return mine_.flush(error);
   }
 
@@ -205,23 +199,19 @@ class SplitReplay {
   // Queues the chunk for the helper, waiting while the queue is full. False if the helper
   // failed (its error in *error).
   bool hand_over(std::string* error) {
-    for (;;) {
-      const sync::EventCount::Key key = changed_.prepare_wait();
-      {
-        sync::MutexGuard guard(mu_);
-        if (helper_done_) {  // only a failure ends it early
-          changed_.cancel_wait();
-          *error = helper_error_;
-          return false;
-        }
-        if (chunks_.size() < kChunksMax) {
-          changed_.cancel_wait();
-          chunks_.push_back(std::move(chunk_));
-          break;
-        }
+    bool failed = false;
+    wait_until([&] {
+      mu_.assert_held();
+      if (helper_done_) {  // only a failure ends it early
+        *error = helper_error_;
+        failed = true;
+        return true;
       }
-      changed_.wait(key);
-    }
+      if (chunks_.size() >= kChunksMax) return false;
+      chunks_.push_back(std::move(chunk_));
+      return true;
+    });
+    if (failed) return false;
     changed_.notify_all();
     chunk_.clear();
     return true;
@@ -263,29 +253,40 @@ class SplitReplay {
   enum class Next : uint8_t { kChunk, kEnded, kStopped };
   // The next chunk (kChunk, in *chunk); kEnded once the queue is empty and ended.
   Next next_chunk(std::string* chunk) {
+    Next next = Next::kChunk;
+    wait_until([&] {
+      mu_.assert_held();
+      if (stop_) {
+        next = Next::kStopped;
+      } else if (!chunks_.empty()) {
+        *chunk = std::move(chunks_.front());
+        chunks_.pop_front();
+      } else if (ended_) {
+        next = Next::kEnded;
+      } else {
+        return false;
+      }
+      return true;
+    });
+    if (next == Next::kChunk) changed_.notify_all();  // room in the queue
+    return next;
+  }
+
+  // Waits until `done` returns true: it is called with mu_ held, at first and after each
+  // change another thread notifies.
+  template <typename Done>
+  void wait_until(Done done) {
     for (;;) {
       const sync::EventCount::Key key = changed_.prepare_wait();
       {
         sync::MutexGuard guard(mu_);
-        if (stop_) {
+        if (done()) {
           changed_.cancel_wait();
-          return Next::kStopped;
-        }
-        if (!chunks_.empty()) {
-          changed_.cancel_wait();
-          *chunk = std::move(chunks_.front());
-          chunks_.pop_front();
-          break;
-        }
-        if (ended_) {
-          changed_.cancel_wait();
-          return Next::kEnded;
+          return;
         }
       }
       changed_.wait(key);
     }
-    changed_.notify_all();  // room in the queue
-    return Next::kChunk;
   }
 
   Engine& engine_;
